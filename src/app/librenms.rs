@@ -1,0 +1,99 @@
+//! The LibreNMS job: collect, print the document (plain or `-c`), optionally write the cache
+//! files for snmpd to `cat`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::collect::{self, Backend, CollectOptions};
+use crate::emit::librenms::{self, SNMP_TOTAL_LIMIT, SNMP_UDP_LIMIT};
+use crate::error::{RunError, exit};
+use crate::output::replace_file;
+
+/// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
+pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub collect: CollectOptions,
+    /// Print the gzip+base64 form.
+    pub compress: bool,
+    /// Also write `output` (plain JSON) and `output.snmp` (the `-c` form).
+    pub write: bool,
+    pub output: PathBuf,
+    /// Print nothing on stdout (only useful with `write`).
+    pub quiet: bool,
+    pub deadline: Duration,
+}
+
+/// Runs the job; returns the process exit code.
+pub fn run(options: &Options) -> i32 {
+    let result = collect::collect_within(options.backend, &options.collect, options.deadline)
+        .and_then(|snapshot| {
+            if !options.quiet {
+                for warning in &snapshot.warnings {
+                    eprintln!("hv_monitor: warning: {warning}");
+                }
+            }
+            let document = librenms::document(&snapshot);
+            let compressed = librenms::compress(&document);
+            if !options.quiet {
+                warn_about_size(compressed.len() + 1, snapshot.vms.len());
+            }
+            if options.write {
+                replace_file(&options.output, format!("{document}\n").as_bytes())?;
+                replace_file(
+                    &snmp_path(&options.output),
+                    format!("{compressed}\n").as_bytes(),
+                )?;
+            }
+            Ok::<_, RunError>(if options.compress {
+                compressed
+            } else {
+                document
+            })
+        });
+    let (stdout, code) = match result {
+        Ok(out) => (out, exit::OK),
+        Err(e) => {
+            eprintln!("hv_monitor: {e}");
+            let doc = librenms::error_document(e.librenms_code(), &e.to_string());
+            (
+                if options.compress {
+                    librenms::compress(&doc)
+                } else {
+                    doc
+                },
+                e.exit_code(),
+            )
+        }
+    };
+    if !options.quiet {
+        let mut out = std::io::stdout().lock();
+        // snmpd or a pipe that went away is not worth a panic.
+        let _ = writeln!(out, "{stdout}").and_then(|_| out.flush());
+    }
+    code
+}
+
+/// `PATH.snmp`, where snmpd `cat`s the `-c` form from.
+pub fn snmp_path(output: &std::path::Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(".snmp");
+    PathBuf::from(p)
+}
+
+fn warn_about_size(compressed_len: usize, vms: usize) {
+    if compressed_len > SNMP_TOTAL_LIMIT {
+        eprintln!(
+            "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; snmpd cuts extend \
+             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it (see README, Large hosts)"
+        );
+    } else if compressed_len > SNMP_UDP_LIMIT {
+        eprintln!(
+            "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; over UDP one SNMP \
+             reply carries {SNMP_UDP_LIMIT}: poll this host over TCP (see README, Large hosts)"
+        );
+    }
+}

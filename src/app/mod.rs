@@ -1,0 +1,3 @@
+//! The jobs the binary runs: each takes plain options from `main.rs`, returns an exit code.
+
+pub mod librenms;

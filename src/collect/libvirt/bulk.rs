@@ -1,0 +1,107 @@
+//! A safe, leak-free wrapper over `virConnectGetAllDomainStats`.
+//!
+//! The `virt` crate's `Connect::all_domain_stats` (0.5.0) never frees the records it returns, so
+//! this copies each record into owned Rust values and frees the list with
+//! `virDomainStatsRecordListFree` before returning.
+
+use std::ffi::CStr;
+use std::os::raw::c_char;
+
+use virt::connect::Connect;
+use virt::sys;
+
+/// One typed parameter's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl ParamValue {
+    /// The value as an unsigned counter; negative and non-numeric values read as `None`.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            ParamValue::Int(v) => u64::try_from(v).ok(),
+            ParamValue::UInt(v) => Some(v),
+            ParamValue::Double(v) if v >= 0.0 && v.is_finite() => Some(v as u64),
+            ParamValue::Bool(v) => Some(u64::from(v)),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ParamValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The stats libvirt returned for one domain, as `virsh domstats` would list them.
+#[derive(Debug, Clone)]
+pub struct DomainStats {
+    pub name: String,
+    pub params: Vec<(String, ParamValue)>,
+}
+
+/// All stats groups the driver supports, for every domain, in one call. `flags` are
+/// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_*`. Records come back in hash order; they are sorted
+/// by name here.
+pub fn all_domain_stats(
+    conn: &Connect,
+    flags: u32,
+) -> Result<Vec<DomainStats>, virt::error::Error> {
+    let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
+    // SAFETY: conn is a live connection; on success libvirt sets `records` to a NULL-terminated
+    // array of `count` records, which we only read before freeing it once below.
+    let count = unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), 0, &mut records, flags) };
+    if count < 0 {
+        return Err(virt::error::Error::last_error());
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for i in 0..count as usize {
+        // SAFETY: i < count; each record and its params stay valid until the list is freed.
+        let record = unsafe { &**records.add(i) };
+        let name = unsafe { c_string(sys::virDomainGetName(record.dom)) };
+        let params = (0..record.nparams.max(0) as usize)
+            .filter_map(|j| unsafe { read_param(&*record.params.add(j)) })
+            .collect();
+        out.push(DomainStats { name, params });
+    }
+    // SAFETY: `records` came from virConnectGetAllDomainStats and is freed exactly once.
+    unsafe { sys::virDomainStatsRecordListFree(records) };
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// # Safety
+/// `p` must point to a NUL-terminated string or be NULL.
+unsafe fn c_string(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// # Safety
+/// `param` must be a typed parameter filled in by libvirt.
+unsafe fn read_param(param: &sys::virTypedParameter) -> Option<(String, ParamValue)> {
+    let field = unsafe { c_string(param.field.as_ptr()) };
+    let v = &param.value;
+    let value = unsafe {
+        match param.type_ as u32 {
+            sys::VIR_TYPED_PARAM_INT => ParamValue::Int(i64::from(v.i)),
+            sys::VIR_TYPED_PARAM_UINT => ParamValue::UInt(u64::from(v.ui)),
+            sys::VIR_TYPED_PARAM_LLONG => ParamValue::Int(v.l),
+            sys::VIR_TYPED_PARAM_ULLONG => ParamValue::UInt(v.ul),
+            sys::VIR_TYPED_PARAM_DOUBLE => ParamValue::Double(v.d),
+            sys::VIR_TYPED_PARAM_BOOLEAN => ParamValue::Bool(v.b != 0),
+            sys::VIR_TYPED_PARAM_STRING => ParamValue::Str(c_string(v.s)),
+            _ => return None,
+        }
+    };
+    Some((field, value))
+}

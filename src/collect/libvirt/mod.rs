@@ -1,0 +1,359 @@
+//! The libvirt backend: one `virConnectListAllDomains` and one `virConnectGetAllDomainStats`
+//! for every VM, the domain XML for what stats do not carry, per-domain calls only for stats
+//! groups a driver does not return in bulk (the test driver returns only `state`), and /proc
+//! for the QEMU process. No child processes.
+
+pub mod bulk;
+pub mod domain_xml;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use virt::connect::Connect;
+use virt::domain::Domain;
+use virt::sys;
+
+use super::{Collector, procfs};
+use crate::error::CollectError;
+use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Snapshot, State, Vm};
+use domain_xml::DomainXml;
+
+/// libvirt's VIR_ERR_NO_DOMAIN: the domain went away between two calls.
+const VIR_ERR_NO_DOMAIN: u32 = 42;
+
+pub struct LibvirtCollector {
+    conn: Connect,
+    /// Where QEMU's PID files live for this connection; `None` for drivers without processes
+    /// on this host (test driver, remote URIs).
+    pid_dir: Option<PathBuf>,
+}
+
+impl LibvirtCollector {
+    /// Opens a read-only connection; `uri` `None` lets libvirt pick (LIBVIRT_DEFAULT_URI, its
+    /// config, then probing).
+    pub fn open(uri: Option<&str>) -> Result<LibvirtCollector, CollectError> {
+        // libvirt's default handler prints every error to stderr; we report them ourselves.
+        virt::error::clear_error_callback();
+        let conn = Connect::open_read_only(uri).map_err(|e| CollectError::Connect {
+            uri: uri.unwrap_or("(libvirt default)").to_string(),
+            reason: e.message().to_string(),
+        })?;
+        let pid_dir = conn.uri().ok().and_then(|u| qemu_pid_dir(&u));
+        Ok(LibvirtCollector { conn, pid_dir })
+    }
+}
+
+/// QEMU keeps `NAME.pid` files here for a local connection.
+fn qemu_pid_dir(uri: &str) -> Option<PathBuf> {
+    match uri.trim_end_matches('/') {
+        "qemu:///system" | "qemu+unix:///system" => Some(PathBuf::from("/run/libvirt/qemu")),
+        "qemu:///session" | "qemu+unix:///session" => {
+            let runtime = std::env::var_os("XDG_RUNTIME_DIR")?;
+            Some(Path::new(&runtime).join("libvirt/qemu/run"))
+        }
+        _ => None,
+    }
+}
+
+fn libvirt_err(call: &'static str) -> impl FnOnce(virt::error::Error) -> CollectError {
+    move |e| CollectError::Libvirt {
+        call,
+        reason: e.message().to_string(),
+    }
+}
+
+impl Collector for LibvirtCollector {
+    fn collect(&mut self) -> Result<Snapshot, CollectError> {
+        let domains = self
+            .conn
+            .list_all_domains(0)
+            .map_err(libvirt_err("virConnectListAllDomains"))?;
+        // NOWAIT: a domain whose job lock is held (migrating, starting, stuck monitor) gives
+        // what it can at once instead of stalling the whole call.
+        let all_stats =
+            bulk::all_domain_stats(&self.conn, sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
+                .map_err(libvirt_err("virConnectGetAllDomainStats"))?;
+        let mut stats_by_name: HashMap<String, bulk::DomainStats> =
+            all_stats.into_iter().map(|s| (s.name.clone(), s)).collect();
+
+        let mut warnings = Vec::new();
+        let host = match &self.pid_dir {
+            Some(_) => procfs::Host::read()
+                .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
+                .ok(),
+            None => None,
+        };
+        let mut bridges = BridgeCache::default();
+        let mut vms = Vec::with_capacity(domains.len());
+        for dom in &domains {
+            let Ok(name) = dom.name() else { continue };
+            let Some(stats) = stats_by_name.remove(&name) else {
+                warnings.push(format!("VM '{name}' vanished during collection; left out"));
+                continue;
+            };
+            match self.vm(dom, &stats, host.as_ref(), &mut bridges, &mut warnings) {
+                Ok(vm) => vms.push(vm),
+                Err(e) if e.code().to_raw() == VIR_ERR_NO_DOMAIN => {
+                    warnings.push(format!("VM '{name}' vanished during collection; left out"));
+                }
+                Err(e) => return Err(libvirt_err("virDomainGetXMLDesc")(e)),
+            }
+        }
+        vms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Snapshot {
+            hypervisor: Hypervisor::Libvirt,
+            taken_at: SystemTime::now(),
+            vms,
+            warnings,
+        })
+    }
+}
+
+impl LibvirtCollector {
+    /// One VM. Fails only when the domain vanished or its XML cannot be had; every other
+    /// per-domain failure costs that piece of data and a warning.
+    fn vm(
+        &self,
+        dom: &Domain,
+        stats: &bulk::DomainStats,
+        host: Option<&procfs::Host>,
+        bridges: &mut BridgeCache,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vm, virt::error::Error> {
+        let name = stats.name.as_str();
+        let mut vm = Vm::new(name, State::NoState);
+        let params = stats::Params::new(&stats.params);
+        let groups = stats::apply(&mut vm, &params);
+        if params.state().is_none() {
+            vm.state = dom
+                .state()
+                .map(|(s, _)| State::from_libvirt(i64::from(s.to_raw())))?;
+        }
+        let xml = match domain_xml::parse(&dom.xml_desc(0)?) {
+            Ok(xml) => xml,
+            Err(e) => {
+                warnings.push(format!("VM '{name}': {e}"));
+                DomainXml::default()
+            }
+        };
+        let mut warn = |what: &str, e: virt::error::Error| {
+            warnings.push(format!("VM '{name}': {what}: {}", e.message()))
+        };
+        let active = vm.state.has_process();
+
+        vm.os_type = xml.os_type.clone();
+        if let Some(g) = &xml.graphics {
+            vm.console_type = g.kind.clone();
+            vm.console = g.address.clone();
+        }
+        if !groups.balloon {
+            vm.mem_alloc = xml.memory;
+        }
+        if !groups.vcpu {
+            vm.cpus = xml.vcpus;
+        }
+        if !groups.block {
+            vm.disks = xml
+                .disks
+                .iter()
+                .map(|d| disk_from_calls(dom, d, active, &mut warn))
+                .collect();
+        }
+        for disk in &mut vm.disks {
+            if xml
+                .disks
+                .iter()
+                .any(|d| d.target == disk.name && d.device == "cdrom")
+            {
+                disk.is_image = true;
+            }
+        }
+        vm.nics = nics(dom, &xml, groups.net.then_some(&vm.nics), active, &mut warn);
+        for (nic, iface) in vm.nics.iter_mut().zip(&xml.interfaces) {
+            if nic.parent.is_empty() {
+                nic.parent = bridges.bridge_of(&self.conn, iface.network.as_deref());
+            }
+        }
+        match dom.num_snapshots(0) {
+            Ok(n) => vm.snaps = u64::from(n),
+            Err(e) => warn("snapshot count", e),
+        }
+        match dom.autostart() {
+            Ok(a) => vm.autostart = Some(a),
+            Err(e) => warn("autostart", e),
+        }
+        if active && let (Some(dir), Some(host)) = (&self.pid_dir, host) {
+            match qemu_process(dir, name, host) {
+                Ok(p) => vm.process = Some(p),
+                Err(e) => warnings.push(format!("VM '{name}': QEMU process stats: {e}")),
+            }
+        }
+        Ok(vm)
+    }
+}
+
+/// A disk's sizes and counters from per-domain calls, for drivers without bulk block stats.
+fn disk_from_calls(
+    dom: &Domain,
+    xml: &domain_xml::XmlDisk,
+    active: bool,
+    warn: &mut impl FnMut(&str, virt::error::Error),
+) -> Disk {
+    let mut disk = Disk {
+        name: xml.target.clone(),
+        is_image: xml.device == "cdrom",
+        ..Disk::default()
+    };
+    if !active {
+        return disk;
+    }
+    match dom.block_info(&xml.target, 0) {
+        Ok(info) => {
+            disk.alloc = info.capacity;
+            disk.in_use = info.allocation;
+            disk.on_disk = info.physical;
+        }
+        Err(e) => warn(&format!("block info of {}", xml.target), e),
+    }
+    match dom.block_stats(&xml.target) {
+        Ok(s) => {
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            disk.io = DiskIo {
+                rbytes: n(s.rd_bytes),
+                rreqs: n(s.rd_req),
+                wbytes: n(s.wr_bytes),
+                wreqs: n(s.wr_req),
+                ..DiskIo::default()
+            };
+        }
+        Err(e) => warn(&format!("block stats of {}", xml.target), e),
+    }
+    disk
+}
+
+/// NICs in device order: bulk counters where the driver gave them (matched to the XML by
+/// host device), else per-interface calls; MAC and parent always from the XML.
+fn nics(
+    dom: &Domain,
+    xml: &DomainXml,
+    bulk: Option<&Vec<Nic>>,
+    active: bool,
+    warn: &mut impl FnMut(&str, virt::error::Error),
+) -> Vec<Nic> {
+    if let Some(bulk) = bulk {
+        // Bulk lists only NICs with a host device; the XML order is the device order.
+        let mut by_device: HashMap<&str, &Nic> =
+            bulk.iter().map(|n| (n.device.as_str(), n)).collect();
+        let mut out: Vec<Nic> = xml
+            .interfaces
+            .iter()
+            .map(|i| {
+                let counters = by_device
+                    .remove(i.target.as_str())
+                    .map(|n| n.counters.clone())
+                    .unwrap_or_default();
+                Nic {
+                    device: i.target.clone(),
+                    parent: i.parent.clone(),
+                    mac: i.mac.clone(),
+                    counters,
+                }
+            })
+            .collect();
+        out.extend(
+            bulk.iter()
+                .filter(|n| by_device.contains_key(n.device.as_str()))
+                .cloned(),
+        );
+        return out;
+    }
+    xml.interfaces
+        .iter()
+        .map(|i| {
+            let mut nic = Nic {
+                device: i.target.clone(),
+                parent: i.parent.clone(),
+                mac: i.mac.clone(),
+                ..Nic::default()
+            };
+            if active && !i.target.is_empty() {
+                match dom.interface_stats(&i.target) {
+                    Ok(s) => {
+                        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                        nic.counters = NetCounters {
+                            ipkts: n(s.rx_packets),
+                            ibytes: n(s.rx_bytes),
+                            ierrs: n(s.rx_errs),
+                            idrop: n(s.rx_drop),
+                            opkts: n(s.tx_packets),
+                            obytes: n(s.tx_bytes),
+                            oerrs: n(s.tx_errs),
+                            odrop: n(s.tx_drop),
+                            coll: 0,
+                        };
+                    }
+                    Err(e) => warn(&format!("interface stats of {}", i.target), e),
+                }
+            }
+            nic
+        })
+        .collect()
+}
+
+/// Bridge names of libvirt networks, looked up once per network per run.
+#[derive(Default)]
+struct BridgeCache(HashMap<String, String>);
+
+impl BridgeCache {
+    fn bridge_of(&mut self, conn: &Connect, network: Option<&str>) -> String {
+        let Some(network) = network else {
+            return String::new();
+        };
+        self.0
+            .entry(network.to_string())
+            .or_insert_with(|| {
+                conn.lookup_network_by_name(network)
+                    .and_then(|n| n.bridge_name())
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+}
+
+/// The QEMU process of a running guest: its PID file, checked against the process's command
+/// line so a stale file cannot lend another process's figures.
+fn qemu_process(
+    pid_dir: &Path,
+    name: &str,
+    host: &procfs::Host,
+) -> std::io::Result<crate::model::Process> {
+    use std::io::{Error, ErrorKind};
+    // libvirt refuses '/' in names; still, never let a name leave the PID directory.
+    if name.contains('/') || name == ".." || name == "." {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "name unusable as a file name",
+        ));
+    }
+    let pid_file = pid_dir.join(format!("{name}.pid"));
+    let pid: u32 = std::fs::read_to_string(&pid_file)?
+        .trim()
+        .parse()
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidData,
+                format!("{} holds no PID", pid_file.display()),
+            )
+        })?;
+    let proc_root = Path::new("/proc");
+    let cmdline = std::fs::read(proc_root.join(pid.to_string()).join("cmdline"))?;
+    if !procfs::cmdline_runs_guest(&cmdline, name) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("PID {pid} from {} is not this guest", pid_file.display()),
+        ));
+    }
+    procfs::read_process(proc_root, pid, host)
+}

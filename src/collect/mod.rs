@@ -1,0 +1,129 @@
+//! Collectors: one module per hypervisor backend, all filling [`crate::model::Snapshot`].
+//!
+//! Each backend keeps the code that talks to the hypervisor (libvirt calls, commands) apart
+//! from pure parsing functions, which are tested on text.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::error::{CollectError, RunError};
+use crate::model::Snapshot;
+
+#[cfg(all(feature = "libvirt", target_os = "linux"))]
+pub mod libvirt;
+#[cfg(target_os = "linux")]
+pub mod procfs;
+
+/// A backend that can take a snapshot of every VM on this host.
+pub trait Collector {
+    fn collect(&mut self) -> Result<Snapshot, CollectError>;
+}
+
+/// The backends `-b` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Libvirt,
+    Cbsd,
+}
+
+impl Backend {
+    /// The Perl tool's defaults: CBSD on FreeBSD, libvirt elsewhere.
+    pub fn default_for_this_os() -> Backend {
+        if cfg!(target_os = "freebsd") {
+            Backend::Cbsd
+        } else {
+            Backend::Libvirt
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Libvirt => "libvirt",
+            Backend::Cbsd => "cbsd",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    /// Case-insensitive, so the Perl tool's `-b Libvirt` and `-b CBSD` keep working.
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "libvirt" => Ok(Backend::Libvirt),
+            "cbsd" => Ok(Backend::Cbsd),
+            _ => Err(format!("unknown backend '{s}' (expected libvirt or cbsd)")),
+        }
+    }
+}
+
+/// What a collection may be told from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    /// libvirt connection URI; `None` lets libvirt choose (LIBVIRT_DEFAULT_URI, its config).
+    pub uri: Option<String>,
+}
+
+/// Opens the backend and takes one snapshot.
+pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {
+    match backend {
+        #[cfg(all(feature = "libvirt", target_os = "linux"))]
+        Backend::Libvirt => libvirt::LibvirtCollector::open(options.uri.as_deref())?.collect(),
+        #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
+        Backend::Libvirt => {
+            let _ = options;
+            Err(CollectError::Unsupported("libvirt"))
+        }
+        Backend::Cbsd => Err(CollectError::Unsupported("cbsd")),
+    }
+}
+
+/// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
+/// a command that never ends) must not hang snmpd or a Xymon client, so the collection runs on
+/// its own thread and is abandoned, not joined, when time is up; the process exits soon after.
+pub fn collect_within(
+    backend: Backend,
+    options: &CollectOptions,
+    deadline: Duration,
+) -> Result<Snapshot, RunError> {
+    let (tx, rx) = mpsc::channel();
+    let options = options.clone();
+    std::thread::Builder::new()
+        .name("collect".into())
+        .spawn(move || {
+            // The receiver may be gone after a timeout; nothing is left to tell then.
+            let _ = tx.send(collect(backend, &options));
+        })
+        .map_err(|e| CollectError::Command {
+            command: "spawn collector thread".into(),
+            reason: e.to_string(),
+        })?;
+    match rx.recv_timeout(deadline) {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(RunError::Deadline {
+            backend: backend.name(),
+            deadline,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_are_case_insensitive() {
+        assert_eq!("Libvirt".parse::<Backend>().unwrap(), Backend::Libvirt);
+        assert_eq!("CBSD".parse::<Backend>().unwrap(), Backend::Cbsd);
+        let err = "xen".parse::<Backend>().unwrap_err();
+        assert!(err.contains("'xen'"), "{err}");
+    }
+}

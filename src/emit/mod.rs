@@ -1,0 +1,3 @@
+//! Emitters: each turns one [`crate::model::Snapshot`] into what a monitoring system reads.
+
+pub mod librenms;

@@ -1,0 +1,90 @@
+//! Errors, one enum per boundary, and the one place that maps them to exit codes and to the
+//! LibreNMS `error` numbers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// A backend could not produce a snapshot at all.
+#[derive(Debug, Error)]
+pub enum CollectError {
+    #[error("backend '{0}' is not built into this binary (or not available on this OS)")]
+    Unsupported(&'static str),
+    #[error("cannot connect to libvirt at '{uri}': {reason}")]
+    Connect { uri: String, reason: String },
+    #[error("libvirt call {call} failed: {reason}")]
+    Libvirt { call: &'static str, reason: String },
+    #[error("command '{command}' failed: {reason}")]
+    Command { command: String, reason: String },
+}
+
+/// Writing the cache files failed.
+#[derive(Debug, Error)]
+#[error("cannot write '{}': {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Why one run of the LibreNMS job failed.
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("the {backend} backend gave no answer within the deadline of {}", humanize(*deadline))]
+    Deadline {
+        backend: &'static str,
+        deadline: Duration,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+fn humanize(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Process exit codes; documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Bad command line (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// The backend is not available: not built in, cannot connect, no such URI.
+    pub const BACKEND_UNAVAILABLE: i32 = 3;
+    /// Connected, but listing or reading the VMs failed.
+    pub const COLLECTION_FAILED: i32 = 4;
+    /// The deadline passed before the backend answered.
+    pub const DEADLINE: i32 = 5;
+    /// The output files could not be written.
+    pub const WRITE_FAILED: i32 = 6;
+    /// Sending to a monitoring server failed.
+    pub const SEND_FAILED: i32 = 7;
+    /// Input (a message file, a state file) was unusable.
+    pub const BAD_INPUT: i32 = 8;
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Collect(CollectError::Unsupported(_) | CollectError::Connect { .. }) => {
+                exit::BACKEND_UNAVAILABLE
+            }
+            RunError::Collect(_) => exit::COLLECTION_FAILED,
+            RunError::Deadline { .. } => exit::DEADLINE,
+            RunError::Write(_) => exit::WRITE_FAILED,
+        }
+    }
+
+    /// The LibreNMS envelope's `error`: 1 backend unusable and 2 collection failed keep the Perl
+    /// tool's meaning; 3 and 4 are ours.
+    pub fn librenms_code(&self) -> i64 {
+        match self {
+            RunError::Collect(CollectError::Unsupported(_) | CollectError::Connect { .. }) => 1,
+            RunError::Collect(_) => 2,
+            RunError::Deadline { .. } => 3,
+            RunError::Write(_) => 4,
+        }
+    }
+}

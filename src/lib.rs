@@ -1,0 +1,19 @@
+//! # hv-monitor
+//!
+//! Watches the VMs of a hypervisor and feeds monitoring systems people already run.
+//!
+//! One collector ([`collect`]) reads every VM on the host into one [`model::Snapshot`]; emitters
+//! ([`emit`]) turn that snapshot into what each monitoring system reads:
+//!
+//! - [`emit::librenms`]: the JSON document of the LibreNMS `hv-monitor` snmpd extend, a drop-in
+//!   for the Perl tool HV::Monitor, plain or gzip+base64.
+//!
+//! Backends: libvirt (Linux, through the `virt` crate, one bulk stats call for all VMs) and
+//! CBSD + bhyve (FreeBSD).
+
+pub mod app;
+pub mod collect;
+pub mod emit;
+pub mod error;
+pub mod model;
+pub mod output;

@@ -1,0 +1,495 @@
+//! The one model every backend fills and every emitter reads.
+//!
+//! Units are fixed here, once, and nowhere else:
+//! - sizes and memory: **bytes**;
+//! - CPU times (`usertime`, `systime`): **seconds** (float);
+//! - disk times (`rtime`, `wtime`, `ftime`): **milliseconds** (float);
+//! - `etimes`: whole seconds since the VM's process started;
+//! - `pcpu`, `pmem`: percent (100 = one host core / all host memory);
+//! - counters (bytes, requests, packets, faults, switches): integers since the device or
+//!   process started; they reset when the VM restarts.
+
+use std::time::SystemTime;
+
+/// Which hypervisor stack produced a snapshot; LibreNMS compares the exact strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hypervisor {
+    Libvirt,
+    Cbsd,
+}
+
+impl Hypervisor {
+    /// The `data.hv` value LibreNMS's app page expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hypervisor::Libvirt => "libvirt",
+            Hypervisor::Cbsd => "CBSD",
+        }
+    }
+}
+
+/// Everything one collection saw, at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub hypervisor: Hypervisor,
+    pub taken_at: SystemTime,
+    /// Sorted by name, so every output is stable from run to run.
+    pub vms: Vec<Vm>,
+    /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
+    /// unreadable /proc file): one line each, for stderr and status pages.
+    pub warnings: Vec<String>,
+}
+
+/// A VM's state as the LibreNMS `status_int` codes number it (libvirt's virDomainState 0..7,
+/// then CBSD's own states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    NoState,
+    Running,
+    Blocked,
+    Paused,
+    /// Being shut down.
+    Shutdown,
+    Shutoff,
+    Crashed,
+    PmSuspended,
+    /// CBSD `Off`.
+    Off,
+    /// CBSD `Maintenance`.
+    Maintenance,
+    /// Anything else a backend reports (CBSD `Slave`, `Unknown`).
+    Unknown,
+}
+
+impl State {
+    pub const ALL: [State; 11] = [
+        State::NoState,
+        State::Running,
+        State::Blocked,
+        State::Paused,
+        State::Shutdown,
+        State::Shutoff,
+        State::Crashed,
+        State::PmSuspended,
+        State::Off,
+        State::Maintenance,
+        State::Unknown,
+    ];
+
+    /// The LibreNMS `status_int` code.
+    pub fn code(self) -> u8 {
+        match self {
+            State::NoState => 0,
+            State::Running => 1,
+            State::Blocked => 2,
+            State::Paused => 3,
+            State::Shutdown => 4,
+            State::Shutoff => 5,
+            State::Crashed => 6,
+            State::PmSuspended => 7,
+            State::Off => 8,
+            State::Maintenance => 9,
+            State::Unknown => 10,
+        }
+    }
+
+    /// From libvirt's virDomainState; values past the known range are `Unknown`.
+    pub fn from_libvirt(state: i64) -> State {
+        match state {
+            0 => State::NoState,
+            1 => State::Running,
+            2 => State::Blocked,
+            3 => State::Paused,
+            4 => State::Shutdown,
+            5 => State::Shutoff,
+            6 => State::Crashed,
+            7 => State::PmSuspended,
+            _ => State::Unknown,
+        }
+    }
+
+    /// Lower-case name for humans (status pages, logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::NoState => "nostate",
+            State::Running => "running",
+            State::Blocked => "blocked",
+            State::Paused => "paused",
+            State::Shutdown => "shutdown",
+            State::Shutoff => "shutoff",
+            State::Crashed => "crashed",
+            State::PmSuspended => "pmsuspended",
+            State::Off => "off",
+            State::Maintenance => "maintenance",
+            State::Unknown => "unknown",
+        }
+    }
+
+    /// Whether a VM in this state has a hypervisor process whose stats mean something.
+    pub fn has_process(self) -> bool {
+        matches!(
+            self,
+            State::Running | State::Blocked | State::Paused | State::Shutdown | State::PmSuspended
+        )
+    }
+}
+
+/// One virtual machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vm {
+    /// The name exactly as the hypervisor knows it (emitters make it safe for their format).
+    pub name: String,
+    pub state: State,
+    /// Memory given to the VM, bytes.
+    pub mem_alloc: u64,
+    /// vCPU count.
+    pub cpus: u64,
+    /// Guest OS as the hypervisor knows it (`hvm`, a libosinfo id, `freebsd`, ...).
+    pub os_type: String,
+    /// Primary IP, `DHCP`, or empty.
+    pub ip: String,
+    /// `vnc`, `spice` or empty.
+    pub console_type: String,
+    /// Console address and port, or empty.
+    pub console: String,
+    /// Set to start with the host (libvirt autostart); `None` where the backend cannot tell.
+    pub autostart: Option<bool>,
+    /// Number of snapshots.
+    pub snaps: u64,
+    /// Bytes held by snapshots; 0 where unknown.
+    pub snaps_size: u64,
+    /// The hypervisor process; `None` when the VM has none or it could not be read.
+    pub process: Option<Process>,
+    pub disks: Vec<Disk>,
+    /// In device order: `nic0`, `nic1`, ...
+    pub nics: Vec<Nic>,
+}
+
+impl Vm {
+    /// A VM with nothing known but its name and state; backends fill in the rest.
+    pub fn new(name: impl Into<String>, state: State) -> Vm {
+        Vm {
+            name: name.into(),
+            state,
+            mem_alloc: 0,
+            cpus: 0,
+            os_type: String::new(),
+            ip: String::new(),
+            console_type: String::new(),
+            console: String::new(),
+            autostart: None,
+            snaps: 0,
+            snaps_size: 0,
+            process: None,
+            disks: Vec::new(),
+            nics: Vec::new(),
+        }
+    }
+
+    /// Disk counters summed over every disk; sizes leave out read-only images (ISOs), as a
+    /// VM's storage footprint should.
+    pub fn disk_sum(&self) -> DiskSum {
+        let mut sum = DiskSum::default();
+        for disk in &self.disks {
+            sum.io.add(&disk.io);
+            if !disk.is_image {
+                sum.alloc += disk.alloc;
+                sum.in_use += disk.in_use;
+                sum.on_disk += disk.on_disk;
+            }
+        }
+        sum
+    }
+
+    /// Interface counters summed over every NIC.
+    pub fn net_sum(&self) -> NetCounters {
+        let mut sum = NetCounters::default();
+        for nic in &self.nics {
+            sum.add(&nic.counters);
+        }
+        sum
+    }
+}
+
+/// Stats of the process that runs a VM (QEMU on Linux, bhyve on FreeBSD).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Process {
+    pub pid: u32,
+    /// CPU %, lifetime average as `ps` shows it (100 = one core).
+    pub pcpu: f64,
+    /// % of host memory resident.
+    pub pmem: f64,
+    /// Seconds since the process started.
+    pub etimes: u64,
+    /// CPU seconds in user mode.
+    pub usertime: f64,
+    /// CPU seconds in kernel mode.
+    pub systime: f64,
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// Virtual size, bytes.
+    pub vsz: u64,
+    pub minflt: u64,
+    pub majflt: u64,
+    /// Voluntary context switches.
+    pub nvcsw: u64,
+    /// Involuntary context switches.
+    pub nivcsw: u64,
+    /// Copy-on-write faults (FreeBSD; 0 on Linux).
+    pub cow: u64,
+    /// Swaps (FreeBSD; 0 on Linux).
+    pub nswap: u64,
+    /// Blocks read (FreeBSD; 0 on Linux).
+    pub inblk: u64,
+    /// Blocks written (FreeBSD; 0 on Linux).
+    pub oublk: u64,
+    pub nice: i64,
+    /// Scheduling priority as `ps -o pri` prints it.
+    pub pri: i64,
+}
+
+/// One virtual disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disk {
+    /// Target device (`vda`) on libvirt, the disk file name on CBSD.
+    pub name: String,
+    /// A read-only image (CD-ROM/ISO), left out of the VM's size sums.
+    pub is_image: bool,
+    /// Capacity the guest sees, bytes.
+    pub alloc: u64,
+    /// Bytes allocated on the host.
+    pub in_use: u64,
+    /// Physical size of the container on the host, bytes.
+    pub on_disk: u64,
+    pub io: DiskIo,
+}
+
+/// Disk I/O counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskIo {
+    pub rbytes: u64,
+    pub rreqs: u64,
+    /// Milliseconds spent reading.
+    pub rtime: f64,
+    pub wbytes: u64,
+    pub wreqs: u64,
+    /// Milliseconds spent writing.
+    pub wtime: f64,
+    pub freqs: u64,
+    /// Milliseconds spent flushing.
+    pub ftime: f64,
+}
+
+impl DiskIo {
+    pub fn add(&mut self, other: &DiskIo) {
+        self.rbytes += other.rbytes;
+        self.rreqs += other.rreqs;
+        self.rtime += other.rtime;
+        self.wbytes += other.wbytes;
+        self.wreqs += other.wreqs;
+        self.wtime += other.wtime;
+        self.freqs += other.freqs;
+        self.ftime += other.ftime;
+    }
+}
+
+/// A VM's disks summed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskSum {
+    pub alloc: u64,
+    pub in_use: u64,
+    pub on_disk: u64,
+    pub io: DiskIo,
+}
+
+/// One network interface.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Nic {
+    /// Host-side device (`vnet0`, `tap0`).
+    pub device: String,
+    /// Bridge or lower device the host side sits on.
+    pub parent: String,
+    pub mac: String,
+    pub counters: NetCounters,
+}
+
+/// Interface counters from the guest's point of view: `i*` is what the guest received.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetCounters {
+    pub ipkts: u64,
+    pub ibytes: u64,
+    pub ierrs: u64,
+    pub idrop: u64,
+    pub opkts: u64,
+    pub obytes: u64,
+    pub oerrs: u64,
+    pub odrop: u64,
+    /// Collisions (FreeBSD; 0 on Linux).
+    pub coll: u64,
+}
+
+impl NetCounters {
+    pub fn add(&mut self, other: &NetCounters) {
+        self.ipkts += other.ipkts;
+        self.ibytes += other.ibytes;
+        self.ierrs += other.ierrs;
+        self.idrop += other.idrop;
+        self.opkts += other.opkts;
+        self.obytes += other.obytes;
+        self.oerrs += other.oerrs;
+        self.odrop += other.odrop;
+        self.coll += other.coll;
+    }
+}
+
+/// Sums over every VM (stopped ones too), each counted once, plus VMs per state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub vms: u64,
+    pub mem_alloc: u64,
+    pub cpus: u64,
+    pub snaps: u64,
+    pub snaps_size: u64,
+    /// Process stats summed; VMs without a process add nothing.
+    pub process: Process,
+    pub disk: DiskSum,
+    pub net: NetCounters,
+    /// VM count per state, indexed like `State::ALL`.
+    pub states: [u64; State::ALL.len()],
+}
+
+impl Totals {
+    pub fn of(vms: &[Vm]) -> Totals {
+        let mut t = Totals::default();
+        for vm in vms {
+            t.vms += 1;
+            t.mem_alloc += vm.mem_alloc;
+            t.cpus += vm.cpus;
+            t.snaps += vm.snaps;
+            t.snaps_size += vm.snaps_size;
+            if let Some(p) = &vm.process {
+                let s = &mut t.process;
+                s.pcpu += p.pcpu;
+                s.pmem += p.pmem;
+                s.etimes += p.etimes;
+                s.usertime += p.usertime;
+                s.systime += p.systime;
+                s.rss += p.rss;
+                s.vsz += p.vsz;
+                s.minflt += p.minflt;
+                s.majflt += p.majflt;
+                s.nvcsw += p.nvcsw;
+                s.nivcsw += p.nivcsw;
+                s.cow += p.cow;
+                s.nswap += p.nswap;
+                s.inblk += p.inblk;
+                s.oublk += p.oublk;
+            }
+            let disk = vm.disk_sum();
+            t.disk.alloc += disk.alloc;
+            t.disk.in_use += disk.in_use;
+            t.disk.on_disk += disk.on_disk;
+            t.disk.io.add(&disk.io);
+            t.net.add(&vm.net_sum());
+            t.states[vm.state as usize] += 1;
+        }
+        t
+    }
+
+    /// VMs in `state`.
+    pub fn in_state(&self, state: State) -> u64 {
+        self.states[state as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(name: &str, is_image: bool, size: u64, rbytes: u64, freqs: u64) -> Disk {
+        Disk {
+            name: name.into(),
+            is_image,
+            alloc: size,
+            in_use: size / 2,
+            on_disk: size / 2,
+            io: DiskIo {
+                rbytes,
+                freqs,
+                ftime: 1.5,
+                ..DiskIo::default()
+            },
+        }
+    }
+
+    #[test]
+    fn state_codes_follow_the_librenms_table() {
+        let codes: Vec<u8> = State::ALL.iter().map(|s| s.code()).collect();
+        assert_eq!(codes, (0..=10).collect::<Vec<u8>>());
+        for (i, s) in State::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "State::ALL is indexed by discriminant");
+        }
+        assert_eq!(State::from_libvirt(5), State::Shutoff);
+        assert_eq!(State::from_libvirt(42), State::Unknown);
+    }
+
+    #[test]
+    fn iso_images_count_for_io_but_not_for_size() {
+        let mut vm = Vm::new("a", State::Running);
+        vm.disks = vec![
+            disk("vda", false, 1000, 10, 1),
+            disk("hdc", true, 500, 7, 0),
+        ];
+        let sum = vm.disk_sum();
+        assert_eq!(sum.alloc, 1000);
+        assert_eq!(sum.in_use, 500);
+        assert_eq!(sum.io.rbytes, 17);
+        assert_eq!(sum.io.freqs, 1);
+        assert_eq!(sum.io.ftime, 3.0);
+    }
+
+    #[test]
+    fn totals_count_snapshots_flushes_and_every_nic_once() {
+        let mut a = Vm::new("a", State::Running);
+        a.snaps = 2;
+        a.disks = vec![disk("vda", false, 100, 1, 3)];
+        a.nics = vec![
+            Nic {
+                counters: NetCounters {
+                    ibytes: 10,
+                    opkts: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            Nic {
+                counters: NetCounters {
+                    ibytes: 5,
+                    opkts: 2,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        ];
+        a.process = Some(Process {
+            rss: 4096,
+            majflt: 3,
+            ..Default::default()
+        });
+        let mut b = Vm::new("b", State::Shutoff);
+        b.snaps = 1;
+        b.disks = vec![disk("vda", false, 300, 0, 4)];
+        let t = Totals::of(&[a, b]);
+        assert_eq!(t.snaps, 3, "the Perl tool counts snapshots twice");
+        assert_eq!(t.disk.io.freqs, 7, "the Perl tool counts flushes twice");
+        assert_eq!(t.disk.io.ftime, 3.0);
+        assert_eq!(t.net.ibytes, 15, "every NIC, not only the last");
+        assert_eq!(t.net.opkts, 3);
+        assert_eq!(t.disk.alloc, 400, "stopped VMs count too");
+        assert_eq!(t.process.rss, 4096);
+        assert_eq!(t.process.majflt, 3);
+        assert_eq!(t.in_state(State::Running), 1);
+        assert_eq!(t.in_state(State::Shutoff), 1);
+        assert_eq!(t.vms, 2);
+    }
+}
