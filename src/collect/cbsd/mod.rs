@@ -442,8 +442,9 @@ fn disk(
     disk.alloc = zvol.volsize;
     disk.in_use = zvol.referenced;
     disk.on_disk = zvol.used;
-    match &host.kstats {
-        Some(kstats) => match kstats.get(&zvol.name) {
+    // No kstats at all means sysctl failed, already warned about.
+    if let Some(kstats) = &host.kstats {
+        match kstats.get(&zvol.name) {
             Some(io) => {
                 disk.io = DiskIo {
                     rbytes: io.nread,
@@ -458,9 +459,7 @@ fn disk(
                 "VM '{vm}' disk '{}': no kstat I/O counters for zvol {}",
                 row.path, zvol.name
             )),
-        },
-        // sysctl failed: already warned.
-        None => {}
+        }
     }
     disk
 }

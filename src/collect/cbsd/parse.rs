@@ -167,7 +167,7 @@ pub fn parse_cpu_time(cell: &str) -> Option<f64> {
         }
         total = total * 60.0 + part.parse::<f64>().ok()?;
     }
-    (seconds >= 0.0).then(|| days as f64 * 86_400.0 + total * 60.0 + seconds)
+    (seconds >= 0.0).then_some(days as f64 * 86_400.0 + total * 60.0 + seconds)
 }
 
 /// The table lines of CBSD output: colours stripped, blank lines and the upper-case header
