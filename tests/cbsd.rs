@@ -591,7 +591,7 @@ fn bls_failing_fails_the_collection_with_error_2() {
 
 #[test]
 fn bls_hanging_fails_quickly_naming_it() {
-    let run = hv_monitor(&fake_bin(), &["-t", "1.5"], &[("HV_FAKE_HANG", "cbsd-bls")]);
+    let run = hv_monitor(&fake_bin(), &["-t", "1.6"], &[("HV_FAKE_HANG", "cbsd-bls")]);
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
     assert_eq!(run.output.status.code(), Some(4), "{}", run.stderr());
     let doc = run.json();

@@ -96,7 +96,8 @@ fn collect_before(
     }
 }
 
-/// Most of the deadline kept back for reporting after commands are killed.
+/// Longest time kept back before the deadline (at most a tenth of it) to report a command
+/// that had to be killed.
 const COMMAND_MARGIN: Duration = Duration::from_millis(500);
 
 /// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
