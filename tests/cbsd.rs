@@ -599,7 +599,7 @@ fn bls_hanging_fails_quickly_naming_it() {
     let message = doc["errorString"].as_str().unwrap();
     assert!(message.starts_with("command 'cbsd bls "), "{message}");
     assert!(
-        message.ends_with("no answer within 1.3 s; killed"),
+        message.ends_with("no answer within 1.4 s; killed"),
         "{message}"
     );
 }
