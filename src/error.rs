@@ -43,7 +43,11 @@ pub enum RunError {
 }
 
 fn humanize(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// Process exit codes; documented in the README.

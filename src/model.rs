@@ -161,6 +161,9 @@ pub struct Vm {
     /// The hypervisor process; `None` when the VM has none or it could not be read.
     pub process: Option<Process>,
     pub disks: Vec<Disk>,
+    /// Disk I/O counters could not be read this run (the VM was busy: a migration, a stuck
+    /// monitor). Emitters report them as unknown, never as 0, which would read as a reset.
+    pub disk_io_unknown: bool,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
 }
@@ -182,6 +185,7 @@ impl Vm {
             snaps_size: 0,
             process: None,
             disks: Vec::new(),
+            disk_io_unknown: false,
             nics: Vec::new(),
         }
     }
@@ -353,6 +357,8 @@ pub struct Totals {
     /// Process stats summed; VMs without a process add nothing.
     pub process: Process,
     pub disk: DiskSum,
+    /// Some VM's disk I/O counters are unknown, so their sums are too.
+    pub disk_io_unknown: bool,
     pub net: NetCounters,
     /// VM count per state, indexed like `State::ALL`.
     pub states: [u64; State::ALL.len()],
@@ -390,6 +396,7 @@ impl Totals {
             t.disk.in_use += disk.in_use;
             t.disk.on_disk += disk.on_disk;
             t.disk.io.add(&disk.io);
+            t.disk_io_unknown |= vm.disk_io_unknown;
             t.net.add(&vm.net_sum());
             t.states[vm.state as usize] += 1;
         }

@@ -29,6 +29,7 @@ pub struct Options {
 
 /// Runs the job; returns the process exit code.
 pub fn run(options: &Options) -> i32 {
+    silence_stderr_when_it_is_stdout();
     let result = collect::collect_within(options.backend, &options.collect, options.deadline)
         .and_then(|snapshot| {
             if !options.quiet {
@@ -75,6 +76,28 @@ pub fn run(options: &Options) -> i32 {
         let _ = writeln!(out, "{stdout}").and_then(|_| out.flush());
     }
     code
+}
+
+/// snmpd's `extend` reads stdout and stderr through one pipe, so any diagnostic (ours, or
+/// libxml2's printed from inside libvirt) would corrupt the document LibreNMS decodes. The
+/// error still reaches LibreNMS in `errorString`. A terminal is left alone.
+fn silence_stderr_when_it_is_stdout() {
+    // SAFETY: fstat fills the zeroed structs; open/dup2/close act on descriptors we own.
+    unsafe {
+        let mut out: libc::stat = std::mem::zeroed();
+        let mut err: libc::stat = std::mem::zeroed();
+        if libc::fstat(1, &mut out) != 0 || libc::fstat(2, &mut err) != 0 {
+            return;
+        }
+        let is_pipe = matches!(out.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK);
+        if is_pipe && out.st_dev == err.st_dev && out.st_ino == err.st_ino {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if null >= 0 {
+                libc::dup2(null, 2);
+                libc::close(null);
+            }
+        }
+    }
 }
 
 /// `PATH.snmp`, where snmpd `cat`s the `-c` form from.

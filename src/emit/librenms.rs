@@ -179,17 +179,18 @@ struct DiskOut {
     alloc: u64,
     in_use: u64,
     on_disk: u64,
+    /// Left out when unknown: LibreNMS stores a missing key as U, the honest value.
     #[serde(flatten)]
-    io: IoOut,
+    io: Option<IoOut>,
 }
 
-impl From<&Disk> for DiskOut {
-    fn from(d: &Disk) -> DiskOut {
+impl DiskOut {
+    fn new(d: &Disk, io_unknown: bool) -> DiskOut {
         DiskOut {
             alloc: d.alloc,
             in_use: d.in_use,
             on_disk: d.on_disk,
-            io: IoOut::from(&d.io),
+            io: (!io_unknown).then(|| IoOut::from(&d.io)),
         }
     }
 }
@@ -231,7 +232,7 @@ struct VmOut {
     nice: i64,
     pri: i64,
     #[serde(flatten)]
-    io: IoOut,
+    io: Option<IoOut>,
     disk_alloc: u64,
     disk_in_use: u64,
     disk_on_disk: u64,
@@ -261,7 +262,7 @@ impl From<&Vm> for VmOut {
                 .unwrap_or_default(),
             nice: vm.process.as_ref().map_or(0, |p| p.nice),
             pri: vm.process.as_ref().map_or(0, |p| p.pri),
-            io: IoOut::from(&disk.io),
+            io: (!vm.disk_io_unknown).then(|| IoOut::from(&disk.io)),
             disk_alloc: disk.alloc,
             disk_in_use: disk.in_use,
             disk_on_disk: disk.on_disk,
@@ -269,7 +270,12 @@ impl From<&Vm> for VmOut {
             disks: vm
                 .disks
                 .iter()
-                .map(|d| (safe_text(&d.name).into_owned(), DiskOut::from(d)))
+                .map(|d| {
+                    (
+                        safe_text(&d.name).into_owned(),
+                        DiskOut::new(d, vm.disk_io_unknown),
+                    )
+                })
                 .collect(),
             ifs: vm
                 .nics
@@ -290,7 +296,7 @@ struct TotalsOut {
     #[serde(flatten)]
     process: ProcessOut,
     #[serde(flatten)]
-    io: IoOut,
+    io: Option<IoOut>,
     disk_alloc: u64,
     disk_in_use: u64,
     disk_on_disk: u64,
@@ -316,7 +322,7 @@ impl From<&Totals> for TotalsOut {
             snaps: t.snaps,
             snaps_size: t.snaps_size,
             process: ProcessOut::from(&t.process),
-            io: IoOut::from(&t.disk.io),
+            io: (!t.disk_io_unknown).then(|| IoOut::from(&t.disk.io)),
             disk_alloc: t.disk.alloc,
             disk_in_use: t.disk.in_use,
             disk_on_disk: t.disk.on_disk,
@@ -516,6 +522,30 @@ mod tests {
         assert_eq!(vm["disks"]["vda"]["rtime"], 0.5);
         assert_eq!(vm["ifs"]["nic0"]["if"], "vnet0");
         assert_eq!(vm["ifs"]["nic0"]["ibytes"], 9);
+    }
+
+    #[test]
+    fn unknown_disk_io_is_left_out_not_zero() {
+        let mut busy = Vm::new("busy", State::Running);
+        busy.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 10,
+            ..Disk::default()
+        }];
+        busy.disk_io_unknown = true;
+        let doc = decode(&document(&snapshot(vec![
+            busy,
+            Vm::new("idle", State::Running),
+        ])));
+        let vms = &doc["data"]["VMs"];
+        assert!(vms["busy"]["rbytes"].is_null() && vms["busy"]["disks"]["vda"]["rbytes"].is_null());
+        assert_eq!(vms["busy"]["disks"]["vda"]["alloc"], 10);
+        assert_eq!(vms["idle"]["rbytes"], 0);
+        assert!(
+            doc["data"]["totals"]["rbytes"].is_null(),
+            "a sum with an unknown part is unknown"
+        );
+        assert_eq!(doc["data"]["totals"]["disk_alloc"], 10);
     }
 
     #[test]

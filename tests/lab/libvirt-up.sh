@@ -4,7 +4,8 @@
 #   hvmon-paused   the same, paused
 #   hvmon-off      shut off, autostart set, one snapshot (metadata only)
 # Writes $HVMON_LAB/env with HVMON_QEMU_URI for the tests. Stop with libvirt-down.sh.
-# TCG (type='qemu') so it runs wherever QEMU does; the guests sit in the BIOS with no OS.
+# TCG (type='qemu') so it runs wherever QEMU does. No OS: the BIOS network-boots (iPXE sends
+# DHCP requests, real guest traffic), then reads the disk, and retries every minute.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 LAB=${HVMON_LAB:-/tmp/hvmon-lab}
@@ -45,7 +46,7 @@ define_guest() {
   <name>$name</name>
   <memory unit='MiB'>128</memory><currentMemory unit='MiB'>128</currentMemory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/><boot dev='hd'/></os>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type='file' device='disk'>
@@ -56,7 +57,7 @@ define_guest() {
     </disk>
     <interface type='ethernet'>
       <mac address='52:54:00:4d:00:0$2'/>
-      <target dev='hvmtap$2'/><model type='virtio'/><rom enabled='no'/>
+      <target dev='hvmtap$2'/><model type='virtio'/>
     </interface>
     <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>
     <memballoon model='virtio'><stats period='5'/></memballoon>
@@ -81,6 +82,13 @@ cat > "$LAB/snap.xml" <<XML
 </domainsnapshot>
 XML
 virsh -c "$URI" snapshot-create hvmon-off "$LAB/snap.xml" --redefine >/dev/null
+
+# Tests expect the running guest to have sent packets (iPXE's DHCP) and read its disk.
+for _ in $(seq 600); do
+    stats=$(virsh -c "$URI" domstats hvmon-running --block --interface)
+    grep -q 'net.0.tx.pkts=[1-9]' <<<"$stats" && grep -q 'block.0.rd.reqs=[1-9]' <<<"$stats" && break
+    sleep 0.1
+done
 
 echo "HVMON_QEMU_URI=$URI" > "$LAB/env"
 echo "libvirt-up: libvirtd $(cat libvirtd.pid), guests: $(virsh -c "$URI" list --all --name | tr '\n' ' ')"

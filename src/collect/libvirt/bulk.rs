@@ -8,6 +8,7 @@ use std::ffi::CStr;
 use std::os::raw::c_char;
 
 use virt::connect::Connect;
+use virt::domain::Domain;
 use virt::sys;
 
 /// One typed parameter's value.
@@ -55,9 +56,35 @@ pub fn all_domain_stats(
     flags: u32,
 ) -> Result<Vec<DomainStats>, virt::error::Error> {
     let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
-    // SAFETY: conn is a live connection; on success libvirt sets `records` to a NULL-terminated
-    // array of `count` records, which we only read before freeing it once below.
+    // SAFETY: conn is a live connection; on success libvirt sets `records` to a list that
+    // take_records reads and frees.
     let count = unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), 0, &mut records, flags) };
+    unsafe { take_records(count, records) }
+}
+
+/// The same for the given domains only (`virDomainListGetStats`): a second look at domains
+/// whose first answer was partial.
+pub fn domain_stats(
+    domains: &[&Domain],
+    flags: u32,
+) -> Result<Vec<DomainStats>, virt::error::Error> {
+    // SAFETY: the pointers are only lent to libvirt for this call, while `domains` lives.
+    let mut list: Vec<sys::virDomainPtr> = domains.iter().map(|d| unsafe { d.as_ptr() }).collect();
+    list.push(std::ptr::null_mut());
+    let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
+    // SAFETY: `list` is a NULL-terminated array of live domains of one connection.
+    let count = unsafe { sys::virDomainListGetStats(list.as_mut_ptr(), 0, &mut records, flags) };
+    unsafe { take_records(count, records) }
+}
+
+/// Copies `count` records into owned values and frees the list.
+///
+/// # Safety
+/// `records` and `count` must be what a libvirt stats call just returned.
+unsafe fn take_records(
+    count: i32,
+    records: *mut sys::virDomainStatsRecordPtr,
+) -> Result<Vec<DomainStats>, virt::error::Error> {
     if count < 0 {
         return Err(virt::error::Error::last_error());
     }
@@ -71,7 +98,7 @@ pub fn all_domain_stats(
             .collect();
         out.push(DomainStats { name, params });
     }
-    // SAFETY: `records` came from virConnectGetAllDomainStats and is freed exactly once.
+    // SAFETY: freed exactly once, after the last read.
     unsafe { sys::virDomainStatsRecordListFree(records) };
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)

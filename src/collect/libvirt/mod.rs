@@ -77,6 +77,7 @@ impl Collector for LibvirtCollector {
                 .map_err(libvirt_err("virConnectGetAllDomainStats"))?;
         let mut stats_by_name: HashMap<String, bulk::DomainStats> =
             all_stats.into_iter().map(|s| (s.name.clone(), s)).collect();
+        self.ask_busy_domains_again(&domains, &mut stats_by_name);
 
         let mut warnings = Vec::new();
         let host = match &self.pid_dir {
@@ -111,7 +112,43 @@ impl Collector for LibvirtCollector {
     }
 }
 
+/// How often, and how far apart, domains that were busy under NOWAIT are asked again. Another
+/// poller's query holds the job lock for milliseconds; a stuck domain stays busy and is
+/// reported with its I/O counters unknown.
+const BUSY_RETRIES: u32 = 3;
+const BUSY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
+
 impl LibvirtCollector {
+    fn ask_busy_domains_again(
+        &self,
+        domains: &[Domain],
+        stats: &mut HashMap<String, bulk::DomainStats>,
+    ) {
+        for _ in 0..BUSY_RETRIES {
+            let busy: Vec<&Domain> = domains
+                .iter()
+                .filter(|d| {
+                    d.name().ok().and_then(|n| stats.get(&n)).is_some_and(|s| {
+                        let p = stats::Params::new(&s.params);
+                        p.disk_io_missing() && p.state().is_some_and(State::has_process)
+                    })
+                })
+                .collect();
+            if busy.is_empty() {
+                return;
+            }
+            std::thread::sleep(BUSY_RETRY_PAUSE);
+            let Ok(again) =
+                bulk::domain_stats(&busy, sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
+            else {
+                return;
+            };
+            for record in again {
+                stats.insert(record.name.clone(), record);
+            }
+        }
+    }
+
     /// One VM. Fails only when the domain vanished or its XML cannot be had; every other
     /// per-domain failure costs that piece of data and a warning.
     fn vm(
@@ -126,6 +163,12 @@ impl LibvirtCollector {
         let mut vm = Vm::new(name, State::NoState);
         let params = stats::Params::new(&stats.params);
         let groups = stats::apply(&mut vm, &params);
+        if params.disk_io_missing() && vm.state.has_process() {
+            vm.disk_io_unknown = true;
+            warnings.push(format!(
+                "VM '{name}' is busy (job lock held): disk I/O counters unknown this run"
+            ));
+        }
         if params.state().is_none() {
             vm.state = dom
                 .state()

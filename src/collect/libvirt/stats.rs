@@ -39,6 +39,12 @@ impl<'a> Params<'a> {
         self.count(key) as f64 / 1e6
     }
 
+    /// Whether the driver listed disks but left out their I/O counters: QEMU's answer needs
+    /// the domain's job lock, which NOWAIT does not wait for.
+    pub fn disk_io_missing(&self) -> bool {
+        self.count("block.count") > 0 && !self.0.contains_key("block.0.rd.reqs")
+    }
+
     pub fn state(&self) -> Option<State> {
         self.u64("state.state")
             .map(|s| State::from_libvirt(s as i64))
@@ -215,6 +221,23 @@ mod tests {
             ),
             (100, 2, 50, 7)
         );
+    }
+
+    #[test]
+    fn a_busy_domain_lists_disks_without_counters() {
+        let busy = params(&[
+            ("block.count", UInt(1)),
+            ("block.0.name", Str("vda".into())),
+            ("block.0.capacity", UInt(1 << 20)),
+        ]);
+        assert!(Params::new(&busy).disk_io_missing());
+        let idle = params(&[
+            ("block.count", UInt(1)),
+            ("block.0.name", Str("vda".into())),
+            ("block.0.rd.reqs", UInt(0)),
+        ]);
+        assert!(!Params::new(&idle).disk_io_missing());
+        assert!(!Params::new(&params(&[("block.count", UInt(0))])).disk_io_missing());
     }
 
     #[test]

@@ -1,0 +1,303 @@
+//! End to end through a real net-snmp snmpd on 127.0.0.1: `extend hv-monitor` serving our
+//! output, read back with `snmpget` by numeric OID and decoded the way LibreNMS's
+//! `json_app_get` does. snmpd runs as Debian-snmp, as Debian's unit runs it.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    TestDomain, have, librenms_decode, librenms_snmp_value, missing_service, node_xml, run,
+    write_node,
+};
+
+/// NET-SNMP-EXTEND-MIB::nsExtendOutputFull."NAME" as a numeric OID.
+fn extend_output_oid(name: &str) -> String {
+    let mut oid = format!(".1.3.6.1.4.1.8072.1.3.2.3.1.2.{}", name.len());
+    for b in name.bytes() {
+        oid += &format!(".{b}");
+    }
+    oid
+}
+
+struct Snmpd {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory every user can read, holding a copy of the binary and a test-driver node.
+struct Stage {
+    dir: tempfile::TempDir,
+    binary: PathBuf,
+    uri: String,
+}
+
+fn stage(domains: &[TestDomain]) -> Stage {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.path().join("hv_monitor");
+    std::fs::copy(env!("CARGO_BIN_EXE_hv_monitor"), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_, uri) = write_node(dir.path(), &node_xml(domains));
+    Stage { dir, binary, uri }
+}
+
+fn snmp_tools() -> bool {
+    let ok = Path::new("/usr/sbin/snmpd").exists() && have("snmpget");
+    if !ok {
+        missing_service("net-snmp (snmpd, snmpget)");
+    }
+    ok
+}
+
+fn user_exists(name: &str) -> bool {
+    std::fs::read_to_string("/etc/passwd")
+        .is_ok_and(|p| p.lines().any(|l| l.starts_with(&format!("{name}:"))))
+}
+
+fn start_snmpd(port: u16, extend_command: &str) -> Snmpd {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    let persist = dir.path().join("persist");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::create_dir_all(&persist).unwrap();
+    std::fs::write(
+        conf.join("snmpd.conf"),
+        format!("rocommunity public 127.0.0.1\nextend hv-monitor {extend_command}\n"),
+    )
+    .unwrap();
+    // Load no MIBs: the tests use numeric OIDs only.
+    std::fs::write(conf.join("snmp.conf"), "mibs :\n").unwrap();
+    for p in [dir.path(), conf.as_path(), persist.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let mut cmd = Command::new("/usr/sbin/snmpd");
+    cmd.env("SNMPCONFPATH", &conf)
+        .env("SNMP_PERSISTENT_DIR", &persist)
+        .args(["-f", "-Lf"])
+        .arg(dir.path().join("snmpd.log"));
+    if user_exists("Debian-snmp") {
+        cmd.args(["-u", "Debian-snmp", "-g", "Debian-snmp"]);
+    }
+    cmd.arg(format!("udp:127.0.0.1:{port},tcp:127.0.0.1:{port}"));
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snmpd starts");
+    let snmpd = Snmpd {
+        child,
+        port,
+        _dir: dir,
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let probe = Command::new("snmpget")
+            .args([
+                "-v2c",
+                "-c",
+                "public",
+                "-On",
+                "-t",
+                "0.5",
+                "-r",
+                "0",
+                &format!("127.0.0.1:{port}"),
+                ".1.3.6.1.2.1.1.3.0",
+            ])
+            .output()
+            .unwrap();
+        if probe.status.success() {
+            return snmpd;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("snmpd on 127.0.0.1:{port} did not answer within 10 s");
+}
+
+/// `snmpget -Oqv` of the extend's output, as LibreNMS's snmp_get runs it.
+fn poll(snmpd: &Snmpd, transport: &str) -> String {
+    let out = Command::new("snmpget")
+        .args(["-v2c", "-c", "public", "-On", "-Oqv", "-t", "10", "-r", "0"])
+        .arg(format!("{transport}127.0.0.1:{}", snmpd.port))
+        .arg(extend_output_oid("hv-monitor"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "snmpget failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    librenms_snmp_value(&String::from_utf8(out.stdout).unwrap())
+}
+
+fn domains() -> Vec<TestDomain> {
+    let mut out: Vec<TestDomain> = (0..12)
+        .map(|i| TestDomain::new(&format!("vm{i:02}"), [1, 3, 5][i % 3]))
+        .collect();
+    let mut odd = TestDomain::new("caf\u{e9} \"quoted\" \\ name", 1);
+    odd.nics = vec!["52:54:00:12:34:56".into()];
+    out.push(odd);
+    out
+}
+
+/// Every key the LibreNMS hv-monitor poller reads, per VM and in the totals.
+fn assert_librenms_reads_everything(doc: &serde_json::Value, vms: usize) {
+    assert_eq!(doc["error"], 0);
+    assert_eq!(doc["data"]["hv"], "libvirt");
+    let all = doc["data"]["VMs"].as_object().unwrap();
+    assert_eq!(all.len(), vms);
+    for (name, vm) in all {
+        for key in [
+            "mem_alloc",
+            "cpus",
+            "pcpu",
+            "pmem",
+            "status_int",
+            "snaps",
+            "snaps_size",
+            "etimes",
+            "usertime",
+            "systime",
+            "rss",
+            "vsz",
+            "minflt",
+            "majflt",
+            "nvcsw",
+            "nivcsw",
+            "cow",
+            "nswap",
+            "inblk",
+            "oublk",
+            "rbytes",
+            "wbytes",
+            "rreqs",
+            "wreqs",
+            "freqs",
+            "rtime",
+            "wtime",
+            "ftime",
+            "disk_alloc",
+            "disk_in_use",
+            "disk_on_disk",
+            "ipkts",
+            "ibytes",
+            "ierrs",
+            "idrop",
+            "opkts",
+            "obytes",
+            "oerrs",
+            "odrop",
+            "coll",
+        ] {
+            assert!(vm[key].is_number(), "VMs.{name}.{key} = {}", vm[key]);
+        }
+    }
+    for key in [
+        "on",
+        "paused",
+        "off_hard",
+        "crashed",
+        "unknown",
+        "rbytes",
+        "mem_alloc",
+        "snaps",
+    ] {
+        assert!(doc["data"]["totals"][key].is_number(), "totals.{key}");
+    }
+    assert!(all.contains_key("caf%C3%A9 %22quoted%22 %5C name"));
+}
+
+#[test]
+fn direct_mode_compressed_over_udp_and_tcp() {
+    if !snmp_tools() {
+        return;
+    }
+    let stage = stage(&domains());
+    let snmpd = start_snmpd(
+        16171,
+        &format!("{} --uri {} -c", stage.binary.display(), stage.uri),
+    );
+    for transport in ["", "tcp:"] {
+        let value = poll(&snmpd, transport);
+        let doc = librenms_decode(&value)
+            .unwrap_or_else(|code| panic!("LibreNMS error {code} on {value:.200}"));
+        assert_librenms_reads_everything(&doc, 13);
+    }
+}
+
+#[test]
+fn direct_mode_plain_json() {
+    if !snmp_tools() {
+        return;
+    }
+    let stage = stage(&domains());
+    let snmpd = start_snmpd(
+        16172,
+        &format!("{} --uri {}", stage.binary.display(), stage.uri),
+    );
+    let value = poll(&snmpd, "");
+    assert!(
+        value.starts_with("{\\\"version\\\":1"),
+        "net-snmp escapes the quotes: {value:.80}"
+    );
+    let doc = librenms_decode(&value)
+        .unwrap_or_else(|code| panic!("LibreNMS error {code} on {value:.200}"));
+    assert_librenms_reads_everything(&doc, 13);
+}
+
+#[test]
+fn cached_mode_serves_the_file_written_by_a_cron_run() {
+    if !snmp_tools() {
+        return;
+    }
+    let stage = stage(&domains());
+    let cache = stage.dir.path().join("hv_monitor.json");
+    let out = run(&[
+        "--uri",
+        &stage.uri,
+        "-w",
+        "-q",
+        "-o",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let snmpd = start_snmpd(16173, &format!("/bin/cat {}.snmp", cache.display()));
+    let doc = librenms_decode(&poll(&snmpd, "")).unwrap();
+    assert_librenms_reads_everything(&doc, 13);
+}
+
+#[test]
+fn a_backend_error_reaches_librenms_as_an_exception_with_its_message() {
+    if !snmp_tools() {
+        return;
+    }
+    let stage = stage(&[]);
+    let missing = stage.dir.path().join("missing.xml");
+    let snmpd = start_snmpd(
+        16174,
+        &format!(
+            "{} --uri test://{} -c",
+            stage.binary.display(),
+            missing.display()
+        ),
+    );
+    let doc = librenms_decode(&poll(&snmpd, "")).expect("the error envelope decodes");
+    assert_eq!(doc["error"], 1, "LibreNMS logs: Script returned exception");
+    assert!(
+        doc["errorString"].as_str().unwrap().contains("missing.xml"),
+        "{}",
+        doc["errorString"]
+    );
+}
