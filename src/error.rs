@@ -64,13 +64,18 @@ pub enum SendError {
          (xymond drops messages of unknown hosts silently), or give --host as listed there"
     )]
     UnknownHost { target: String, host: String },
+    #[error("{target} is not a Xymon server: it answered '{answer}' to a hostinfo request")]
+    NotXymon { target: String, answer: String },
 }
 
 impl SendError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SendError::BadServer { .. } | SendError::NoServer => exit::USAGE,
-            SendError::Tcp { .. } | SendError::Http { .. } | SendError::UnknownHost { .. } => {
+            SendError::Tcp { .. }
+            | SendError::Http { .. }
+            | SendError::UnknownHost { .. }
+            | SendError::NotXymon { .. } => {
                 exit::SEND_FAILED
             }
         }

@@ -46,7 +46,7 @@ mkdir -p "$DIR/etc" "$DIR/tmp" "$DIR/logs" "$DIR/run" "$DIR/bin" \
          "$DIR/var/rrd" "$DIR/var/hist" "$DIR/var/histlogs" "$DIR/var/acks" \
          "$DIR/var/data" "$DIR/var/disabled" "$DIR/var/hostdata" "$DIR/var/logs"
 
-for f in protocols.cfg rrddefinitions.cfg graphs.cfg; do
+for f in protocols.cfg rrddefinitions.cfg graphs.cfg snmpmibs.cfg; do
     if [ -f "/etc/xymon/$f" ]; then cp "/etc/xymon/$f" "$DIR/etc/$f"; else : > "$DIR/etc/$f"; fi
 done
 # Debian's graphs.cfg includes a file its init script builds; ours appends the shipped one.

@@ -106,11 +106,26 @@ impl Sender {
 
     /// Whether the server lists `host` (dotted) in its hosts.cfg. xymond drops messages of
     /// unknown hosts without a word, so this is the only way to tell a sender it is not heard.
+    /// xymond answers `hostinfo` with `HOST|IP|TAGS` lines, or nothing for an unknown host;
+    /// anything else means the port is not a Xymon server (or the URL not xymoncgimsg.cgi).
     pub fn host_known(&mut self, target: &Target, host: &str) -> Result<bool, SendError> {
         let answer = self.send(target, format!("hostinfo host={host}").as_bytes())?;
-        Ok(String::from_utf8_lossy(&answer)
-            .lines()
-            .any(|l| l.split('|').next() == Some(host)))
+        let answer = String::from_utf8_lossy(&answer);
+        let mut lines = answer.lines().filter(|l| !l.trim().is_empty()).peekable();
+        if lines.peek().is_none() {
+            return Ok(false);
+        }
+        if lines.clone().any(|l| l.split('|').next() == Some(host)) {
+            return Ok(true);
+        }
+        if lines.clone().all(|l| l.contains('|')) {
+            return Ok(false);
+        }
+        let first: String = lines.next().unwrap_or_default().chars().take(80).collect();
+        Err(SendError::NotXymon {
+            target: target.to_string(),
+            answer: first.escape_debug().to_string(),
+        })
     }
 
     fn send_tcp(
