@@ -475,3 +475,283 @@ fn extcombo(messages: &[&str]) -> Vec<u8> {
         header_len = header.len();
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
+    use crate::model::{Disk, DiskIo, Hypervisor, Process, State, Vm};
+
+    /// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
+    /// contract describes it): names and values, before its name rewriting.
+    pub(crate) fn ncv_parse(message: &str) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        let mut skipping = false;
+        for line in message.lines().skip(1) {
+            if line == "@@" || line.contains("<!-- ncv_end -->") {
+                break;
+            }
+            if line.contains("<!-- ncv_skipstart -->") {
+                skipping = true;
+            }
+            if line.contains("<!-- ncv_skipend -->") {
+                skipping = false;
+                continue;
+            }
+            if skipping || line.contains("<!-- ncv_skip -->") {
+                continue;
+            }
+            let Some(at) = line.find([':', '=']) else {
+                continue;
+            };
+            let mut name = line[..at].trim();
+            for colour in ["&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple "] {
+                name = name.strip_prefix(colour).unwrap_or(name);
+            }
+            let rest = line[at + 1..].trim_start();
+            let value: String = rest
+                .chars()
+                .take_while(|c| "+-0123456789.eE".contains(*c))
+                .collect();
+            if let Ok(v) = value.parse::<f64>() {
+                out.push((name.to_string(), v));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn busy_vm(name: &str) -> Vm {
+        let mut vm = Vm::new(name, State::Running);
+        vm.cpus = 2;
+        vm.mem_alloc = 1 << 30;
+        vm.autostart = Some(true);
+        vm.process = Some(Process {
+            pid: 42,
+            usertime: 10.0,
+            systime: 2.5,
+            rss: 1 << 28,
+            ..Process::default()
+        });
+        vm.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 10 << 30,
+            in_use: 1 << 30,
+            io: DiskIo {
+                rbytes: 1000,
+                rreqs: 10,
+                rtime: 5.0,
+                ..DiskIo::default()
+            },
+            ..Disk::default()
+        }];
+        vm
+    }
+
+    pub(crate) fn snapshot(vms: Vec<Vm>) -> Snapshot {
+        Snapshot {
+            hypervisor: Hypervisor::Libvirt,
+            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            vms,
+            warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
+        }
+    }
+
+    pub(crate) fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
+        Settings {
+            host: "hv1,example,com".into(),
+            column: "hvmon".into(),
+            format,
+            kind,
+            interval: Duration::from_secs(300),
+            max_size,
+        }
+    }
+
+    const HOSTILE: &[&str] = &[
+        "web-01",
+        "web_01",
+        "evil\nvm_x_cpu : 99",
+        "<!-- ncv_skipend -->",
+        "@@",
+        "a:b=c",
+        "&red x",
+        "../../etc",
+        "名前",
+    ];
+
+    #[test]
+    fn xymond_reads_exactly_our_graph_lines_and_its_rules_keep_every_name() {
+        let s = snapshot(HOSTILE.iter().map(|n| busy_vm(n)).collect());
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+        };
+        let messages = build(&report, &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE));
+        assert_eq!(messages.len(), 1);
+        let parsed = ncv_parse(&messages[0]);
+        let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+        // Nothing from the table, the warnings or a VM name leaks into the graphs.
+        assert!(names.iter().all(|n| n.starts_with("all_") || n.starts_with("vm_")), "{names:?}");
+        for name in &names {
+            assert_eq!(splitncv_rule(name), *name, "xymond_rrd would rename {name}");
+        }
+        for vm in HOSTILE {
+            let key = vm_key(vm);
+            assert!(names.contains(&format!("vm_{key}_vcpus").as_str()), "{vm:?}");
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a name seen twice: the first value would win");
+        let value = |n: &str| parsed.iter().find(|(k, _)| k == n).unwrap().1;
+        assert_eq!(value("all_vms"), 9.0);
+        assert_eq!(value("vm_web_01_mem"), (1u64 << 30) as f64);
+    }
+
+    #[test]
+    fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
+        let one = snapshot(vec![busy_vm("a")]);
+        let two = snapshot(vec![busy_vm("a"), Vm::new("b", State::Shutoff)]);
+        let names_of = |s: &Snapshot| -> Vec<String> {
+            let report = Report::Collected {
+                snapshot: s,
+                previous: None,
+            };
+            let m = build(&report, &settings(Format::Ncv, Kind::Status, DEFAULT_MAX_SIZE));
+            ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect()
+        };
+        let names = names_of(&one);
+        assert_eq!(names, names_of(&two), "NCV needs the same names every time");
+        assert_eq!(names.len(), TOTAL_GAUGES.len() + RATES.len());
+        for n in &names {
+            assert_eq!(&ncv_rule(n), n);
+        }
+    }
+
+    #[test]
+    fn big_hosts_split_under_the_limit_with_each_vm_whole() {
+        let vms: Vec<Vm> = (0..400).map(|i| busy_vm(&format!("vm{i:04}"))).collect();
+        let s = snapshot(vms);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+        };
+        let max = 6_000;
+        for format in [Format::SplitNcv, Format::RrdScript] {
+            let messages = build(&report, &settings(format, Kind::Status, max));
+            assert!(messages.len() > 5, "{}", messages.len());
+            assert!(messages[0].starts_with("status+11 hv1,example,com.hvmon green "));
+            let mut seen_vms = std::collections::BTreeSet::new();
+            for (i, m) in messages.iter().enumerate() {
+                assert!(m.len() <= max, "message {i} is {} bytes", m.len());
+                if i > 0 {
+                    assert!(m.starts_with("data hv1,example,com.hvmon\n<!-- hvmon v1 "));
+                }
+                assert!(m.ends_with(&format!("{END_MARKER}\n")));
+                // Every VM's lines are in exactly one message.
+                let here: std::collections::BTreeSet<String> = ncv_parse(m)
+                    .into_iter()
+                    .filter_map(|(n, _)| n.strip_prefix("vm_").map(|r| r[..6].to_string()))
+                    .collect();
+                for vm in here {
+                    assert!(seen_vms.insert(vm.clone()), "{vm} split across messages");
+                }
+            }
+            assert_eq!(seen_vms.len(), 400);
+        }
+    }
+
+    #[test]
+    fn the_table_is_trimmed_to_fit_with_problems_first() {
+        let mut vms: Vec<Vm> = (0..3000).map(|i| busy_vm(&format!("vm{i:04}"))).collect();
+        vms[2999].state = State::Crashed;
+        let s = snapshot(vms);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+        };
+        let messages = build(&report, &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE));
+        let status = &messages[0];
+        assert!(status.len() <= DEFAULT_MAX_SIZE);
+        assert!(status.starts_with("status+11 hv1,example,com.hvmon red "));
+        assert!(status.contains("&red vm2999: crashed"));
+        let table = &status[status.find("<pre>").unwrap()..];
+        assert!(table.find("vm2999").unwrap() < table.find("vm0000").unwrap());
+        assert!(status.contains("more VMs not listed"));
+    }
+
+    #[test]
+    fn kinds_and_failures() {
+        let s = snapshot(vec![busy_vm("a")]);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+        };
+        let data = build(&report, &settings(Format::SplitNcv, Kind::Data, DEFAULT_MAX_SIZE));
+        assert_eq!(data.len(), 1);
+        assert!(data[0].starts_with("data hv1,example,com.hvmon\n"));
+        assert!(!data[0].contains("<pre>"));
+        let both = build(&report, &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE));
+        assert_eq!(both.len(), 2);
+        assert!(ncv_parse(&both[0]).is_empty(), "graph lines only in the data message");
+        assert!(both[1].starts_with("data ") && !ncv_parse(&both[1]).is_empty());
+
+        let failed = Report::Failed {
+            error: "cannot connect to libvirt at 'qemu:///system': <refused>",
+            at: SystemTime::UNIX_EPOCH,
+        };
+        let m = build(&failed, &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE));
+        assert_eq!(m.len(), 1, "a failure is always one status, even with --message data");
+        assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
+        assert!(m[0].contains("&lt;refused&gt;"));
+        assert!(ncv_parse(&m[0]).is_empty());
+    }
+
+    #[test]
+    fn lifetime_covers_two_intervals() {
+        assert_eq!(lifetime_minutes(Duration::from_secs(300)), 11);
+        assert_eq!(lifetime_minutes(Duration::from_secs(60)), 3);
+        assert_eq!(lifetime_minutes(Duration::from_secs(45)), 3);
+    }
+
+    #[test]
+    fn numbers_never_use_exponents() {
+        assert_eq!(number(8589934592.0), "8589934592");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(1.23456), "1.235");
+        assert_eq!(number(1e20), "100000000000000000000");
+        assert_eq!(number(0.0001), "0");
+    }
+
+    #[test]
+    fn extcombo_offsets_point_at_each_message() {
+        let messages: Vec<String> = (0..3).map(|i| format!("status h.t{i} green x\n")).collect();
+        let combos = combine(&messages);
+        assert_eq!(combos.len(), 1);
+        let combo = String::from_utf8(combos[0].clone()).unwrap();
+        let (header, _) = combo.split_once('\n').unwrap();
+        let offsets: Vec<usize> = header
+            .split(' ')
+            .skip(1)
+            .map(|o| o.parse().unwrap())
+            .collect();
+        assert_eq!(offsets[0], header.len() + 1);
+        for (i, w) in offsets.windows(2).enumerate() {
+            assert_eq!(&combo[w[0]..w[1]], messages[i]);
+        }
+        assert_eq!(*offsets.last().unwrap(), combo.len());
+        assert_eq!(combine(&messages[..1]), vec![messages[0].as_bytes().to_vec()]);
+        let many: Vec<String> = (0..250).map(|i| format!("data h.t\nx{i} : 1\n")).collect();
+        assert_eq!(combine(&many).len(), 3, "at most 100 messages per combo");
+        let big: Vec<String> = (0..9).map(|_| "x".repeat(DEFAULT_MAX_SIZE)).collect();
+        let combos = combine(&big);
+        assert!(combos.iter().all(|c| c.len() <= MAX_COMBO_SIZE));
+        assert_eq!(combos.len(), 3);
+    }
+
+    #[test]
+    fn escaping_keeps_names_on_one_line_and_out_of_html() {
+        assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
+        assert_eq!(escape("名前"), "名前");
+    }
+}

@@ -269,3 +269,98 @@ fn millis(t: SystemTime) -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Process, State};
+
+    fn sample(pid: Option<u32>, cpu_cs: u64, rbytes: u64, rops: u64, rtime_us: u64) -> VmSample {
+        let mut s = VmSample::of(&Vm::new("vm", State::Running));
+        s.pid = pid;
+        s.counters[0] = Some(cpu_cs);
+        s.counters[1] = Some(rbytes);
+        s.counters[ROPS] = Some(rops);
+        s.counters[RTIME] = Some(rtime_us);
+        s
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    const AGE: Duration = Duration::from_secs(1200);
+
+    #[test]
+    fn rates_per_second_and_latency_per_request() {
+        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 0, 100, 50_000)]);
+        let now = sample(Some(7), 4000, 300_000, 400, 650_000);
+        let rates = state.rates(at(1300), &now, AGE);
+        assert_eq!(rates[0], Some(10.0), "3000 cs in 300 s: 10 % of a core");
+        assert_eq!(rates[1], Some(1000.0));
+        let shown = display_rates(&rates);
+        assert_eq!(shown[RTIME], Some(2.0), "600 ms over 300 requests");
+        assert_eq!(shown[WTIME], Some(0.0), "no writes: 0, not a division by zero");
+    }
+
+    #[test]
+    fn restarts_resets_stale_and_new_vms_give_no_rate() {
+        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 500, 0, 0)]);
+        let restarted = sample(Some(8), 2000, 600, 0, 0);
+        assert!(state.rates(at(1300), &restarted, AGE).iter().all(Option::is_none));
+        let reset = sample(Some(7), 2000, 10, 0, 0);
+        let rates = state.rates(at(1300), &reset, AGE);
+        assert_eq!(rates[1], None, "a counter that went down");
+        assert!(rates[0].is_some());
+        let later = sample(Some(7), 2000, 600, 0, 0);
+        assert!(state.rates(at(5000), &later, AGE).iter().all(Option::is_none), "stale");
+        assert!(state.rates(at(1000), &later, AGE).iter().all(Option::is_none), "same instant");
+        let mut other = later.clone();
+        other.key = "other".into();
+        assert!(state.rates(at(1300), &other, AGE).iter().all(Option::is_none), "new VM");
+    }
+
+    #[test]
+    fn totals_sum_rates_and_are_always_complete() {
+        let a = [Some(1.0); COUNTERS.len()];
+        let mut b = [None; COUNTERS.len()];
+        b[1] = Some(2.0);
+        let t = total_rates(&[a, b]);
+        assert_eq!(t[0], Some(1.0));
+        assert_eq!(t[1], Some(3.0));
+        assert!(t.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn the_state_file_round_trips_and_refuses_other_versions() {
+        let mut vm = Vm::new("vm", State::Running);
+        vm.process = Some(Process {
+            pid: 3,
+            usertime: 1.5,
+            ..Process::default()
+        });
+        let state = RateState::new(at(1000), &[VmSample::of(&vm)]);
+        assert_eq!(RateState::from_json(&state.to_json()).unwrap(), state);
+        let other = state.to_json().replace("\"version\":1", "\"version\":9");
+        assert!(RateState::from_json(&other).unwrap_err().contains("version 9"));
+        assert!(RateState::from_json("{not json").is_err());
+        let short = state.to_json().replace("[150,", "[");
+        assert!(RateState::from_json(&short).is_err());
+    }
+
+    #[test]
+    fn samples_use_the_documented_units() {
+        let mut vm = Vm::new("vm", State::Paused);
+        vm.process = Some(Process {
+            pid: 1,
+            usertime: 1.25,
+            systime: 0.5,
+            ..Process::default()
+        });
+        let s = VmSample::of(&vm);
+        assert_eq!(s.counters[0], Some(175), "CPU seconds as centiseconds");
+        assert_eq!(s.gauges[0], Some(1.0), "a paused VM still has its process");
+        let off = VmSample::of(&Vm::new("vm", State::Shutoff));
+        assert_eq!((off.gauges[0], off.gauges[3], off.counters[0]), (Some(0.0), None, None));
+    }
+}
