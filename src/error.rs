@@ -75,9 +75,7 @@ impl SendError {
             SendError::Tcp { .. }
             | SendError::Http { .. }
             | SendError::UnknownHost { .. }
-            | SendError::NotXymon { .. } => {
-                exit::SEND_FAILED
-            }
+            | SendError::NotXymon { .. } => exit::SEND_FAILED,
         }
     }
 }

@@ -18,7 +18,11 @@ const HTTP_PORT: u16 = 19842;
 
 fn server() -> Option<&'static Server> {
     let server = Server::shared(PORT);
-    require("Xymon server (apt-get install xymon rrdtool)", server.is_some()).then_some(())?;
+    require(
+        "Xymon server (apt-get install xymon rrdtool)",
+        server.is_some(),
+    )
+    .then_some(())?;
     server
 }
 
@@ -61,8 +65,14 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     server.wait_for(&rbytes);
 
     let info = rrd_info(&vcpus);
-    assert_eq!(info["ds[lambda].type"], "GAUGE", "SPLITNCV_hvmon=*:GAUGE is in effect");
-    assert_eq!(info["ds[lambda].last_ds"], "2", "the test domain has 2 vCPUs");
+    assert_eq!(
+        info["ds[lambda].type"], "GAUGE",
+        "SPLITNCV_hvmon=*:GAUGE is in effect"
+    );
+    assert_eq!(
+        info["ds[lambda].last_ds"], "2",
+        "the test domain has 2 vCPUs"
+    );
     let mem = rrd_info(&server.rrd(host, "hvmon,vm_test_mem.rrd"));
     assert_eq!(mem["ds[lambda].last_ds"], (8u64 << 30).to_string());
     let rate: f64 = rrd_info(&rbytes)["ds[lambda].last_ds"].parse().unwrap();
@@ -81,9 +91,17 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     assert_eq!(server.colour(host, "hvmon"), "green");
 
     let png = server.showgraph(host, "hvmon-states");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
     let png = server.showgraph(host, "hvmon-disk");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
 }
 
 #[test]
@@ -108,21 +126,34 @@ fn ncv_totals_land_in_one_rrd_with_fixed_datasets() {
     let rrd = server.rrd(host, "hvmontot.rrd");
     server.wait_for(&rrd);
     let info = rrd_info(&rrd);
-    for ds in ["vms", "running", "paused", "off", "crashed", "cpu", "rbytes", "rlat", "netdrop"] {
+    for ds in [
+        "vms", "running", "paused", "off", "crashed", "cpu", "rbytes", "rlat", "netdrop",
+    ] {
         assert_eq!(info[&format!("ds[{ds}].type")], "GAUGE", "{ds}");
     }
     assert_eq!(info["ds[vms].last_ds"], "1");
     assert_eq!(info["ds[running].last_ds"], "1");
     assert_eq!(server.colour(host, "hvmontot"), "green");
     let png = server.showgraph(host, "hvmontot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
 }
 
 #[test]
 fn the_extra_script_writes_derive_counters_and_gauges() {
     let Some(server) = server() else { return };
     let host = "hv-rrd.example.com";
-    let args = ["--uri", "test:///default", "--host", host, "--format", "rrd-script"];
+    let args = [
+        "--uri",
+        "test:///default",
+        "--host",
+        host,
+        "--format",
+        "rrd-script",
+    ];
     send(server, &args);
     let vm = server.rrd(host, "hvmonrrd,vm_test.rrd");
     let all = server.rrd(host, "hvmonrrd,all.rrd");
@@ -132,7 +163,9 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     send(server, &args);
     // Wait for the second update to land before reading the values.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while rrd_info(&vm)["ds[rbytes].value"] == "NaN" || rrd_info(&vm)["ds[rbytes].value"] == "0.0000000000e+00" {
+    while rrd_info(&vm)["ds[rbytes].value"] == "NaN"
+        || rrd_info(&vm)["ds[rbytes].value"] == "0.0000000000e+00"
+    {
         if Instant::now() > deadline {
             break;
         }
@@ -155,7 +188,10 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
         assert_eq!(info[&format!("ds[{ds}].minimal_heartbeat")], "600", "{ds}");
     }
     assert_eq!(info["ds[vcpus].last_ds"], "2");
-    assert_eq!(info["ds[rss].last_ds"], "U", "the test driver has no process");
+    assert_eq!(
+        info["ds[rss].last_ds"], "U",
+        "the test driver has no process"
+    );
     let raw: u64 = info["ds[rbytes].last_ds"].parse().expect("raw counter");
     assert!(raw > 1_000_000, "raw read counter {raw}");
     let totals = rrd_info(&all);
@@ -165,7 +201,11 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
 
     for graph in ["hvmonrrd-states", "hvmonrrd-disk", "hvmonrrd-net"] {
         let png = server.showgraph(host, graph);
-        assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{graph}: {} bytes", png.len());
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 5000,
+            "{graph}: {} bytes",
+            png.len()
+        );
     }
 }
 
@@ -175,8 +215,19 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     let host = "hv-names.example.com";
     let dir = scratch("names");
     let names = [
-        "web-01", "web_01", "web.01", "a b", "x:y=z", "..", "...hidden", "ünïcødé", "名前",
-        "<b>", "@@", "semi;colon", "trailing-",
+        "web-01",
+        "web_01",
+        "web.01",
+        "a b",
+        "x:y=z",
+        "..",
+        "...hidden",
+        "ünïcødé",
+        "名前",
+        "<b>",
+        "@@",
+        "semi;colon",
+        "trailing-",
     ];
     let domains: Vec<(String, u8)> = names.iter().map(|n| (n.to_string(), 1)).collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
@@ -184,11 +235,22 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     for format in ["splitncv", "rrd-script"] {
         send(
             server,
-            &["--uri", &uri, "--host", host, "--format", format, "--state", state.to_str().unwrap()],
+            &[
+                "--uri",
+                &uri,
+                "--host",
+                host,
+                "--format",
+                format,
+                "--state",
+                state.to_str().unwrap(),
+            ],
         );
     }
-    let mut expected_rrd_script: Vec<String> =
-        names.iter().map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n))).collect();
+    let mut expected_rrd_script: Vec<String> = names
+        .iter()
+        .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
+        .collect();
     expected_rrd_script.push("hvmonrrd,all.rrd".into());
     for f in &expected_rrd_script {
         server.wait_for(&server.rrd(host, f));
@@ -197,11 +259,20 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         server.wait_for(&server.rrd(host, &format!("hvmon,vm_{}_vcpus.rrd", vm_key(n))));
     }
     let files = server.rrd_files(host);
-    let per_vm: Vec<&String> = files.iter().filter(|f| f.starts_with("hvmonrrd,vm_")).collect();
-    assert_eq!(per_vm.len(), names.len(), "one file per VM, no collisions: {files:?}");
+    let per_vm: Vec<&String> = files
+        .iter()
+        .filter(|f| f.starts_with("hvmonrrd,vm_"))
+        .collect();
+    assert_eq!(
+        per_vm.len(),
+        names.len(),
+        "one file per VM, no collisions: {files:?}"
+    );
     for f in &files {
         assert!(
-            f.bytes().all(|b| b.is_ascii_alphanumeric() || b"_,.".contains(&b)) && f.ends_with(".rrd"),
+            f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_,.".contains(&b))
+                && f.ends_with(".rrd"),
             "unsafe file name {f:?}"
         );
     }
@@ -210,7 +281,12 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(hosts.iter().all(|h| h == "xymon-lab" || h.ends_with(".example.com")), "{hosts:?}");
+    assert!(
+        hosts
+            .iter()
+            .all(|h| h == "xymon-lab" || h.ends_with(".example.com")),
+        "{hosts:?}"
+    );
 }
 
 #[test]
@@ -260,7 +336,10 @@ fn colours_on_the_server_follow_the_vm_states() {
             assert!(page.contains("/nonexistent/node.xml"), "{page}");
             break;
         }
-        assert!(Instant::now() < deadline, "no collector error on the page: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "no collector error on the page: {page}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(server.colour(host, "hvmon"), "red");
@@ -273,13 +352,28 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     let dir = scratch("many");
     let uri = node_xml::write_mixed(300, &dir.join("node.xml"));
     let printed = run_hv(&[
-        "xymon", "--print", "--uri", &uri, "--host", host, "--max-size", "8000",
+        "xymon",
+        "--print",
+        "--uri",
+        &uri,
+        "--host",
+        host,
+        "--max-size",
+        "8000",
     ]);
     let printed = text(&printed.stdout);
     let parts = printed.matches("\n<!-- hvmon end -->").count();
     assert!(parts > 3, "{parts} messages");
-    assert_eq!(printed.matches(&format!("data {}.hvmon\n", host.replace('.', ","))).count(), parts - 1);
-    send(server, &["--uri", &uri, "--host", host, "--max-size", "8000"]);
+    assert_eq!(
+        printed
+            .matches(&format!("data {}.hvmon\n", host.replace('.', ",")))
+            .count(),
+        parts - 1
+    );
+    send(
+        server,
+        &["--uri", &uri, "--host", host, "--max-size", "8000"],
+    );
     for vm in ["vm0000", "vm0150", "vm0299"] {
         server.wait_for(&server.rrd(host, &format!("hvmon,vm_{vm}_vcpus.rrd")));
     }
@@ -305,7 +399,14 @@ fn cgi_server(server: &Server) -> CgiServer {
     )
     .unwrap();
     let child = Command::new("python3")
-        .args(["-m", "http.server", "--cgi", "--bind", "127.0.0.1", &HTTP_PORT.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--cgi",
+            "--bind",
+            "127.0.0.1",
+            &HTTP_PORT.to_string(),
+        ])
         .current_dir(&root)
         .env("XYMONHOME", &server.home)
         .env("XYMONTMP", server.home.join("tmp"))
@@ -317,7 +418,10 @@ fn cgi_server(server: &Server) -> CgiServer {
         .expect("start python3 -m http.server");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", HTTP_PORT)).is_err() {
-        assert!(Instant::now() < deadline, "python3 http.server did not start");
+        assert!(
+            Instant::now() < deadline,
+            "python3 http.server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     CgiServer(child)
@@ -326,13 +430,24 @@ fn cgi_server(server: &Server) -> CgiServer {
 #[test]
 fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     let Some(server) = server() else { return };
-    if !require("python3", Command::new("python3").arg("-V").output().is_ok()) {
+    if !require(
+        "python3",
+        Command::new("python3").arg("-V").output().is_ok(),
+    ) {
         return;
     }
     let host = "hv-http.example.com";
     let _cgi = cgi_server(server);
     let url = format!("http://127.0.0.1:{HTTP_PORT}/cgi-bin/xymoncgimsg.cgi");
-    let out = run_hv(&["xymon", "--server", &url, "--uri", "test:///default", "--host", host]);
+    let out = run_hv(&[
+        "xymon",
+        "--server",
+        &url,
+        "--uri",
+        "test:///default",
+        "--host",
+        host,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(server.colour(host, "hvmon"), "green");
     server.wait_for(&server.rrd(host, "hvmon,vm_test_vcpus.rrd"));
@@ -343,7 +458,10 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
         let out = run_hv(&all);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{all:?}: {err}");
-        assert!(err.contains(needle), "{all:?}: expected '{needle}' in: {err}");
+        assert!(
+            err.contains(needle),
+            "{all:?}: expected '{needle}' in: {err}"
+        );
         assert!(out.stdout.is_empty());
     };
     // Host not in hosts.cfg, over TCP and over HTTP.
@@ -352,9 +470,17 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
         7,
         "does not know host 'stranger.example.com'",
     );
-    fails(&["--server", &url, "--host", "stranger.example.com"], 7, "hosts.cfg");
+    fails(
+        &["--server", &url, "--host", "stranger.example.com"],
+        7,
+        "hosts.cfg",
+    );
     // Server down: a port nobody listens on.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     fails(
         &["--server", &format!("127.0.0.1:{free}"), "--host", host],
         7,
@@ -362,25 +488,46 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     );
     // Wrong port: the web server, which does not speak Xymon.
     fails(
-        &["--server", &format!("127.0.0.1:{HTTP_PORT}"), "--host", host],
+        &[
+            "--server",
+            &format!("127.0.0.1:{HTTP_PORT}"),
+            "--host",
+            host,
+        ],
         7,
         "is not a Xymon server",
     );
     // Wrong URL.
     fails(
-        &["--server", &format!("http://127.0.0.1:{HTTP_PORT}/cgi-bin/nothere.cgi"), "--host", host],
+        &[
+            "--server",
+            &format!("http://127.0.0.1:{HTTP_PORT}/cgi-bin/nothere.cgi"),
+            "--host",
+            host,
+        ],
         7,
         "404",
     );
     // Several servers: the good one still gets the message, the bad one fails the run.
     let out = run_hv(&[
-        "xymon", "--uri", "test:///default", "--host", host,
-        "--server", &server.addr(), "--server", &format!("127.0.0.1:{free}"),
+        "xymon",
+        "--uri",
+        "test:///default",
+        "--host",
+        host,
+        "--server",
+        &server.addr(),
+        "--server",
+        &format!("127.0.0.1:{free}"),
     ]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     // No server at all, and an unusable one: usage errors.
     fails(&["--host", host], 2, "no Xymon server");
-    fails(&["--server", "xymon:99999", "--host", host], 2, "port '99999'");
+    fails(
+        &["--server", "xymon:99999", "--host", host],
+        2,
+        "port '99999'",
+    );
 }
 
 #[test]
@@ -413,8 +560,26 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let host = "hv-qemu.example.com";
     let dir = scratch("qemu");
     let state = dir.join("state.json");
-    let split = ["--uri", uri.as_str(), "--host", host, "--state", state.to_str().unwrap(), "--deadline", "30"];
-    let rrd_args = ["--uri", uri.as_str(), "--host", host, "--format", "rrd-script", "--deadline", "30"];
+    let split = [
+        "--uri",
+        uri.as_str(),
+        "--host",
+        host,
+        "--state",
+        state.to_str().unwrap(),
+        "--deadline",
+        "30",
+    ];
+    let rrd_args = [
+        "--uri",
+        uri.as_str(),
+        "--host",
+        host,
+        "--format",
+        "rrd-script",
+        "--deadline",
+        "30",
+    ];
     send(server, &split);
     send(server, &rrd_args);
     next_second();
@@ -429,7 +594,11 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let rss = rrd_info(&server.rrd(host, &format!("hvmon,vm_{running}_rss.rrd")));
     let rss: f64 = rss["ds[lambda].last_ds"].parse().unwrap();
     assert!(rss > 1e6, "a QEMU process uses more than 1 MB: {rss}");
-    for (vm, up) in [("hvmon-running", "1"), ("hvmon-paused", "1"), ("hvmon-off", "0")] {
+    for (vm, up) in [
+        ("hvmon-running", "1"),
+        ("hvmon-paused", "1"),
+        ("hvmon-off", "0"),
+    ] {
         let f = server.rrd(host, &format!("hvmon,vm_{}_up.rrd", vm_key(vm)));
         server.wait_for(&f);
         assert_eq!(rrd_info(&f)["ds[lambda].last_ds"], up, "{vm}");
@@ -438,7 +607,9 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     server.wait_for(&vm_rrd);
     let info = rrd_info(&vm_rrd);
     assert_eq!(info["ds[cpu].type"], "DERIVE");
-    let cs: u64 = info["ds[cpu].last_ds"].parse().expect("CPU centiseconds from /proc");
+    let cs: u64 = info["ds[cpu].last_ds"]
+        .parse()
+        .expect("CPU centiseconds from /proc");
     assert!(cs > 0);
 
     // The column's colour is what the rules make of the same VMs.
@@ -447,5 +618,9 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
     let png = server.showgraph(host, "hvmon-cpu");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
 }

@@ -39,14 +39,23 @@ pub fn require(what: &str, available: bool) -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("required for this test and missing under CI=true: {what}");
     }
-    eprintln!("\n!!!!!!!! SKIPPED: {what} is not available (set CI=true to make this fail) !!!!!!!!\n");
+    eprintln!(
+        "\n!!!!!!!! SKIPPED: {what} is not available (set CI=true to make this fail) !!!!!!!!\n"
+    );
     false
 }
 
 pub fn xymon_installed() -> bool {
-    ["xymond", "xymond_rrd", "xymonlaunch", "xymon", "showgraph.cgi", "xymoncgimsg.cgi"]
-        .iter()
-        .all(|b| Path::new(XYMON_BIN).join(b).exists())
+    [
+        "xymond",
+        "xymond_rrd",
+        "xymonlaunch",
+        "xymon",
+        "showgraph.cgi",
+        "xymoncgimsg.cgi",
+    ]
+    .iter()
+    .all(|b| Path::new(XYMON_BIN).join(b).exists())
         && Command::new("rrdtool").arg("--version").output().is_ok()
 }
 
@@ -175,7 +184,10 @@ impl Server {
     /// The PNG showgraph.cgi renders for `service` (a graphs.cfg section) of `host`.
     pub fn showgraph(&self, host: &str, service: &str) -> Vec<u8> {
         let out = Command::new(Path::new(XYMON_BIN).join("xymoncmd"))
-            .arg(format!("--env={}", self.home.join("etc/xymonserver.cfg").display()))
+            .arg(format!(
+                "--env={}",
+                self.home.join("etc/xymonserver.cfg").display()
+            ))
             .arg(Path::new(XYMON_BIN).join("showgraph.cgi"))
             .env("REQUEST_METHOD", "GET")
             .env("SCRIPT_NAME", "/xymon-cgi/showgraph.sh")
@@ -208,7 +220,12 @@ pub fn rrd_info(path: &Path) -> BTreeMap<String, String> {
         .arg(path)
         .output()
         .expect("run rrdtool");
-    assert!(out.status.success(), "rrdtool info {}: {}", path.display(), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rrdtool info {}: {}",
+        path.display(),
+        text(&out.stderr)
+    );
     text(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(" = "))

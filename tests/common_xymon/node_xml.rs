@@ -12,19 +12,19 @@ pub fn domain(index: usize, name: &str, state: u8) -> String {
     let mut disks = String::new();
     for d in 0..1 + index % 3 {
         let dev = format!("vd{}", (b'a' + d as u8) as char);
-        let _ = write!(
+        let _ = writeln!(
             disks,
             "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
              <source file='/var/lib/libvirt/images/d{index}-{dev}.qcow2'/>\
-             <target dev='{dev}' bus='virtio'/></disk>\n"
+             <target dev='{dev}' bus='virtio'/></disk>"
         );
     }
     let mut nics = String::new();
     for k in 0..1 + index % 2 {
-        let _ = write!(
+        let _ = writeln!(
             nics,
             "    <interface type='network'><mac address='52:54:00:{:02x}:{:02x}:{k:02x}'/>\
-             <source network='default'/><target dev='vnet{}'/><model type='virtio'/></interface>\n",
+             <source network='default'/><target dev='vnet{}'/><model type='virtio'/></interface>",
             (index >> 8) & 0xff,
             index & 0xff,
             index * 2 + k

@@ -505,7 +505,9 @@ pub(crate) mod tests {
                 continue;
             };
             let mut name = line[..at].trim();
-            for colour in ["&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple "] {
+            for colour in [
+                "&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple ",
+            ] {
                 name = name.strip_prefix(colour).unwrap_or(name);
             }
             let rest = line[at + 1..].trim_start();
@@ -586,23 +588,38 @@ pub(crate) mod tests {
             snapshot: &s,
             previous: None,
         };
-        let messages = build(&report, &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE));
+        let messages = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+        );
         assert_eq!(messages.len(), 1);
         let parsed = ncv_parse(&messages[0]);
         let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
         // Nothing from the table, the warnings or a VM name leaks into the graphs.
-        assert!(names.iter().all(|n| n.starts_with("all_") || n.starts_with("vm_")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("all_") || n.starts_with("vm_")),
+            "{names:?}"
+        );
         for name in &names {
             assert_eq!(splitncv_rule(name), *name, "xymond_rrd would rename {name}");
         }
         for vm in HOSTILE {
             let key = vm_key(vm);
-            assert!(names.contains(&format!("vm_{key}_vcpus").as_str()), "{vm:?}");
+            assert!(
+                names.contains(&format!("vm_{key}_vcpus").as_str()),
+                "{vm:?}"
+            );
         }
         let mut unique = names.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), names.len(), "a name seen twice: the first value would win");
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "a name seen twice: the first value would win"
+        );
         let value = |n: &str| parsed.iter().find(|(k, _)| k == n).unwrap().1;
         assert_eq!(value("all_vms"), 9.0);
         assert_eq!(value("vm_web_01_mem"), (1u64 << 30) as f64);
@@ -617,7 +634,10 @@ pub(crate) mod tests {
                 snapshot: s,
                 previous: None,
             };
-            let m = build(&report, &settings(Format::Ncv, Kind::Status, DEFAULT_MAX_SIZE));
+            let m = build(
+                &report,
+                &settings(Format::Ncv, Kind::Status, DEFAULT_MAX_SIZE),
+            );
             ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect()
         };
         let names = names_of(&one);
@@ -670,7 +690,10 @@ pub(crate) mod tests {
             snapshot: &s,
             previous: None,
         };
-        let messages = build(&report, &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE));
+        let messages = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+        );
         let status = &messages[0];
         assert!(status.len() <= DEFAULT_MAX_SIZE);
         assert!(status.starts_with("status+11 hv1,example,com.hvmon red "));
@@ -687,21 +710,37 @@ pub(crate) mod tests {
             snapshot: &s,
             previous: None,
         };
-        let data = build(&report, &settings(Format::SplitNcv, Kind::Data, DEFAULT_MAX_SIZE));
+        let data = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Data, DEFAULT_MAX_SIZE),
+        );
         assert_eq!(data.len(), 1);
         assert!(data[0].starts_with("data hv1,example,com.hvmon\n"));
         assert!(!data[0].contains("<pre>"));
-        let both = build(&report, &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE));
+        let both = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE),
+        );
         assert_eq!(both.len(), 2);
-        assert!(ncv_parse(&both[0]).is_empty(), "graph lines only in the data message");
+        assert!(
+            ncv_parse(&both[0]).is_empty(),
+            "graph lines only in the data message"
+        );
         assert!(both[1].starts_with("data ") && !ncv_parse(&both[1]).is_empty());
 
         let failed = Report::Failed {
             error: "cannot connect to libvirt at 'qemu:///system': <refused>",
             at: SystemTime::UNIX_EPOCH,
         };
-        let m = build(&failed, &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE));
-        assert_eq!(m.len(), 1, "a failure is always one status, even with --message data");
+        let m = build(
+            &failed,
+            &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE),
+        );
+        assert_eq!(
+            m.len(),
+            1,
+            "a failure is always one status, even with --message data"
+        );
         assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(m[0].contains("&lt;refused&gt;"));
         assert!(ncv_parse(&m[0]).is_empty());
@@ -740,7 +779,10 @@ pub(crate) mod tests {
             assert_eq!(&combo[w[0]..w[1]], messages[i]);
         }
         assert_eq!(*offsets.last().unwrap(), combo.len());
-        assert_eq!(combine(&messages[..1]), vec![messages[0].as_bytes().to_vec()]);
+        assert_eq!(
+            combine(&messages[..1]),
+            vec![messages[0].as_bytes().to_vec()]
+        );
         let many: Vec<String> = (0..250).map(|i| format!("data h.t\nx{i} : 1\n")).collect();
         assert_eq!(combine(&many).len(), 3, "at most 100 messages per combo");
         let big: Vec<String> = (0..9).map(|_| "x".repeat(DEFAULT_MAX_SIZE)).collect();

@@ -300,24 +300,51 @@ mod tests {
         assert_eq!(rates[1], Some(1000.0));
         let shown = display_rates(&rates);
         assert_eq!(shown[RTIME], Some(2.0), "600 ms over 300 requests");
-        assert_eq!(shown[WTIME], Some(0.0), "no writes: 0, not a division by zero");
+        assert_eq!(
+            shown[WTIME],
+            Some(0.0),
+            "no writes: 0, not a division by zero"
+        );
     }
 
     #[test]
     fn restarts_resets_stale_and_new_vms_give_no_rate() {
         let state = RateState::new(at(1000), &[sample(Some(7), 1000, 500, 0, 0)]);
         let restarted = sample(Some(8), 2000, 600, 0, 0);
-        assert!(state.rates(at(1300), &restarted, AGE).iter().all(Option::is_none));
+        assert!(
+            state
+                .rates(at(1300), &restarted, AGE)
+                .iter()
+                .all(Option::is_none)
+        );
         let reset = sample(Some(7), 2000, 10, 0, 0);
         let rates = state.rates(at(1300), &reset, AGE);
         assert_eq!(rates[1], None, "a counter that went down");
         assert!(rates[0].is_some());
         let later = sample(Some(7), 2000, 600, 0, 0);
-        assert!(state.rates(at(5000), &later, AGE).iter().all(Option::is_none), "stale");
-        assert!(state.rates(at(1000), &later, AGE).iter().all(Option::is_none), "same instant");
+        assert!(
+            state
+                .rates(at(5000), &later, AGE)
+                .iter()
+                .all(Option::is_none),
+            "stale"
+        );
+        assert!(
+            state
+                .rates(at(1000), &later, AGE)
+                .iter()
+                .all(Option::is_none),
+            "same instant"
+        );
         let mut other = later.clone();
         other.key = "other".into();
-        assert!(state.rates(at(1300), &other, AGE).iter().all(Option::is_none), "new VM");
+        assert!(
+            state
+                .rates(at(1300), &other, AGE)
+                .iter()
+                .all(Option::is_none),
+            "new VM"
+        );
     }
 
     #[test]
@@ -342,7 +369,11 @@ mod tests {
         let state = RateState::new(at(1000), &[VmSample::of(&vm)]);
         assert_eq!(RateState::from_json(&state.to_json()).unwrap(), state);
         let other = state.to_json().replace("\"version\":1", "\"version\":9");
-        assert!(RateState::from_json(&other).unwrap_err().contains("version 9"));
+        assert!(
+            RateState::from_json(&other)
+                .unwrap_err()
+                .contains("version 9")
+        );
         assert!(RateState::from_json("{not json").is_err());
         let short = state.to_json().replace("[150,", "[");
         assert!(RateState::from_json(&short).is_err());
@@ -361,6 +392,9 @@ mod tests {
         assert_eq!(s.counters[0], Some(175), "CPU seconds as centiseconds");
         assert_eq!(s.gauges[0], Some(1.0), "a paused VM still has its process");
         let off = VmSample::of(&Vm::new("vm", State::Shutoff));
-        assert_eq!((off.gauges[0], off.gauges[3], off.counters[0]), (Some(0.0), None, None));
+        assert_eq!(
+            (off.gauges[0], off.gauges[3], off.counters[0]),
+            (Some(0.0), None, None)
+        );
     }
 }

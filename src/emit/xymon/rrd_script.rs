@@ -139,7 +139,9 @@ pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
     }
     // An end marker hidden in a skipped block does not count.
     if !ended {
-        return Err(format!("no end marker '{END_MARKER}' outside the skipped text"));
+        return Err(format!(
+            "no end marker '{END_MARKER}' outside the skipped text"
+        ));
     }
     Ok(Parsed {
         interval,
@@ -347,7 +349,10 @@ mod tests {
             snapshot: &s,
             previous: None,
         };
-        let mut m = build(&report, &settings(Format::RrdScript, Kind::Status, DEFAULT_MAX_SIZE));
+        let mut m = build(
+            &report,
+            &settings(Format::RrdScript, Kind::Status, DEFAULT_MAX_SIZE),
+        );
         m.remove(0)
     }
 
@@ -358,13 +363,20 @@ mod tests {
         assert_eq!(parsed.interval, 300);
         assert_eq!(parsed.vms.len(), 2);
         let out = render(&parsed, TEST);
-        assert!(!out.contains("\n\n") && !out.starts_with('\n'), "no blank line");
+        assert!(
+            !out.contains("\n\n") && !out.starts_with('\n'),
+            "no blank line"
+        );
         let lines: Vec<&str> = out.lines().collect();
         let ds_total = TOTAL_GAUGES.len() + COUNTERS.len();
         assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
         assert_eq!(lines[TOTAL_GAUGES.len()], "DS:cpu:DERIVE:600:0:U");
         assert_eq!(lines[ds_total], "hvmon,all.rrd");
-        assert!(lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"), "{}", lines[ds_total + 1]);
+        assert!(
+            lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"),
+            "{}",
+            lines[ds_total + 1]
+        );
         let vm_ds = ds_total + 2;
         assert_eq!(lines[vm_ds], "DS:up:GAUGE:600:0:U");
         let web = vm_ds + VM_GAUGES.len() + COUNTERS.len();
@@ -374,7 +386,10 @@ mod tests {
         assert_eq!(&values[..4], ["1", "2", "1073741824", "268435456"]);
         assert_eq!(values[VM_GAUGES.len()], "1250", "12.5 CPU seconds");
         assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
-        assert!(lines[web + 3].starts_with("0:0:0:U:"), "no process, no RSS: U");
+        assert!(
+            lines[web + 3].starts_with("0:0:0:U:"),
+            "no process, no RSS: U"
+        );
         assert_eq!(lines.len(), web + 4);
     }
 
@@ -387,7 +402,9 @@ mod tests {
 
     #[test]
     fn a_message_without_vms_or_totals_prints_nothing() {
-        let m = format!("status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n{END_MARKER}\n");
+        let m = format!(
+            "status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n{END_MARKER}\n"
+        );
         assert_eq!(render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST), "");
     }
 
@@ -411,24 +428,42 @@ mod tests {
             (with(vm_line, "vm_a_vcpus : nan"), "not a number"),
             (with(vm_line, "vm_a_vcpus : 1e999"), "not a number"),
             (with(vm_line, "vm_a_rbytes : -5"), "not a counter"),
-            (with(vm_line, "vm_a_rbytes : 99999999999999999999999"), "too large"),
+            (
+                with(vm_line, "vm_a_rbytes : 99999999999999999999999"),
+                "too large",
+            ),
             (with(vm_line, "vm_a_bogus : 1"), "unknown metric"),
             (with(vm_line, "vm__cpu : 1"), "unknown name"),
-            (with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))), "unknown name"),
+            (
+                with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))),
+                "unknown name",
+            ),
             (with(vm_line, "vm_a_up : 1"), "second value"),
             (with(vm_line, "garbage"), "not 'NAME : VALUE'"),
             (format!("{good}trailing text\n"), "after the end marker"),
             (with("interval 300", "interval 0"), "interval"),
             (with("rrd-script", "splitncv"), "'splitncv' form"),
-            (good.replacen(MARKER_PREFIX, "<!-- other ", 1), "no hv_monitor marker"),
+            (
+                good.replacen(MARKER_PREFIX, "<!-- other ", 1),
+                "no hv_monitor marker",
+            ),
             (with(".hvmon ", ".other "), "test 'other'"),
-            (with("hv1,example,com.", "hv2,example,com."), "host 'hv2,example,com'"),
+            (
+                with("hv1,example,com.", "hv2,example,com."),
+                "host 'hv2,example,com'",
+            ),
             (with("status+11", "client"), "not a status or data message"),
-            (good.replacen("status+11 hv1,example,com.hvmon", "status+11 nodot", 1), "not HOST.TEST"),
+            (
+                good.replacen("status+11 hv1,example,com.hvmon", "status+11 nodot", 1),
+                "not HOST.TEST",
+            ),
         ];
         for (text, needle) in cases {
             let err = refused(text.as_bytes());
-            assert!(err.contains(needle), "expected '{needle}', got '{err}' for:\n{text}");
+            assert!(
+                err.contains(needle),
+                "expected '{needle}', got '{err}' for:\n{text}"
+            );
         }
         assert!(refused(b"status a.hvmon green\x00\n").contains("NUL"));
         assert!(refused(b"status a.hvmon green \xff\xfe\n").contains("UTF-8"));
@@ -445,7 +480,10 @@ mod tests {
 
     #[test]
     fn the_table_and_free_text_are_skipped_but_names_in_it_cannot_escape() {
-        let m = message(vec![busy_vm("evil\nvm_a_cpu : 1"), busy_vm("<!-- ncv_skipend -->")]);
+        let m = message(vec![
+            busy_vm("evil\nvm_a_cpu : 1"),
+            busy_vm("<!-- ncv_skipend -->"),
+        ]);
         let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
         assert_eq!(parsed.vms.len(), 2);
         assert!(parsed.vms.iter().all(|(k, _)| k.contains("_h")));
