@@ -6,11 +6,12 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{CollectError, RunError};
 use crate::model::Snapshot;
 
+pub mod cbsd;
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub mod libvirt;
 #[cfg(target_os = "linux")]
@@ -74,6 +75,15 @@ pub struct CollectOptions {
 
 /// Opens the backend and takes one snapshot.
 pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {
+    collect_before(backend, options, None)
+}
+
+/// Like [`collect`]; backends that run commands stop every command by `commands_deadline`.
+fn collect_before(
+    backend: Backend,
+    options: &CollectOptions,
+    commands_deadline: Option<Instant>,
+) -> Result<Snapshot, CollectError> {
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
         Backend::Libvirt => libvirt::LibvirtCollector::open(options.uri.as_deref())?.collect(),
@@ -82,9 +92,13 @@ pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, C
             let _ = options;
             Err(CollectError::Unsupported("libvirt"))
         }
-        Backend::Cbsd => Err(CollectError::Unsupported("cbsd")),
+        Backend::Cbsd => cbsd::CbsdCollector::from_env(commands_deadline).collect(),
     }
 }
+
+/// Longest time kept back before the deadline (at most a tenth of it) to report a command
+/// that had to be killed.
+const COMMAND_MARGIN: Duration = Duration::from_millis(500);
 
 /// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
 /// a command that never ends) must not hang snmpd or a Xymon client, so the collection runs on
@@ -96,11 +110,15 @@ pub fn collect_within(
 ) -> Result<Snapshot, RunError> {
     let (tx, rx) = mpsc::channel();
     let options = options.clone();
+    // Commands are killed a little before the deadline, so a hanging one is reported by name
+    // (and costs only its data) instead of the whole run ending in a bare deadline error.
+    let commands_deadline =
+        Instant::now() + deadline.saturating_sub((deadline / 10).min(COMMAND_MARGIN));
     std::thread::Builder::new()
         .name("collect".into())
         .spawn(move || {
             // The receiver may be gone after a timeout; nothing is left to tell then.
-            let _ = tx.send(collect(backend, &options));
+            let _ = tx.send(collect_before(backend, &options, Some(commands_deadline)));
         })
         .map_err(|e| CollectError::Command {
             command: "spawn collector thread".into(),

@@ -81,18 +81,20 @@ pub fn apply(vm: &mut Vm, p: &Params) -> Groups {
     groups
 }
 
-/// `block.N.*`, keyed by index: with backing chains one name can appear more than once.
+/// `block.N.*`, read by index. With backing-chain entries (the BACKING flag) one name comes
+/// more than once, the top image first; only that one is the guest's disk. (`backingIndex`
+/// says nothing here: QEMU with -blockdev numbers the top image too.)
 fn disks(p: &Params) -> Option<Vec<Disk>> {
     let count = p.u64("block.count")?;
-    let mut disks = Vec::new();
+    let mut disks: Vec<Disk> = Vec::new();
     for i in 0..count {
         let key = |field: &str| format!("block.{i}.{field}");
-        if p.u64(&key("backingIndex")).is_some() {
-            continue;
-        }
         let Some(name) = p.str(&key("name")) else {
             continue;
         };
+        if disks.iter().any(|d| d.name == name) {
+            continue;
+        }
         let path = p.str(&key("path")).unwrap_or("");
         disks.push(Disk {
             name: name.to_string(),
@@ -261,6 +263,7 @@ mod tests {
         let raw = params(&[
             ("block.count", UInt(2)),
             ("block.0.name", Str("vda".into())),
+            ("block.0.backingIndex", UInt(2)),
             ("block.0.rd.bytes", UInt(10)),
             ("block.1.name", Str("vda".into())),
             ("block.1.backingIndex", UInt(1)),

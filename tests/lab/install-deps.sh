@@ -1,0 +1,17 @@
+#!/bin/bash
+# Installs the Debian 12 packages the build, the demo and the tests need, only when missing.
+# Test peers: libvirtd + QEMU (real guests), net-snmp (snmpd, snmpget), Xymon (xymond,
+# xymond_rrd, showgraph.cgi) and rrdtool. Not libvirt-daemon-system: it pulls in systemd.
+set -euo pipefail
+packages=(pkg-config libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
+          qemu-system-x86 snmpd snmp xymon rrdtool python3 procps iproute2)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
