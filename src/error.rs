@@ -50,6 +50,58 @@ fn humanize(d: Duration) -> String {
     }
 }
 
+/// Sending to a Xymon server failed, or the server would drop what we send.
+#[derive(Debug, Error)]
+pub enum SendError {
+    #[error("bad Xymon server '{spec}': {reason}")]
+    BadServer { spec: String, reason: String },
+    #[error(
+        "no Xymon server to send to: give --server, or run from xymonlaunch (XYMSRV, XYMSERVERS)"
+    )]
+    NoServer,
+    #[error("Xymon server {target}: {reason}")]
+    Tcp { target: String, reason: String },
+    #[error("HTTP POST to {url}: {reason}")]
+    Http { url: String, reason: String },
+    #[error(
+        "Xymon server {target} does not know host '{host}': add it to the server's hosts.cfg \
+         (xymond drops messages of unknown hosts silently), or give --host as listed there"
+    )]
+    UnknownHost { target: String, host: String },
+    #[error("{target} is not a Xymon server: it answered '{answer}' to a hostinfo request")]
+    NotXymon { target: String, answer: String },
+}
+
+impl SendError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SendError::BadServer { .. } | SendError::NoServer => exit::USAGE,
+            SendError::Tcp { .. }
+            | SendError::Http { .. }
+            | SendError::UnknownHost { .. }
+            | SendError::NotXymon { .. } => exit::SEND_FAILED,
+        }
+    }
+}
+
+/// The `xymon-rrd` extra-script handler could not use what xymond_rrd gave it.
+#[derive(Debug, Error)]
+pub enum RrdScriptError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("message file '{}' refused: {reason}", path.display())]
+    Message { path: PathBuf, reason: String },
+}
+
+impl RrdScriptError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RrdScriptError::Usage(_) => exit::USAGE,
+            RrdScriptError::Message { .. } => exit::BAD_INPUT,
+        }
+    }
+}
+
 /// Process exit codes; documented in the README.
 pub mod exit {
     pub const OK: i32 = 0;

@@ -7,6 +7,9 @@
 //!
 //! - [`emit::librenms`]: the JSON document of the LibreNMS `hv-monitor` snmpd extend, a drop-in
 //!   for the Perl tool HV::Monitor, plain or gzip+base64.
+//! - [`emit::xymon`]: a Xymon status column (colour by documented rules, a table of VMs) and
+//!   NCV/SPLITNCV graph lines, sent over Xymon's TCP protocol or HTTP(S), plus the
+//!   `xymond_rrd --extra-script` handler that writes per-VM RRDs with DERIVE counters.
 //!
 //! Backends: libvirt (Linux, through the `virt` crate, one bulk stats call for all VMs) and
 //! CBSD + bhyve (FreeBSD).

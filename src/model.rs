@@ -154,6 +154,9 @@ pub struct Vm {
     pub console: String,
     /// Set to start with the host (libvirt autostart); `None` where the backend cannot tell.
     pub autostart: Option<bool>,
+    /// Paused by the hypervisor because a disk I/O failed (libvirt's state reason
+    /// VIR_DOMAIN_PAUSED_IOERROR), not by a person: the guest is stuck until someone acts.
+    pub paused_on_io_error: bool,
     /// Number of snapshots.
     pub snaps: u64,
     /// Bytes held by snapshots; 0 where unknown.
@@ -181,6 +184,7 @@ impl Vm {
             console_type: String::new(),
             console: String::new(),
             autostart: None,
+            paused_on_io_error: false,
             snaps: 0,
             snaps_size: 0,
             process: None,

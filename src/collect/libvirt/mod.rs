@@ -170,9 +170,14 @@ impl LibvirtCollector {
             ));
         }
         if params.state().is_none() {
-            vm.state = dom
-                .state()
-                .map(|(s, _)| State::from_libvirt(i64::from(s.to_raw())))?;
+            let (state, reason) = dom.state()?;
+            vm.state = State::from_libvirt(i64::from(state.to_raw()));
+            vm.paused_on_io_error = matches!(
+                reason,
+                virt::enumutil::Enum::Known(virt::domain::DomainStateReason::Paused(
+                    virt::enumutil::Enum::Known(virt::domain::DomainPausedReason::IOError)
+                ))
+            );
         }
         let xml = match domain_xml::parse(&dom.xml_desc(0)?) {
             Ok(xml) => xml,

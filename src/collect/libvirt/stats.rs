@@ -49,13 +49,24 @@ impl<'a> Params<'a> {
         self.u64("state.state")
             .map(|s| State::from_libvirt(s as i64))
     }
+
+    /// Whether the domain is paused because a disk I/O failed.
+    pub fn paused_on_io_error(&self) -> bool {
+        self.state() == Some(State::Paused)
+            && self.0.get("state.reason").and_then(|v| v.as_u64())
+                == Some(VIR_DOMAIN_PAUSED_IOERROR)
+    }
 }
+
+/// libvirt's virDomainPausedReason for "paused due to a disk I/O error".
+pub const VIR_DOMAIN_PAUSED_IOERROR: u64 = 2;
 
 /// Fills `vm` from the bulk parameters and says which groups were there.
 pub fn apply(vm: &mut Vm, p: &Params) -> Groups {
     let mut groups = Groups::default();
     if let Some(state) = p.state() {
         vm.state = state;
+        vm.paused_on_io_error = p.paused_on_io_error();
     }
     if let Some(max_kib) = p.u64("balloon.maximum") {
         vm.mem_alloc = max_kib * 1024;
@@ -249,6 +260,25 @@ mod tests {
         let mut vm = Vm::new("vm", State::NoState);
         assert_eq!(apply(&mut vm, &Params::new(&raw)), Groups::default());
         assert_eq!(vm.state, State::Paused);
+        assert!(!vm.paused_on_io_error, "reason 1 is a pause by a user");
+    }
+
+    #[test]
+    fn a_pause_for_an_io_error_is_marked() {
+        let raw = params(&[
+            ("state.state", ParamValue::Int(3)),
+            ("state.reason", ParamValue::UInt(VIR_DOMAIN_PAUSED_IOERROR)),
+        ]);
+        let mut vm = Vm::new("vm", State::NoState);
+        apply(&mut vm, &Params::new(&raw));
+        assert!(vm.paused_on_io_error);
+        let running = params(&[
+            ("state.state", ParamValue::Int(1)),
+            ("state.reason", ParamValue::UInt(VIR_DOMAIN_PAUSED_IOERROR)),
+        ]);
+        let mut vm = Vm::new("vm", State::NoState);
+        apply(&mut vm, &Params::new(&running));
+        assert!(!vm.paused_on_io_error, "reason codes differ per state");
     }
 
     #[test]

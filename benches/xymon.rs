@@ -1,0 +1,146 @@
+//! `cargo bench --bench xymon`: time and size of building and sending the Xymon messages for
+//! 10, 100, 500 and 2000 VMs (libvirt test-driver node XMLs), how many messages each needs,
+//! and the extra-script handler's time per message. Sends to a private xymond on
+//! 127.0.0.1:19845 (tests/lab/xymon-up.sh); without Xymon installed it reports building only.
+
+#[path = "../tests/common_xymon/mod.rs"]
+mod common_xymon;
+
+use std::time::{Duration, Instant};
+
+use common_xymon::{Server, node_xml, scratch};
+use hv_monitor::collect::{self, Backend, CollectOptions};
+use hv_monitor::emit::xymon::message::{self, DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
+use hv_monitor::emit::xymon::metrics::{RateState, VmSample};
+use hv_monitor::emit::xymon::rrd_script;
+use hv_monitor::emit::xymon::transport::{Sender, Target};
+
+const PORT: u16 = 19845;
+const HOST: &str = "hv-bench.example.com";
+const ROUNDS: u32 = 5;
+
+fn settings(format: Format) -> Settings {
+    Settings {
+        host: HOST.replace('.', ","),
+        column: match format {
+            Format::RrdScript => "hvmonrrd".into(),
+            _ => "hvmon".into(),
+        },
+        format,
+        kind: Kind::Status,
+        interval: Duration::from_secs(300),
+        max_size: DEFAULT_MAX_SIZE,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let server = Server::shared(PORT);
+    if server.is_none() {
+        eprintln!("xymon not installed: building only, no sending");
+    }
+    let dir = scratch("bench");
+    println!(
+        "{:>5} | {:>10} | {:>10} {:>9} {:>4} | {:>10} {:>9} {:>4} | {:>10} | {:>12} {:>12}",
+        "VMs",
+        "collect",
+        "splitncv",
+        "bytes",
+        "msgs",
+        "rrd-script",
+        "bytes",
+        "msgs",
+        "send",
+        "xymon-rrd",
+        "(process)"
+    );
+    for n in [10usize, 100, 500, 2000] {
+        let uri = node_xml::write_mixed(n, &dir.join(format!("node-{n}.xml")));
+        let options = CollectOptions {
+            uri: Some(uri.clone()),
+        };
+        let started = Instant::now();
+        let first = collect::collect(Backend::Libvirt, &options).expect("collect");
+        let collect_time = started.elapsed();
+        std::thread::sleep(Duration::from_millis(20));
+        let snapshot = collect::collect(Backend::Libvirt, &options).expect("collect");
+        let samples: Vec<VmSample> = first.vms.iter().map(VmSample::of).collect();
+        let previous = RateState::new(first.taken_at, &samples);
+        let report = Report::Collected {
+            snapshot: &snapshot,
+            previous: Some(&previous),
+        };
+
+        let time_build = |format: Format| {
+            let started = Instant::now();
+            let mut messages = Vec::new();
+            for _ in 0..ROUNDS {
+                messages = message::build(&report, &settings(format));
+            }
+            (started.elapsed() / ROUNDS, messages)
+        };
+        let (split_time, split) = time_build(Format::SplitNcv);
+        let (rrd_time, rrd) = time_build(Format::RrdScript);
+        let size = |m: &[String]| m.iter().map(String::len).sum::<usize>();
+
+        let send_time = server.map(|server| {
+            let target = Target::parse(&server.addr(), 1984).unwrap();
+            let mut sender = Sender::new(Duration::from_secs(15));
+            let payloads = message::combine(&split);
+            let started = Instant::now();
+            assert!(
+                sender.host_known(&target, HOST).unwrap(),
+                "{HOST} in hosts.cfg"
+            );
+            for p in &payloads {
+                sender.send(&target, p).expect("send");
+            }
+            started.elapsed()
+        });
+
+        // The handler in-process, and as xymond_rrd runs it: one process per message.
+        let files: Vec<_> = rrd
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let f = dir.join(format!("msg-{n}-{i}"));
+                std::fs::write(&f, m).unwrap();
+                f
+            })
+            .collect();
+        let started = Instant::now();
+        for _ in 0..ROUNDS {
+            for f in &files {
+                rrd_script::handle(HOST, "hvmonrrd", f).expect("handler");
+            }
+        }
+        let per_message = started.elapsed() / (ROUNDS * files.len() as u32);
+        let started = Instant::now();
+        for f in &files {
+            let out = common_xymon::hv_monitor()
+                .args(["xymon-rrd", HOST, "hvmonrrd", f.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        }
+        let per_process = started.elapsed() / files.len() as u32;
+
+        println!(
+            "{:>5} | {:>10} | {:>10} {:>9} {:>4} | {:>10} {:>9} {:>4} | {:>10} | {:>12} {:>12}",
+            n,
+            ms(collect_time),
+            ms(split_time),
+            size(&split),
+            split.len(),
+            ms(rrd_time),
+            size(&rrd),
+            rrd.len(),
+            send_time.map_or("-".into(), ms),
+            ms(per_message),
+            ms(per_process),
+        );
+    }
+}

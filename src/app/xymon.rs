@@ -1,0 +1,307 @@
+//! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
+//! `hv_monitor xymon-rrd HOST TEST FILE` (the xymond_rrd extra-script handler).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::collect::{self, Backend, CollectOptions};
+use crate::emit::xymon::message::{self, Format, Kind, Report, Settings};
+use crate::emit::xymon::metrics::{RateState, VmSample};
+use crate::emit::xymon::names::{host_for_message, valid_column};
+use crate::emit::xymon::rrd_script;
+use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target};
+use crate::error::{SendError, exit};
+use crate::output::replace_file;
+
+/// The column each format is meant for; the shipped server settings use these names.
+pub fn default_column(format: Format) -> &'static str {
+    match format {
+        Format::SplitNcv => "hvmon",
+        Format::Ncv => "hvmontot",
+        Format::RrdScript => "hvmonrrd",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub collect: CollectOptions,
+    pub deadline: Duration,
+    /// `None`: `$MACHINE` (set by xymonlaunch), else this machine's name.
+    pub host: Option<String>,
+    /// `None`: [`default_column`] of the format.
+    pub column: Option<String>,
+    pub format: Format,
+    pub kind: Kind,
+    pub interval: Duration,
+    pub max_size: usize,
+    /// Print the messages instead of sending them.
+    pub print: bool,
+    /// `None`: from `$XYMSRV` / `$XYMSERVERS`.
+    pub servers: Vec<String>,
+    pub timeout: Duration,
+    /// Where the previous run's counters are kept. `None`: a default path when sending, no
+    /// state at all when printing (a trial run must not disturb the real job's rates).
+    pub state: Option<PathBuf>,
+    /// Ask each server whether it knows the host before sending.
+    pub host_check: bool,
+}
+
+/// Runs `hv_monitor xymon`; returns the exit code.
+pub fn run(options: &Options) -> i32 {
+    match prepare(options) {
+        Ok(plan) => execute(options, &plan),
+        Err((code, message)) => {
+            eprintln!("hv_monitor: {message}");
+            code
+        }
+    }
+}
+
+/// What was settled before collecting: bad options fail before any work.
+struct Plan {
+    settings: Settings,
+    /// The host as xymond knows it (dots), for the `hostinfo` check.
+    dotted_host: String,
+    targets: Vec<Target>,
+    state_path: Option<PathBuf>,
+}
+
+fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
+    let host = match &options.host {
+        Some(h) => h.clone(),
+        None => std::env::var("MACHINE")
+            .ok()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(this_host_name),
+    };
+    let message_host = host_for_message(&host).ok_or_else(|| {
+        (
+            exit::USAGE,
+            format!(
+                "host name '{}' has characters Xymon cannot take (letters, digits, . , - _ only)",
+                host.escape_debug()
+            ),
+        )
+    })?;
+    let column = options
+        .column
+        .clone()
+        .unwrap_or_else(|| default_column(options.format).to_string());
+    if !valid_column(&column) {
+        return Err((
+            exit::USAGE,
+            format!(
+                "column '{}' must be 1-60 of [A-Za-z0-9_-] (it becomes part of RRD file names)",
+                column.escape_debug()
+            ),
+        ));
+    }
+    let targets = if options.print {
+        Vec::new()
+    } else {
+        targets(&options.servers).map_err(|e| (e.exit_code(), e.to_string()))?
+    };
+    let state_path = match (&options.state, options.format.uses_rates(), options.print) {
+        (_, false, _) => None,
+        (Some(path), true, _) => Some(path.clone()),
+        (None, true, true) => None,
+        (None, true, false) => Some(default_state_path(&message_host, &column)),
+    };
+    Ok(Plan {
+        settings: Settings {
+            host: message_host.clone(),
+            column,
+            format: options.format,
+            kind: options.kind,
+            interval: options.interval,
+            max_size: options.max_size,
+        },
+        dotted_host: message_host.replace(',', "."),
+        targets,
+        state_path,
+    })
+}
+
+fn execute(options: &Options, plan: &Plan) -> i32 {
+    let previous = plan.state_path.as_deref().and_then(read_state);
+    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
+    let mut code = exit::OK;
+    let messages = match &collected {
+        Ok(snapshot) => {
+            for warning in &snapshot.warnings {
+                eprintln!("hv_monitor: warning: {warning}");
+            }
+            let report = Report::Collected {
+                snapshot,
+                previous: previous.as_ref(),
+            };
+            let messages = message::build(&report, &plan.settings);
+            if let Some(path) = &plan.state_path {
+                let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
+                let state = RateState::new(snapshot.taken_at, &samples);
+                if let Err(e) = replace_file(path, state.to_json().as_bytes()) {
+                    eprintln!("hv_monitor: cannot keep counters for the next run's rates: {e}");
+                    code = exit::WRITE_FAILED;
+                }
+            }
+            messages
+        }
+        Err(e) => {
+            eprintln!("hv_monitor: {e}");
+            code = e.exit_code();
+            let error = e.to_string();
+            message::build(
+                &Report::Failed {
+                    error: &error,
+                    at: std::time::SystemTime::now(),
+                },
+                &plan.settings,
+            )
+        }
+    };
+
+    if options.print {
+        let mut out = std::io::stdout().lock();
+        let text = messages.join("\n");
+        // A closed pipe (`| head`) is not worth a panic.
+        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        return code;
+    }
+    let payloads = message::combine(&messages);
+    let mut sender = Sender::new(options.timeout);
+    let mut failed = false;
+    for target in &plan.targets {
+        if let Err(e) = send_to(
+            &mut sender,
+            target,
+            &plan.dotted_host,
+            &payloads,
+            options.host_check,
+        ) {
+            eprintln!("hv_monitor: {e}");
+            failed = true;
+        }
+    }
+    if failed { exit::SEND_FAILED } else { code }
+}
+
+fn send_to(
+    sender: &mut Sender,
+    target: &Target,
+    host: &str,
+    payloads: &[Vec<u8>],
+    host_check: bool,
+) -> Result<(), SendError> {
+    if host_check && !sender.host_known(target, host)? {
+        return Err(SendError::UnknownHost {
+            target: target.to_string(),
+            host: host.to_string(),
+        });
+    }
+    for payload in payloads {
+        sender.send(target, payload)?;
+    }
+    Ok(())
+}
+
+/// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
+/// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
+fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let port = match env("XYMONDPORT") {
+        Some(p) => p.trim().parse::<u16>().map_err(|_| SendError::BadServer {
+            spec: format!("XYMONDPORT={p}"),
+            reason: "not a port number".into(),
+        })?,
+        None => DEFAULT_PORT,
+    };
+    let specs: Vec<String> = if !servers.is_empty() {
+        servers.to_vec()
+    } else {
+        match env("XYMSRV").as_deref().map(str::trim) {
+            Some("0.0.0.0" | "0" | "::") | None => env("XYMSERVERS")
+                .map(|s| {
+                    s.split([' ', ',', '\t'])
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Some(one) => vec![one.to_string()],
+        }
+    };
+    if specs.is_empty() {
+        return Err(SendError::NoServer);
+    }
+    specs.iter().map(|s| Target::parse(s, port)).collect()
+}
+
+/// `$XYMONTMP` is the Xymon client's scratch directory; elsewhere /var/tmp survives reboots,
+/// which keeps rates right across one.
+fn default_state_path(host: &str, column: &str) -> PathBuf {
+    let dir = std::env::var_os("XYMONTMP")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp"));
+    dir.join(format!("hv_monitor.{host}.{column}.state.json"))
+}
+
+/// The previous run's counters; a missing file is a first run, an unusable one is reported
+/// and replaced (rates resume one run later).
+fn read_state(path: &Path) -> Option<RateState> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match RateState::from_json(&text) {
+            Ok(state) => Some(state),
+            Err(e) => {
+                eprintln!(
+                    "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
+                    path.display()
+                );
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            eprintln!(
+                "hv_monitor: warning: cannot read state file '{}' ({e}); rates resume next run",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+fn this_host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or
+    // fails, and we stop at the first NUL either way.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Runs `hv_monitor xymon-rrd HOST TEST FILE`: the lines for xymond_rrd on stdout, or an
+/// error on stderr and nothing on stdout.
+pub fn run_rrd(host: &str, test: &str, file: &Path) -> i32 {
+    match rrd_script::handle(host, test, file) {
+        Ok(lines) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(lines.as_bytes()).and_then(|_| out.flush()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("hv_monitor: xymon-rrd: cannot write to xymond_rrd: {e}");
+                    exit::SEND_FAILED
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("hv_monitor: xymon-rrd {host} {test}: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! The `xymond_rrd --extra-script` handler: `hv_monitor xymon-rrd HOST TEST FILE`.
+//!
+//! xymond_rrd writes each message of a column named in `--extra-tests` to FILE and runs us;
+//! whatever we print on stdout becomes RRD updates:
+//!
+//! ```text
+//! DS:vms:GAUGE:600:0:U         the dataset definitions of the files that follow
+//! hvmonrrd,all.rrd             a file, relative to the host's RRD directory
+//! 3:2:0:1:...                  its values in DS order, U for unknown
+//! DS:up:GAUGE:600:0:U          a new DS set for the per-VM files
+//! hvmonrrd,vm_web.rrd
+//! 1:2:...
+//! ```
+//!
+//! Counters are DERIVE with min 0, so RRDtool computes rates and a counter reset (a VM
+//! restart) is one unknown point, not a spike. The message must be one `hv_monitor xymon
+//! --format rrd-script` built: its version marker first, its end marker last (a message
+//! cut short by the 256 KiB limit has none), only names and values we know. Anything else
+//! is refused as a whole, with the reason on stderr and nothing on stdout: garbage never
+//! reaches an RRD, and file names are built only from validated keys, so no name can leave
+//! the host's RRD directory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::message::{END_MARKER, Format, MARKER_PREFIX, number};
+use super::metrics::{COUNTERS, TOTAL_GAUGES, VM_GAUGES};
+use super::names::valid_column;
+use crate::error::RrdScriptError;
+
+/// Larger than any message xymond passes on (it cuts them at 256 KiB).
+pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
+/// The longest VM key [`super::names::vm_key`] makes.
+const MAX_KEY_LEN: usize = 66;
+
+/// What one message holds, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The interval the sender runs at, seconds.
+    pub interval: u64,
+    /// Host totals by metric name, when the message carried them.
+    pub totals: Option<BTreeMap<&'static str, Value>>,
+    /// Per VM key, values by metric name; in message order.
+    pub vms: Vec<(String, BTreeMap<&'static str, Value>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Gauge(f64),
+    Counter(u64),
+    Unknown,
+}
+
+/// Reads and checks FILE for HOST and TEST, returns the lines to print.
+pub fn handle(host: &str, test: &str, file: &Path) -> Result<String, RrdScriptError> {
+    let fail = |reason: String| RrdScriptError::Message {
+        path: file.to_path_buf(),
+        reason,
+    };
+    if !valid_column(test) {
+        return Err(RrdScriptError::Usage(format!(
+            "test name '{}' is not [A-Za-z0-9_-]: it would go into RRD file names",
+            test.escape_debug()
+        )));
+    }
+    let meta = std::fs::metadata(file).map_err(|e| fail(e.to_string()))?;
+    if meta.len() > MAX_MESSAGE_FILE {
+        return Err(fail(format!(
+            "{} bytes, more than the {MAX_MESSAGE_FILE} any Xymon message can be",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+    let parsed = parse(&bytes, host, test).map_err(fail)?;
+    Ok(render(&parsed, test))
+}
+
+/// Checks a whole message; the error says what is wrong and on which line.
+pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
+    if bytes.len() as u64 > MAX_MESSAGE_FILE {
+        return Err(format!("{} bytes, too large", bytes.len()));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(format!("binary data (a NUL byte at offset {at})"));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("not text (invalid UTF-8 at byte {})", e.valid_up_to()))?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    // Checked first: a message cut short would otherwise be reported by its broken last line.
+    let has_end = lines.clone().any(|l| l == END_MARKER);
+
+    let first = lines.next().unwrap_or("");
+    check_first_line(first, host, test)?;
+    let interval = parse_marker(lines.next().unwrap_or(""))?;
+    if !has_end {
+        return Err(format!(
+            "no end marker '{END_MARKER}': the message was cut short (over Xymon's size limit?)"
+        ));
+    }
+
+    let mut totals: Option<BTreeMap<&'static str, Value>> = None;
+    let mut vms: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
+    let mut vm_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut skipping = false;
+    let mut ended = false;
+    for (n, line) in lines.enumerate() {
+        let line_no = n + 3;
+        if ended {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(format!("line {line_no}: text after the end marker"));
+        }
+        match line {
+            "" => {}
+            "<!-- ncv_skipstart -->" => skipping = true,
+            "<!-- ncv_skipend -->" => skipping = false,
+            _ if skipping => {}
+            END_MARKER => ended = true,
+            _ => {
+                let (object, metric, value) =
+                    parse_line(line).map_err(|e| format!("line {line_no}: {e}"))?;
+                let values = match object {
+                    Object::Totals => totals.get_or_insert_with(BTreeMap::new),
+                    Object::Vm(key) => {
+                        let i = *vm_index.entry(key.clone()).or_insert_with(|| {
+                            vms.push((key, BTreeMap::new()));
+                            vms.len() - 1
+                        });
+                        &mut vms[i].1
+                    }
+                };
+                if values.insert(metric, value).is_some() {
+                    return Err(format!("line {line_no}: a second value for the same name"));
+                }
+            }
+        }
+    }
+    // An end marker hidden in a skipped block does not count.
+    if !ended {
+        return Err(format!(
+            "no end marker '{END_MARKER}' outside the skipped text"
+        ));
+    }
+    Ok(Parsed {
+        interval,
+        totals,
+        vms,
+    })
+}
+
+/// `status[+LIFETIME][/group:G] HOST.TEST COLOUR ...` or `data HOST.TEST`, for our HOST/TEST.
+fn check_first_line(first: &str, host: &str, test: &str) -> Result<(), String> {
+    let mut words = first.split(' ');
+    let verb = words.next().unwrap_or("");
+    if !(verb == "data"
+        || verb == "status"
+        || verb.starts_with("status+")
+        || verb.starts_with("status/"))
+    {
+        return Err(format!(
+            "line 1: not a status or data message (starts with '{}')",
+            truncate(verb)
+        ));
+    }
+    let target = words.next().unwrap_or("");
+    let Some((msg_host, msg_test)) = target.rsplit_once('.') else {
+        return Err(format!("line 1: '{}' is not HOST.TEST", truncate(target)));
+    };
+    if msg_test != test {
+        return Err(format!(
+            "line 1: the message is for test '{}', we were called for '{test}'",
+            truncate(msg_test)
+        ));
+    }
+    if msg_host.replace(',', ".") != host.replace(',', ".") {
+        return Err(format!(
+            "line 1: the message is for host '{}', we were called for '{}'",
+            truncate(msg_host),
+            truncate(host)
+        ));
+    }
+    Ok(())
+}
+
+/// `<!-- hvmon v1 rrd-script interval SECONDS -->`: ours, this version, the right format.
+fn parse_marker(line: &str) -> Result<u64, String> {
+    let Some(rest) = line
+        .strip_prefix(MARKER_PREFIX)
+        .and_then(|r| r.strip_suffix(" -->"))
+    else {
+        return Err(
+            "line 2: no hv_monitor marker: not a message from `hv_monitor xymon` (or another version)"
+                .into(),
+        );
+    };
+    let words: Vec<&str> = rest.split(' ').collect();
+    match words.as_slice() {
+        [format, "interval", seconds] => {
+            if Format::from_name(format) != Some(Format::RrdScript) {
+                return Err(format!(
+                    "line 2: the message is in '{}' form; the extra-script reads only \
+                     `hv_monitor xymon --format rrd-script`",
+                    truncate(format)
+                ));
+            }
+            match seconds.parse::<u64>() {
+                Ok(s) if (1..=86_400).contains(&s) => Ok(s),
+                _ => Err(format!(
+                    "line 2: interval '{}' is not 1..86400 seconds",
+                    truncate(seconds)
+                )),
+            }
+        }
+        _ => Err("line 2: malformed hv_monitor marker".into()),
+    }
+}
+
+enum Object {
+    Totals,
+    Vm(String),
+}
+
+/// `all_METRIC : VALUE` or `vm_KEY_METRIC : VALUE`, nothing else on the line.
+fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
+    let Some((name, value)) = line.split_once(" : ") else {
+        return Err(format!("not 'NAME : VALUE': '{}'", truncate(line)));
+    };
+    let Some((object, metric)) = name.rsplit_once('_') else {
+        return Err(format!("unknown name '{}'", truncate(name)));
+    };
+    let (object, gauges): (Object, &[&'static str]) = if object == "all" {
+        (Object::Totals, &TOTAL_GAUGES)
+    } else if let Some(key) = object.strip_prefix("vm_").filter(|k| valid_key(k)) {
+        (Object::Vm(key.to_string()), &VM_GAUGES)
+    } else {
+        return Err(format!("unknown name '{}'", truncate(name)));
+    };
+    let value = if let Some(m) = gauges.iter().find(|g| **g == metric) {
+        (m, parse_gauge(value)?)
+    } else if let Some(m) = COUNTERS.iter().find(|c| **c == metric) {
+        (m, parse_counter(value)?)
+    } else {
+        return Err(format!("unknown metric '{}'", truncate(metric)));
+    };
+    Ok((object, value.0, value.1))
+}
+
+/// What [`super::names::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key
+            .split('_')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn parse_gauge(v: &str) -> Result<Value, String> {
+    if v == "U" {
+        return Ok(Value::Unknown);
+    }
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    match v.parse::<f64>() {
+        Ok(x) if plain && x.is_finite() => Ok(Value::Gauge(x)),
+        _ => Err(format!("'{}' is not a number", truncate(v))),
+    }
+}
+
+fn parse_counter(v: &str) -> Result<Value, String> {
+    if v == "U" {
+        return Ok(Value::Unknown);
+    }
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "'{}' is not a counter (a whole number)",
+            truncate(v)
+        ));
+    }
+    v.parse::<u64>()
+        .map(Value::Counter)
+        .map_err(|_| format!("'{}' is too large for a counter", truncate(v)))
+}
+
+/// At most 60 characters of hostile input in an error message, control characters shown.
+fn truncate(s: &str) -> String {
+    let cut: String = s.chars().take(60).collect();
+    let more = if cut.len() < s.len() { "..." } else { "" };
+    format!("{}{more}", cut.escape_debug())
+}
+
+/// The DS/file/values lines xymond_rrd reads; no blank line (it breaks xymond_rrd's parser).
+pub fn render(parsed: &Parsed, test: &str) -> String {
+    // xymond_rrd creates RRDs with a 300 s step: a heartbeat under that would make every
+    // point unknown. Two intervals tolerate one lost message.
+    let heartbeat = (2 * parsed.interval).max(600);
+    let mut out = String::new();
+    let ds_set = |out: &mut String, gauges: &[&str]| {
+        for g in gauges {
+            let _ = writeln!(out, "DS:{g}:GAUGE:{heartbeat}:0:U");
+        }
+        for c in COUNTERS {
+            let _ = writeln!(out, "DS:{c}:DERIVE:{heartbeat}:0:U");
+        }
+    };
+    let values = |out: &mut String, gauges: &[&str], values: &BTreeMap<&'static str, Value>| {
+        let all: Vec<String> = gauges
+            .iter()
+            .chain(COUNTERS.iter())
+            .map(|m| match values.get(m) {
+                Some(Value::Gauge(x)) => number(*x),
+                Some(Value::Counter(c)) => c.to_string(),
+                Some(Value::Unknown) | None => "U".to_string(),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", all.join(":"));
+    };
+    if let Some(totals) = &parsed.totals {
+        ds_set(&mut out, &TOTAL_GAUGES);
+        let _ = writeln!(out, "{test},all.rrd");
+        values(&mut out, &TOTAL_GAUGES, totals);
+    }
+    if !parsed.vms.is_empty() {
+        ds_set(&mut out, &VM_GAUGES);
+        for (key, v) in &parsed.vms {
+            let _ = writeln!(out, "{test},vm_{key}.rrd");
+            values(&mut out, &VM_GAUGES, v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::xymon::message::tests::{busy_vm, settings, snapshot};
+    use crate::emit::xymon::message::{DEFAULT_MAX_SIZE, Kind, Report, build};
+    use crate::emit::xymon::names::vm_key;
+    use crate::model::{State, Vm};
+
+    const HOST: &str = "hv1.example.com";
+    const TEST: &str = "hvmon";
+
+    fn message(vms: Vec<Vm>) -> String {
+        let s = snapshot(vms);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+        };
+        let mut m = build(
+            &report,
+            &settings(Format::RrdScript, Kind::Status, DEFAULT_MAX_SIZE),
+        );
+        m.remove(0)
+    }
+
+    #[test]
+    fn our_message_becomes_ds_sets_files_and_values() {
+        let m = message(vec![busy_vm("web-01"), Vm::new("off", State::Shutoff)]);
+        let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+        assert_eq!(parsed.interval, 300);
+        assert_eq!(parsed.vms.len(), 2);
+        let out = render(&parsed, TEST);
+        assert!(
+            !out.contains("\n\n") && !out.starts_with('\n'),
+            "no blank line"
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        let ds_total = TOTAL_GAUGES.len() + COUNTERS.len();
+        assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
+        assert_eq!(lines[TOTAL_GAUGES.len()], "DS:cpu:DERIVE:600:0:U");
+        assert_eq!(lines[ds_total], "hvmon,all.rrd");
+        assert!(
+            lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"),
+            "{}",
+            lines[ds_total + 1]
+        );
+        let vm_ds = ds_total + 2;
+        assert_eq!(lines[vm_ds], "DS:up:GAUGE:600:0:U");
+        let web = vm_ds + VM_GAUGES.len() + COUNTERS.len();
+        assert_eq!(lines[web], format!("hvmon,vm_{}.rrd", vm_key("web-01")));
+        let values: Vec<&str> = lines[web + 1].split(':').collect();
+        assert_eq!(values.len(), VM_GAUGES.len() + COUNTERS.len());
+        assert_eq!(&values[..4], ["1", "2", "1073741824", "268435456"]);
+        assert_eq!(values[VM_GAUGES.len()], "1250", "12.5 CPU seconds");
+        assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
+        assert!(
+            lines[web + 3].starts_with("0:0:0:U:"),
+            "no process, no RSS: U"
+        );
+        assert_eq!(lines.len(), web + 4);
+    }
+
+    #[test]
+    fn the_heartbeat_follows_the_interval() {
+        let m = message(vec![busy_vm("a")]).replace("interval 300", "interval 900");
+        let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);
+        assert!(out.starts_with("DS:vms:GAUGE:1800:0:U\n"));
+    }
+
+    #[test]
+    fn a_message_without_vms_or_totals_prints_nothing() {
+        let m = format!(
+            "status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n{END_MARKER}\n"
+        );
+        assert_eq!(render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST), "");
+    }
+
+    fn refused(bytes: &[u8]) -> String {
+        parse(bytes, HOST, TEST).expect_err("must be refused")
+    }
+
+    #[test]
+    fn hostile_and_broken_messages_are_refused_whole() {
+        let good = message(vec![busy_vm("a")]);
+        let vm_line = good.lines().find(|l| l.starts_with("vm_a_vcpus")).unwrap();
+        let with = |from: &str, to: &str| good.replacen(from, to, 1);
+        let cases: Vec<(String, &str)> = vec![
+            (good[..good.len() / 2].to_string(), "cut short"),
+            (good.replace(END_MARKER, ""), "cut short"),
+            (with(vm_line, "vm_../../etc/passwd_cpu : 1"), "unknown name"),
+            (with(vm_line, "vm_a b_cpu : 1"), "unknown name"),
+            (with(vm_line, "vm_a\nx_cpu : 1"), "not 'NAME : VALUE'"),
+            (with(vm_line, "vm_a:b_cpu : 1"), "unknown name"),
+            (with(vm_line, "vm_a_cpu : 1 : 2"), "not a counter"),
+            (with(vm_line, "vm_a_vcpus : nan"), "not a number"),
+            (with(vm_line, "vm_a_vcpus : 1e999"), "not a number"),
+            (with(vm_line, "vm_a_rbytes : -5"), "not a counter"),
+            (
+                with(vm_line, "vm_a_rbytes : 99999999999999999999999"),
+                "too large",
+            ),
+            (with(vm_line, "vm_a_bogus : 1"), "unknown metric"),
+            (with(vm_line, "vm__cpu : 1"), "unknown name"),
+            (
+                with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))),
+                "unknown name",
+            ),
+            (with(vm_line, "vm_a_up : 1"), "second value"),
+            (with(vm_line, "garbage"), "not 'NAME : VALUE'"),
+            (format!("{good}trailing text\n"), "after the end marker"),
+            (with("interval 300", "interval 0"), "interval"),
+            (with("rrd-script", "splitncv"), "'splitncv' form"),
+            (
+                good.replacen(MARKER_PREFIX, "<!-- other ", 1),
+                "no hv_monitor marker",
+            ),
+            (with(".hvmon ", ".other "), "test 'other'"),
+            (
+                with("hv1,example,com.", "hv2,example,com."),
+                "host 'hv2,example,com'",
+            ),
+            (with("status+11", "client"), "not a status or data message"),
+            (
+                good.replacen("status+11 hv1,example,com.hvmon", "status+11 nodot", 1),
+                "not HOST.TEST",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = refused(text.as_bytes());
+            assert!(
+                err.contains(needle),
+                "expected '{needle}', got '{err}' for:\n{text}"
+            );
+        }
+        assert!(refused(b"status a.hvmon green\x00\n").contains("NUL"));
+        assert!(refused(b"status a.hvmon green \xff\xfe\n").contains("UTF-8"));
+        assert!(refused(b"").contains("not a status"));
+        let hidden = good.replace(
+            "<!-- ncv_skipend -->",
+            &format!("{END_MARKER}\n<!-- ncv_skipend -->"),
+        );
+        let hidden = &hidden[..hidden.rfind(END_MARKER).unwrap()];
+        assert!(refused(hidden.as_bytes()).contains("outside the skipped text"));
+        let huge = vec![b'a'; MAX_MESSAGE_FILE as usize + 1];
+        assert!(refused(&huge).contains("too large"));
+    }
+
+    #[test]
+    fn the_table_and_free_text_are_skipped_but_names_in_it_cannot_escape() {
+        let m = message(vec![
+            busy_vm("evil\nvm_a_cpu : 1"),
+            busy_vm("<!-- ncv_skipend -->"),
+        ]);
+        let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+        assert_eq!(parsed.vms.len(), 2);
+        assert!(parsed.vms.iter().all(|(k, _)| k.contains("_h")));
+    }
+
+    #[test]
+    fn test_names_that_could_leave_the_directory_are_refused() {
+        let dir = std::env::temp_dir();
+        for test in ["../x", "a/b", "a b", ""] {
+            let err = handle(HOST, test, &dir.join("nonexistent")).unwrap_err();
+            assert!(matches!(err, RrdScriptError::Usage(_)), "{test}: {err}");
+        }
+        let err = handle(HOST, TEST, &dir.join("hvmon-no-such-file")).unwrap_err();
+        assert!(err.to_string().contains("hvmon-no-such-file"), "{err}");
+    }
+}
