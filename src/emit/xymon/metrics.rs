@@ -63,6 +63,8 @@ impl VmSample {
         let net = vm.net_sum();
         let process = vm.process.as_ref();
         let us = |ms: f64| (ms.max(0.0) * 1000.0).round() as u64;
+        // Unknown (busy VM), not zero: a zero would read as a counter reset.
+        let io = (!vm.disk_io_unknown).then_some(&disk.io);
         VmSample {
             key: vm_key(&vm.name),
             gauges: [
@@ -75,12 +77,12 @@ impl VmSample {
             ],
             counters: [
                 process.map(|p| ((p.usertime + p.systime).max(0.0) * 100.0).round() as u64),
-                Some(disk.io.rbytes),
-                Some(disk.io.wbytes),
-                Some(disk.io.rreqs),
-                Some(disk.io.wreqs),
-                Some(us(disk.io.rtime)),
-                Some(us(disk.io.wtime)),
+                io.map(|io| io.rbytes),
+                io.map(|io| io.wbytes),
+                io.map(|io| io.rreqs),
+                io.map(|io| io.wreqs),
+                io.map(|io| us(io.rtime)),
+                io.map(|io| us(io.wtime)),
                 Some(net.ibytes),
                 Some(net.obytes),
                 Some(net.ipkts),
@@ -304,6 +306,22 @@ mod tests {
             shown[WTIME],
             Some(0.0),
             "no writes: 0, not a division by zero"
+        );
+    }
+
+    #[test]
+    fn a_busy_vm_has_unknown_disk_counters_not_zero() {
+        let mut vm = Vm::new("busy", State::Running);
+        vm.disk_io_unknown = true;
+        let s = VmSample::of(&vm);
+        assert_eq!(s.counters[1], None);
+        assert_eq!(s.counters[ROPS], None);
+        assert_eq!(s.counters[RTIME], None);
+        let state = RateState::new(at(1000), &[sample(None, 0, 500, 5, 0)]);
+        assert_eq!(
+            state.rates(at(1300), &s, AGE)[1],
+            None,
+            "no rate from an unknown value"
         );
     }
 
