@@ -38,17 +38,17 @@ def run(uri, *args):
     return elapsed, usage.ru_maxrss, out
 
 
-def compressed_size(n):
-    return len(run(node(n), "-c")[2])
+def compressed_size(n, *extra):
+    return len(run(node(n), "-c", *extra)[2])
 
 
-def largest_fitting(limit):
+def largest_fitting(limit, *extra):
     lo, hi = 1, 64
-    while compressed_size(hi) <= limit:
+    while compressed_size(hi, *extra) <= limit:
         lo, hi = hi, hi * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if compressed_size(mid) <= limit:
+        if compressed_size(mid, *extra) <= limit:
             lo = mid
         else:
             hi = mid
@@ -57,7 +57,7 @@ def largest_fitting(limit):
 
 subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
 print(f"hv_monitor -c against the libvirt test driver, median of {RUNS} runs ({os.cpu_count()} cores)")
-print(f"{'VMs':>6} {'wall ms':>9} {'peak RSS MiB':>13} {'plain bytes':>12} {'-c bytes':>9} {'fits UDP':>9}")
+print(f"{'VMs':>6} {'wall ms':>9} {'peak RSS MiB':>13} {'plain bytes':>12} {'-c bytes':>9} {'fits UDP':>9} {'-c --no-devices':>16}")
 for n in (10, 100, 500, 2000):
     uri = node(n)
     runs = [run(uri, "-c") for _ in range(RUNS)]
@@ -65,6 +65,8 @@ for n in (10, 100, 500, 2000):
     rss = max(r[1] for r in runs) / 1024
     plain = len(run(uri)[2])
     small = len(runs[0][2])
-    print(f"{n:>6} {wall:>9.1f} {rss:>13.1f} {plain:>12} {small:>9} {'yes' if small <= UDP_LIMIT else 'no':>9}")
-print(f"largest VM count in one UDP reply ({UDP_LIMIT} bytes): {largest_fitting(UDP_LIMIT)}")
-print(f"largest VM count under the extend output cut ({TOTAL_LIMIT} bytes): {largest_fitting(TOTAL_LIMIT)}")
+    trimmed = compressed_size(n, "--no-devices")
+    print(f"{n:>6} {wall:>9.1f} {rss:>13.1f} {plain:>12} {small:>9} {'yes' if small <= UDP_LIMIT else 'no':>9} {trimmed:>16}")
+for label, extra in (("", ()), (" with --no-devices", ("--no-devices",))):
+    print(f"largest VM count in one UDP reply ({UDP_LIMIT} bytes){label}: {largest_fitting(UDP_LIMIT, *extra)}")
+    print(f"largest VM count under the extend output cut ({TOTAL_LIMIT} bytes){label}: {largest_fitting(TOTAL_LIMIT, *extra)}")

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use hv_monitor::app;
 use hv_monitor::collect::{Backend, CollectOptions};
+use hv_monitor::emit::librenms;
 use hv_monitor::emit::xymon::message::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
 
 /// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
@@ -31,6 +32,10 @@ struct Cli {
     /// Print nothing on stdout (with -w).
     #[arg(short = 'q', long = "quiet", requires = "write")]
     quiet: bool,
+    /// Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output
+    /// passes what one SNMP reply carries (see README, Large hosts).
+    #[arg(long = "no-devices")]
+    no_devices: bool,
     /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt's own choice).
     #[arg(long = "uri", value_name = "URI", global = true)]
     uri: Option<String>,
@@ -145,6 +150,11 @@ fn main() {
             output: cli.output,
             quiet: cli.quiet,
             deadline: cli.deadline,
+            detail: if cli.no_devices {
+                librenms::Detail::VmsOnly
+            } else {
+                librenms::Detail::Devices
+            },
         }),
         Some(Command::Xymon(args)) => app::xymon::run(&app::xymon::Options {
             backend,

@@ -8,14 +8,25 @@ use common::{TestDomain, librenms_decode, node_xml, run, stderr, stdout, write_n
 use serde_json::Value;
 
 /// VM names and the LibreNMS keys they must come out as.
-const ODD_NAMES: [(&str, &str); 6] = [
+const ODD_NAMES: [(&str, &str); 11] = [
     ("web server 01", "web server 01"),
     ("db.example.com", "db.example.com"),
     ("caf\u{e9}-\u{fc}ber", "caf%C3%A9-%C3%BCber"),
     ("quo\"te", "quo%22te"),
     ("back\\slash", "back%5Cslash"),
     ("50%", "50%25"),
+    ("line\nbreak", "line%0Abreak"),
+    ("tab\tand:colon=eq", "tab%09and:colon=eq"),
+    ("..", ".."),
+    ("it's <b>", "it's <b>"),
+    (LONG_NAME, LONG_NAME),
 ];
+
+/// libvirt sets no length limit on names.
+const LONG_NAME: &str = concat!(
+    "a-very-long-vm-name-that-goes-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-",
+    "and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on",
+);
 
 fn domains() -> Vec<TestDomain> {
     let mut out = Vec::new();
@@ -325,4 +336,21 @@ fn the_default_uri_comes_from_the_environment() {
         doc["data"]["VMs"].as_object().unwrap().len(),
         lab.domains.len()
     );
+}
+
+#[test]
+fn no_devices_keeps_every_vm_and_its_sums_but_no_device_maps() {
+    let lab = lab();
+    let out = run(&["--uri", &lab.uri, "-c", "--no-devices"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = librenms_decode(stdout(&out).trim_end()).unwrap();
+    let vms = doc["data"]["VMs"].as_object().unwrap();
+    assert_eq!(vms.len(), lab.domains.len());
+    for (name, vm) in vms {
+        assert_eq!(vm["disks"], serde_json::json!({}), "{name}");
+        assert_eq!(vm["ifs"], serde_json::json!({}), "{name}");
+        assert!(vm["disk_alloc"].is_u64() && vm["stats_incomplete"] == 0, "{name}");
+    }
+    let full = librenms_decode(stdout(&run(&["--uri", &lab.uri, "-c"])).trim_end()).unwrap();
+    assert_eq!(doc["data"]["totals"]["disk_alloc"], full["data"]["totals"]["disk_alloc"]);
 }

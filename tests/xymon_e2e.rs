@@ -228,6 +228,10 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         "@@",
         "semi;colon",
         "trailing-",
+        "line\nbreak : 99",
+        "quo\"te\\back",
+        "tab\tx",
+        "a-very-long-vm-name-that-goes-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on",
     ];
     let domains: Vec<(String, u8)> = names.iter().map(|n| (n.to_string(), 1)).collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
@@ -274,6 +278,15 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
                 .all(|b| b.is_ascii_alphanumeric() || b"_,.".contains(&b))
                 && f.ends_with(".rrd"),
             "unsafe file name {f:?}"
+        );
+    }
+    // A name holding "\nbreak : 99" must not have become a metric of its own.
+    for f in &files {
+        assert!(
+            ["hvmon,vm_", "hvmon,all_", "hvmonrrd,vm_", "hvmonrrd,all."]
+                .iter()
+                .any(|p| f.starts_with(p)),
+            "unexpected RRD {f:?}: injected by a VM name?"
         );
     }
     // Nothing was written outside the host's own directory.

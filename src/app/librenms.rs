@@ -25,6 +25,7 @@ pub struct Options {
     /// Print nothing on stdout (only useful with `write`).
     pub quiet: bool,
     pub deadline: Duration,
+    pub detail: librenms::Detail,
 }
 
 /// Runs the job; returns the process exit code.
@@ -37,7 +38,7 @@ pub fn run(options: &Options) -> i32 {
                     eprintln!("hv_monitor: warning: {warning}");
                 }
             }
-            let document = librenms::document(&snapshot);
+            let document = librenms::document(&snapshot, options.detail);
             let compressed = librenms::compress(&document);
             if !options.quiet {
                 warn_about_size(compressed.len() + 1, snapshot.vms.len());
@@ -111,12 +112,12 @@ fn warn_about_size(compressed_len: usize, vms: usize) {
     if compressed_len > SNMP_TOTAL_LIMIT {
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; snmpd cuts extend \
-             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it (see README, Large hosts)"
+             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: try --no-devices (README, Large hosts)"
         );
     } else if compressed_len > SNMP_UDP_LIMIT {
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; over UDP one SNMP \
-             reply carries {SNMP_UDP_LIMIT}: poll this host over TCP (see README, Large hosts)"
+             reply carries {SNMP_UDP_LIMIT}: poll this host over TCP or use --no-devices (README, Large hosts)"
         );
     }
 }

@@ -223,6 +223,8 @@ struct VmOut {
     os_type: String,
     ip: String,
     status_int: u8,
+    /// 1 when some stats could not be read this run (a busy VM); those keys are left out.
+    stats_incomplete: u8,
     console_type: String,
     console: String,
     snaps: u64,
@@ -242,15 +244,35 @@ struct VmOut {
     ifs: BTreeMap<String, NicOut>,
 }
 
-impl From<&Vm> for VmOut {
-    fn from(vm: &Vm) -> VmOut {
+impl VmOut {
+    fn new(vm: &Vm, detail: Detail) -> VmOut {
         let disk = vm.disk_sum();
+        let (disks, ifs) = match detail {
+            Detail::Devices => (
+                vm.disks
+                    .iter()
+                    .map(|d| {
+                        (
+                            safe_text(&d.name).into_owned(),
+                            DiskOut::new(d, vm.disk_io_unknown),
+                        )
+                    })
+                    .collect(),
+                vm.nics
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (format!("nic{i}"), NicOut::from(n)))
+                    .collect(),
+            ),
+            Detail::VmsOnly => (BTreeMap::new(), BTreeMap::new()),
+        };
         VmOut {
             mem_alloc: vm.mem_alloc,
             cpus: vm.cpus,
             os_type: safe_text(&vm.os_type).into_owned(),
             ip: safe_text(&vm.ip).into_owned(),
             status_int: vm.state.code(),
+            stats_incomplete: u8::from(vm.disk_io_unknown),
             console_type: safe_text(&vm.console_type).into_owned(),
             console: safe_text(&vm.console).into_owned(),
             snaps: vm.snaps,
@@ -267,22 +289,8 @@ impl From<&Vm> for VmOut {
             disk_in_use: disk.in_use,
             disk_on_disk: disk.on_disk,
             net: NetOut::from(&vm.net_sum()),
-            disks: vm
-                .disks
-                .iter()
-                .map(|d| {
-                    (
-                        safe_text(&d.name).into_owned(),
-                        DiskOut::new(d, vm.disk_io_unknown),
-                    )
-                })
-                .collect(),
-            ifs: vm
-                .nics
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (format!("nic{i}"), NicOut::from(n)))
-                .collect(),
+            disks,
+            ifs,
         }
     }
 }
@@ -341,14 +349,25 @@ impl From<&Totals> for TotalsOut {
     }
 }
 
+/// How much per-device detail a document carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every VM's `disks` and `ifs` maps filled (LibreNMS's per-disk and per-NIC graphs).
+    #[default]
+    Devices,
+    /// `disks` and `ifs` left empty, VM-level sums kept: about a third of the size, for hosts
+    /// whose full document does not fit one SNMP reply.
+    VmsOnly,
+}
+
 /// The JSON document for a snapshot, one line, no trailing newline.
-pub fn document(snapshot: &Snapshot) -> String {
+pub fn document(snapshot: &Snapshot, detail: Detail) -> String {
     let data = Data {
         hv: snapshot.hypervisor.as_str(),
         vms: snapshot
             .vms
             .iter()
-            .map(|vm| (safe_text(&vm.name).into_owned(), VmOut::from(vm)))
+            .map(|vm| (safe_text(&vm.name).into_owned(), VmOut::new(vm, detail)))
             .collect(),
         totals: TotalsOut::from(&Totals::of(&snapshot.vms)),
     };
@@ -387,13 +406,17 @@ mod tests {
     use crate::model::Hypervisor;
     use std::time::SystemTime;
 
-    fn snapshot(vms: Vec<Vm>) -> Snapshot {
+    fn snapshot_of(vms: Vec<Vm>) -> Snapshot {
         Snapshot {
             hypervisor: Hypervisor::Libvirt,
             taken_at: SystemTime::now(),
             vms,
             warnings: vec![],
         }
+    }
+
+    fn doc_of(vms: Vec<Vm>) -> String {
+        document(&snapshot_of(vms), Detail::Devices)
     }
 
     fn decode(doc: &str) -> serde_json::Value {
@@ -411,7 +434,7 @@ mod tests {
 
     #[test]
     fn every_key_is_present_even_for_a_stopped_vm() {
-        let doc = decode(&document(&snapshot(vec![Vm::new("off", State::Shutoff)])));
+        let doc = decode(&doc_of(vec![Vm::new("off", State::Shutoff)]));
         let vm = &doc["data"]["VMs"]["off"];
         for key in [
             "mem_alloc",
@@ -514,7 +537,7 @@ mod tests {
             },
             ..Nic::default()
         }];
-        let doc = decode(&document(&snapshot(vec![vm])));
+        let doc = decode(&doc_of(vec![vm]));
         let vm = &doc["data"]["VMs"]["a"];
         assert!(vm["minflt"].is_u64() && vm["rbytes"].is_u64() && vm["ibytes"].is_u64());
         assert_eq!(vm["pcpu"], 0.0);
@@ -533,12 +556,11 @@ mod tests {
             ..Disk::default()
         }];
         busy.disk_io_unknown = true;
-        let doc = decode(&document(&snapshot(vec![
-            busy,
-            Vm::new("idle", State::Running),
-        ])));
+        let doc = decode(&doc_of(vec![busy, Vm::new("idle", State::Running)]));
         let vms = &doc["data"]["VMs"];
         assert!(vms["busy"]["rbytes"].is_null() && vms["busy"]["disks"]["vda"]["rbytes"].is_null());
+        assert_eq!(vms["busy"]["stats_incomplete"], 1, "the per-VM marker");
+        assert_eq!(vms["idle"]["stats_incomplete"], 0);
         assert_eq!(vms["busy"]["disks"]["vda"]["alloc"], 10);
         assert_eq!(vms["idle"]["rbytes"], 0);
         assert!(
@@ -546,6 +568,31 @@ mod tests {
             "a sum with an unknown part is unknown"
         );
         assert_eq!(doc["data"]["totals"]["disk_alloc"], 10);
+    }
+
+    #[test]
+    fn vms_only_keeps_sums_and_empties_the_device_maps() {
+        let mut vm = Vm::new("a", State::Running);
+        vm.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 7,
+            ..Disk::default()
+        }];
+        vm.nics = vec![Nic {
+            counters: NetCounters {
+                ibytes: 3,
+                ..NetCounters::default()
+            },
+            ..Nic::default()
+        }];
+        let doc = decode(&document(&snapshot_of(vec![vm]), Detail::VmsOnly));
+        let vm = &doc["data"]["VMs"]["a"];
+        assert_eq!(vm["disks"], serde_json::json!({}));
+        assert_eq!(vm["ifs"], serde_json::json!({}));
+        assert_eq!(
+            (vm["disk_alloc"].as_u64(), vm["ibytes"].as_u64()),
+            (Some(7), Some(3))
+        );
     }
 
     #[test]
@@ -558,9 +605,7 @@ mod tests {
             "50%",
             "a:b=c/../d",
         ];
-        let doc = document(&snapshot(
-            names.iter().map(|n| Vm::new(*n, State::Running)).collect(),
-        ));
+        let doc = doc_of(names.iter().map(|n| Vm::new(*n, State::Running)).collect());
         assert!(!doc.contains('\\'), "{doc}");
         assert!(doc.bytes().all(|b| (0x20..0x7f).contains(&b)));
         let vms = decode(&doc)["data"]["VMs"].as_object().unwrap().len();
@@ -583,7 +628,7 @@ mod tests {
     #[test]
     fn compressed_form_round_trips() {
         use std::io::Read;
-        let doc = document(&snapshot(vec![Vm::new("a", State::Running)]));
+        let doc = doc_of(vec![Vm::new("a", State::Running)]);
         let c = compress(&doc);
         assert!(
             c.bytes()
