@@ -115,3 +115,74 @@ fn a_shut_off_guest_has_sizes_and_snapshots_but_no_process() {
         "snapshots counted once"
     );
 }
+
+/// A transient guest started and destroyed over and over while hv_monitor runs: a VM that
+/// appears or vanishes mid-collection must never fail a run or blank the others.
+#[test]
+fn guests_coming_and_going_never_break_a_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(uri) = uri_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("churn.xml");
+    std::fs::write(
+        &xml,
+        "<domain type='qemu'><name>hvmon-churn</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices></domain>",
+    )
+    .unwrap();
+    let stop = AtomicBool::new(false);
+    /// Stops the churn even when an assertion fails, so the scope can end.
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let virsh = |args: &[&str]| {
+        std::process::Command::new("virsh")
+            .args(["-q", "-c", &uri])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (runs, seen) = std::thread::scope(|s| {
+        let churn = s.spawn(|| {
+            let mut cycles = 0;
+            while !stop.load(Ordering::Relaxed) {
+                if virsh(&["create", xml.to_str().unwrap()]).status.success() {
+                    cycles += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(30 * (cycles % 4)));
+                virsh(&["destroy", "hvmon-churn"]);
+            }
+            cycles
+        });
+        let _stop = StopOnDrop(&stop);
+        let mut seen = 0;
+        let mut runs = 0;
+        while runs < 40 || seen == 0 && runs < 200 {
+            let out = run(&["--uri", &uri]);
+            assert!(out.status.success(), "run {runs}: {}", stderr(&out));
+            let doc = librenms_decode(stdout(&out).trim_end()).expect("every run decodes");
+            let vms = &doc["data"]["VMs"];
+            assert_eq!(
+                vms["hvmon-running"]["status_int"], 1,
+                "the others are never blanked"
+            );
+            if vms["hvmon-churn"].is_object() {
+                seen += 1;
+            }
+            runs += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let cycles = churn.join().unwrap();
+        assert!(cycles > 0, "the transient guest never started");
+        (runs, seen)
+    });
+    virsh(&["destroy", "hvmon-churn"]);
+    assert!(
+        seen > 0,
+        "the transient guest was seen in {seen} of {runs} runs"
+    );
+}

@@ -349,8 +349,14 @@ fn no_devices_keeps_every_vm_and_its_sums_but_no_device_maps() {
     for (name, vm) in vms {
         assert_eq!(vm["disks"], serde_json::json!({}), "{name}");
         assert_eq!(vm["ifs"], serde_json::json!({}), "{name}");
-        assert!(vm["disk_alloc"].is_u64() && vm["stats_incomplete"] == 0, "{name}");
+        assert!(
+            vm["disk_alloc"].is_u64() && vm["stats_incomplete"] == 0,
+            "{name}"
+        );
     }
     let full = librenms_decode(stdout(&run(&["--uri", &lab.uri, "-c"])).trim_end()).unwrap();
-    assert_eq!(doc["data"]["totals"]["disk_alloc"], full["data"]["totals"]["disk_alloc"]);
+    assert_eq!(
+        doc["data"]["totals"]["disk_alloc"],
+        full["data"]["totals"]["disk_alloc"]
+    );
 }

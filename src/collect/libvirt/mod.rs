@@ -57,6 +57,11 @@ fn qemu_pid_dir(uri: &str) -> Option<PathBuf> {
     }
 }
 
+/// The domain went away between two calls (undefined, or a transient domain stopped).
+fn is_vanished(e: &virt::error::Error) -> bool {
+    e.code().to_raw() == VIR_ERR_NO_DOMAIN
+}
+
 fn libvirt_err(call: &'static str) -> impl FnOnce(virt::error::Error) -> CollectError {
     move |e| CollectError::Libvirt {
         call,
@@ -72,14 +77,12 @@ impl Collector for LibvirtCollector {
             .map_err(libvirt_err("virConnectListAllDomains"))?;
         // NOWAIT: a domain whose job lock is held (migrating, starting, stuck monitor) gives
         // what it can at once instead of stalling the whole call.
-        let all_stats =
-            bulk::all_domain_stats(&self.conn, sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
-                .map_err(libvirt_err("virConnectGetAllDomainStats"))?;
+        let mut warnings = Vec::new();
+        let all_stats = self.bulk_stats(&domains, &mut warnings)?;
         let mut stats_by_name: HashMap<String, bulk::DomainStats> =
             all_stats.into_iter().map(|s| (s.name.clone(), s)).collect();
         self.ask_busy_domains_again(&domains, &mut stats_by_name);
 
-        let mut warnings = Vec::new();
         let host = match &self.pid_dir {
             Some(_) => procfs::Host::read()
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
@@ -96,10 +99,11 @@ impl Collector for LibvirtCollector {
             };
             match self.vm(dom, &stats, host.as_ref(), &mut bridges, &mut warnings) {
                 Ok(vm) => vms.push(vm),
-                Err(e) if e.code().to_raw() == VIR_ERR_NO_DOMAIN => {
+                Err(e) if is_vanished(&e) => {
                     warnings.push(format!("VM '{name}' vanished during collection; left out"));
                 }
-                Err(e) => return Err(libvirt_err("virDomainGetXMLDesc")(e)),
+                // One broken VM must not blank the others.
+                Err(e) => warnings.push(format!("VM '{name}' left out: {}", e.message())),
             }
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -119,6 +123,46 @@ const BUSY_RETRIES: u32 = 3;
 const BUSY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
 
 impl LibvirtCollector {
+    /// The bulk call. A domain that dies during it (its QEMU monitor goes away) fails the whole
+    /// call, so on failure it is made once more, then domain by domain: only the broken
+    /// domain is lost. If every domain fails, the connection is what broke: that is the error.
+    fn bulk_stats(
+        &self,
+        domains: &[Domain],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<bulk::DomainStats>, CollectError> {
+        let flags = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+        let first_error = match bulk::all_domain_stats(&self.conn, flags) {
+            Ok(stats) => return Ok(stats),
+            Err(e) => e,
+        };
+        if let Ok(stats) = bulk::all_domain_stats(&self.conn, flags) {
+            return Ok(stats);
+        }
+        let mut stats = Vec::with_capacity(domains.len());
+        let mut failed = 0;
+        for dom in domains {
+            match bulk::domain_stats(&[dom], flags) {
+                Ok(mut one) => stats.append(&mut one),
+                Err(e) if is_vanished(&e) => {}
+                Err(e) => {
+                    failed += 1;
+                    let name = dom.name().unwrap_or_default();
+                    warnings.push(format!("VM '{name}': stats unavailable: {}", e.message()));
+                    // Still reported, with its state from a per-domain call.
+                    stats.push(bulk::DomainStats {
+                        name,
+                        params: Vec::new(),
+                    });
+                }
+            }
+        }
+        if failed > 0 && failed == domains.len() {
+            return Err(libvirt_err("virConnectGetAllDomainStats")(first_error));
+        }
+        Ok(stats)
+    }
+
     fn ask_busy_domains_again(
         &self,
         domains: &[Domain],
@@ -179,10 +223,14 @@ impl LibvirtCollector {
                 ))
             );
         }
-        let xml = match domain_xml::parse(&dom.xml_desc(0)?) {
-            Ok(xml) => xml,
-            Err(e) => {
+        let xml = match dom.xml_desc(0) {
+            Ok(text) => domain_xml::parse(&text).unwrap_or_else(|e| {
                 warnings.push(format!("VM '{name}': {e}"));
+                DomainXml::default()
+            }),
+            Err(e) if is_vanished(&e) => return Err(e),
+            Err(e) => {
+                warnings.push(format!("VM '{name}': domain XML: {}", e.message()));
                 DomainXml::default()
             }
         };
