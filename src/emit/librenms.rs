@@ -15,7 +15,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 
-use crate::model::{Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Totals, Vm};
+use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, Snapshot, State, Totals, Vm};
 
 /// The document version LibreNMS checks (`version >= 1`).
 pub const VERSION: u32 = 1;
@@ -216,23 +216,16 @@ impl From<&Nic> for NicOut {
     }
 }
 
+/// The keys a VM and the totals share: sizes, process stats, disk and network sums.
 #[derive(Serialize)]
-struct VmOut {
+struct SumsOut {
     mem_alloc: u64,
     cpus: u64,
-    os_type: String,
-    ip: String,
-    status_int: u8,
-    /// 1 when some stats could not be read this run (a busy VM); those keys are left out.
-    stats_incomplete: u8,
-    console_type: String,
-    console: String,
     snaps: u64,
     snaps_size: u64,
     #[serde(flatten)]
     process: ProcessOut,
-    nice: i64,
-    pri: i64,
+    /// Left out when unknown: LibreNMS stores a missing key as U, the honest value.
     #[serde(flatten)]
     io: Option<IoOut>,
     disk_alloc: u64,
@@ -240,13 +233,52 @@ struct VmOut {
     disk_on_disk: u64,
     #[serde(flatten)]
     net: NetOut,
+}
+
+impl SumsOut {
+    fn new(
+        mem_alloc: u64,
+        cpus: u64,
+        snaps: (u64, u64),
+        process: ProcessOut,
+        disk: &DiskSum,
+        io_unknown: bool,
+        net: &NetCounters,
+    ) -> SumsOut {
+        SumsOut {
+            mem_alloc,
+            cpus,
+            snaps: snaps.0,
+            snaps_size: snaps.1,
+            process,
+            io: (!io_unknown).then(|| IoOut::from(&disk.io)),
+            disk_alloc: disk.alloc,
+            disk_in_use: disk.in_use,
+            disk_on_disk: disk.on_disk,
+            net: NetOut::from(net),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct VmOut {
+    #[serde(flatten)]
+    sums: SumsOut,
+    os_type: String,
+    ip: String,
+    status_int: u8,
+    /// 1 when some stats could not be read this run (a busy VM); those keys are left out.
+    stats_incomplete: u8,
+    console_type: String,
+    console: String,
+    nice: i64,
+    pri: i64,
     disks: BTreeMap<String, DiskOut>,
     ifs: BTreeMap<String, NicOut>,
 }
 
 impl VmOut {
     fn new(vm: &Vm, detail: Detail) -> VmOut {
-        let disk = vm.disk_sum();
         let (disks, ifs) = match detail {
             Detail::Devices => (
                 vm.disks
@@ -266,29 +298,25 @@ impl VmOut {
             ),
             Detail::VmsOnly => (BTreeMap::new(), BTreeMap::new()),
         };
+        let process = vm.process.as_ref();
         VmOut {
-            mem_alloc: vm.mem_alloc,
-            cpus: vm.cpus,
+            sums: SumsOut::new(
+                vm.mem_alloc,
+                vm.cpus,
+                (vm.snaps, vm.snaps_size),
+                process.map(ProcessOut::from).unwrap_or_default(),
+                &vm.disk_sum(),
+                vm.disk_io_unknown,
+                &vm.net_sum(),
+            ),
             os_type: safe_text(&vm.os_type).into_owned(),
             ip: safe_text(&vm.ip).into_owned(),
             status_int: vm.state.code(),
             stats_incomplete: u8::from(vm.disk_io_unknown),
             console_type: safe_text(&vm.console_type).into_owned(),
             console: safe_text(&vm.console).into_owned(),
-            snaps: vm.snaps,
-            snaps_size: vm.snaps_size,
-            process: vm
-                .process
-                .as_ref()
-                .map(ProcessOut::from)
-                .unwrap_or_default(),
-            nice: vm.process.as_ref().map_or(0, |p| p.nice),
-            pri: vm.process.as_ref().map_or(0, |p| p.pri),
-            io: (!vm.disk_io_unknown).then(|| IoOut::from(&disk.io)),
-            disk_alloc: disk.alloc,
-            disk_in_use: disk.in_use,
-            disk_on_disk: disk.on_disk,
-            net: NetOut::from(&vm.net_sum()),
+            nice: process.map_or(0, |p| p.nice),
+            pri: process.map_or(0, |p| p.pri),
             disks,
             ifs,
         }
@@ -297,19 +325,8 @@ impl VmOut {
 
 #[derive(Serialize)]
 struct TotalsOut {
-    mem_alloc: u64,
-    cpus: u64,
-    snaps: u64,
-    snaps_size: u64,
     #[serde(flatten)]
-    process: ProcessOut,
-    #[serde(flatten)]
-    io: Option<IoOut>,
-    disk_alloc: u64,
-    disk_in_use: u64,
-    disk_on_disk: u64,
-    #[serde(flatten)]
-    net: NetOut,
+    sums: SumsOut,
     on: u64,
     blocked: u64,
     paused: u64,
@@ -325,16 +342,15 @@ struct TotalsOut {
 impl From<&Totals> for TotalsOut {
     fn from(t: &Totals) -> TotalsOut {
         TotalsOut {
-            mem_alloc: t.mem_alloc,
-            cpus: t.cpus,
-            snaps: t.snaps,
-            snaps_size: t.snaps_size,
-            process: ProcessOut::from(&t.process),
-            io: (!t.disk_io_unknown).then(|| IoOut::from(&t.disk.io)),
-            disk_alloc: t.disk.alloc,
-            disk_in_use: t.disk.in_use,
-            disk_on_disk: t.disk.on_disk,
-            net: NetOut::from(&t.net),
+            sums: SumsOut::new(
+                t.mem_alloc,
+                t.cpus,
+                (t.snaps, t.snaps_size),
+                ProcessOut::from(&t.process),
+                &t.disk,
+                t.disk_io_unknown,
+                &t.net,
+            ),
             on: t.in_state(State::Running),
             blocked: t.in_state(State::Blocked),
             paused: t.in_state(State::Paused),
