@@ -631,3 +631,73 @@ fn missing_zfs_on_a_ufs_host_costs_only_zvol_data() {
     assert_eq!(vms["vm1"]["disks"]["dsk1.vhd"]["in_use"], 20 * GIB);
     assert_eq!(vms["vm10"]["rss"], 4200000u64 * 1024);
 }
+
+#[test]
+fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
+    use hv_monitor::emit::xymon::names::vm_key;
+    let host = "bhyve1.example.com";
+    let run = hv_monitor(&fake_bin(), &["xymon", "--print", "--host", host], &[]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let status = String::from_utf8(run.output.stdout.clone()).unwrap();
+    let first = status.lines().next().unwrap();
+    assert!(
+        first.starts_with("status+11 bhyve1,example,com.hvmon yellow "),
+        "{first}"
+    );
+    assert!(
+        status.contains("&yellow web-01: in no known state"),
+        "CBSD 'Slave' is an unknown state"
+    );
+    for line in [
+        "all_vms : 5",
+        "all_running : 2",
+        "all_off : 1",
+        "vm_vm1_up : 1",
+        "vm_vm1_vcpus : 2",
+        "vm_vm10_vcpus : 4",
+        "vm_vm0_up : 0",
+    ] {
+        assert!(status.lines().any(|l| l == line), "missing {line:?}");
+    }
+
+    let run = hv_monitor(
+        &fake_bin(),
+        &["xymon", "--print", "--host", host, "--format", "rrd-script"],
+        &[],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let dir = tempfile::tempdir().unwrap();
+    let message = dir.path().join("message.txt");
+    fs::write(&message, &run.output.stdout).unwrap();
+    let rrd = Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+        .args(["xymon-rrd", host, "hvmonrrd"])
+        .arg(&message)
+        .output()
+        .unwrap();
+    assert!(
+        rrd.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rrd.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8(rrd.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let files: Vec<&String> = lines.iter().filter(|l| l.ends_with(".rrd")).collect();
+    let mut expected: Vec<String> = ["a.b", "vm0", "vm1", "vm10", "web-01"]
+        .iter()
+        .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
+        .collect();
+    expected.insert(0, "hvmonrrd,all.rrd".into());
+    assert_eq!(files, expected.iter().collect::<Vec<_>>());
+    let vm1 = lines
+        .iter()
+        .position(|l| *l == format!("hvmonrrd,vm_{}.rrd", vm_key("vm1")))
+        .unwrap();
+    assert!(
+        lines[vm1 + 1].starts_with("1:2:2147483648:"),
+        "up, 2 vCPUs, 2 GiB: {}",
+        lines[vm1 + 1]
+    );
+}
