@@ -1,9 +1,10 @@
 //! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
 //! `hv_monitor xymon-rrd HOST TEST FILE` (the xymond_rrd extra-script handler).
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::message::{self, Format, Kind, Report, Settings};
@@ -125,9 +126,31 @@ fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
 }
 
 fn execute(options: &Options, plan: &Plan) -> i32 {
-    let previous = plan.state_path.as_deref().and_then(read_state);
-    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
     let mut code = exit::OK;
+    // Held from reading the previous counters to writing the new ones, so two runs at once
+    // (one still collecting when the next starts, or one by hand) never both take rates
+    // from the same sample or overwrite each other's.
+    let state_lock = match plan.state_path.as_deref() {
+        None => None,
+        Some(path) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                eprintln!(
+                    "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
+                     this run sends no rates and leaves the file to it",
+                    path.display()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("hv_monitor: {e}; this run sends no rates");
+                code = exit::WRITE_FAILED;
+                None
+            }
+        },
+    };
+    let previous = state_lock.as_ref().and_then(|l| read_state(&l.state));
+    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
     let messages = match &collected {
         Ok(snapshot) => {
             for warning in &snapshot.warnings {
@@ -138,10 +161,10 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
                 previous: previous.as_ref(),
             };
             let messages = message::build(&report, &plan.settings);
-            if let Some(path) = &plan.state_path {
+            if let Some(lock) = &state_lock {
                 let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
                 let state = RateState::new(snapshot.taken_at, &samples);
-                if let Err(e) = replace_file(path, state.to_json().as_bytes()) {
+                if let Err(e) = replace_file(&lock.state, state.to_json().as_bytes()) {
                     eprintln!("hv_monitor: cannot keep counters for the next run's rates: {e}");
                     code = exit::WRITE_FAILED;
                 }
@@ -248,11 +271,82 @@ fn default_state_path(host: &str, column: &str) -> PathBuf {
     dir.join(format!("hv_monitor.{host}.{column}.state.json"))
 }
 
+/// How long a run waits for another run using the same state file before it goes on
+/// without rates. A run holds the lock for one collection, normally well under a second.
+const STATE_LOCK_WAIT: Duration = Duration::from_secs(1);
+const STATE_LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// A state file is a few hundred bytes per VM; anything near this is not ours.
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
+/// Exclusive use of a state file: `flock` on `STATE.lock` beside it. The lock file is never
+/// removed (removing it would let two runs lock two different files); the state file itself
+/// is still replaced atomically, so a reader without the lock never sees half a file.
+/// Released when dropped (the descriptor closes).
+struct StateLock {
+    state: PathBuf,
+    _file: File,
+}
+
+impl StateLock {
+    /// `Ok(None)`: another process held the lock for all of `wait`.
+    fn acquire(state: &Path, wait: Duration) -> Result<Option<StateLock>, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let mut lock_path = state.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot lock state file '{}': {e}", lock_path.display()))?;
+        let give_up = Instant::now() + wait;
+        loop {
+            // SAFETY: flock on a descriptor this function owns; no memory is involved.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Some(StateLock {
+                    state: state.to_path_buf(),
+                    _file: file,
+                }));
+            }
+            let e = std::io::Error::last_os_error();
+            match e.kind() {
+                std::io::ErrorKind::WouldBlock if Instant::now() < give_up => {
+                    std::thread::sleep(STATE_LOCK_POLL)
+                }
+                std::io::ErrorKind::WouldBlock => return Ok(None),
+                std::io::ErrorKind::Interrupted => {}
+                _ => {
+                    return Err(format!(
+                        "cannot lock state file '{}': {e}",
+                        lock_path.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// The previous run's counters; a missing file is a first run, an unusable one is reported
 /// and replaced (rates resume one run later).
 fn read_state(path: &Path) -> Option<RateState> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => match RateState::from_json(&text) {
+    let mut text = String::new();
+    let read = File::open(path).and_then(|f| f.take(MAX_STATE_BYTES + 1).read_to_string(&mut text));
+    match read {
+        Ok(n) if n as u64 > MAX_STATE_BYTES => {
+            eprintln!(
+                "hv_monitor: warning: ignoring state file '{}' (over {} MiB, not one of ours); \
+                 rates resume next run",
+                path.display(),
+                MAX_STATE_BYTES >> 20
+            );
+            None
+        }
+        Ok(_) => match RateState::from_json(&text) {
             Ok(state) => Some(state),
             Err(e) => {
                 eprintln!(
@@ -303,5 +397,52 @@ pub fn run_rrd(host: &str, test: &str, file: &Path) -> i32 {
             eprintln!("hv_monitor: xymon-rrd {host} {test}: {e}");
             e.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_state_lock_turns_a_second_run_away_after_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let first = StateLock::acquire(&state, Duration::ZERO).unwrap().unwrap();
+        assert!(dir.path().join("s.json.lock").exists());
+        // flock locks belong to the open file, so a second open in this process conflicts
+        // exactly as another process would.
+        let started = Instant::now();
+        let second = StateLock::acquire(&state, Duration::from_millis(100)).unwrap();
+        assert!(second.is_none(), "the lock is held");
+        assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
+        drop(first);
+        let third = StateLock::acquire(&state, Duration::ZERO).unwrap();
+        assert!(third.is_some(), "free again once the first run is done");
+    }
+
+    #[test]
+    fn an_unusable_lock_file_is_an_error_naming_it() {
+        let err = StateLock::acquire(Path::new("/nonexistent-dir/s.json"), Duration::ZERO)
+            .err()
+            .unwrap();
+        assert!(err.contains("/nonexistent-dir/s.json.lock"), "{err}");
+    }
+
+    #[test]
+    fn state_files_that_are_not_ours_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        assert!(read_state(&path).is_none(), "missing: a first run");
+        std::fs::write(&path, b"\xff\xfe not UTF-8").unwrap();
+        assert!(read_state(&path).is_none());
+        std::fs::write(&path, b"{\"version\":1,\"taken_at_ms\":").unwrap();
+        assert!(read_state(&path).is_none(), "cut short");
+        let huge = std::fs::File::create(&path).unwrap();
+        huge.set_len(MAX_STATE_BYTES + 1).unwrap();
+        assert!(read_state(&path).is_none(), "far too big to be ours");
+        let good = RateState::new(std::time::SystemTime::now(), &[]);
+        std::fs::write(&path, good.to_json()).unwrap();
+        assert_eq!(read_state(&path), Some(good));
     }
 }

@@ -78,26 +78,29 @@ pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, C
     collect_before(backend, options, None)
 }
 
-/// Like [`collect`]; backends that run commands stop every command by `commands_deadline`.
+/// Like [`collect`]; backends stop waiting on a command or a libvirt stats call by
+/// `deadline` and report what they have.
 fn collect_before(
     backend: Backend,
     options: &CollectOptions,
-    commands_deadline: Option<Instant>,
+    deadline: Option<Instant>,
 ) -> Result<Snapshot, CollectError> {
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
-        Backend::Libvirt => libvirt::LibvirtCollector::open(options.uri.as_deref())?.collect(),
+        Backend::Libvirt => {
+            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline)?.collect()
+        }
         #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
         Backend::Libvirt => {
             let _ = options;
             Err(CollectError::Unsupported("libvirt"))
         }
-        Backend::Cbsd => cbsd::CbsdCollector::from_env(commands_deadline).collect(),
+        Backend::Cbsd => cbsd::CbsdCollector::from_env(deadline).collect(),
     }
 }
 
 /// Longest time kept back before the deadline (at most a tenth of it) to report a command
-/// that had to be killed.
+/// that had to be killed or a VM that did not answer.
 const COMMAND_MARGIN: Duration = Duration::from_millis(500);
 
 /// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
@@ -110,15 +113,16 @@ pub fn collect_within(
 ) -> Result<Snapshot, RunError> {
     let (tx, rx) = mpsc::channel();
     let options = options.clone();
-    // Commands are killed a little before the deadline, so a hanging one is reported by name
-    // (and costs only its data) instead of the whole run ending in a bare deadline error.
-    let commands_deadline =
+    // Commands are killed, and libvirt stats calls given up on, a little before the deadline,
+    // so a hanging one is reported by name (and costs only its data) instead of the whole
+    // run ending in a bare deadline error.
+    let backend_deadline =
         Instant::now() + deadline.saturating_sub((deadline / 10).min(COMMAND_MARGIN));
     std::thread::Builder::new()
         .name("collect".into())
         .spawn(move || {
             // The receiver may be gone after a timeout; nothing is left to tell then.
-            let _ = tx.send(collect_before(backend, &options, Some(commands_deadline)));
+            let _ = tx.send(collect_before(backend, &options, Some(backend_deadline)));
         })
         .map_err(|e| CollectError::Command {
             command: "spawn collector thread".into(),

@@ -2,6 +2,11 @@
 //! for every VM, the domain XML for what stats do not carry, per-domain calls only for stats
 //! groups a driver does not return in bulk (the test driver returns only `state`), and /proc
 //! for the QEMU process. No child processes.
+//!
+//! A VM whose QEMU stopped answering its monitor (a stopped or hung QEMU process) would hang
+//! the bulk call: NOWAIT only skips domains whose job lock is already held, and the first
+//! query takes the free lock and then waits for the monitor without a timeout. See
+//! [`LibvirtCollector::domains_and_stats`] for how a deadline gets around that.
 
 pub mod bulk;
 pub mod domain_xml;
@@ -9,7 +14,8 @@ pub mod stats;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
 
 use virt::connect::Connect;
 use virt::domain::Domain;
@@ -25,24 +31,42 @@ const VIR_ERR_NO_DOMAIN: u32 = 42;
 
 pub struct LibvirtCollector {
     conn: Connect,
+    /// As given: a stats call that never answers costs its connection, and the collection
+    /// goes on over a new one.
+    uri: Option<String>,
     /// Where QEMU's PID files live for this connection; `None` for drivers without processes
     /// on this host (test driver, remote URIs).
     pid_dir: Option<PathBuf>,
+    /// When the whole collection must be done; `None`: wait as long as libvirt takes.
+    deadline: Option<Instant>,
 }
 
 impl LibvirtCollector {
     /// Opens a read-only connection; `uri` `None` lets libvirt pick (LIBVIRT_DEFAULT_URI, its
-    /// config, then probing).
-    pub fn open(uri: Option<&str>) -> Result<LibvirtCollector, CollectError> {
+    /// config, then probing). With a `deadline`, a stats call that does not answer in time is
+    /// made again rather than waited for (see [`LibvirtCollector::domains_and_stats`]).
+    pub fn open(
+        uri: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<LibvirtCollector, CollectError> {
         // libvirt's default handler prints every error to stderr; we report them ourselves.
         virt::error::clear_error_callback();
-        let conn = Connect::open_read_only(uri).map_err(|e| CollectError::Connect {
-            uri: uri.unwrap_or("(libvirt default)").to_string(),
-            reason: e.message().to_string(),
-        })?;
+        let conn = connect(uri)?;
         let pid_dir = conn.uri().ok().and_then(|u| qemu_pid_dir(&u));
-        Ok(LibvirtCollector { conn, pid_dir })
+        Ok(LibvirtCollector {
+            conn,
+            uri: uri.map(str::to_string),
+            pid_dir,
+            deadline,
+        })
     }
+}
+
+fn connect(uri: Option<&str>) -> Result<Connect, CollectError> {
+    Connect::open_read_only(uri).map_err(|e| CollectError::Connect {
+        uri: uri.unwrap_or("(libvirt default)").to_string(),
+        reason: e.message().to_string(),
+    })
 }
 
 /// QEMU keeps `NAME.pid` files here for a local connection.
@@ -71,14 +95,8 @@ fn libvirt_err(call: &'static str) -> impl FnOnce(virt::error::Error) -> Collect
 
 impl Collector for LibvirtCollector {
     fn collect(&mut self) -> Result<Snapshot, CollectError> {
-        let domains = self
-            .conn
-            .list_all_domains(0)
-            .map_err(libvirt_err("virConnectListAllDomains"))?;
-        // NOWAIT: a domain whose job lock is held (migrating, starting, stuck monitor) gives
-        // what it can at once instead of stalling the whole call.
         let mut warnings = Vec::new();
-        let all_stats = self.bulk_stats(&domains, &mut warnings)?;
+        let (domains, all_stats) = self.domains_and_stats(&mut warnings)?;
         let mut stats_by_name: HashMap<String, bulk::DomainStats> =
             all_stats.into_iter().map(|s| (s.name.clone(), s)).collect();
         self.ask_busy_domains_again(&domains, &mut stats_by_name);
@@ -120,24 +138,60 @@ impl Collector for LibvirtCollector {
 /// poller's query holds the job lock for milliseconds; a stuck domain stays busy and is
 /// reported with its I/O counters unknown.
 const BUSY_RETRIES: u32 = 3;
-const BUSY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(40);
+const BUSY_RETRY_PAUSE: Duration = Duration::from_millis(40);
+
+/// A bulk call given less than this could not tell a slow libvirtd from a stuck QEMU; it is
+/// then simply waited for, and the run's deadline decides.
+const MIN_STATS_ATTEMPT: Duration = Duration::from_millis(100);
 
 impl LibvirtCollector {
-    /// The bulk call. A domain that dies during it (its QEMU monitor goes away) fails the whole
-    /// call, so on failure it is made once more, then domain by domain: only the broken
-    /// domain is lost. If every domain fails, the connection is what broke: that is the error.
+    /// Every domain, and the stats of all in one bulk call with NOWAIT: a domain whose job
+    /// lock is held (migrating, starting, another client's query) gives what it can at once.
+    ///
+    /// A domain whose QEMU does not answer its monitor is worse: the first query takes its
+    /// free job lock and waits for the monitor forever, so NOWAIT alone makes only the runs
+    /// after the first one quick. With a deadline, each bulk call gets half the time left.
+    /// One that has not answered by then is left waiting on its own thread (it ends when QEMU
+    /// answers or the process exits) and the collection starts again on a new connection:
+    /// libvirt's client does not reliably serve further calls on a connection beside a call
+    /// that never ends (9.0 was seen to leave one of them waiting for good). The stuck
+    /// domain's lock is held now, so NOWAIT skips its monitor and the new call returns its
+    /// state with the disk I/O missing. Each further stuck domain costs one more attempt.
+    fn domains_and_stats(
+        &mut self,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<Domain>, Vec<bulk::DomainStats>), CollectError> {
+        loop {
+            let domains = self
+                .conn
+                .list_all_domains(0)
+                .map_err(libvirt_err("virConnectListAllDomains"))?;
+            if let Some(stats) = self.bulk_stats(&domains, warnings)? {
+                return Ok((domains, stats));
+            }
+            self.conn = connect(self.uri.as_deref())?;
+        }
+    }
+
+    /// The bulk call; `None` when it did not answer in time. A domain that dies during it
+    /// (its QEMU monitor goes away) fails the whole call, so on failure it is made once more,
+    /// then domain by domain: only the broken domain is lost. If every domain fails, the
+    /// connection is what broke: that is the error.
     fn bulk_stats(
         &self,
         domains: &[Domain],
         warnings: &mut Vec<String>,
-    ) -> Result<Vec<bulk::DomainStats>, CollectError> {
+    ) -> Result<Option<Vec<bulk::DomainStats>>, CollectError> {
         let flags = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
-        let first_error = match bulk::all_domain_stats(&self.conn, flags) {
-            Ok(stats) => return Ok(stats),
-            Err(e) => e,
+        let first_error = match self.bulk_call_in_time(warnings) {
+            None => return Ok(None),
+            Some(Ok(stats)) => return Ok(Some(stats)),
+            Some(Err(e)) => e,
         };
-        if let Ok(stats) = bulk::all_domain_stats(&self.conn, flags) {
-            return Ok(stats);
+        match self.bulk_call_in_time(warnings) {
+            None => return Ok(None),
+            Some(Ok(stats)) => return Ok(Some(stats)),
+            Some(Err(_)) => {}
         }
         let mut stats = Vec::with_capacity(domains.len());
         let mut failed = 0;
@@ -160,7 +214,53 @@ impl LibvirtCollector {
         if failed > 0 && failed == domains.len() {
             return Err(libvirt_err("virConnectGetAllDomainStats")(first_error));
         }
-        Ok(stats)
+        Ok(Some(stats))
+    }
+
+    /// `virConnectGetAllDomainStats` with NOWAIT; `None` when it has not answered within half
+    /// the time left (see [`LibvirtCollector::domains_and_stats`]). Without a deadline, or
+    /// with too little time left to try again, it is waited for.
+    fn bulk_call_in_time(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Option<Result<Vec<bulk::DomainStats>, virt::error::Error>> {
+        let flags = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+        let budget = match self.deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()) / 2,
+            None => Duration::ZERO,
+        };
+        if budget < MIN_STATS_ATTEMPT {
+            return Some(bulk::all_domain_stats(&self.conn, flags));
+        }
+        let (tx, rx) = mpsc::channel();
+        let conn = self.conn.clone();
+        let spawned = std::thread::Builder::new()
+            .name("libvirt-stats".into())
+            .spawn(move || {
+                // Nobody listens any more when this call was given up on.
+                let _ = tx.send(bulk::all_domain_stats(&conn, flags));
+            });
+        let Ok(thread) = spawned else {
+            // No thread to spare: ask here, with only the run's deadline as a guard.
+            return Some(bulk::all_domain_stats(&self.conn, flags));
+        };
+        match rx.recv_timeout(budget) {
+            Ok(result) => Some(result),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                warnings.push(format!(
+                    "virConnectGetAllDomainStats gave no answer within {} ms (a VM's QEMU \
+                     monitor is not answering?); asked again over a new connection without \
+                     waiting for busy VMs",
+                    budget.as_millis()
+                ));
+                None
+            }
+            // The thread sends before it ends, so it panicked: pass the panic on.
+            Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => Some(bulk::all_domain_stats(&self.conn, flags)),
+            },
+        }
     }
 
     fn ask_busy_domains_again(
@@ -434,7 +534,10 @@ fn qemu_process(
         ));
     }
     let pid_file = pid_dir.join(format!("{name}.pid"));
-    let pid: u32 = std::fs::read_to_string(&pid_file)?
+    // Name the file: a user who may not read it (a distribution that keeps the directory
+    // private) needs to know what to open up.
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .map_err(|e| Error::new(e.kind(), format!("{}: {e}", pid_file.display())))?
         .trim()
         .parse()
         .map_err(|_| {
