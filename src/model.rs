@@ -164,9 +164,10 @@ pub struct Vm {
     /// The hypervisor process; `None` when the VM has none or it could not be read.
     pub process: Option<Process>,
     pub disks: Vec<Disk>,
-    /// Disk I/O counters could not be read this run (the VM was busy: a migration, a stuck
-    /// monitor). Emitters report them as unknown, never as 0, which would read as a reset.
-    pub disk_io_unknown: bool,
+    /// Disk stats (I/O counters and sizes) could not be read this run: the VM was busy (a
+    /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
+    /// them as unknown, never as 0, which would read as a counter reset or an empty disk.
+    pub disk_stats_unknown: bool,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
 }
@@ -189,7 +190,7 @@ impl Vm {
             snaps_size: 0,
             process: None,
             disks: Vec::new(),
-            disk_io_unknown: false,
+            disk_stats_unknown: false,
             nics: Vec::new(),
         }
     }
@@ -361,8 +362,8 @@ pub struct Totals {
     /// Process stats summed; VMs without a process add nothing.
     pub process: Process,
     pub disk: DiskSum,
-    /// Some VM's disk I/O counters are unknown, so their sums are too.
-    pub disk_io_unknown: bool,
+    /// Some VM's disk stats are unknown, so their sums are too.
+    pub disk_stats_unknown: bool,
     pub net: NetCounters,
     /// VM count per state, indexed like `State::ALL`.
     pub states: [u64; State::ALL.len()],
@@ -400,7 +401,7 @@ impl Totals {
             t.disk.in_use += disk.in_use;
             t.disk.on_disk += disk.on_disk;
             t.disk.io.add(&disk.io);
-            t.disk_io_unknown |= vm.disk_io_unknown;
+            t.disk_stats_unknown |= vm.disk_stats_unknown;
             t.net.add(&vm.net_sum());
             t.states[vm.state as usize] += 1;
         }

@@ -2,6 +2,7 @@
 //! package) on 127.0.0.1:19841, checked with rrdtool, `xymon query` and showgraph.cgi;
 //! HTTP through the real xymoncgimsg.cgi behind python3's CGI server on 127.0.0.1:19842.
 
+mod common;
 mod common_xymon;
 
 use std::path::Path;
@@ -110,20 +111,26 @@ fn ncv_totals_land_in_one_rrd_with_fixed_datasets() {
     let host = "hv-ncv.example.com";
     let dir = scratch("ncv");
     let state = dir.join("state.json");
-    send(
-        server,
-        &[
-            "--uri",
-            "test:///default",
-            "--host",
-            host,
-            "--format",
-            "ncv",
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let args = [
+        "--uri",
+        "test:///default",
+        "--host",
+        host,
+        "--format",
+        "ncv",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    // The first run has no rates: no NCV line at all, so the RRD is not created with a
+    // partial dataset list it would keep for good.
+    send(server, &args);
     let rrd = server.rrd(host, "hvmontot.rrd");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(
+        !rrd.exists(),
+        "a first run without rates must not create the NCV RRD"
+    );
+    send(server, &args);
     server.wait_for(&rrd);
     let info = rrd_info(&rrd);
     for ds in [
@@ -565,7 +572,7 @@ fn the_xymonlaunch_environment_is_honoured() {
 #[test]
 fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let Some(server) = server() else { return };
-    let uri = std::env::var("HVMON_QEMU_URI").ok();
+    let uri = common::qemu_uri();
     if !require("HVMON_QEMU_URI (tests/lab/libvirt-up.sh)", uri.is_some()) {
         return;
     }

@@ -176,21 +176,30 @@ impl From<&NetCounters> for NetOut {
 
 #[derive(Serialize)]
 struct DiskOut {
-    alloc: u64,
-    in_use: u64,
-    on_disk: u64,
-    /// Left out when unknown: LibreNMS stores a missing key as U, the honest value.
+    /// Sizes and counters are left out when unknown (a busy VM): LibreNMS stores a missing
+    /// key as U, the honest value.
+    #[serde(flatten)]
+    sizes: Option<DiskSizesOut>,
     #[serde(flatten)]
     io: Option<IoOut>,
 }
 
+#[derive(Serialize)]
+struct DiskSizesOut {
+    alloc: u64,
+    in_use: u64,
+    on_disk: u64,
+}
+
 impl DiskOut {
-    fn new(d: &Disk, io_unknown: bool) -> DiskOut {
+    fn new(d: &Disk, unknown: bool) -> DiskOut {
         DiskOut {
-            alloc: d.alloc,
-            in_use: d.in_use,
-            on_disk: d.on_disk,
-            io: (!io_unknown).then(|| IoOut::from(&d.io)),
+            sizes: (!unknown).then_some(DiskSizesOut {
+                alloc: d.alloc,
+                in_use: d.in_use,
+                on_disk: d.on_disk,
+            }),
+            io: (!unknown).then(|| IoOut::from(&d.io)),
         }
     }
 }
@@ -228,11 +237,17 @@ struct SumsOut {
     /// Left out when unknown: LibreNMS stores a missing key as U, the honest value.
     #[serde(flatten)]
     io: Option<IoOut>,
+    #[serde(flatten)]
+    sizes: Option<DiskSumSizesOut>,
+    #[serde(flatten)]
+    net: NetOut,
+}
+
+#[derive(Serialize)]
+struct DiskSumSizesOut {
     disk_alloc: u64,
     disk_in_use: u64,
     disk_on_disk: u64,
-    #[serde(flatten)]
-    net: NetOut,
 }
 
 impl SumsOut {
@@ -242,7 +257,7 @@ impl SumsOut {
         snaps: (u64, u64),
         process: ProcessOut,
         disk: &DiskSum,
-        io_unknown: bool,
+        disk_unknown: bool,
         net: &NetCounters,
     ) -> SumsOut {
         SumsOut {
@@ -251,10 +266,12 @@ impl SumsOut {
             snaps: snaps.0,
             snaps_size: snaps.1,
             process,
-            io: (!io_unknown).then(|| IoOut::from(&disk.io)),
-            disk_alloc: disk.alloc,
-            disk_in_use: disk.in_use,
-            disk_on_disk: disk.on_disk,
+            io: (!disk_unknown).then(|| IoOut::from(&disk.io)),
+            sizes: (!disk_unknown).then_some(DiskSumSizesOut {
+                disk_alloc: disk.alloc,
+                disk_in_use: disk.in_use,
+                disk_on_disk: disk.on_disk,
+            }),
             net: NetOut::from(net),
         }
     }
@@ -286,7 +303,7 @@ impl VmOut {
                     .map(|d| {
                         (
                             safe_text(&d.name).into_owned(),
-                            DiskOut::new(d, vm.disk_io_unknown),
+                            DiskOut::new(d, vm.disk_stats_unknown),
                         )
                     })
                     .collect(),
@@ -306,13 +323,13 @@ impl VmOut {
                 (vm.snaps, vm.snaps_size),
                 process.map(ProcessOut::from).unwrap_or_default(),
                 &vm.disk_sum(),
-                vm.disk_io_unknown,
+                vm.disk_stats_unknown,
                 &vm.net_sum(),
             ),
             os_type: safe_text(&vm.os_type).into_owned(),
             ip: safe_text(&vm.ip).into_owned(),
             status_int: vm.state.code(),
-            stats_incomplete: u8::from(vm.disk_io_unknown),
+            stats_incomplete: u8::from(vm.disk_stats_unknown),
             console_type: safe_text(&vm.console_type).into_owned(),
             console: safe_text(&vm.console).into_owned(),
             nice: process.map_or(0, |p| p.nice),
@@ -348,7 +365,7 @@ impl From<&Totals> for TotalsOut {
                 (t.snaps, t.snaps_size),
                 ProcessOut::from(&t.process),
                 &t.disk,
-                t.disk_io_unknown,
+                t.disk_stats_unknown,
                 &t.net,
             ),
             on: t.in_state(State::Running),
@@ -564,26 +581,39 @@ mod tests {
     }
 
     #[test]
-    fn unknown_disk_io_is_left_out_not_zero() {
+    fn unknown_disk_stats_are_left_out_not_zero() {
         let mut busy = Vm::new("busy", State::Running);
         busy.disks = vec![Disk {
             name: "vda".into(),
             alloc: 10,
             ..Disk::default()
         }];
-        busy.disk_io_unknown = true;
-        let doc = decode(&doc_of(vec![busy, Vm::new("idle", State::Running)]));
+        busy.disk_stats_unknown = true;
+        let mut idle = Vm::new("idle", State::Running);
+        idle.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 5,
+            ..Disk::default()
+        }];
+        let doc = decode(&doc_of(vec![busy, idle]));
         let vms = &doc["data"]["VMs"];
-        assert!(vms["busy"]["rbytes"].is_null() && vms["busy"]["disks"]["vda"]["rbytes"].is_null());
+        for key in ["rbytes", "ftime", "disk_alloc", "disk_on_disk"] {
+            assert!(vms["busy"][key].is_null(), "busy VM {key}");
+            assert!(
+                doc["data"]["totals"][key].is_null(),
+                "a sum with an unknown part is unknown: {key}"
+            );
+            assert!(vms["idle"][key].is_number(), "idle VM {key}");
+        }
+        assert_eq!(
+            vms["busy"]["disks"]["vda"],
+            serde_json::json!({}),
+            "listed, nothing known"
+        );
+        assert_eq!(vms["idle"]["disks"]["vda"]["alloc"], 5);
         assert_eq!(vms["busy"]["stats_incomplete"], 1, "the per-VM marker");
         assert_eq!(vms["idle"]["stats_incomplete"], 0);
-        assert_eq!(vms["busy"]["disks"]["vda"]["alloc"], 10);
-        assert_eq!(vms["idle"]["rbytes"], 0);
-        assert!(
-            doc["data"]["totals"]["rbytes"].is_null(),
-            "a sum with an unknown part is unknown"
-        );
-        assert_eq!(doc["data"]["totals"]["disk_alloc"], 10);
+        assert_eq!(doc["data"]["totals"]["mem_alloc"], 0, "other sums stay");
     }
 
     #[test]

@@ -28,6 +28,9 @@ cat > libvirtd.conf <<'CONF'
 auth_unix_ro = "none"
 unix_sock_ro_perms = "0777"
 CONF
+# Sockets left by a daemon that died would let the wait below pass before ours listens.
+if ! pgrep -x libvirtd >/dev/null; then rm -f /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro /run/libvirt/libvirt-admin-sock; fi
+if ! pgrep -x virtlogd >/dev/null; then rm -f /run/libvirt/virtlogd-sock /run/libvirt/virtlogd-admin-sock; fi
 nohup /usr/sbin/virtlogd > logs/virtlogd.out 2>&1 & echo $! > virtlogd.pid
 nohup /usr/sbin/libvirtd -f "$LAB/libvirtd.conf" > logs/libvirtd.out 2>&1 & echo $! > libvirtd.pid
 for _ in $(seq 200); do

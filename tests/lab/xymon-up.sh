@@ -35,12 +35,11 @@ for b in xymonlaunch xymond xymond_channel xymond_rrd xymon showgraph.cgi xymonc
     [ -x "$BIN/$b" ] || die "$BIN/$b missing: apt-get install -y xymon rrdtool"
 done
 command -v rrdtool >/dev/null || die "rrdtool missing: apt-get install -y rrdtool"
+# A previous run of ours may still be there (its watchdog stops it, but maybe not yet).
+[ ! -x "$HERE/xymon-down.sh" ] || "$HERE/xymon-down.sh" "$DIR" >/dev/null 2>&1 || true
 if "$BIN/xymon" --timeout=2 "127.0.0.1:$PORT" ping >/dev/null 2>&1; then
     die "something already answers on 127.0.0.1:$PORT"
 fi
-
-# A previous run of ours may still be there (its watchdog stops it, but maybe not yet).
-[ ! -x "$HERE/xymon-down.sh" ] || "$HERE/xymon-down.sh" "$DIR" >/dev/null 2>&1 || true
 rm -rf "$DIR"
 mkdir -p "$DIR/etc" "$DIR/tmp" "$DIR/logs" "$DIR/run" "$DIR/bin" \
          "$DIR/var/rrd" "$DIR/var/hist" "$DIR/var/histlogs" "$DIR/var/acks" \

@@ -308,7 +308,7 @@ impl LibvirtCollector {
         let params = stats::Params::new(&stats.params);
         let groups = stats::apply(&mut vm, &params);
         if params.disk_io_missing() && vm.state.has_process() {
-            vm.disk_io_unknown = true;
+            vm.disk_stats_unknown = true;
             warnings.push(format!(
                 "VM '{name}' is busy (job lock held): disk I/O counters unknown this run"
             ));

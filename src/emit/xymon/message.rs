@@ -205,7 +205,8 @@ fn summary(snapshot: &Snapshot) -> String {
         TOTAL_GAUGES
             .iter()
             .position(|g| *g == name)
-            .map_or(0.0, |i| totals[i])
+            .and_then(|i| totals[i])
+            .unwrap_or(0.0)
     };
     let mut s = format!(
         "{} VMs: {} running, {} paused, {} off",
@@ -331,18 +332,42 @@ fn graph_chunks(
     let gauges = total_gauges(snapshot, samples);
     let mut totals = String::new();
     let prefix = if format == Format::Ncv { "" } else { "all_" };
-    for (name, v) in TOTAL_GAUGES.iter().zip(gauges) {
-        line(&mut totals, prefix, name, Some(v));
-    }
     match format {
         Format::RrdScript => {
+            // The extra-script wants every name; U marks the unknown ones.
+            for (name, v) in TOTAL_GAUGES.iter().zip(gauges) {
+                match v {
+                    Some(v) => line(&mut totals, prefix, name, Some(v)),
+                    None => writeln!(totals, "{prefix}{name} : U").unwrap_or_default(),
+                }
+            }
             for (name, v) in COUNTERS.iter().zip(total_counters(samples)) {
-                let _ = writeln!(totals, "all_{name} : {v}");
+                match v {
+                    Some(v) => writeln!(totals, "all_{name} : {v}"),
+                    None => writeln!(totals, "all_{name} : U"),
+                }
+                .unwrap_or_default();
             }
         }
         Format::SplitNcv | Format::Ncv => {
-            for (name, v) in RATES.iter().zip(display_rates(&total_rates(rates))) {
-                line(&mut totals, prefix, name, v);
+            let values: Vec<(&str, Option<f64>)> = TOTAL_GAUGES
+                .iter()
+                .copied()
+                .zip(gauges)
+                .chain(
+                    RATES
+                        .iter()
+                        .copied()
+                        .zip(display_rates(&total_rates(rates))),
+                )
+                .collect();
+            // NCV keeps one RRD whose datasets the first message fixes for good: all the names
+            // or none (no update this run), never a partial set.
+            let complete = values.iter().all(|(_, v)| v.is_some());
+            if format == Format::SplitNcv || complete {
+                for (name, v) in values {
+                    line(&mut totals, prefix, name, v);
+                }
             }
         }
     }
@@ -629,10 +654,14 @@ pub(crate) mod tests {
     fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
         let one = snapshot(vec![busy_vm("a")]);
         let two = snapshot(vec![busy_vm("a"), Vm::new("b", State::Shutoff)]);
-        let names_of = |s: &Snapshot| -> Vec<String> {
+        let earlier = RateState::new(
+            two.taken_at - Duration::from_secs(300),
+            &two.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
+        );
+        let names_of = |s: &Snapshot, previous: Option<&RateState>| -> Vec<String> {
             let report = Report::Collected {
                 snapshot: s,
-                previous: None,
+                previous,
             };
             let m = build(
                 &report,
@@ -640,12 +669,20 @@ pub(crate) mod tests {
             );
             ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect()
         };
-        let names = names_of(&one);
-        assert_eq!(names, names_of(&two), "NCV needs the same names every time");
+        let names = names_of(&one, Some(&earlier));
+        assert_eq!(
+            names,
+            names_of(&two, Some(&earlier)),
+            "NCV needs the same names every time"
+        );
         assert_eq!(names.len(), TOTAL_GAUGES.len() + RATES.len());
         for n in &names {
             assert_eq!(&ncv_rule(n), n);
         }
+        assert!(
+            names_of(&one, None).is_empty(),
+            "without rates (first run) no NCV line at all, not a partial set that would fix the RRD's datasets"
+        );
     }
 
     #[test]

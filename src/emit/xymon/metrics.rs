@@ -63,8 +63,9 @@ impl VmSample {
         let net = vm.net_sum();
         let process = vm.process.as_ref();
         let us = |ms: f64| (ms.max(0.0) * 1000.0).round() as u64;
-        // Unknown (busy VM), not zero: a zero would read as a counter reset.
-        let io = (!vm.disk_io_unknown).then_some(&disk.io);
+        // Unknown (busy VM), not zero: a zero would read as a counter reset or an empty disk.
+        let io = (!vm.disk_stats_unknown).then_some(&disk.io);
+        let sizes_known = !vm.disk_stats_unknown;
         VmSample {
             key: vm_key(&vm.name),
             gauges: [
@@ -72,8 +73,8 @@ impl VmSample {
                 Some(vm.cpus as f64),
                 Some(vm.mem_alloc as f64),
                 process.map(|p| p.rss as f64),
-                Some(disk.alloc as f64),
-                Some(disk.in_use as f64),
+                sizes_known.then_some(disk.alloc as f64),
+                sizes_known.then_some(disk.in_use as f64),
             ],
             counters: [
                 process.map(|p| ((p.usertime + p.systime).max(0.0) * 100.0).round() as u64),
@@ -107,31 +108,45 @@ pub fn state_group(state: State) -> &'static str {
     }
 }
 
-/// Host-wide gauges, in [`TOTAL_GAUGES`] order; missing values count as 0 so the set is
-/// always complete (NCV needs the same names every time).
-pub fn total_gauges(snapshot: &Snapshot, samples: &[VmSample]) -> [f64; TOTAL_GAUGES.len()] {
-    let mut t = [0.0; TOTAL_GAUGES.len()];
-    t[0] = snapshot.vms.len() as f64;
+/// Host-wide gauges, in [`TOTAL_GAUGES`] order. A VM without a process adds no RSS; a VM
+/// whose disk sizes are unknown (busy) makes the disk sums unknown rather than too small.
+pub fn total_gauges(
+    snapshot: &Snapshot,
+    samples: &[VmSample],
+) -> [Option<f64>; TOTAL_GAUGES.len()] {
+    let mut t = [Some(0.0); TOTAL_GAUGES.len()];
+    t[0] = Some(snapshot.vms.len() as f64);
     for vm in &snapshot.vms {
         let group = state_group(vm.state);
         let i = TOTAL_GAUGES.iter().position(|g| *g == group).unwrap_or(5);
-        t[i] += 1.0;
+        t[i] = t[i].map(|n| n + 1.0);
     }
     for s in samples {
         // vcpus, mem, rss, disksize, diskused are VM_GAUGES[1..].
         for (i, g) in s.gauges[1..].iter().enumerate() {
-            t[6 + i] += g.unwrap_or(0.0);
+            let total = &mut t[6 + i];
+            match g {
+                Some(v) => *total = total.map(|t| t + v),
+                None if matches!(VM_GAUGES[i + 1], "disksize" | "diskused") => *total = None,
+                None => {}
+            }
         }
     }
     t
 }
 
-/// Raw counters summed over all VMs (extra-script mode).
-pub fn total_counters(samples: &[VmSample]) -> [u64; COUNTERS.len()] {
-    let mut t = [0u64; COUNTERS.len()];
+/// Raw counters summed over all VMs (extra-script mode). A running VM whose counter is
+/// unknown makes the sum unknown: left out, the sum would drop now and jump back next time,
+/// which a DERIVE turns into a spike. A stopped VM simply adds nothing.
+pub fn total_counters(samples: &[VmSample]) -> [Option<u64>; COUNTERS.len()] {
+    let mut t = [Some(0u64); COUNTERS.len()];
     for s in samples {
-        for (sum, c) in t.iter_mut().zip(&s.counters) {
-            *sum = sum.saturating_add(c.unwrap_or(0));
+        for (total, c) in t.iter_mut().zip(&s.counters) {
+            match c {
+                Some(c) => *total = total.map(|t| t.saturating_add(*c)),
+                None if s.running => *total = None,
+                None => {}
+            }
         }
     }
     t
@@ -238,8 +253,14 @@ impl RateState {
 }
 
 /// Host-wide counter rates: the VMs' rates summed, so a VM that comes or goes makes no step.
-/// Always complete (missing rates count as 0): NCV needs the same names every time.
+/// Complete (a VM's missing rate counts as 0: NCV needs the same names every time) unless
+/// there is no rate at all.
 pub fn total_rates(per_vm: &[CounterRates]) -> CounterRates {
+    // No rate at all means no usable previous sample (first run, a lost or locked state
+    // file): the totals are unknown, not a drop to 0.
+    if !per_vm.is_empty() && per_vm.iter().flatten().all(Option::is_none) {
+        return [None; COUNTERS.len()];
+    }
     let mut sum = [0.0; COUNTERS.len()];
     for rates in per_vm {
         for (s, r) in sum.iter_mut().zip(rates) {
@@ -312,7 +333,7 @@ mod tests {
     #[test]
     fn a_busy_vm_has_unknown_disk_counters_not_zero() {
         let mut vm = Vm::new("busy", State::Running);
-        vm.disk_io_unknown = true;
+        vm.disk_stats_unknown = true;
         let s = VmSample::of(&vm);
         assert_eq!(s.counters[1], None);
         assert_eq!(s.counters[ROPS], None);
@@ -374,6 +395,17 @@ mod tests {
         assert_eq!(t[0], Some(1.0));
         assert_eq!(t[1], Some(3.0));
         assert!(t.iter().all(Option::is_some));
+        let first_run = [None; COUNTERS.len()];
+        assert!(
+            total_rates(&[first_run, first_run])
+                .iter()
+                .all(Option::is_none),
+            "unknown, not 0"
+        );
+        assert!(
+            total_rates(&[]).iter().all(|r| *r == Some(0.0)),
+            "no VMs: truly 0"
+        );
     }
 
     #[test]
