@@ -202,9 +202,9 @@ impl Vm {
         for disk in &self.disks {
             sum.io.add(&disk.io);
             if !disk.is_image {
-                sum.alloc += disk.alloc;
-                sum.in_use += disk.in_use;
-                sum.on_disk += disk.on_disk;
+                sum.alloc = sum.alloc.saturating_add(disk.alloc);
+                sum.in_use = sum.in_use.saturating_add(disk.in_use);
+                sum.on_disk = sum.on_disk.saturating_add(disk.on_disk);
             }
         }
         sum
@@ -290,14 +290,16 @@ pub struct DiskIo {
 }
 
 impl DiskIo {
+    /// Saturating, like every counter sum here: counters come from other programs' output,
+    /// and a sum past u64::MAX must not wrap to a small, credible value (or panic).
     pub fn add(&mut self, other: &DiskIo) {
-        self.rbytes += other.rbytes;
-        self.rreqs += other.rreqs;
+        self.rbytes = self.rbytes.saturating_add(other.rbytes);
+        self.rreqs = self.rreqs.saturating_add(other.rreqs);
         self.rtime += other.rtime;
-        self.wbytes += other.wbytes;
-        self.wreqs += other.wreqs;
+        self.wbytes = self.wbytes.saturating_add(other.wbytes);
+        self.wreqs = self.wreqs.saturating_add(other.wreqs);
         self.wtime += other.wtime;
-        self.freqs += other.freqs;
+        self.freqs = self.freqs.saturating_add(other.freqs);
         self.ftime += other.ftime;
     }
 }
@@ -339,15 +341,15 @@ pub struct NetCounters {
 
 impl NetCounters {
     pub fn add(&mut self, other: &NetCounters) {
-        self.ipkts += other.ipkts;
-        self.ibytes += other.ibytes;
-        self.ierrs += other.ierrs;
-        self.idrop += other.idrop;
-        self.opkts += other.opkts;
-        self.obytes += other.obytes;
-        self.oerrs += other.oerrs;
-        self.odrop += other.odrop;
-        self.coll += other.coll;
+        self.ipkts = self.ipkts.saturating_add(other.ipkts);
+        self.ibytes = self.ibytes.saturating_add(other.ibytes);
+        self.ierrs = self.ierrs.saturating_add(other.ierrs);
+        self.idrop = self.idrop.saturating_add(other.idrop);
+        self.opkts = self.opkts.saturating_add(other.opkts);
+        self.obytes = self.obytes.saturating_add(other.obytes);
+        self.oerrs = self.oerrs.saturating_add(other.oerrs);
+        self.odrop = self.odrop.saturating_add(other.odrop);
+        self.coll = self.coll.saturating_add(other.coll);
     }
 }
 
@@ -374,32 +376,32 @@ impl Totals {
         let mut t = Totals::default();
         for vm in vms {
             t.vms += 1;
-            t.mem_alloc += vm.mem_alloc;
-            t.cpus += vm.cpus;
-            t.snaps += vm.snaps;
-            t.snaps_size += vm.snaps_size;
+            t.mem_alloc = t.mem_alloc.saturating_add(vm.mem_alloc);
+            t.cpus = t.cpus.saturating_add(vm.cpus);
+            t.snaps = t.snaps.saturating_add(vm.snaps);
+            t.snaps_size = t.snaps_size.saturating_add(vm.snaps_size);
             if let Some(p) = &vm.process {
                 let s = &mut t.process;
                 s.pcpu += p.pcpu;
                 s.pmem += p.pmem;
-                s.etimes += p.etimes;
+                s.etimes = s.etimes.saturating_add(p.etimes);
                 s.usertime += p.usertime;
                 s.systime += p.systime;
-                s.rss += p.rss;
-                s.vsz += p.vsz;
-                s.minflt += p.minflt;
-                s.majflt += p.majflt;
-                s.nvcsw += p.nvcsw;
-                s.nivcsw += p.nivcsw;
-                s.cow += p.cow;
-                s.nswap += p.nswap;
-                s.inblk += p.inblk;
-                s.oublk += p.oublk;
+                s.rss = s.rss.saturating_add(p.rss);
+                s.vsz = s.vsz.saturating_add(p.vsz);
+                s.minflt = s.minflt.saturating_add(p.minflt);
+                s.majflt = s.majflt.saturating_add(p.majflt);
+                s.nvcsw = s.nvcsw.saturating_add(p.nvcsw);
+                s.nivcsw = s.nivcsw.saturating_add(p.nivcsw);
+                s.cow = s.cow.saturating_add(p.cow);
+                s.nswap = s.nswap.saturating_add(p.nswap);
+                s.inblk = s.inblk.saturating_add(p.inblk);
+                s.oublk = s.oublk.saturating_add(p.oublk);
             }
             let disk = vm.disk_sum();
-            t.disk.alloc += disk.alloc;
-            t.disk.in_use += disk.in_use;
-            t.disk.on_disk += disk.on_disk;
+            t.disk.alloc = t.disk.alloc.saturating_add(disk.alloc);
+            t.disk.in_use = t.disk.in_use.saturating_add(disk.in_use);
+            t.disk.on_disk = t.disk.on_disk.saturating_add(disk.on_disk);
             t.disk.io.add(&disk.io);
             t.disk_stats_unknown |= vm.disk_stats_unknown;
             t.net.add(&vm.net_sum());
@@ -443,6 +445,28 @@ mod tests {
         }
         assert_eq!(State::from_libvirt(5), State::Shutoff);
         assert_eq!(State::from_libvirt(42), State::Unknown);
+    }
+
+    #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        let mut vm = Vm::new("a", State::Running);
+        vm.disks = vec![disk("vda", false, u64::MAX, u64::MAX, 1); 2];
+        vm.nics = vec![
+            Nic {
+                counters: NetCounters {
+                    ibytes: u64::MAX,
+                    ..NetCounters::default()
+                },
+                ..Nic::default()
+            };
+            2
+        ];
+        let t = Totals::of(&[vm.clone(), vm]);
+        assert_eq!(
+            (t.disk.alloc, t.disk.io.rbytes, t.net.ibytes),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
+        assert_eq!(t.disk.io.freqs, 4);
     }
 
     #[test]

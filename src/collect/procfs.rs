@@ -82,7 +82,7 @@ pub fn parse_uptime(text: &str) -> Option<f64> {
 pub fn parse_mem_total(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    kib.checked_mul(1024)
 }
 
 /// Whether a QEMU command line (NUL-separated) runs the guest `name`. QEMU's `-name
@@ -134,7 +134,8 @@ pub fn process(pid: u32, stat: &Stat, ctxt: (u64, u64), host: &Host) -> Process 
     let usertime = stat.utime as f64 / ticks;
     let systime = stat.stime as f64 / ticks;
     let elapsed = (host.uptime - stat.starttime as f64 / ticks).max(0.0);
-    let rss = stat.rss_pages * host.page_size;
+    // Saturating: a stat line with absurd numbers must not wrap to a small, credible value.
+    let rss = stat.rss_pages.saturating_mul(host.page_size);
     Process {
         pid,
         // ps's %CPU: CPU time over the process's lifetime.
@@ -163,7 +164,7 @@ pub fn process(pid: u32, stat: &Stat, ctxt: (u64, u64), host: &Host) -> Process 
         oublk: 0,
         nice: stat.nice,
         // procps prints `pri` as 39 - the kernel's priority field.
-        pri: 39 - stat.priority,
+        pri: 39i64.saturating_sub(stat.priority),
     }
 }
 
@@ -236,6 +237,24 @@ mod tests {
         assert_eq!(p.vsz, 1523662848);
         assert_eq!((p.nvcsw, p.nivcsw, p.majflt, p.minflt), (10, 2, 3, 15817));
         assert_eq!((p.nice, p.pri), (0, 19));
+    }
+
+    #[test]
+    fn absurd_numbers_saturate_instead_of_overflowing() {
+        let host = Host {
+            clock_ticks: 100,
+            page_size: 4096,
+            mem_total: 8 << 30,
+            uptime: 3500.0,
+        };
+        let stat = Stat {
+            rss_pages: u64::MAX,
+            priority: i64::MIN,
+            ..Stat::default()
+        };
+        let p = process(1, &stat, (0, 0), &host);
+        assert_eq!((p.rss, p.pri), (u64::MAX, i64::MAX));
+        assert_eq!(parse_mem_total("MemTotal: 18446744073709551615 kB\n"), None);
     }
 
     #[test]

@@ -167,7 +167,9 @@ pub fn parse_cpu_time(cell: &str) -> Option<f64> {
         }
         total = total * 60.0 + part.parse::<f64>().ok()?;
     }
-    (seconds >= 0.0).then_some(days as f64 * 86_400.0 + total * 60.0 + seconds)
+    // A few hundred digits parse as an infinite f64: no time at all, not an endless one.
+    let total = days as f64 * 86_400.0 + total * 60.0 + seconds;
+    (seconds >= 0.0 && total.is_finite()).then_some(total)
 }
 
 /// The table lines of CBSD output: colours stripped, blank lines and the upper-case header
@@ -395,7 +397,8 @@ pub fn parse_snapshots(text: &str) -> Parsed<(String, SnapshotSum)> {
             SnapshotSum::default()
         });
         sum.count += 1;
-        sum.bytes += bytes;
+        // Sizes are up to 16 EiB each: two of them can pass u64::MAX.
+        sum.bytes = sum.bytes.saturating_add(bytes);
     }
     out.rows = order
         .into_iter()
@@ -432,13 +435,19 @@ pub fn parse_ifconfig_descriptions(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// CBSD's tap description `VM-nicN`: the VM name (which may itself contain `-nic`) and N.
+/// More NICs than any real VM has (bhyve's first PCI bus holds 32 slots of 8 functions):
+/// a tap index past it is no CBSD description, and would make a NIC list that long.
+const MAX_NICS: usize = 256;
+
+/// CBSD's tap description `VM-nicN`: the VM name (which may itself contain `-nic`) and N,
+/// below [`MAX_NICS`].
 pub fn parse_tap_description(description: &str) -> Option<(&str, usize)> {
     let (vm, index) = description.rsplit_once("-nic")?;
     if vm.is_empty() || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((vm, index.parse().ok()?))
+    let index: usize = index.parse().ok()?;
+    (index < MAX_NICS).then_some((vm, index))
 }
 
 /// An interface's counters as the host sees them (`netstat -i` columns).
@@ -791,6 +800,7 @@ mod tests {
         assert_eq!(parse_cpu_time("1::2"), None);
         assert_eq!(parse_cpu_time("a:01.00"), None);
         assert_eq!(parse_cpu_time("1:2:3:4"), None);
+        assert_eq!(parse_cpu_time(&format!("{}:00", "9".repeat(400))), None);
     }
 
     #[test]
@@ -804,6 +814,9 @@ mod tests {
         assert_eq!(parse_tap_description("uplink"), None);
         assert_eq!(parse_tap_description("-nic0"), None);
         assert_eq!(parse_tap_description("vm1-nicX"), None);
+        assert_eq!(parse_tap_description("vm1-nic255"), Some(("vm1", 255)));
+        assert_eq!(parse_tap_description("vm1-nic256"), None);
+        assert_eq!(parse_tap_description("vm1-nic18446744073709551615"), None);
     }
 
     #[test]
