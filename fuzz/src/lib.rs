@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hv_monitor::collect::cbsd::parse as cbsd;
 use hv_monitor::collect::cbsd::{HostData, assemble};
-use hv_monitor::emit::librenms::{document, safe_text};
+use hv_monitor::emit::librenms::{Detail, document, safe_text};
 use hv_monitor::emit::xymon::message::{
     self, DEFAULT_MAX_SIZE, END_MARKER, Format, Kind, MARKER_PREFIX, Report, Settings,
 };
@@ -417,7 +417,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
 /// The LibreNMS document of a snapshot: one line of printable ASCII without a backslash
 /// (LibreNMS strips them before decoding), valid JSON, one entry per VM.
 fn check_document(snapshot: &Snapshot) {
-    let doc = document(snapshot);
+    let doc = document(snapshot, Detail::Devices);
     assert!(
         doc.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\'),
         "{doc}"
