@@ -4,7 +4,9 @@
 #   - a stopped libvirtd (SIGSTOP): time to the LibreNMS error envelope, default deadline;
 #   - a VM whose QEMU is stopped (its monitor never answers): time of the first run (which
 #     has to give up on a stats call) and of a later run, default deadline;
-#   - the soak: scripts/soak.sh with SOAK_RUNS (default 1000; 0 leaves it out).
+#   - the largest VM count served in one SNMP reply (scripts/bench-librenms.py);
+#   - the soak: scripts/soak.sh with SOAK_RUNS (default 1000; 0 leaves it out);
+#   - fuzz executions and crashes: scripts/fuzz.sh when FUZZ_SECONDS is set (per target).
 # Whatever it stops is continued on exit, however the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +61,7 @@ kill -STOP "$qemu"
 stopped+=("$qemu")
 echo "VM with a stopped QEMU, default deadline 5 s: first run $(timed_run), later run $(timed_run)"
 if grep -q "VM '$STUCK' is busy" "$LAB/figures.err"; then
-    echo "  the VM is listed with its state, its disk I/O left out as unknown"
+    echo "  the VM is listed with its state, its disk stats left out as unknown"
 else
     echo "  the VM was NOT marked busy: $(cat "$LAB/figures.err")"
 fi
@@ -68,4 +70,11 @@ virsh -c "$URI" destroy "$STUCK" >/dev/null
 
 if [ "${SOAK_RUNS:-1000}" != 0 ]; then
     scripts/soak.sh
+fi
+
+echo "largest VM counts served in one SNMP reply (scripts/bench-librenms.py):"
+scripts/bench-librenms.py 1 | grep '^largest' | sed 's/^/  /'
+
+if [ "${FUZZ_SECONDS:-0}" != 0 ]; then
+    scripts/fuzz.sh
 fi

@@ -310,7 +310,7 @@ impl LibvirtCollector {
         if params.disk_io_missing() && vm.state.has_process() {
             vm.disk_stats_unknown = true;
             warnings.push(format!(
-                "VM '{name}' is busy (job lock held): disk I/O counters unknown this run"
+                "VM '{name}' is busy (job lock held): disk stats unknown this run"
             ));
         }
         if params.state().is_none() {
