@@ -415,12 +415,11 @@ fn disk_from_calls(
     }
     match dom.block_stats(&xml.target) {
         Ok(s) => {
-            let n = |v: i64| u64::try_from(v).unwrap_or(0);
             disk.io = DiskIo {
-                rbytes: n(s.rd_bytes),
-                rreqs: n(s.rd_req),
-                wbytes: n(s.wr_bytes),
-                wreqs: n(s.wr_req),
+                rbytes: counter(s.rd_bytes),
+                rreqs: counter(s.rd_req),
+                wbytes: counter(s.wr_bytes),
+                wreqs: counter(s.wr_req),
                 ..DiskIo::default()
             };
         }
@@ -477,16 +476,15 @@ fn nics(
             if active && !i.target.is_empty() {
                 match dom.interface_stats(&i.target) {
                     Ok(s) => {
-                        let n = |v: i64| u64::try_from(v).unwrap_or(0);
                         nic.counters = NetCounters {
-                            ipkts: n(s.rx_packets),
-                            ibytes: n(s.rx_bytes),
-                            ierrs: n(s.rx_errs),
-                            idrop: n(s.rx_drop),
-                            opkts: n(s.tx_packets),
-                            obytes: n(s.tx_bytes),
-                            oerrs: n(s.tx_errs),
-                            odrop: n(s.tx_drop),
+                            ipkts: counter(s.rx_packets),
+                            ibytes: counter(s.rx_bytes),
+                            ierrs: counter(s.rx_errs),
+                            idrop: counter(s.rx_drop),
+                            opkts: counter(s.tx_packets),
+                            obytes: counter(s.tx_bytes),
+                            oerrs: counter(s.tx_errs),
+                            odrop: counter(s.tx_drop),
                             coll: 0,
                         };
                     }
@@ -496,6 +494,11 @@ fn nics(
             nic
         })
         .collect()
+}
+
+/// A per-domain call's counter; libvirt gives -1 for one the driver does not keep.
+fn counter(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 /// Bridge names of libvirt networks, looked up once per network per run.
