@@ -28,12 +28,18 @@ const QUOTE_LIMIT: usize = 80;
 
 /// `line` shortened and made printable for a problem message.
 fn quote(line: &str) -> String {
-    let mut out: String = line
+    excerpt(line, QUOTE_LIMIT)
+}
+
+/// `text` cut at `limit` characters (with `...`) and with control characters as spaces, so
+/// command output quoted in a message stays on one readable line.
+pub(crate) fn excerpt(text: &str, limit: usize) -> String {
+    let mut out: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(QUOTE_LIMIT)
+        .take(limit)
         .collect();
-    if line.chars().count() > QUOTE_LIMIT {
+    if text.chars().count() > limit {
         out.push_str("...");
     }
     out

@@ -298,15 +298,7 @@ fn stderr_excerpt(stderr: &[u8]) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" / ");
-    let mut excerpt: String = joined
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(STDERR_QUOTE)
-        .collect();
-    if joined.chars().count() > STDERR_QUOTE {
-        excerpt.push_str("...");
-    }
-    excerpt
+    super::parse::excerpt(&joined, STDERR_QUOTE)
 }
 
 #[cfg(test)]
