@@ -20,3 +20,4 @@ pub mod emit;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod text;

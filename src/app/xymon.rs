@@ -11,7 +11,7 @@ use crate::emit::xymon::message::{self, Format, Kind, Report, Settings};
 use crate::emit::xymon::metrics::{RateState, VmSample};
 use crate::emit::xymon::names::{host_for_message, valid_column};
 use crate::emit::xymon::rrd_script;
-use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target};
+use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target, parse_port};
 use crate::error::{SendError, exit};
 use crate::output::replace_file;
 
@@ -210,6 +210,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     if failed { exit::SEND_FAILED } else { code }
 }
 
+/// One server: the host check, then every payload, all within one `--timeout`.
 fn send_to(
     sender: &mut Sender,
     target: &Target,
@@ -217,14 +218,15 @@ fn send_to(
     payloads: &[Vec<u8>],
     host_check: bool,
 ) -> Result<(), SendError> {
-    if host_check && !sender.host_known(target, host)? {
+    let mut exchange = sender.exchange(target);
+    if host_check && !exchange.host_known(host)? {
         return Err(SendError::UnknownHost {
             target: target.to_string(),
             host: host.to_string(),
         });
     }
     for payload in payloads {
-        sender.send(target, payload)?;
+        exchange.send(payload)?;
     }
     Ok(())
 }
@@ -234,9 +236,9 @@ fn send_to(
 fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port = match env("XYMONDPORT") {
-        Some(p) => p.trim().parse::<u16>().map_err(|_| SendError::BadServer {
+        Some(p) => parse_port(p.trim()).map_err(|reason| SendError::BadServer {
             spec: format!("XYMONDPORT={p}"),
-            reason: "not a port number".into(),
+            reason,
         })?,
         None => DEFAULT_PORT,
     };
