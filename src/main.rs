@@ -92,7 +92,8 @@ struct XymonArgs {
     /// Largest message, bytes; more VMs go into further messages.
     #[arg(long = "max-size", value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE, value_parser = parse_max_size)]
     max_size: usize,
-    /// Network timeout per server, seconds.
+    /// Time allowed for each server, seconds: the whole exchange (connecting, the host
+    /// check, every message and answer), not each network call.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
     timeout: Duration,
     /// File keeping the counters for the next run's rates (default: $XYMONTMP or /var/tmp,
