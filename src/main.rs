@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hv_monitor::app;
 use hv_monitor::collect::{Backend, CollectOptions};
 use hv_monitor::emit::librenms;
-use hv_monitor::emit::xymon::message::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
 
 /// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
 ///
