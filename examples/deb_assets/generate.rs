@@ -57,12 +57,12 @@ const SNIPPETS: &[(&str, &str)] = &[
 ];
 
 /// A hand install puts everything under /usr/local and units in /etc/systemd/system; the
-/// package owns the same paths without `local`, and its units live in /lib/systemd/system
-/// (Debian 12's unit directory for packages).
+/// package owns the same paths without `local`, and cargo-deb installs units in
+/// /usr/lib/systemd/system.
 fn package_paths(snippet: &str) -> String {
     snippet
         .replace("/usr/local/", "/usr/")
-        .replace("/etc/systemd/system/", "/lib/systemd/system/")
+        .replace("/etc/systemd/system/", "/usr/lib/systemd/system/")
 }
 
 const ERROR_RS: &str = include_str!("../../src/error.rs");
@@ -331,7 +331,7 @@ The counters of the previous \\fBhv_monitor xymon\\fR run, for rates (\\fB\\-\\-
 .TP\n\\fIFILE\\fR of \\fBhv_monitor xymon\\-rrd\\fR\n\
 The message file xymond_rrd writes in its temporary directory for each message of an \
 \\fB\\-\\-extra\\-tests\\fR column; read, never changed.\n\
-.TP\n\\fB/lib/systemd/system/hv_monitor.service\\fR, \\fB/lib/systemd/system/hv_monitor.timer\\fR\n\
+.TP\n\\fB/usr/lib/systemd/system/hv_monitor.service\\fR, \\fB/usr/lib/systemd/system/hv_monitor.timer\\fR\n\
 Cached LibreNMS mode: the timer runs \\fBhv_monitor \\-w \\-q \\-t 60\\fR every 5 minutes. Installed, not \
 enabled: \\fBsystemctl enable \\-\\-now hv_monitor.timer\\fR.\n\
 .TP\n\\fB/usr/lib/hv_monitor/hv_monitor\\-xymon\\-rrd.sh\\fR\n\

@@ -107,14 +107,19 @@ deb=$WORK/$(basename "$deb")
 depends=$(dpkg-deb -f "$deb" Depends)
 check "Depends is the real shared libraries ($depends)" \
     bash -c '[[ "$1" == *libvirt0* && "$1" == *libc6* ]]' _ "$depends"
-check "the package has no conffiles and no preinst/postinst that enable or start a unit" bash -c '
+# Installing starts nothing and enables nothing; an upgrade re-enables only what the admin had
+# enabled (deb-systemd-helper enable under `was-enabled`) and only try-restarts.
+check "the maintainer scripts neither enable nor start a unit" bash -c '
     dpkg-deb -e "$1" "$2/control" || exit 1
     [ ! -e "$2/control/conffiles" ] || { echo conffiles:; cat "$2/control/conffiles"; exit 1; }
-    ! grep -nE "deb-systemd-invoke (start|restart)|systemctl (enable|start)|^[^#]*deb-systemd-helper enable" \
-        "$2/control/postinst" "$2/control/preinst" 2>/dev/null | grep -v "was-enabled"' _ "$deb" "$WORK"
+    cat "$2"/control/p*inst "$2"/control/p*rm 2>/dev/null | awk "
+        /deb-systemd-invoke (start|restart)|systemctl (--system )?(enable|start)/ { print \"starts/enables: \" \$0; bad = 1 }
+        /deb-systemd-helper enable/ && last !~ /was-enabled/ { print \"unguarded: \" \$0; bad = 1 }
+        NF && !/^[[:space:]]*#/ { last = \$0 }
+        END { exit bad }"' _ "$deb" "$WORK"
 
 # --fail-on error: warnings do not fail lintian itself, they are checked against the README.
-lintian --fail-on error --no-tag-display-limit "$deb" >"$WORK/lintian.txt" 2>&1
+lintian --fail-on error --tag-display-limit 0 "$deb" >"$WORK/lintian.txt" 2>&1
 lintian_status=$?
 cp "$WORK/lintian.txt" "$LOG"
 if [ "$lintian_status" -eq 0 ] && ! grep -q '^E: ' "$WORK/lintian.txt"; then
@@ -186,7 +191,7 @@ for shell in zsh fish; do
 done
 
 # The systemd units of the cached LibreNMS mode: valid, installed, not enabled.
-UNITS=(/lib/systemd/system/hv_monitor.service /lib/systemd/system/hv_monitor.timer)
+UNITS=(/usr/lib/systemd/system/hv_monitor.service /usr/lib/systemd/system/hv_monitor.timer)
 for u in "${UNITS[@]}"; do check "unit $u installed" test -f "$u"; done
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify accepts the units" systemd-analyze verify "${UNITS[@]}"
@@ -251,7 +256,7 @@ check "snmpd starts with the example's direct extend line" \
 check "LibreNMS reads the direct mode through snmpd ($direct)" librenms_reads $SNMP_PORT_DIRECT
 
 # Cached mode: the installed service's command writes the cache, snmpd serves the example line.
-exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hv_monitor.service)
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/hv_monitor.service)
 check "the service's ExecStart ($exec_start) writes the cache" \
     env LIBVIRT_DEFAULT_URI=test:///default $exec_start
 cached=$(sed -n 's/^#\(extend hv-monitor \/bin\/cat .*\)/\1/p' "$EXAMPLES/librenms/snmpd.conf")
