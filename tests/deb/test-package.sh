@@ -6,8 +6,9 @@
 # binary and example files, then `apt purge` and check that nothing of ours is left.
 # Prints "ok"/"FAIL" per check and "N passed, N failed"; exits 1 on any failure.
 #
-# Needs root and Debian 12; installs cargo-deb, lintian and man-db when missing. The Xymon
-# tests use their fixed ports and run under `flock /tmp/hvmon-itest.lock`. Run from
+# Needs root and Debian 12; installs cargo-deb, lintian and man-db when missing. The snmpd and
+# Xymon tests use their fixed ports and run under `flock $HVMON_ITEST_LOCK` (default
+# /tmp/hvmon-itest.lock, the lock every engineer's port-bound tests share). Run from
 # tests/run.sh while its libvirtd is up (the Xymon test also sends the real QEMU guests).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +20,7 @@ PKG=hv-monitor
 DOC=/usr/share/doc/hv-monitor
 EXAMPLES=$DOC/examples
 CACHE=/var/cache/hv_monitor.json
+ITEST_LOCK=${HVMON_ITEST_LOCK:-/tmp/hvmon-itest.lock}
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
 
 passed=0
@@ -267,7 +269,7 @@ check "LibreNMS reads the cached mode through snmpd ($cached)" librenms_reads $S
 export HV_MONITOR_BIN=/usr/bin/hv_monitor
 export HV_MONITOR_XYMON_SNIPPETS=$EXAMPLES/xymon HV_MONITOR_XYMON_WRAPPER=$wrapper
 for t in snmpd xymon_e2e; do
-    flock /tmp/hvmon-itest.lock cargo test --locked --test "$t" >"$LOG" 2>&1
+    flock "$ITEST_LOCK" cargo test --locked --test "$t" >"$LOG" 2>&1
     status=$?
     if [ $status -eq 0 ]; then
         pass "cargo test --test $t against $HV_MONITOR_BIN: $(grep -E '^test result:' "$LOG" | tail -n 1)"
