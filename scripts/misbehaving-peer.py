@@ -89,7 +89,9 @@ def main():
         "reset-first": reset_first,
         "silent": silent,
         "reset-late": reset_late,
-        "reset-random": lambda c, t: forward(c, t, random.randint(0, 1500), 0),
+        "reset-random": lambda c, t: forward(
+            c, t, random.randint(0, random.choice([64, 256, 1024, 4096])), 0
+        ),
         "slow": lambda c, t: forward(c, t, None, 0.02),
     }
     handler = handlers[mode]

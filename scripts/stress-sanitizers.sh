@@ -16,6 +16,7 @@
 #   stopped-libvirtd  a private libvirtd stopped with SIGSTOP, -t 0.3
 #   stuck-qemu    a private QEMU guest stopped with SIGSTOP before each run: the stats call is
 #                 given up on (its thread abandoned) and collection goes on, -t 1
+# Under valgrind each deadline is ten times the one above.
 # An error is: an exit code other than 0/3/4/5 (134 is the abort), a sanitizer or valgrind
 # report, or stdout that is not one LibreNMS document. Failing runs' stderr go to
 # $WORK/failures/.
@@ -140,7 +141,11 @@ check_run() { # SCENARIO TOOL ITERATION
     if [ "$2" = asan ]; then
         "$HV_MONITOR_ASAN" "${ARGS[@]}" >"$out" 2>"$err" || rc=$?
     else
-        valgrind -q --error-exitcode=99 --trace-children=no "$HV_MONITOR" "${ARGS[@]}" \
+        # valgrind runs the program some 20-50 times slower: ten times the deadline keeps
+        # each scenario's path (a deadline that cannot be met still is not met).
+        local args=("${ARGS[@]}")
+        args[1]=$(echo "${ARGS[1]} * 10" | bc)
+        valgrind -q --error-exitcode=99 --trace-children=no "$HV_MONITOR" "${args[@]}" \
             >"$out" 2>"$err" || rc=$?
     fi
     case $rc in
