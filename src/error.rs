@@ -33,7 +33,7 @@ pub struct WriteError {
 pub enum SafeFileError {
     #[error("'{}' refused: {reason}", path.display())]
     Refused { path: PathBuf, reason: String },
-    #[error("cannot open '{}': {source}", path.display())]
+    #[error("'{}': {source}", path.display())]
     Open {
         path: PathBuf,
         #[source]

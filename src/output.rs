@@ -8,7 +8,6 @@
 //! before its renames leaves its temporary files behind; the next run removes the ones that
 //! are ours and no longer locked, and leaves everything else alone.
 
-use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -104,10 +103,16 @@ fn remove_leftovers(path: &Path) {
             continue;
         }
         let leftover = dir.join(&name);
-        let unlocked = |f: File| safe_file::try_lock(&f).unwrap_or(false);
-        if safe_file::open_read(&leftover, Owner::Us).is_ok_and(unlocked) {
-            // Best effort: a file we cannot remove costs only its space.
-            let _ = std::fs::remove_file(&leftover);
+        match safe_file::open_read(&leftover, Owner::Us) {
+            Ok(file) => {
+                if safe_file::try_lock(&file).unwrap_or(false) {
+                    // Best effort: a file we cannot remove costs only its space.
+                    let _ = std::fs::remove_file(&leftover);
+                }
+            }
+            Err(e) if e.is_missing() => {} // another run removed it first
+            // Never ours: someone else made a name like our temporary files.
+            Err(e) => eprintln!("hv_monitor: warning: temporary file {e}; left alone"),
         }
     }
 }
@@ -115,6 +120,7 @@ fn remove_leftovers(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -108,7 +108,7 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
         })
     };
     if !meta.file_type().is_file() {
-        return refuse(format!("{}, not a regular file", kind(&meta.file_type())));
+        return refuse(not_regular(&meta.file_type()));
     }
     if owner == Owner::Us {
         let me = euid();
@@ -132,8 +132,11 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     Ok(())
 }
 
-fn kind(t: &std::fs::FileType) -> &'static str {
-    if t.is_dir() {
+fn not_regular(t: &std::fs::FileType) -> String {
+    if t.is_symlink() {
+        return "a symbolic link (not followed)".into();
+    }
+    let kind = if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {
         "a FIFO"
@@ -143,11 +146,10 @@ fn kind(t: &std::fs::FileType) -> &'static str {
         "a block device"
     } else if t.is_socket() {
         "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link (not followed)"
     } else {
-        "not a regular file"
-    }
+        "a special file"
+    };
+    format!("{kind}, not a regular file")
 }
 
 /// Turns the errors a planted file causes into what is at the path; others stay as they are.
@@ -159,10 +161,10 @@ fn open_error(path: &Path, e: std::io::Error) -> SafeFileError {
         Some(libc::ELOOP | libc::EMLINK | libc::ENXIO | libc::EACCES | libc::EPERM)
     );
     if let Some(meta) = std::fs::symlink_metadata(path).ok().filter(|_| planted) {
-        let reason = if meta.file_type().is_file() || meta.file_type().is_dir() {
-            format!("{e}; owned by uid {}", meta.uid())
+        let reason = if meta.file_type().is_file() {
+            format!("owned by uid {} ({e})", meta.uid())
         } else {
-            kind(&meta.file_type()).to_string()
+            not_regular(&meta.file_type())
         };
         return SafeFileError::Refused {
             path: path.to_path_buf(),

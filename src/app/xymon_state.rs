@@ -52,7 +52,8 @@ fn private_dir(dir: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
             return Err(format!(
-                "cannot create state directory '{}' ({e}): run as root once to create it, or {advice}",
+                "cannot create state directory '{}' ({e}): create it (mode 0700, owned by the user \
+                 running hv_monitor), or {advice}",
                 dir.display()
             ));
         }
