@@ -66,7 +66,8 @@ fn write_temp(
         .map_err(|e| fail(std::io::Error::new(e.kind(), strip_temp_name(e))))?;
     // Held until the file is renamed or deleted: a run starting meanwhile leaves it alone.
     safe_file::try_lock(temp.as_file()).map_err(fail)?;
-    temp.write_all(contents).map_err(fail)?;
+    // Through the File: NamedTempFile's own writes add the temporary path to errors.
+    temp.as_file_mut().write_all(contents).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
