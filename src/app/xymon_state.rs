@@ -118,10 +118,6 @@ impl StateLock {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.state
-    }
-
     /// The previous run's counters. `Ok(None)`: none to use (a first run, or a damaged file
     /// of ours, reported as a warning; rates resume next run). `Err`: the file failed a
     /// check (not ours, not a regular file, too large): it is not believed.
