@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::emit::xymon::metrics::RateState;
+use crate::emit::xymon::rates::RateState;
 use crate::error::{SafeFileError, WriteError};
 use crate::output::replace_files;
 use crate::safe_file::{self, Owner};
