@@ -21,3 +21,5 @@ pub mod emit;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod safe_file;
+pub mod seconds;
