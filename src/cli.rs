@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
 use crate::collect::Backend;
-use crate::emit::xymon::message::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+use crate::seconds::parse_seconds;
 
 /// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
 ///
@@ -97,8 +98,9 @@ pub struct XymonArgs {
     /// check, every message and answer), not each network call.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// File keeping the counters for the next run's rates (default: $XYMONTMP or /var/tmp,
-    /// hv_monitor.HOST.COLUMN.state.json; none with --print unless given).
+    /// File keeping the counters for the next run's rates (default:
+    /// hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else
+    /// /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given).
     #[arg(long = "state", value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// Do not ask the server whether it lists the host (needed when xymond runs with
@@ -138,15 +140,6 @@ impl From<KindArg> for Kind {
             KindArg::Data => Kind::Data,
             KindArg::Both => Kind::Both,
         }
-    }
-}
-
-fn parse_seconds(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
-        _ => Err(format!(
-            "'{s}' is not a number of seconds between 0 and 3600"
-        )),
     }
 }
 

@@ -44,6 +44,34 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// A file in a directory other users may write failed a check, or could not be opened.
+#[derive(Debug, Error)]
+pub enum SafeFileError {
+    #[error("'{}' refused: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
+    #[error("'{}': {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SafeFileError {
+    /// Nothing at the path: for a state file, a first run.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, SafeFileError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Why, without the path (for callers whose own message names the file).
+    pub fn reason(&self) -> String {
+        match self {
+            SafeFileError::Refused { reason, .. } => reason.clone(),
+            SafeFileError::Open { source, .. } => source.to_string(),
+        }
+    }
+}
+
 /// Why one run of the LibreNMS job failed.
 #[derive(Debug, Error)]
 pub enum RunError {
