@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use hv_monitor::collect::cbsd::parse::{self, HostIfCounters};
+use hv_monitor::collect::cbsd::parse;
+use hv_monitor::model::NetCounters;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -155,16 +156,13 @@ fn zfs_volumes_and_kstats() {
     let kstats = parse::parse_kstat_datasets(&fixture("host14/sysctl-kstat.txt"));
     assert_eq!(kstats.len(), 6);
     let vm1 = &kstats["zroot/vm/vm1/dsk1.vhd"];
-    assert_eq!((vm1.reads, vm1.nread), (163840, 5 * GIB));
-    assert_eq!((vm1.writes, vm1.nwritten), (65536, 2 * GIB));
+    assert_eq!((vm1.rreqs, vm1.rbytes), (163840, 5 * GIB));
+    assert_eq!((vm1.wreqs, vm1.wbytes), (65536, 2 * GIB));
 
     let hostile = parse::parse_kstat_datasets(&fixture("hostile/sysctl-kstat.txt"));
     assert_eq!(hostile.len(), 1, "an objset without a name is left out");
     let io = &hostile["my.pool/vm/vm1/dsk1.vhd"];
-    assert_eq!(
-        (io.reads, io.nread, io.writes, io.nwritten),
-        (12, 4096, 3, 0)
-    );
+    assert_eq!((io.rreqs, io.rbytes, io.wreqs, io.wbytes), (12, 4096, 3, 0));
 }
 
 #[test]
@@ -205,7 +203,7 @@ fn netstat_link_lines_only() {
     let tap3 = &stats.rows[5].1;
     assert_eq!(
         *tap3,
-        HostIfCounters {
+        NetCounters {
             ipkts: 1000,
             ibytes: 100000,
             opkts: 2000,
@@ -215,7 +213,7 @@ fn netstat_link_lines_only() {
         },
         "the fe80:: address line is not added"
     );
-    assert_eq!(stats.rows[7].1, HostIfCounters::default(), "empty Address");
+    assert_eq!(stats.rows[7].1, NetCounters::default(), "empty Address");
 
     let v13 = parse::parse_netstat(&fixture("host13/netstat.txt"));
     assert!(v13.problems.is_empty(), "{:?}", v13.problems);

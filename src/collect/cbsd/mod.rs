@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::Collector;
 use crate::error::CollectError;
 use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
-use parse::{BlsVm, DatasetIo, DiskRow, HostIfCounters, NicRow, Parsed, PsRow, SnapshotSum, Zvol};
+use parse::{BlsVm, DiskRow, NicRow, Parsed, SnapshotSum, Zvol};
 use run::{CommandFailure, Runner, Running};
 
 /// Environment variable naming the PATH to find `cbsd`, `zfs`, `ps`... in, instead of the
@@ -214,12 +214,13 @@ pub struct HostData {
     pub snapshots: Option<Vec<(String, SnapshotSum)>>,
     pub zvols: Option<Vec<Zvol>>,
     /// Per-dataset I/O counters by dataset name.
-    pub kstats: Option<HashMap<String, DatasetIo>>,
+    pub kstats: Option<HashMap<String, DiskIo>>,
     /// (interface, description) from `ifconfig`.
     pub taps: Option<Vec<(String, String)>>,
-    /// Host-side counters by interface from `netstat`.
-    pub interfaces: Option<Vec<(String, HostIfCounters)>>,
-    pub processes: Option<Vec<PsRow>>,
+    /// Counters by interface from `netstat`, the host's side (see [`guest_side`]).
+    pub interfaces: Option<Vec<(String, NetCounters)>>,
+    /// The bhyve processes from `ps`, with ps's own %CPU.
+    pub processes: Option<Vec<Process>>,
 }
 
 /// CBSD's status word as a state: `On`, `Off`, `Maintenance[:reason]`; anything else
@@ -237,8 +238,8 @@ pub fn state_from_cbsd(status: &str) -> State {
     }
 }
 
-/// A host tap's counters from the guest's side: what the tap received the guest sent.
-pub fn guest_view(tap: &HostIfCounters) -> NetCounters {
+/// A host tap's counters swapped to the guest's side: what the tap received the guest sent.
+pub fn guest_side(tap: &NetCounters) -> NetCounters {
     NetCounters {
         ipkts: tap.opkts,
         ibytes: tap.obytes,
@@ -254,26 +255,10 @@ pub fn guest_view(tap: &HostIfCounters) -> NetCounters {
 
 /// The bhyve process's stats. bls's CPU % (RACCT) is preferred; where RACCT is off bls
 /// prints 0 and `ps`'s decaying %CPU is the figure there is.
-fn process(ps: &PsRow, bls_pcpu: f64) -> Process {
+fn process(ps: &Process, bls_pcpu: f64) -> Process {
     Process {
-        pid: ps.pid,
         pcpu: if bls_pcpu > 0.0 { bls_pcpu } else { ps.pcpu },
-        pmem: ps.pmem,
-        etimes: ps.etimes,
-        usertime: ps.usertime,
-        systime: ps.systime,
-        rss: ps.rss,
-        vsz: ps.vsz,
-        minflt: ps.minflt,
-        majflt: ps.majflt,
-        nvcsw: ps.nvcsw,
-        nivcsw: ps.nivcsw,
-        cow: ps.cow,
-        nswap: ps.nswap,
-        inblk: ps.inblk,
-        oublk: ps.oublk,
-        nice: ps.nice,
-        pri: ps.pri,
+        ..ps.clone()
     }
 }
 
@@ -284,8 +269,8 @@ struct Index<'a> {
     snapshots: HashMap<&'a str, &'a SnapshotSum>,
     /// (VM, NIC index) → host interface.
     taps: HashMap<(&'a str, usize), &'a str>,
-    interfaces: HashMap<&'a str, &'a HostIfCounters>,
-    processes: HashMap<u32, &'a PsRow>,
+    interfaces: HashMap<&'a str, &'a NetCounters>,
+    processes: HashMap<u32, &'a Process>,
 }
 
 impl<'a> Index<'a> {
@@ -445,15 +430,7 @@ fn disk(
     // No kstats at all means sysctl failed, already warned about.
     if let Some(kstats) = &host.kstats {
         match kstats.get(&zvol.name) {
-            Some(io) => {
-                disk.io = DiskIo {
-                    rbytes: io.nread,
-                    rreqs: io.reads,
-                    wbytes: io.nwritten,
-                    wreqs: io.writes,
-                    ..DiskIo::default()
-                }
-            }
+            Some(io) => disk.io = io.clone(),
             None if kstats.is_empty() => *kstats_missing = true,
             None => warnings.push(format!(
                 "VM '{vm}' disk '{}': no kstat I/O counters for zvol {}",
@@ -493,7 +470,7 @@ fn nics(
             Some(interface) => {
                 nic.device = interface.to_string();
                 match index.interfaces.get(interface) {
-                    Some(counters) => nic.counters = guest_view(counters),
+                    Some(counters) => nic.counters = guest_side(counters),
                     None if host.interfaces.is_some() => warnings.push(format!(
                         "VM '{vm}' nic{n}: netstat shows no counters for {interface}"
                     )),
@@ -541,8 +518,8 @@ mod tests {
         }
     }
 
-    fn tap(ipkts: u64, opkts: u64) -> HostIfCounters {
-        HostIfCounters {
+    fn tap(ipkts: u64, opkts: u64) -> NetCounters {
+        NetCounters {
             ipkts,
             opkts,
             ibytes: ipkts * 100,
@@ -566,7 +543,7 @@ mod tests {
 
     #[test]
     fn tap_counters_are_swapped_to_the_guest_side() {
-        let guest = guest_view(&tap(10, 20));
+        let guest = guest_side(&tap(10, 20));
         assert_eq!((guest.ipkts, guest.ibytes), (20, 2000), "the tap sent it");
         assert_eq!(
             (guest.opkts, guest.obytes),
@@ -629,11 +606,12 @@ mod tests {
             ]),
             kstats: Some(HashMap::from([(
                 "zroot/vm/vm10/dsk1.vhd".to_string(),
-                DatasetIo {
-                    reads: 1,
-                    writes: 2,
-                    nread: 3,
-                    nwritten: 4,
+                DiskIo {
+                    rreqs: 1,
+                    wreqs: 2,
+                    rbytes: 3,
+                    wbytes: 4,
+                    ..DiskIo::default()
                 },
             )])),
             processes: Some(vec![]),
@@ -665,7 +643,7 @@ mod tests {
     #[test]
     fn a_vanished_process_costs_only_its_stats() {
         let host = HostData {
-            processes: Some(vec![PsRow {
+            processes: Some(vec![Process {
                 pid: 7,
                 pcpu: 3.5,
                 rss: 4096,

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::model::{DiskIo, NetCounters, Process};
+
 /// A parser's rows plus a description of every line it had to skip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed<T> {
@@ -456,31 +458,18 @@ pub fn parse_tap_description(description: &str) -> Option<(&str, usize)> {
     (index < MAX_NICS).then_some((vm, index))
 }
 
-/// An interface's counters as the host sees them (`netstat -i` columns).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HostIfCounters {
-    pub ipkts: u64,
-    pub ierrs: u64,
-    pub idrop: u64,
-    pub ibytes: u64,
-    pub opkts: u64,
-    pub oerrs: u64,
-    pub obytes: u64,
-    pub coll: u64,
-    pub odrop: u64,
-}
-
 /// Counter columns of `netstat -ibdWn`, by header name.
 const NETSTAT_COLUMNS: [&str; 9] = [
     "Ipkts", "Ierrs", "Idrop", "Ibytes", "Opkts", "Oerrs", "Obytes", "Coll", "Drop",
 ];
 
 /// Parses `netstat -ibdWn` for all interfaces: one entry per interface, from its `<Link#N>`
-/// line only (the address lines repeat the same traffic and must not be added again).
-/// Columns are found by header name counted from the right, because the Address cell is
+/// line only (the address lines repeat the same traffic and must not be added again). The
+/// counters are the host's side of the interface (`ipkts`: what it received, which for a tap
+/// is what the guest sent); [`super::guest_side`] swaps them. Columns are found by header name counted from the right, because the Address cell is
 /// empty for interfaces without a link-level address. A `*` after a name (interface down)
 /// is dropped.
-pub fn parse_netstat(text: &str) -> Parsed<(String, HostIfCounters)> {
+pub fn parse_netstat(text: &str) -> Parsed<(String, NetCounters)> {
     let mut out = Parsed::default();
     let mut lines = text.lines().enumerate();
     let header: Vec<&str> = loop {
@@ -516,7 +505,7 @@ pub fn parse_netstat(text: &str) -> Parsed<(String, HostIfCounters)> {
             continue;
         }
         let values = &cells[cells.len() - counters.len()..];
-        let mut c = HostIfCounters::default();
+        let mut c = NetCounters::default();
         let mut unreadable = None;
         for (column, cell) in counters.iter().zip(values) {
             let Some(v) = count_cell(cell) else {
@@ -559,34 +548,9 @@ pub fn parse_netstat(text: &str) -> Parsed<(String, HostIfCounters)> {
 /// The `ps -o` keywords we ask for, in this order; [`parse_ps`] reads them by position.
 pub const PS_KEYWORDS: &str = "pid,%cpu,etimes,%mem,cow,majflt,minflt,nice,nivcsw,nswap,nvcsw,inblk,oublk,pri,rss,systime,usertime,vsz";
 
-/// One process from `ps -o` [`PS_KEYWORDS`] `-p PID,...`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PsRow {
-    pub pid: u32,
-    pub pcpu: f64,
-    pub etimes: u64,
-    pub pmem: f64,
-    pub cow: u64,
-    pub majflt: u64,
-    pub minflt: u64,
-    pub nice: i64,
-    pub nivcsw: u64,
-    pub nswap: u64,
-    pub nvcsw: u64,
-    pub inblk: u64,
-    pub oublk: u64,
-    pub pri: i64,
-    /// Bytes (ps prints KiB).
-    pub rss: u64,
-    /// Seconds.
-    pub systime: f64,
-    /// Seconds.
-    pub usertime: f64,
-    /// Bytes (ps prints KiB).
-    pub vsz: u64,
-}
-
-pub fn parse_ps(text: &str) -> Parsed<PsRow> {
+/// The bhyve processes from `ps -o` [`PS_KEYWORDS`] `-p PID,...`: `rss` and `vsz` in bytes (ps
+/// prints KiB), CPU times in seconds, `pcpu` as ps's own decaying %CPU.
+pub fn parse_ps(text: &str) -> Parsed<Process> {
     let columns = PS_KEYWORDS.split(',').count();
     let mut out = Parsed::default();
     for (i, line) in text.lines().enumerate() {
@@ -605,7 +569,7 @@ pub fn parse_ps(text: &str) -> Parsed<PsRow> {
     out
 }
 
-fn ps_row(cells: &[&str], columns: usize) -> Result<PsRow, String> {
+fn ps_row(cells: &[&str], columns: usize) -> Result<Process, String> {
     if cells.len() != columns {
         return Err(format!("{} fields, expected {columns}", cells.len()));
     }
@@ -621,7 +585,7 @@ fn ps_row(cells: &[&str], columns: usize) -> Result<PsRow, String> {
     let time = |i: usize, name: &str| {
         parse_cpu_time(cells[i]).ok_or_else(|| format!("{name} is not a time"))
     };
-    Ok(PsRow {
+    Ok(Process {
         pid: cells[0].parse().map_err(|_| "pid is not a number")?,
         pcpu: float(1, "%cpu")?,
         etimes: count(2, "etimes")?,
@@ -711,24 +675,16 @@ pub fn parse_zfs_volumes(text: &str) -> Parsed<Zvol> {
     out
 }
 
-/// Per-dataset I/O counters from the ZFS kstats.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DatasetIo {
-    pub reads: u64,
-    pub writes: u64,
-    pub nread: u64,
-    pub nwritten: u64,
-}
-
 /// Parses `sysctl kstat.zfs.POOL.dataset ...`: lines
 /// `kstat.zfs.POOL.dataset.objset-0xNN.FIELD: VALUE`, grouped by objset, keyed by the
-/// objset's `dataset_name`. Pool names may contain dots, so the objset is found by its
+/// objset's `dataset_name`. `reads`/`writes` are requests, `nread`/`nwritten` bytes; ZFS
+/// keeps no times or flushes there, so those stay 0. Pool names may contain dots, so the objset is found by its
 /// `.dataset.objset-` marker, not by counting dots.
-pub fn parse_kstat_datasets(text: &str) -> HashMap<String, DatasetIo> {
+pub fn parse_kstat_datasets(text: &str) -> HashMap<String, DiskIo> {
     #[derive(Default)]
     struct Objset {
         name: Option<String>,
-        io: DatasetIo,
+        io: DiskIo,
     }
     let mut objsets: HashMap<&str, Objset> = HashMap::new();
     for line in text.lines() {
@@ -747,10 +703,10 @@ pub fn parse_kstat_datasets(text: &str) -> HashMap<String, DatasetIo> {
         let number = || value.trim().parse::<u64>().unwrap_or(0);
         match field {
             "dataset_name" => objset.name = Some(value.trim().to_string()),
-            "reads" => objset.io.reads = number(),
-            "writes" => objset.io.writes = number(),
-            "nread" => objset.io.nread = number(),
-            "nwritten" => objset.io.nwritten = number(),
+            "reads" => objset.io.rreqs = number(),
+            "writes" => objset.io.wreqs = number(),
+            "nread" => objset.io.rbytes = number(),
+            "nwritten" => objset.io.wbytes = number(),
             _ => {}
         }
     }
