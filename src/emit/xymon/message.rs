@@ -28,6 +28,7 @@ use super::metrics::{
     COUNTERS, CounterRates, RATES, RateState, TOTAL_GAUGES, VM_GAUGES, VmSample, display_rates,
     total_counters, total_gauges, total_rates,
 };
+use super::names::vm_key;
 use crate::model::Snapshot;
 
 /// xymond cuts status and data messages at 256 KiB on the way to its workers; the channel
@@ -120,40 +121,20 @@ pub fn max_rate_age(interval: Duration) -> Duration {
     interval * 4
 }
 
-/// The messages for one run, in sending order, each at most `settings.max_size` bytes.
+/// The messages for one run, in sending order, each at most `settings.max_size` bytes,
+/// whatever the number of VMs, their states and the length of their names.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
     let marker = format!(
         "{MARKER_PREFIX}{} interval {} -->\n",
         settings.format.name(),
         settings.interval.as_secs()
     );
-    let (colour, summary, text, chunks, at) = match report {
-        Report::Failed { error, at } => (
-            Colour::Red,
-            "collector failed".to_string(),
-            format!(
-                "&red hv_monitor could not collect VM figures: {}\n",
-                escape(error)
-            ),
-            Vec::new(),
-            *at,
-        ),
-        Report::Collected { snapshot, previous } => {
-            let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
-            let rates: Vec<CounterRates> = match previous {
-                Some(prev) if settings.format.uses_rates() => samples
-                    .iter()
-                    .map(|s| prev.rates(snapshot.taken_at, s, max_rate_age(settings.interval)))
-                    .collect(),
-                _ => vec![[None; COUNTERS.len()]; samples.len()],
-            };
-            let (colour, findings) = assess(snapshot);
-            let text = status_text(snapshot, &findings, &rates, settings.max_size / 2);
-            let chunks = graph_chunks(snapshot, &samples, &rates, settings.format);
-            (colour, summary(snapshot), text, chunks, snapshot.taken_at)
+    let (colour, summary, at) = match report {
+        Report::Failed { at, .. } => (Colour::Red, "collector failed".to_string(), *at),
+        Report::Collected { snapshot, .. } => {
+            (assess(snapshot).0, summary(snapshot), snapshot.taken_at)
         }
     };
-
     let date = chrono::DateTime::<chrono::Local>::from(at).format("%a %b %e %H:%M:%S %Y");
     let status_head = format!(
         "status+{} {}.{} {} {date} {summary}\n{marker}",
@@ -163,40 +144,80 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
         colour.name(),
     );
     let data_head = format!("data {}.{}\n{marker}", settings.host, settings.column);
-    let text_block = format!("<!-- ncv_skipstart -->\n{text}<!-- ncv_skipend -->\n");
 
     // Only a status can turn red: a failed run always sends one, whatever was asked for.
     let kind = match report {
         Report::Failed { .. } => Kind::Status,
         Report::Collected { .. } => settings.kind,
     };
+    let end_len = END_MARKER.len() + 1;
+    let text_room = settings
+        .max_size
+        .saturating_sub(status_head.len() + SKIP_START.len() + SKIP_END.len() + end_len);
+    // A status that also carries graph lines keeps half of itself for them.
+    let text_budget = if kind == Kind::Status {
+        text_room / 2
+    } else {
+        text_room
+    };
+    let (text, chunks) = match report {
+        Report::Failed { error, .. } => (failure_text(error, text_budget), Vec::new()),
+        Report::Collected { snapshot, previous } => {
+            let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
+            let rates: Vec<CounterRates> = match previous {
+                Some(prev) if settings.format.uses_rates() => samples
+                    .iter()
+                    .map(|s| prev.rates(snapshot.taken_at, s, max_rate_age(settings.interval)))
+                    .collect(),
+                _ => vec![[None; COUNTERS.len()]; samples.len()],
+            };
+            let (_, findings) = assess(snapshot);
+            let text = status_text(snapshot, &findings, &rates, text_budget);
+            let chunks = graph_chunks(snapshot, &samples, &rates, settings.format);
+            (text, chunks)
+        }
+    };
+    let text_block = format!("{SKIP_START}{text}{SKIP_END}");
+
     let mut messages = Vec::new();
+    let finish = |mut message: String, messages: &mut Vec<String>| {
+        message.push_str(END_MARKER);
+        message.push('\n');
+        messages.push(message);
+    };
     let mut current = match kind {
         Kind::Status => status_head + &text_block,
         Kind::Both => {
-            messages.push(format!("{status_head}{text_block}{END_MARKER}\n"));
+            finish(status_head + &text_block, &mut messages);
             data_head.clone()
         }
         Kind::Data => data_head.clone(),
     };
-    let fresh_len = current.len();
-    let end_len = END_MARKER.len() + 1;
-    for chunk in &chunks {
-        if current.len() + chunk.len() + end_len > settings.max_size && current.len() > fresh_len {
-            current.push_str(END_MARKER);
-            current.push('\n');
-            messages.push(std::mem::replace(&mut current, data_head.clone()));
+    // Whether `current` must go out even without graph lines (the status), and whether it
+    // has any: a message is split by its own size, and a data message always takes its first
+    // group (one group fits any message, see `the_largest_group_fits_the_smallest_message`).
+    let mut is_status = kind == Kind::Status;
+    let mut has_lines = false;
+    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+        if current.len() + chunk.len() + end_len > settings.max_size && (has_lines || is_status) {
+            finish(
+                std::mem::replace(&mut current, data_head.clone()),
+                &mut messages,
+            );
+            is_status = false;
         }
         current.push_str(chunk);
+        has_lines = true;
     }
     // A data message with no graph lines says nothing; a status always goes out.
-    if kind == Kind::Status || current.len() > data_head.len() {
-        current.push_str(END_MARKER);
-        current.push('\n');
-        messages.push(current);
+    if is_status || has_lines {
+        finish(current, &mut messages);
     }
     messages
 }
+
+const SKIP_START: &str = "<!-- ncv_skipstart -->\n";
+const SKIP_END: &str = "<!-- ncv_skipend -->\n";
 
 /// The first line's free text, after the date.
 fn summary(snapshot: &Snapshot) -> String {
@@ -223,44 +244,136 @@ fn summary(snapshot: &Snapshot) -> String {
     s
 }
 
-/// The human part of the status page: problems with Xymon's colour icons, a table of VMs,
-/// the collection's warnings. At most `budget` bytes for the table: on a host with thousands
-/// of VMs it lists the VMs with problems first and says how many it left out.
+/// Room kept for each "N more ... not listed" line.
+const MORE_LINE_MAX: usize = 160;
+/// Characters of a VM name shown in full; a longer one is cut and followed by its key.
+const NAME_SHOWN_MAX: usize = 64;
+/// Characters of one collection warning or collector error shown.
+const NOTE_SHOWN_MAX: usize = 300;
+
+/// The status text of a failed collection, at most `budget` bytes.
+fn failure_text(error: &str, budget: usize) -> String {
+    let lead = "&red hv_monitor could not collect VM figures: ";
+    let error = escape(&shorten(error, NOTE_SHOWN_MAX));
+    let room = budget.saturating_sub(lead.len() + 1);
+    format!("{lead}{}\n", cut(&error, room))
+}
+
+/// A VM name as the status page shows it: escaped, and at most [`NAME_SHOWN_MAX`]
+/// characters followed by its key (which tells two long names apart and names its graphs).
+fn shown_name(name: &str) -> String {
+    if name.chars().count() <= NAME_SHOWN_MAX {
+        escape(name)
+    } else {
+        let head: String = name.chars().take(NAME_SHOWN_MAX - 16).collect();
+        format!("{}... (key {})", escape(&head), vm_key(name))
+    }
+}
+
+/// At most `max` characters of `s`, with "..." when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Appends `lines` while they fit in `budget` bytes, then `more(left out)` if any were left
+/// out (that line is not counted: callers keep [`MORE_LINE_MAX`] for it). Returns the bytes
+/// of `lines` written.
+fn push_within(
+    out: &mut String,
+    lines: impl ExactSizeIterator<Item = String>,
+    budget: usize,
+    more: impl FnOnce(usize) -> String,
+) -> usize {
+    let total = lines.len();
+    let mut used = 0;
+    let mut listed = 0;
+    for line in lines {
+        if used + line.len() > budget {
+            break;
+        }
+        used += line.len();
+        listed += 1;
+        out.push_str(&line);
+    }
+    if listed < total {
+        out.push_str(cut(&more(total - listed), MORE_LINE_MAX));
+    }
+    used
+}
+
+/// The human part of the status page, at most `budget` bytes: problems with Xymon's colour
+/// icons (worst first), a table of VMs, the collection's warnings. On a host with thousands
+/// of VMs in trouble each part lists what fits, the worst first, and says how many it left
+/// out: the problems get at most half, the warnings a quarter of the rest, the table the
+/// remainder, listing the VMs with problems first.
 fn status_text(
     snapshot: &Snapshot,
     findings: &[Finding],
     rates: &[CounterRates],
     budget: usize,
 ) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let icon = match f.colour {
-            Colour::Red => "&red",
-            Colour::Yellow => "&yellow",
-            Colour::Green => "&green",
-        };
-        let _ = writeln!(
-            out,
-            "{icon} {}: {}",
-            escape(&snapshot.vms[f.vm].name),
-            f.what
-        );
-    }
-    if findings.is_empty() {
-        out.push_str("&green all VMs as expected\n");
-    }
-
-    let width = snapshot
-        .vms
+    let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
+    let width = names
         .iter()
-        .map(|vm| escape(&vm.name).chars().count())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(2)
         .clamp(2, 40);
     let header = format!(
-        "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
+        "<pre>\n{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
         "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
     );
+    let version = format!(
+        "hv_monitor {} ({} backend)\n",
+        env!("CARGO_PKG_VERSION"),
+        snapshot.hypervisor.as_str()
+    );
+    let all_well = "&green all VMs as expected\n";
+    let mut room = budget.saturating_sub(
+        header.len() + "</pre>\n".len() + version.len() + all_well.len() + 3 * MORE_LINE_MAX,
+    );
+
+    let mut problems = String::new();
+    if findings.is_empty() {
+        problems.push_str(all_well);
+    }
+    let icon = |colour: Colour| match colour {
+        Colour::Red => "&red",
+        Colour::Yellow => "&yellow",
+        Colour::Green => "&green",
+    };
+    let lines = findings
+        .iter()
+        .map(|f| format!("{} {}: {}\n", icon(f.colour), names[f.vm], f.what));
+    room -= push_within(&mut problems, lines, room / 2, |left| {
+        let worst = findings[findings.len() - left].colour;
+        format!(
+            "{} {left} more VMs with problems not listed: the status would not fit in one Xymon message\n",
+            icon(worst)
+        )
+    });
+
+    let mut warnings = String::new();
+    let lines = snapshot
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {}\n", escape(&shorten(w, NOTE_SHOWN_MAX))));
+    room -= push_within(&mut warnings, lines, room / 4, |left| {
+        format!("({left} more warnings not listed)\n")
+    });
+
     let row = |i: usize| {
         let vm = &snapshot.vms[i];
         let autostart = match vm.autostart {
@@ -271,7 +384,7 @@ fn status_text(
         let cpu = rates[i][0].map_or("-".to_string(), |r| format!("{r:.1}"));
         format!(
             "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
-            escape(&vm.name),
+            names[i],
             vm.state.name(),
             autostart,
             vm.cpus,
@@ -281,43 +394,26 @@ fn status_text(
     };
     let all: Vec<usize> = (0..snapshot.vms.len()).collect();
     let full_size: usize = all.iter().map(|&i| row(i).len()).sum();
-    let order: Vec<usize> = if full_size <= budget {
+    let order: Vec<usize> = if full_size <= room {
         all
     } else {
-        let flagged: Vec<usize> = findings.iter().map(|f| f.vm).collect();
-        let rest = (0..snapshot.vms.len()).filter(|i| !flagged.contains(i));
-        flagged.iter().copied().chain(rest).collect()
-    };
-    out.push_str("<pre>\n");
-    out.push_str(&header);
-    let mut used = 0;
-    let mut listed = 0;
-    for &i in &order {
-        let line = row(i);
-        if used + line.len() > budget {
-            break;
+        let mut flagged = vec![false; snapshot.vms.len()];
+        for f in findings {
+            flagged[f.vm] = true;
         }
-        used += line.len();
-        listed += 1;
-        out.push_str(&line);
-    }
-    if listed < order.len() {
-        let _ = writeln!(
-            out,
-            "({} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)",
-            order.len() - listed
-        );
-    }
+        let rest = (0..snapshot.vms.len()).filter(|&i| !flagged[i]);
+        findings.iter().map(|f| f.vm).chain(rest).collect()
+    };
+    let mut out = problems;
+    out.push_str(&header);
+    push_within(&mut out, order.into_iter().map(row), room, |left| {
+        format!(
+            "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
+        )
+    });
     out.push_str("</pre>\n");
-    for warning in &snapshot.warnings {
-        let _ = writeln!(out, "warning: {}", escape(warning));
-    }
-    let _ = writeln!(
-        out,
-        "hv_monitor {} ({} backend)",
-        env!("CARGO_PKG_VERSION"),
-        snapshot.hypervisor.as_str()
-    );
+    out.push_str(&warnings);
+    out.push_str(&version);
     out
 }
 
@@ -505,7 +601,8 @@ fn extcombo(messages: &[&str]) -> Vec<u8> {
 pub(crate) mod tests {
     use super::*;
     use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-    use crate::model::{Disk, DiskIo, Hypervisor, Process, State, Vm};
+    use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, State, Vm};
+    use proptest::prelude::*;
 
     /// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
     /// contract describes it): names and values, before its name rewriting.
@@ -826,6 +923,222 @@ pub(crate) mod tests {
         let combos = combine(&big);
         assert!(combos.iter().all(|c| c.len() <= MAX_COMBO_SIZE));
         assert_eq!(combos.len(), 3);
+    }
+
+    /// A VM with every figure at its largest, so every graph line is as long as it gets.
+    fn maximal_vm(name: &str, state: State) -> Vm {
+        let mut vm = busy_vm(name);
+        vm.state = state;
+        vm.cpus = u64::MAX;
+        vm.mem_alloc = u64::MAX;
+        if let Some(p) = vm.process.as_mut() {
+            p.rss = u64::MAX;
+            p.usertime = 1e300;
+        }
+        vm.disks[0].alloc = u64::MAX;
+        vm.disks[0].in_use = u64::MAX;
+        vm.disks[0].io = DiskIo {
+            rbytes: u64::MAX,
+            wbytes: u64::MAX,
+            rreqs: 1,
+            wreqs: 1,
+            rtime: 1e300,
+            wtime: 1e300,
+            ..DiskIo::default()
+        };
+        vm.nics = vec![Nic {
+            counters: NetCounters {
+                ipkts: u64::MAX,
+                ibytes: u64::MAX,
+                ierrs: u64::MAX,
+                idrop: u64::MAX,
+                opkts: u64::MAX,
+                obytes: u64::MAX,
+                oerrs: u64::MAX,
+                odrop: u64::MAX,
+                coll: 0,
+            },
+            ..Nic::default()
+        }];
+        vm
+    }
+
+    /// A state one millisecond older than `s` with every counter at 0: the largest rates.
+    fn zero_counters_just_before(s: &Snapshot) -> RateState {
+        let samples: Vec<VmSample> = s
+            .vms
+            .iter()
+            .map(|vm| {
+                let mut sample = VmSample::of(vm);
+                sample.counters = [Some(0); COUNTERS.len()];
+                sample
+            })
+            .collect();
+        RateState::new(s.taken_at - Duration::from_millis(1), &samples)
+    }
+
+    /// The longest host, column and interval the CLI accepts.
+    fn longest_settings(format: Format, kind: Kind, max_size: usize) -> Settings {
+        Settings {
+            host: "h".repeat(253),
+            column: "c".repeat(60),
+            format,
+            kind,
+            interval: Duration::from_secs(86_400),
+            max_size,
+        }
+    }
+
+    const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
+    const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];
+
+    #[test]
+    fn the_largest_group_fits_the_smallest_message() {
+        // A name whose key is as long as keys get, and figures as long as numbers get.
+        let s = snapshot(vec![maximal_vm(&"a-".repeat(500), State::Running)]);
+        let previous = zero_counters_just_before(&s);
+        for format in FORMATS {
+            let samples: Vec<VmSample> = s.vms.iter().map(VmSample::of).collect();
+            let rates: Vec<CounterRates> = samples
+                .iter()
+                .map(|x| previous.rates(s.taken_at, x, Duration::from_secs(1)))
+                .collect();
+            assert!(rates[0].iter().all(Option::is_some));
+            let chunks = graph_chunks(&s, &samples, &rates, format);
+            let longest = chunks.iter().map(String::len).max().unwrap();
+            let head = format!(
+                "data {}.{}\n{MARKER_PREFIX}rrd-script interval 86400 -->\n",
+                "h".repeat(253),
+                "c".repeat(60)
+            );
+            let whole = head.len() + longest + END_MARKER.len() + 1;
+            assert!(
+                whole <= MIN_MAX_SIZE,
+                "{}: a data message with one group is {whole} bytes",
+                format.name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind() {
+        let vms: Vec<Vm> = (0..2000)
+            .map(|i| maximal_vm(&format!("{i:04}-{}", "<&\n".repeat(330)), State::Crashed))
+            .collect();
+        let mut s = snapshot(vms);
+        s.warnings = (0..2000)
+            .map(|i| format!("VM '{i}{}' vanished during collection", "\x07".repeat(990)))
+            .collect();
+        let previous = zero_counters_just_before(&s);
+        for max_size in [MIN_MAX_SIZE, 8192, DEFAULT_MAX_SIZE] {
+            for format in FORMATS {
+                for kind in KINDS {
+                    let report = Report::Collected {
+                        snapshot: &s,
+                        previous: Some(&previous),
+                    };
+                    let messages = build(&report, &longest_settings(format, kind, max_size));
+                    for (i, m) in messages.iter().enumerate() {
+                        assert!(
+                            m.len() <= max_size && m.ends_with(&format!("\n{END_MARKER}\n")),
+                            "{} {kind:?} {max_size}: message {i} is {} bytes",
+                            format.name(),
+                            m.len()
+                        );
+                    }
+                    if kind != Kind::Data {
+                        let status = &messages[0];
+                        assert!(status.contains(" red "), "{}", &status[..300]);
+                        assert!(status.contains("more VMs with problems not listed"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_names_are_shown_cut_with_their_key() {
+        let long = "x".repeat(1000);
+        let shown = shown_name(&long);
+        assert!(shown.len() < 150, "{shown}");
+        assert!(shown.contains(&vm_key(&long)));
+        assert_eq!(shown_name("web-01"), "web-01");
+        let failed = Report::Failed {
+            error: &"<".repeat(100_000),
+            at: SystemTime::UNIX_EPOCH,
+        };
+        let m = build(
+            &failed,
+            &longest_settings(Format::SplitNcv, Kind::Status, MIN_MAX_SIZE),
+        );
+        assert_eq!(m.len(), 1);
+        assert!(m[0].len() <= MIN_MAX_SIZE && m[0].ends_with(&format!("{END_MARKER}\n")));
+    }
+
+    fn arb_name() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-z0-9_-]{1,20}", "[\\x00-\\x7f]{0,1000}", "(?s).{0,250}",]
+    }
+
+    fn arb_vm() -> impl Strategy<Value = (usize, usize, bool, bool, bool)> {
+        (
+            0..State::ALL.len(),
+            0..3usize,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn every_message_fits_and_ends_with_the_marker(
+            names in prop::collection::vec(arb_name(), 1..12),
+            shapes in prop::collection::vec(arb_vm(), 1..16),
+            count in 0..5000usize,
+            warnings in prop::collection::vec("(?s).{0,400}", 0..40),
+            max_size in MIN_MAX_SIZE..=DEFAULT_MAX_SIZE,
+            with_rates in any::<bool>(),
+            long_settings in any::<bool>(),
+        ) {
+            let vms: Vec<Vm> = (0..count)
+                .map(|i| {
+                    let (state, figures, autostart, io_error, busy) = shapes[i % shapes.len()];
+                    let name = format!("{}{i}", names[i % names.len()]);
+                    let mut vm = match figures {
+                        0 => Vm::new(name, State::ALL[state]),
+                        1 => { let mut vm = busy_vm(&name); vm.state = State::ALL[state]; vm }
+                        _ => maximal_vm(&name, State::ALL[state]),
+                    };
+                    vm.autostart = Some(autostart);
+                    vm.paused_on_io_error = io_error;
+                    vm.disk_stats_unknown = busy;
+                    vm
+                })
+                .collect();
+            let mut s = snapshot(vms);
+            s.warnings = warnings;
+            let previous = zero_counters_just_before(&s);
+            for format in FORMATS {
+                for kind in KINDS {
+                    let settings = if long_settings {
+                        longest_settings(format, kind, max_size)
+                    } else {
+                        settings(format, kind, max_size)
+                    };
+                    let report = Report::Collected {
+                        snapshot: &s,
+                        previous: with_rates.then_some(&previous),
+                    };
+                    for m in build(&report, &settings) {
+                        prop_assert!(m.len() <= max_size, "{} bytes over {max_size}", m.len());
+                        let end = format!("\n{END_MARKER}\n");
+                        prop_assert!(m.ends_with(&end), "no end marker");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
