@@ -15,9 +15,12 @@ use std::time::{Duration, Instant};
 
 use common_xymon::{Server, node_xml, scratch};
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message::{self, DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
-use hv_monitor::emit::xymon::metrics::{RateState, VmSample};
+use hv_monitor::emit::xymon::combo::combine;
+use hv_monitor::emit::xymon::message;
+use hv_monitor::emit::xymon::metrics::VmSample;
+use hv_monitor::emit::xymon::rates::RateState;
 use hv_monitor::emit::xymon::rrd_script;
+use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
 use hv_monitor::emit::xymon::transport::{Sender, Target};
 
 const PORT: u16 = 19845;
@@ -136,7 +139,7 @@ fn main() {
         let send_time = server.map(|server| {
             let target = Target::parse(&server.addr(), 1984).unwrap();
             let mut sender = Sender::new(Duration::from_secs(15));
-            let payloads = message::combine(&split);
+            let payloads = combine(&split);
             let started = Instant::now();
             assert!(
                 sender.host_known(&target, HOST).unwrap(),

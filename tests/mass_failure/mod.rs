@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use crate::common_xymon::node_xml;
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message::{
-    self, DEFAULT_MAX_SIZE, END_MARKER, Format, Kind, MIN_MAX_SIZE, Report, Settings,
+use hv_monitor::emit::xymon::message::{self, END_MARKER};
+use hv_monitor::emit::xymon::settings::{
+    DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE, Report, Settings,
 };
 use hv_monitor::model::Snapshot;
 

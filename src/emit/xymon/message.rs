@@ -20,110 +20,38 @@
 //! that do not fit under the size limit go into `data HOST.COLUMN` messages with the same
 //! markers: a second status would replace the first. One VM's lines always stay together.
 
-use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
-
-use super::colour::{Colour, Finding, assess};
-use super::metrics::{
-    COUNTERS, CounterRates, RATES, RateState, TOTAL_GAUGES, VM_GAUGES, VmSample, display_rates,
-    total_counters, total_gauges, total_rates,
-};
-use super::names::vm_key;
-use crate::model::Snapshot;
-
-/// xymond cuts status and data messages at 256 KiB on the way to its workers; the channel
-/// header it adds needs a little room too.
-pub const DEFAULT_MAX_SIZE: usize = 240_000;
-/// The smallest size limit that still holds a status header, the markers and one VM.
-pub const MIN_MAX_SIZE: usize = 4_096;
-/// xymoncgimsg.cgi takes at most 1 MB; xymond took a 950 kB extcombo in our tests.
-pub const MAX_COMBO_SIZE: usize = 1_000_000;
-/// xymon's own client never puts more than 100 messages in one combo.
-pub const MAX_COMBO_MESSAGES: usize = 100;
+use super::colour::{Colour, assess};
+use super::graph_lines;
+use super::metrics::{Counter, VmSample};
+use super::rates::CounterRates;
+use super::settings::{Kind, Report, Settings, lifetime_minutes, max_rate_age};
+use super::status_page::{failure_text, status_text, summary};
 
 pub const END_MARKER: &str = "<!-- hvmon end -->";
 pub const MARKER_PREFIX: &str = "<!-- hvmon v1 ";
+const SKIP_START: &str = "<!-- ncv_skipstart -->\n";
+const SKIP_END: &str = "<!-- ncv_skipend -->\n";
 
-/// Which "NAME : value" lines to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One graph per VM and metric, rates as GAUGE (server: `SPLITNCV_<column>="*:GAUGE"`).
-    SplitNcv,
-    /// Host totals only, a fixed set in a fixed order (server: `NCV_<column>="*:GAUGE"`).
-    Ncv,
-    /// Raw counters for our own `xymon-rrd` extra-script handler (DERIVE in the RRDs).
-    RrdScript,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::SplitNcv => "splitncv",
-            Format::Ncv => "ncv",
-            Format::RrdScript => "rrd-script",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Format> {
-        [Format::SplitNcv, Format::Ncv, Format::RrdScript]
-            .into_iter()
-            .find(|f| f.name() == name)
-    }
-
-    /// Whether this format sends rates computed from the previous run.
-    pub fn uses_rates(self) -> bool {
-        self != Format::RrdScript
-    }
-}
-
-/// Which message types carry what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A status (colour, table, graph lines); data messages only for what does not fit.
-    Status,
-    /// Data messages only: graphs, no column on the web page.
-    Data,
-    /// A status with the colour and table only, and every graph line in data messages.
-    Both,
-}
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// As it goes into messages (dots written as commas).
-    pub host: String,
-    pub column: String,
-    pub format: Format,
-    pub kind: Kind,
-    /// How often the job runs: sets the status lifetime and the RRD heartbeat.
-    pub interval: Duration,
-    pub max_size: usize,
-}
-
-/// What one run has to report.
-pub enum Report<'a> {
-    Collected {
-        snapshot: &'a Snapshot,
-        /// The previous run's counters; `None` on a first run or without a state file.
-        previous: Option<&'a RateState>,
-    },
-    /// The collection failed: a red status with this text, and no graph lines.
-    Failed { error: &'a str, at: SystemTime },
-}
-
-/// Twice the interval and a minute, in minutes: one late or lost run does not turn the
-/// column purple, two do.
-pub fn lifetime_minutes(interval: Duration) -> u64 {
-    (2 * interval.as_secs()).div_ceil(60) + 1
-}
-
-/// How old the previous sample may be for its rates to count: a few missed runs are fine.
-pub fn max_rate_age(interval: Duration) -> Duration {
-    interval * 4
+/// What a run's messages are made of, before they are split.
+struct Parts {
+    /// The first line and marker of the status message.
+    status_head: String,
+    /// The first line and marker of every data message.
+    data_head: String,
+    /// The status text, skipped by NCV.
+    text_block: String,
+    /// Groups of graph lines, each kept whole in one message.
+    groups: Vec<String>,
+    kind: Kind,
 }
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
+    split(parts(report, settings), settings.max_size)
+}
+
+fn parts(report: &Report, settings: &Settings) -> Parts {
     let marker = format!(
         "{MARKER_PREFIX}{} interval {} -->\n",
         settings.format.name(),
@@ -143,24 +71,21 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
         settings.column,
         colour.name(),
     );
-    let data_head = format!("data {}.{}\n{marker}", settings.host, settings.column);
-
     // Only a status can turn red: a failed run always sends one, whatever was asked for.
     let kind = match report {
         Report::Failed { .. } => Kind::Status,
         Report::Collected { .. } => settings.kind,
     };
-    let end_len = END_MARKER.len() + 1;
-    let text_room = settings
-        .max_size
-        .saturating_sub(status_head.len() + SKIP_START.len() + SKIP_END.len() + end_len);
+    let text_room = settings.max_size.saturating_sub(
+        status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
+    );
     // A status that also carries graph lines keeps half of itself for them.
     let text_budget = if kind == Kind::Status {
         text_room / 2
     } else {
         text_room
     };
-    let (text, chunks) = match report {
+    let (text, groups) = match report {
         Report::Failed { error, .. } => (failure_text(error, text_budget), Vec::new()),
         Report::Collected { snapshot, previous } => {
             let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
@@ -169,44 +94,56 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
                     .iter()
                     .map(|s| prev.rates(snapshot.taken_at, s, max_rate_age(settings.interval)))
                     .collect(),
-                _ => vec![[None; COUNTERS.len()]; samples.len()],
+                _ => vec![[None; Counter::ALL.len()]; samples.len()],
             };
             let (_, findings) = assess(snapshot);
-            let text = status_text(snapshot, &findings, &rates, text_budget);
-            let chunks = graph_chunks(snapshot, &samples, &rates, settings.format);
-            (text, chunks)
+            (
+                status_text(snapshot, &findings, &rates, text_budget),
+                graph_lines::groups(snapshot, &samples, &rates, settings.format),
+            )
         }
     };
-    let text_block = format!("{SKIP_START}{text}{SKIP_END}");
+    Parts {
+        status_head,
+        data_head: format!("data {}.{}\n{marker}", settings.host, settings.column),
+        text_block: format!("{SKIP_START}{text}{SKIP_END}"),
+        groups,
+        kind,
+    }
+}
 
+/// Fills messages group by group, each split by its own size. A data message always takes
+/// its first group: one group fits any message (`the_largest_group_fits_the_smallest_message`).
+fn split(parts: Parts, max_size: usize) -> Vec<String> {
+    let end_len = END_MARKER.len() + 1;
     let mut messages = Vec::new();
     let finish = |mut message: String, messages: &mut Vec<String>| {
         message.push_str(END_MARKER);
         message.push('\n');
         messages.push(message);
     };
-    let mut current = match kind {
-        Kind::Status => status_head + &text_block,
+    let status = parts.status_head + &parts.text_block;
+    let mut current = match parts.kind {
+        Kind::Status => status,
         Kind::Both => {
-            finish(status_head + &text_block, &mut messages);
-            data_head.clone()
+            finish(status, &mut messages);
+            parts.data_head.clone()
         }
-        Kind::Data => data_head.clone(),
+        Kind::Data => parts.data_head.clone(),
     };
     // Whether `current` must go out even without graph lines (the status), and whether it
-    // has any: a message is split by its own size, and a data message always takes its first
-    // group (one group fits any message, see `the_largest_group_fits_the_smallest_message`).
-    let mut is_status = kind == Kind::Status;
+    // has any.
+    let mut is_status = parts.kind == Kind::Status;
     let mut has_lines = false;
-    for chunk in chunks.iter().filter(|c| !c.is_empty()) {
-        if current.len() + chunk.len() + end_len > settings.max_size && (has_lines || is_status) {
+    for group in parts.groups.iter().filter(|g| !g.is_empty()) {
+        if current.len() + group.len() + end_len > max_size && (has_lines || is_status) {
             finish(
-                std::mem::replace(&mut current, data_head.clone()),
+                std::mem::replace(&mut current, parts.data_head.clone()),
                 &mut messages,
             );
             is_status = false;
         }
-        current.push_str(chunk);
+        current.push_str(group);
         has_lines = true;
     }
     // A data message with no graph lines says nothing; a status always goes out.
@@ -216,480 +153,17 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
     messages
 }
 
-const SKIP_START: &str = "<!-- ncv_skipstart -->\n";
-const SKIP_END: &str = "<!-- ncv_skipend -->\n";
-
-/// The first line's free text, after the date.
-fn summary(snapshot: &Snapshot) -> String {
-    let totals = total_gauges(snapshot, &[]);
-    let count = |name: &str| {
-        TOTAL_GAUGES
-            .iter()
-            .position(|g| *g == name)
-            .and_then(|i| totals[i])
-            .unwrap_or(0.0)
-    };
-    let mut s = format!(
-        "{} VMs: {} running, {} paused, {} off",
-        snapshot.vms.len(),
-        count("running"),
-        count("paused"),
-        count("off")
-    );
-    for extra in ["crashed", "other"] {
-        if count(extra) > 0.0 {
-            let _ = write!(s, ", {} {extra}", count(extra));
-        }
-    }
-    s
-}
-
-/// Room kept for each "N more ... not listed" line.
-const MORE_LINE_MAX: usize = 160;
-/// Characters of a VM name shown in full; a longer one is cut and followed by its key.
-const NAME_SHOWN_MAX: usize = 64;
-/// Characters of one collection warning or collector error shown.
-const NOTE_SHOWN_MAX: usize = 300;
-
-/// The status text of a failed collection, at most `budget` bytes.
-fn failure_text(error: &str, budget: usize) -> String {
-    let lead = "&red hv_monitor could not collect VM figures: ";
-    let error = escape(&shorten(error, NOTE_SHOWN_MAX));
-    let room = budget.saturating_sub(lead.len() + 1);
-    format!("{lead}{}\n", cut(&error, room))
-}
-
-/// A VM name as the status page shows it: escaped, and at most [`NAME_SHOWN_MAX`]
-/// characters followed by its key (which tells two long names apart and names its graphs).
-fn shown_name(name: &str) -> String {
-    if name.chars().count() <= NAME_SHOWN_MAX {
-        escape(name)
-    } else {
-        let head: String = name.chars().take(NAME_SHOWN_MAX - 16).collect();
-        format!("{}... (key {})", escape(&head), vm_key(name))
-    }
-}
-
-/// At most `max` characters of `s`, with "..." when cut.
-fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}...", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// Appends `lines` while they fit in `budget` bytes, then `more(left out)` if any were left
-/// out (that line is not counted: callers keep [`MORE_LINE_MAX`] for it). Returns the bytes
-/// of `lines` written.
-fn push_within(
-    out: &mut String,
-    lines: impl ExactSizeIterator<Item = String>,
-    budget: usize,
-    more: impl FnOnce(usize) -> String,
-) -> usize {
-    let total = lines.len();
-    let mut used = 0;
-    let mut listed = 0;
-    for line in lines {
-        if used + line.len() > budget {
-            break;
-        }
-        used += line.len();
-        listed += 1;
-        out.push_str(&line);
-    }
-    if listed < total {
-        out.push_str(cut(&more(total - listed), MORE_LINE_MAX));
-    }
-    used
-}
-
-/// The human part of the status page, at most `budget` bytes: problems with Xymon's colour
-/// icons (worst first), a table of VMs, the collection's warnings. On a host with thousands
-/// of VMs in trouble each part lists what fits, the worst first, and says how many it left
-/// out: the problems get at most half, the warnings a quarter of the rest, the table the
-/// remainder, listing the VMs with problems first.
-fn status_text(
-    snapshot: &Snapshot,
-    findings: &[Finding],
-    rates: &[CounterRates],
-    budget: usize,
-) -> String {
-    let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
-    let width = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(2)
-        .clamp(2, 40);
-    let header = format!(
-        "<pre>\n{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
-    );
-    let version = format!(
-        "hv_monitor {} ({} backend)\n",
-        env!("CARGO_PKG_VERSION"),
-        snapshot.hypervisor.as_str()
-    );
-    let all_well = "&green all VMs as expected\n";
-    let mut room = budget.saturating_sub(
-        header.len() + "</pre>\n".len() + version.len() + all_well.len() + 3 * MORE_LINE_MAX,
-    );
-
-    let mut problems = String::new();
-    if findings.is_empty() {
-        problems.push_str(all_well);
-    }
-    let icon = |colour: Colour| match colour {
-        Colour::Red => "&red",
-        Colour::Yellow => "&yellow",
-        Colour::Green => "&green",
-    };
-    let lines = findings
-        .iter()
-        .map(|f| format!("{} {}: {}\n", icon(f.colour), names[f.vm], f.what));
-    room -= push_within(&mut problems, lines, room / 2, |left| {
-        let worst = findings[findings.len() - left].colour;
-        format!(
-            "{} {left} more VMs with problems not listed: the status would not fit in one Xymon message\n",
-            icon(worst)
-        )
-    });
-
-    let mut warnings = String::new();
-    let lines = snapshot
-        .warnings
-        .iter()
-        .map(|w| format!("warning: {}\n", escape(&shorten(w, NOTE_SHOWN_MAX))));
-    room -= push_within(&mut warnings, lines, room / 4, |left| {
-        format!("({left} more warnings not listed)\n")
-    });
-
-    let row = |i: usize| {
-        let vm = &snapshot.vms[i];
-        let autostart = match vm.autostart {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        let cpu = rates[i][0].map_or("-".to_string(), |r| format!("{r:.1}"));
-        format!(
-            "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
-            names[i],
-            vm.state.name(),
-            autostart,
-            vm.cpus,
-            vm.mem_alloc >> 20,
-            cpu
-        )
-    };
-    let all: Vec<usize> = (0..snapshot.vms.len()).collect();
-    let full_size: usize = all.iter().map(|&i| row(i).len()).sum();
-    let order: Vec<usize> = if full_size <= room {
-        all
-    } else {
-        let mut flagged = vec![false; snapshot.vms.len()];
-        for f in findings {
-            flagged[f.vm] = true;
-        }
-        let rest = (0..snapshot.vms.len()).filter(|&i| !flagged[i]);
-        findings.iter().map(|f| f.vm).chain(rest).collect()
-    };
-    let mut out = problems;
-    out.push_str(&header);
-    push_within(&mut out, order.into_iter().map(row), room, |left| {
-        format!(
-            "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
-        )
-    });
-    out.push_str("</pre>\n");
-    out.push_str(&warnings);
-    out.push_str(&version);
-    out
-}
-
-/// Graph lines grouped so that no group is ever split across messages: the totals, then one
-/// group per VM.
-fn graph_chunks(
-    snapshot: &Snapshot,
-    samples: &[VmSample],
-    rates: &[CounterRates],
-    format: Format,
-) -> Vec<String> {
-    let gauges = total_gauges(snapshot, samples);
-    let mut totals = String::new();
-    let prefix = if format == Format::Ncv { "" } else { "all_" };
-    match format {
-        Format::RrdScript => {
-            // The extra-script wants every name; U marks the unknown ones.
-            for (name, v) in TOTAL_GAUGES.iter().zip(gauges) {
-                match v {
-                    Some(v) => line(&mut totals, prefix, name, Some(v)),
-                    None => writeln!(totals, "{prefix}{name} : U").unwrap_or_default(),
-                }
-            }
-            for (name, v) in COUNTERS.iter().zip(total_counters(samples)) {
-                match v {
-                    Some(v) => writeln!(totals, "all_{name} : {v}"),
-                    None => writeln!(totals, "all_{name} : U"),
-                }
-                .unwrap_or_default();
-            }
-        }
-        Format::SplitNcv | Format::Ncv => {
-            let values: Vec<(&str, Option<f64>)> = TOTAL_GAUGES
-                .iter()
-                .copied()
-                .zip(gauges)
-                .chain(
-                    RATES
-                        .iter()
-                        .copied()
-                        .zip(display_rates(&total_rates(rates))),
-                )
-                .collect();
-            // NCV keeps one RRD whose datasets the first message fixes for good: all the names
-            // or none (no update this run), never a partial set.
-            let complete = values.iter().all(|(_, v)| v.is_some());
-            if format == Format::SplitNcv || complete {
-                for (name, v) in values {
-                    line(&mut totals, prefix, name, v);
-                }
-            }
-        }
-    }
-    let mut chunks = vec![totals];
-    if format == Format::Ncv {
-        return chunks;
-    }
-    for (sample, rates) in samples.iter().zip(rates) {
-        let mut chunk = String::new();
-        let prefix = format!("vm_{}_", sample.key);
-        match format {
-            Format::RrdScript => {
-                for (name, v) in VM_GAUGES.iter().zip(sample.gauges) {
-                    match v {
-                        Some(v) => line(&mut chunk, &prefix, name, Some(v)),
-                        None => {
-                            let _ = writeln!(chunk, "{prefix}{name} : U");
-                        }
-                    }
-                }
-                for (name, v) in COUNTERS.iter().zip(sample.counters) {
-                    match v {
-                        Some(v) => writeln!(chunk, "{prefix}{name} : {v}"),
-                        None => writeln!(chunk, "{prefix}{name} : U"),
-                    }
-                    .unwrap_or_default();
-                }
-            }
-            Format::SplitNcv | Format::Ncv => {
-                for (name, v) in VM_GAUGES.iter().zip(sample.gauges) {
-                    line(&mut chunk, &prefix, name, v);
-                }
-                for (name, v) in RATES.iter().zip(display_rates(rates)) {
-                    line(&mut chunk, &prefix, name, v);
-                }
-            }
-        }
-        chunks.push(chunk);
-    }
-    chunks
-}
-
-/// `PREFIXNAME : value`, left out when the value is unknown: NCV drops what it cannot read
-/// anyway, and a missing line is a gap in the graph, as it should be.
-fn line(out: &mut String, prefix: &str, name: &str, value: Option<f64>) {
-    if let Some(v) = value.filter(|v| v.is_finite()) {
-        let _ = writeln!(out, "{prefix}{name} : {}", number(v));
-    }
-}
-
-/// A number NCV reads whole: no exponent (Rust never writes one for f64), integers without a
-/// fraction, others with at most 3 decimals.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// Text that cannot break the status page or the message: HTML's three special characters
-/// as entities, control characters as `\xNN` (a VM name with a newline must not start a line
-/// of its own, where NCV would read it).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Joins messages into `extcombo` messages (xymond handles each part as if sent alone, over
-/// one connection): at most [`MAX_COMBO_MESSAGES`] and [`MAX_COMBO_SIZE`] bytes each. A lone
-/// message is sent as it is.
-pub fn combine(messages: &[String]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut batch: Vec<&str> = Vec::new();
-    let mut size = 0;
-    let flush = |batch: &mut Vec<&str>, out: &mut Vec<Vec<u8>>| match batch.len() {
-        0 => {}
-        1 => out.push(batch[0].as_bytes().to_vec()),
-        _ => out.push(extcombo(batch)),
-    };
-    for m in messages {
-        // Room for the offsets in the header too.
-        let cost = m.len() + 12;
-        if !batch.is_empty()
-            && (batch.len() == MAX_COMBO_MESSAGES || size + cost > MAX_COMBO_SIZE - 32)
-        {
-            flush(&mut batch, &mut out);
-            batch.clear();
-            size = 0;
-        }
-        batch.push(m);
-        size += cost;
-    }
-    flush(&mut batch, &mut out);
-    out
-}
-
-/// `extcombo START END1 ... ENDn\n` then the messages; offsets count from the start of the
-/// whole combo, START is where the first message begins (the header's own length).
-fn extcombo(messages: &[&str]) -> Vec<u8> {
-    let mut header_len = 0;
-    loop {
-        let mut header = String::from("extcombo");
-        let mut offset = header_len;
-        let _ = write!(header, " {offset}");
-        for m in messages {
-            offset += m.len();
-            let _ = write!(header, " {offset}");
-        }
-        header.push('\n');
-        if header.len() == header_len {
-            let mut out = header.into_bytes();
-            for m in messages {
-                out.extend_from_slice(m.as_bytes());
-            }
-            return out;
-        }
-        header_len = header.len();
-    }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use std::time::{Duration, SystemTime};
+
     use super::*;
+    use crate::emit::xymon::metrics::TotalGauge;
     use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-    use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, State, Vm};
-    use proptest::prelude::*;
-
-    /// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
-    /// contract describes it): names and values, before its name rewriting.
-    pub(crate) fn ncv_parse(message: &str) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        let mut skipping = false;
-        for line in message.lines().skip(1) {
-            if line == "@@" || line.contains("<!-- ncv_end -->") {
-                break;
-            }
-            if line.contains("<!-- ncv_skipstart -->") {
-                skipping = true;
-            }
-            if line.contains("<!-- ncv_skipend -->") {
-                skipping = false;
-                continue;
-            }
-            if skipping || line.contains("<!-- ncv_skip -->") {
-                continue;
-            }
-            let Some(at) = line.find([':', '=']) else {
-                continue;
-            };
-            let mut name = line[..at].trim();
-            for colour in [
-                "&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple ",
-            ] {
-                name = name.strip_prefix(colour).unwrap_or(name);
-            }
-            let rest = line[at + 1..].trim_start();
-            let value: String = rest
-                .chars()
-                .take_while(|c| "+-0123456789.eE".contains(*c))
-                .collect();
-            if let Ok(v) = value.parse::<f64>() {
-                out.push((name.to_string(), v));
-            }
-        }
-        out
-    }
-
-    pub(crate) fn busy_vm(name: &str) -> Vm {
-        let mut vm = Vm::new(name, State::Running);
-        vm.cpus = 2;
-        vm.mem_alloc = 1 << 30;
-        vm.autostart = Some(true);
-        vm.process = Some(Process {
-            pid: 42,
-            usertime: 10.0,
-            systime: 2.5,
-            rss: 1 << 28,
-            ..Process::default()
-        });
-        vm.disks = vec![Disk {
-            name: "vda".into(),
-            alloc: 10 << 30,
-            in_use: 1 << 30,
-            io: DiskIo {
-                rbytes: 1000,
-                rreqs: 10,
-                rtime: 5.0,
-                ..DiskIo::default()
-            },
-            ..Disk::default()
-        }];
-        vm
-    }
-
-    pub(crate) fn snapshot(vms: Vec<Vm>) -> Snapshot {
-        Snapshot {
-            hypervisor: Hypervisor::Libvirt,
-            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            vms,
-            warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
-        }
-    }
-
-    pub(crate) fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
-        Settings {
-            host: "hv1,example,com".into(),
-            column: "hvmon".into(),
-            format,
-            kind,
-            interval: Duration::from_secs(300),
-            max_size,
-        }
-    }
+    use crate::emit::xymon::rates::RateState;
+    use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format};
+    use crate::emit::xymon::test_support::*;
+    use crate::model::{Snapshot, State, Vm};
 
     const HOSTILE: &[&str] = &[
         "web-01",
@@ -772,7 +246,7 @@ pub(crate) mod tests {
             names_of(&two, Some(&earlier)),
             "NCV needs the same names every time"
         );
-        assert_eq!(names.len(), TOTAL_GAUGES.len() + RATES.len());
+        assert_eq!(names.len(), TotalGauge::ALL.len() + Counter::ALL.len());
         for n in &names {
             assert_eq!(&ncv_rule(n), n);
         }
@@ -878,272 +352,5 @@ pub(crate) mod tests {
         assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(m[0].contains("&lt;refused&gt;"));
         assert!(ncv_parse(&m[0]).is_empty());
-    }
-
-    #[test]
-    fn lifetime_covers_two_intervals() {
-        assert_eq!(lifetime_minutes(Duration::from_secs(300)), 11);
-        assert_eq!(lifetime_minutes(Duration::from_secs(60)), 3);
-        assert_eq!(lifetime_minutes(Duration::from_secs(45)), 3);
-    }
-
-    #[test]
-    fn numbers_never_use_exponents() {
-        assert_eq!(number(8589934592.0), "8589934592");
-        assert_eq!(number(0.5), "0.5");
-        assert_eq!(number(1.23456), "1.235");
-        assert_eq!(number(1e20), "100000000000000000000");
-        assert_eq!(number(0.0001), "0");
-    }
-
-    #[test]
-    fn extcombo_offsets_point_at_each_message() {
-        let messages: Vec<String> = (0..3).map(|i| format!("status h.t{i} green x\n")).collect();
-        let combos = combine(&messages);
-        assert_eq!(combos.len(), 1);
-        let combo = String::from_utf8(combos[0].clone()).unwrap();
-        let (header, _) = combo.split_once('\n').unwrap();
-        let offsets: Vec<usize> = header
-            .split(' ')
-            .skip(1)
-            .map(|o| o.parse().unwrap())
-            .collect();
-        assert_eq!(offsets[0], header.len() + 1);
-        for (i, w) in offsets.windows(2).enumerate() {
-            assert_eq!(&combo[w[0]..w[1]], messages[i]);
-        }
-        assert_eq!(*offsets.last().unwrap(), combo.len());
-        assert_eq!(
-            combine(&messages[..1]),
-            vec![messages[0].as_bytes().to_vec()]
-        );
-        let many: Vec<String> = (0..250).map(|i| format!("data h.t\nx{i} : 1\n")).collect();
-        assert_eq!(combine(&many).len(), 3, "at most 100 messages per combo");
-        let big: Vec<String> = (0..9).map(|_| "x".repeat(DEFAULT_MAX_SIZE)).collect();
-        let combos = combine(&big);
-        assert!(combos.iter().all(|c| c.len() <= MAX_COMBO_SIZE));
-        assert_eq!(combos.len(), 3);
-    }
-
-    /// A VM with every figure at its largest, so every graph line is as long as it gets.
-    fn maximal_vm(name: &str, state: State) -> Vm {
-        let mut vm = busy_vm(name);
-        vm.state = state;
-        vm.cpus = u64::MAX;
-        vm.mem_alloc = u64::MAX;
-        if let Some(p) = vm.process.as_mut() {
-            p.rss = u64::MAX;
-            p.usertime = 1e300;
-        }
-        vm.disks[0].alloc = u64::MAX;
-        vm.disks[0].in_use = u64::MAX;
-        vm.disks[0].io = DiskIo {
-            rbytes: u64::MAX,
-            wbytes: u64::MAX,
-            rreqs: 1,
-            wreqs: 1,
-            rtime: 1e300,
-            wtime: 1e300,
-            ..DiskIo::default()
-        };
-        vm.nics = vec![Nic {
-            counters: NetCounters {
-                ipkts: u64::MAX,
-                ibytes: u64::MAX,
-                ierrs: u64::MAX,
-                idrop: u64::MAX,
-                opkts: u64::MAX,
-                obytes: u64::MAX,
-                oerrs: u64::MAX,
-                odrop: u64::MAX,
-                coll: 0,
-            },
-            ..Nic::default()
-        }];
-        vm
-    }
-
-    /// A state one millisecond older than `s` with every counter at 0: the largest rates.
-    fn zero_counters_just_before(s: &Snapshot) -> RateState {
-        let samples: Vec<VmSample> = s
-            .vms
-            .iter()
-            .map(|vm| {
-                let mut sample = VmSample::of(vm);
-                sample.counters = [Some(0); COUNTERS.len()];
-                sample
-            })
-            .collect();
-        RateState::new(s.taken_at - Duration::from_millis(1), &samples)
-    }
-
-    /// The longest host, column and interval the CLI accepts.
-    fn longest_settings(format: Format, kind: Kind, max_size: usize) -> Settings {
-        Settings {
-            host: "h".repeat(253),
-            column: "c".repeat(60),
-            format,
-            kind,
-            interval: Duration::from_secs(86_400),
-            max_size,
-        }
-    }
-
-    const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
-    const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];
-
-    #[test]
-    fn the_largest_group_fits_the_smallest_message() {
-        // A name whose key is as long as keys get, and figures as long as numbers get.
-        let s = snapshot(vec![maximal_vm(&"a-".repeat(500), State::Running)]);
-        let previous = zero_counters_just_before(&s);
-        for format in FORMATS {
-            let samples: Vec<VmSample> = s.vms.iter().map(VmSample::of).collect();
-            let rates: Vec<CounterRates> = samples
-                .iter()
-                .map(|x| previous.rates(s.taken_at, x, Duration::from_secs(1)))
-                .collect();
-            assert!(rates[0].iter().all(Option::is_some));
-            let chunks = graph_chunks(&s, &samples, &rates, format);
-            let longest = chunks.iter().map(String::len).max().unwrap();
-            let head = format!(
-                "data {}.{}\n{MARKER_PREFIX}rrd-script interval 86400 -->\n",
-                "h".repeat(253),
-                "c".repeat(60)
-            );
-            let whole = head.len() + longest + END_MARKER.len() + 1;
-            assert!(
-                whole <= MIN_MAX_SIZE,
-                "{}: a data message with one group is {whole} bytes",
-                format.name()
-            );
-        }
-    }
-
-    #[test]
-    fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind() {
-        let vms: Vec<Vm> = (0..2000)
-            .map(|i| maximal_vm(&format!("{i:04}-{}", "<&\n".repeat(330)), State::Crashed))
-            .collect();
-        let mut s = snapshot(vms);
-        s.warnings = (0..2000)
-            .map(|i| format!("VM '{i}{}' vanished during collection", "\x07".repeat(990)))
-            .collect();
-        let previous = zero_counters_just_before(&s);
-        for max_size in [MIN_MAX_SIZE, 8192, DEFAULT_MAX_SIZE] {
-            for format in FORMATS {
-                for kind in KINDS {
-                    let report = Report::Collected {
-                        snapshot: &s,
-                        previous: Some(&previous),
-                    };
-                    let messages = build(&report, &longest_settings(format, kind, max_size));
-                    for (i, m) in messages.iter().enumerate() {
-                        assert!(
-                            m.len() <= max_size && m.ends_with(&format!("\n{END_MARKER}\n")),
-                            "{} {kind:?} {max_size}: message {i} is {} bytes",
-                            format.name(),
-                            m.len()
-                        );
-                    }
-                    if kind != Kind::Data {
-                        let status = &messages[0];
-                        assert!(status.contains(" red "), "{}", &status[..300]);
-                        assert!(status.contains("more VMs with problems not listed"));
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn long_names_are_shown_cut_with_their_key() {
-        let long = "x".repeat(1000);
-        let shown = shown_name(&long);
-        assert!(shown.len() < 150, "{shown}");
-        assert!(shown.contains(&vm_key(&long)));
-        assert_eq!(shown_name("web-01"), "web-01");
-        let failed = Report::Failed {
-            error: &"<".repeat(100_000),
-            at: SystemTime::UNIX_EPOCH,
-        };
-        let m = build(
-            &failed,
-            &longest_settings(Format::SplitNcv, Kind::Status, MIN_MAX_SIZE),
-        );
-        assert_eq!(m.len(), 1);
-        assert!(m[0].len() <= MIN_MAX_SIZE && m[0].ends_with(&format!("{END_MARKER}\n")));
-    }
-
-    fn arb_name() -> impl Strategy<Value = String> {
-        prop_oneof!["[a-z0-9_-]{1,20}", "[\\x00-\\x7f]{0,1000}", "(?s).{0,250}",]
-    }
-
-    fn arb_vm() -> impl Strategy<Value = (usize, usize, bool, bool, bool)> {
-        (
-            0..State::ALL.len(),
-            0..3usize,
-            any::<bool>(),
-            any::<bool>(),
-            any::<bool>(),
-        )
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
-
-        #[test]
-        fn every_message_fits_and_ends_with_the_marker(
-            names in prop::collection::vec(arb_name(), 1..12),
-            shapes in prop::collection::vec(arb_vm(), 1..16),
-            count in 0..5000usize,
-            warnings in prop::collection::vec("(?s).{0,400}", 0..40),
-            max_size in MIN_MAX_SIZE..=DEFAULT_MAX_SIZE,
-            with_rates in any::<bool>(),
-            long_settings in any::<bool>(),
-        ) {
-            let vms: Vec<Vm> = (0..count)
-                .map(|i| {
-                    let (state, figures, autostart, io_error, busy) = shapes[i % shapes.len()];
-                    let name = format!("{}{i}", names[i % names.len()]);
-                    let mut vm = match figures {
-                        0 => Vm::new(name, State::ALL[state]),
-                        1 => { let mut vm = busy_vm(&name); vm.state = State::ALL[state]; vm }
-                        _ => maximal_vm(&name, State::ALL[state]),
-                    };
-                    vm.autostart = Some(autostart);
-                    vm.paused_on_io_error = io_error;
-                    vm.disk_stats_unknown = busy;
-                    vm
-                })
-                .collect();
-            let mut s = snapshot(vms);
-            s.warnings = warnings;
-            let previous = zero_counters_just_before(&s);
-            for format in FORMATS {
-                for kind in KINDS {
-                    let settings = if long_settings {
-                        longest_settings(format, kind, max_size)
-                    } else {
-                        settings(format, kind, max_size)
-                    };
-                    let report = Report::Collected {
-                        snapshot: &s,
-                        previous: with_rates.then_some(&previous),
-                    };
-                    for m in build(&report, &settings) {
-                        prop_assert!(m.len() <= max_size, "{} bytes over {max_size}", m.len());
-                        let end = format!("\n{END_MARKER}\n");
-                        prop_assert!(m.ends_with(&end), "no end marker");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn escaping_keeps_names_on_one_line_and_out_of_html() {
-        assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
-        assert_eq!(escape("名前"), "名前");
     }
 }
