@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::librenms::{self, Detail};
+use hv_monitor::emit::librenms::{self, Detail, Form};
 
 const RSS_GROWTH_LIMIT_KIB: u64 = 4096;
 
@@ -74,7 +74,7 @@ fn soak(uri: &str, runs: usize) -> bool {
         match collect::collect(Backend::Libvirt, &options) {
             Ok(snapshot) => {
                 vms = snapshot.vms.len();
-                bytes = librenms::document(&snapshot, Detail::Devices).len();
+                bytes = librenms::document(&snapshot, Detail::Devices, Form::Plain).len();
             }
             Err(e) => {
                 failed += 1;
