@@ -39,6 +39,10 @@ struct Cli {
     /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt's own choice).
     #[arg(long = "uri", value_name = "URI", global = true)]
     uri: Option<String>,
+    /// libvirt connections to collect over at once, each with its share of the VMs; 1 is one
+    /// serial connection (default: one per 16 VMs, at most 4 and two per core).
+    #[arg(short = 'j', long = "connections", value_name = "K", value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
+    connections: Option<u16>,
     /// Give up after this many seconds; snmpd's poller waits about 6.
     #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
     deadline: Duration,
@@ -140,7 +144,10 @@ fn parse_max_size(s: &str) -> Result<usize, String> {
 fn main() {
     let cli = Cli::parse();
     let backend = cli.backend.unwrap_or_else(Backend::default_for_this_os);
-    let collect = CollectOptions { uri: cli.uri };
+    let collect = CollectOptions {
+        uri: cli.uri,
+        connections: cli.connections.map(usize::from),
+    };
     let code = match cli.command {
         None => app::librenms::run(&app::librenms::Options {
             backend,
