@@ -197,3 +197,7 @@ fn nics(
 fn counter(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
+
+#[cfg(test)]
+#[path = "assemble_tests.rs"]
+mod tests;
