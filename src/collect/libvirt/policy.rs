@@ -9,7 +9,8 @@
 //! further calls on a connection beside a call that never ends (9.0 was seen to leave one of
 //! them waiting for good). The stuck domain's lock is held now, so NOWAIT skips its monitor
 //! and the new call returns its state with the disk I/O missing. Each further stuck domain
-//! costs one more attempt. With several connections ([`super::LibvirtCollector`]), a stuck
+//! costs one more attempt. A call given up on may only have been slow (libvirtd waiting on a
+//! domain that is being started, on a loaded host): whichever attempt answers first is used. With several connections ([`super::LibvirtCollector`]), a stuck
 //! domain costs only its own group's connection that attempt.
 
 use std::collections::{HashMap, HashSet};
@@ -66,6 +67,9 @@ pub fn names(conn: &Connect, flags: u32) -> Option<HashSet<String>> {
     Some(domains.iter().filter_map(|d| d.name().ok()).collect())
 }
 
+/// A bulk call's answer, or the panic of the thread that made it.
+type StatsAnswer = std::thread::Result<Result<Vec<DomainStats>, virt::error::Error>>;
+
 /// One connection and the run's deadline.
 pub struct Connection {
     pub conn: Connect,
@@ -74,6 +78,8 @@ pub struct Connection {
     uri: Option<String>,
     /// When the whole collection must be done; `None`: wait as long as libvirt takes.
     deadline: Option<Instant>,
+    /// Every bulk call made on its own thread answers here, also one given up on.
+    answers: (mpsc::Sender<StatsAnswer>, mpsc::Receiver<StatsAnswer>),
 }
 
 impl Connection {
@@ -82,6 +88,7 @@ impl Connection {
             conn,
             uri: uri.map(str::to_string),
             deadline,
+            answers: mpsc::channel(),
         }
     }
 
@@ -174,7 +181,7 @@ impl Connection {
         if budget < MIN_STATS_ATTEMPT {
             return Some(bulk::domain_stats(&all, NOWAIT));
         }
-        let (tx, rx) = mpsc::channel();
+        let tx = self.answers.0.clone();
         // The thread owns its references (each holds its connection too): it may be left
         // waiting after this run has moved on.
         let owned: Vec<Domain> = domains.to_vec();
@@ -182,16 +189,20 @@ impl Connection {
             .name("libvirt-stats".into())
             .spawn(move || {
                 let all: Vec<&Domain> = owned.iter().collect();
-                // Nobody listens any more when this call was given up on.
-                let _ = tx.send(bulk::domain_stats(&all, NOWAIT));
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    bulk::domain_stats(&all, NOWAIT)
+                }));
+                // Nobody listens any more when the run is over.
+                let _ = tx.send(answer);
             });
-        let Ok(thread) = spawned else {
+        if spawned.is_err() {
             // No thread to spare: ask here, with only the run's deadline as a guard.
             return Some(bulk::domain_stats(&all, NOWAIT));
-        };
-        match rx.recv_timeout(budget) {
-            Ok(result) => Some(result),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+        }
+        match self.answers.1.recv_timeout(budget) {
+            Ok(answer) => Some(answer.unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            // This end holds a sender too: never disconnected.
+            Err(_) => {
                 warnings.push(format!(
                     "virDomainListGetStats gave no answer within {} ms (a VM's QEMU \
                      monitor is not answering?); asked again over a new connection without \
@@ -200,11 +211,6 @@ impl Connection {
                 ));
                 None
             }
-            // The thread sends before it ends, so it panicked: pass the panic on.
-            Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-                Err(panic) => std::panic::resume_unwind(panic),
-                Ok(()) => Some(bulk::domain_stats(&all, NOWAIT)),
-            },
         }
     }
 }
