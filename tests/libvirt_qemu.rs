@@ -277,13 +277,6 @@ fn collect_over(uri: &str, connections: &str) -> Value {
     librenms_decode(stdout(&out).trim_end()).expect("LibreNMS decodes the output")
 }
 
-/// Keeps the comparison above from running while a guest is stopped.
-fn lab_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LAB.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 const STUCK: &str = "hvmon-stuck-group";
 
 /// A transient guest of this test's own whose QEMU is stopped (SIGSTOP) until dropped; then
