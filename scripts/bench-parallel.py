@@ -67,13 +67,15 @@ def main():
     ap.add_argument("--ks", default="2,4,8", help="further -j values to measure")
     ap.add_argument("--before", help="an earlier hv_monitor binary: its calls per VM are counted "
                     "(not timed: it may be a debug build)")
+    ap.add_argument("--no-build", action="store_true", help="use target/release as it is")
     ap.add_argument("--write", help="replace this script's section of this markdown file")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     ks = [int(k) for k in args.ks.split(",") if k]
 
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hv_monitor"],
-                   cwd=ROOT, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "hv_monitor"],
+                       cwd=ROOT, check=True)
     hv = str(ROOT / "target/release/hv_monitor")
     lab = [n for n in guests() if not n.startswith("hvmon-extra-")]
     variants = [("hv_monitor -c -j 1", [hv, "--uri", URI, "-c", "-j", "1"]),

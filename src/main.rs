@@ -49,5 +49,6 @@ fn main() {
         }),
         Some(Command::XymonRrd { host, test, file }) => app::xymon::run_rrd(&host, &test, &file),
     };
-    std::process::exit(code);
+    // Not std::process::exit: a collector thread may still be inside libvirt.
+    hv_monitor::collect::exit(code);
 }

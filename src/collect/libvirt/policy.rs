@@ -67,8 +67,12 @@ pub fn names(conn: &Connect, flags: u32) -> Option<HashSet<String>> {
     Some(domains.iter().filter_map(|d| d.name().ok()).collect())
 }
 
-/// A bulk call's answer, or the panic of the thread that made it.
-type StatsAnswer = std::thread::Result<Result<Vec<DomainStats>, virt::error::Error>>;
+/// A bulk call's answer, or the panic of the thread that made it, with the number of the
+/// attempt that made it.
+type StatsAnswer = (
+    usize,
+    std::thread::Result<Result<Vec<DomainStats>, virt::error::Error>>,
+);
 
 /// One connection and the run's deadline.
 pub struct Connection {
@@ -80,6 +84,8 @@ pub struct Connection {
     deadline: Option<Instant>,
     /// Every bulk call made on its own thread answers here, also one given up on.
     answers: (mpsc::Sender<StatsAnswer>, mpsc::Receiver<StatsAnswer>),
+    /// The threads of those calls, by attempt; one that answered is joined.
+    attempts: Vec<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Connection {
@@ -89,6 +95,7 @@ impl Connection {
             uri: uri.map(str::to_string),
             deadline,
             answers: mpsc::channel(),
+            attempts: Vec::new(),
         }
     }
 
@@ -124,7 +131,7 @@ impl Connection {
     /// then domain by domain: only the broken domain is lost. If every domain fails, the
     /// connection is what broke: that is the error.
     fn bulk_stats(
-        &self,
+        &mut self,
         domains: &[Domain],
         warnings: &mut Vec<String>,
     ) -> Result<Option<Vec<DomainStats>>, CollectError> {
@@ -169,7 +176,7 @@ impl Connection {
     /// left. Without a deadline, or with too little time left to try again, they are waited
     /// for.
     fn bulk_call_in_time(
-        &self,
+        &mut self,
         domains: &[Domain],
         warnings: &mut Vec<String>,
     ) -> Option<Result<Vec<DomainStats>, virt::error::Error>> {
@@ -182,6 +189,7 @@ impl Connection {
             return Some(bulk::domain_stats(&all, NOWAIT));
         }
         let tx = self.answers.0.clone();
+        let attempt = self.attempts.len();
         // The thread owns its references (each holds its connection too): it may be left
         // waiting after this run has moved on.
         let owned: Vec<Domain> = domains.to_vec();
@@ -193,16 +201,26 @@ impl Connection {
                     bulk::domain_stats(&all, NOWAIT)
                 }));
                 // Nobody listens any more when the run is over.
-                let _ = tx.send(answer);
+                let _ = tx.send((attempt, answer));
             });
-        if spawned.is_err() {
+        let Ok(thread) = spawned else {
             // No thread to spare: ask here, with only the run's deadline as a guard.
             return Some(bulk::domain_stats(&all, NOWAIT));
-        }
+        };
+        self.attempts.push(Some(thread));
         match self.answers.1.recv_timeout(budget) {
-            Ok(answer) => Some(answer.unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            Ok((answered, answer)) => {
+                // Joined, so its thread teardown never overlaps the process's exit handlers
+                // (see `collect::exit`); it has sent its answer and is ending.
+                if let Some(thread) = self.attempts[answered].take() {
+                    let _ = thread.join();
+                }
+                Some(answer.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            }
             // This end holds a sender too: never disconnected.
             Err(_) => {
+                // It holds its connection inside libvirt for as long as QEMU is silent.
+                crate::collect::note_abandoned_thread();
                 warnings.push(format!(
                     "virDomainListGetStats gave no answer within {} ms (a VM's QEMU \
                      monitor is not answering?); asked again over a new connection without \
