@@ -295,6 +295,11 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
          scratch directory).",
     ),
     (
+        "STATE_DIRECTORY",
+        "Directory of the Xymon rate state file when --state is not given and XYMONTMP is unset \
+         (systemd sets it from StateDirectory=); else /var/lib/hv-monitor, created mode 0700.",
+    ),
+    (
         "HV_MONITOR_CBSD_PATH",
         "PATH for the programs the CBSD backend runs (cbsd, ps, zfs, ...); default: the inherited \
          PATH plus the system directories.",
@@ -325,9 +330,10 @@ fn files_section() -> String {
 .TP\n\\fB{out}\\fR, \\fB{out}.snmp\\fR\n\
 The LibreNMS cache written by \\fB\\-w\\fR (\\fB\\-o\\fR changes the path): the JSON document and its \
 \\fB\\-c\\fR form, each replaced atomically; snmpd serves the second in cached mode.\n\
-.TP\n\\fB$XYMONTMP/hv_monitor.\\fIHOST\\fB.\\fICOLUMN\\fB.state.json\\fR (else under \\fB/var/tmp\\fR)\n\
+.TP\n\\fB$XYMONTMP/hv_monitor.\\fIHOST\\fB.\\fICOLUMN\\fB.state.json\\fR (else under \\fB$STATE_DIRECTORY\\fR, else \\fB/var/lib/hv\\-monitor\\fR)\n\
 The counters of the previous \\fBhv_monitor xymon\\fR run, for rates (\\fB\\-\\-state\\fR changes it; \
-\\fB\\-\\-print\\fR uses none unless given). A \\fB.lock\\fR file beside it keeps two runs apart.\n\
+\\fB\\-\\-print\\fR uses none unless given); \\fIHOST\\fR in Xymon's comma form. A \\fB.lock\\fR file beside it keeps \
+two runs apart. Both must belong to the user running hv_monitor and be writable by no one else.\n\
 .TP\n\\fIFILE\\fR of \\fBhv_monitor xymon\\-rrd\\fR\n\
 The message file xymond_rrd writes in its temporary directory for each message of an \
 \\fB\\-\\-extra\\-tests\\fR column; read, never changed.\n\

@@ -84,8 +84,25 @@ pub fn run_hv(args: &[&str]) -> Output {
         .env_remove("XYMONDPORT")
         .env_remove("MACHINE")
         .env_remove("XYMONTMP")
+        .env("STATE_DIRECTORY", state_dir())
         .output()
         .expect("run hv_monitor")
+}
+
+/// Where runs without `--state` keep their rates: one private directory per test process,
+/// so no test writes the real default (/var/lib/hv-monitor).
+pub fn state_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir =
+            std::env::temp_dir().join(format!("hvmon-xymon-test-{}-state", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .expect("create the state directory");
+        dir
+    })
 }
 
 pub fn text(bytes: &[u8]) -> String {

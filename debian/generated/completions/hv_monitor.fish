@@ -48,8 +48,8 @@ data\t''
 both\t''"
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l interval -d 'How often this runs, seconds: sets the status lifetime and the RRD heartbeat' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l max-size -d 'Largest message, bytes; more VMs go into further messages' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout -d 'Network timeout per server, seconds' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'File keeping the counters for the next run\'s rates (default: $XYMONTMP or /var/tmp, hv_monitor.HOST.COLUMN.state.json; none with --print unless given)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout -d 'Time allowed for each server, seconds: the whole exchange (connecting, the host check, every message and answer), not each network call' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'File keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
