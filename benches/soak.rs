@@ -62,6 +62,7 @@ fn mib(kib: u64) -> String {
 fn soak(uri: &str, runs: usize) -> bool {
     let options = CollectOptions {
         uri: Some(uri.to_string()),
+        ..CollectOptions::default()
     };
     let warm = (runs / 10).max(1);
     let (mut first, mut warmed, mut last) = (None, None, None);

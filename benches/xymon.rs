@@ -111,6 +111,7 @@ fn main() {
         let uri = node_xml::write_mixed(n, &dir.join(format!("node-{n}.xml")));
         let options = CollectOptions {
             uri: Some(uri.clone()),
+            ..CollectOptions::default()
         };
         let started = Instant::now();
         let first = collect::collect(Backend::Libvirt, &options).expect("collect");

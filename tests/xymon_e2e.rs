@@ -633,7 +633,14 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     assert!(cs > 0);
 
     // The column's colour is what the rules make of the same VMs.
-    let snapshot = collect::collect(Backend::Libvirt, &CollectOptions { uri: Some(uri) }).unwrap();
+    let snapshot = collect::collect(
+        Backend::Libvirt,
+        &CollectOptions {
+            uri: Some(uri),
+            ..CollectOptions::default()
+        },
+    )
+    .unwrap();
     let (expected, _) = colour::assess(&snapshot);
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
