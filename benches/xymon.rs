@@ -72,6 +72,7 @@ fn main() {
         let report = Report::Collected {
             snapshot: &snapshot,
             previous: Some(&previous),
+            rates_lost: None,
         };
 
         let time_build = |format: Format| {

@@ -130,6 +130,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     // Held from reading the previous counters to writing the new ones, so two runs at once
     // (one still collecting when the next starts, or one by hand) never both take rates
     // from the same sample or overwrite each other's.
+    let mut rates_lost: Option<String> = None;
     let state_lock = match plan.state_path.as_deref() {
         None => None,
         Some(path) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
@@ -145,6 +146,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             Err(e) => {
                 eprintln!("hv_monitor: {e}; this run sends no rates");
                 code = exit::WRITE_FAILED;
+                rates_lost = Some(rates_lost_text(&e, path));
                 None
             }
         },
@@ -156,20 +158,23 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             for warning in &snapshot.warnings {
                 eprintln!("hv_monitor: warning: {warning}");
             }
-            let report = Report::Collected {
-                snapshot,
-                previous: previous.as_ref(),
-            };
-            let messages = message::build(&report, &plan.settings);
+            // Written before the messages are built, so a failure shows on the page.
             if let Some(lock) = &state_lock {
                 let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
                 let state = RateState::new(snapshot.taken_at, &samples);
                 if let Err(e) = replace_file(&lock.state, state.to_json().as_bytes()) {
-                    eprintln!("hv_monitor: cannot keep counters for the next run's rates: {e}");
+                    let e = format!("cannot keep counters for the next run's rates: {e}");
+                    eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
+                    rates_lost = Some(rates_lost_text(&e, &lock.state));
                 }
             }
-            messages
+            let report = Report::Collected {
+                snapshot,
+                previous: previous.as_ref(),
+                rates_lost: rates_lost.as_deref(),
+            };
+            message::build(&report, &plan.settings)
         }
         Err(e) => {
             eprintln!("hv_monitor: {e}");
@@ -263,6 +268,17 @@ fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
 
 /// `$XYMONTMP` is the Xymon client's scratch directory; elsewhere /var/tmp survives reboots,
 /// which keeps rates right across one.
+/// The status page's line when the state file cannot be used: what failed and the fix (the
+/// usual cause is one run by hand as root leaving files the xymon user cannot open).
+fn rates_lost_text(error: &str, state: &Path) -> String {
+    format!(
+        "hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: give \
+         '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user under \
+         xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
+        state.display()
+    )
+}
+
 fn default_state_path(host: &str, column: &str) -> PathBuf {
     let dir = std::env::var_os("XYMONTMP")
         .filter(|d| !d.is_empty())

@@ -30,8 +30,8 @@ WRAPPER_DIR=/usr/local/lib/hv_monitor
 
 die() { echo "xymon-debian-up: $*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (it starts the package's init script)"
-[ -x /etc/init.d/xymon ] && [ -x "$BIN/xymond" ] || die "the Debian package xymon is not installed"
+[ "$(id -u)" = 0 ] || die "must run as root (it changes /etc/xymon and starts Xymon as the xymon user)"
+[ -r /usr/share/xymon/init-common.sh ] && [ -x "$BIN/xymond" ] || die "the Debian package xymon is not installed"
 [ -x /usr/sbin/apache2 ] || die "the Debian package apache2 is not installed"
 [ -x "${HV_MONITOR_BIN:-}" ] || die "HV_MONITOR_BIN must name the hv_monitor binary"
 if [ -s /var/run/xymon/xymonlaunch.pid ] && kill -0 "$(cat /var/run/xymon/xymonlaunch.pid)" 2>/dev/null; then
@@ -46,7 +46,9 @@ mkdir -p "$WORK/apache"
 mkdir -p /var/run/xymon
 tar -C / -cpf "$WORK/backup.tar" etc/xymon var/lib/xymon var/log/xymon var/run/xymon
 # From here on a failure undoes everything.
-trap '[ $? = 0 ] || "$HERE/xymon-debian-down.sh"' EXIT
+# The failed run's logs are kept in $WORK.failed for a look.
+trap 'rc=$?; [ $rc = 0 ] || { rm -rf "$WORK.failed"; mkdir -p "$WORK.failed"
+    cp -r /var/log/xymon "$WORK/apache" "$WORK/init.log" "$WORK.failed/" 2>/dev/null; "$HERE/xymon-debian-down.sh"; }' EXIT
 [ -e "$WRAPPER_DIR" ] || echo "$WRAPPER_DIR" > "$WORK/created-wrapper-dir"
 
 # What the guide tells the admin to copy, from this checkout.
@@ -76,13 +78,26 @@ cat > /etc/xymon/tasks.d/zz-hvmon-lab.cfg <<CFG
 CFG
 for h in $HOSTS; do echo "127.0.0.1 $h # noconn"; done >> /etc/xymon/hosts.cfg
 
-# The package's init script: builds /var/run/xymon's include files from the .d directories
-# and starts xymonlaunch as the xymon user.
-/etc/init.d/xymon start >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "/etc/init.d/xymon start failed"; }
+# What the package's init script does on "start": create_includefiles (from the package's
+# /usr/share/xymon/init-common.sh) builds /var/run/xymon's include files from the .d
+# directories, then start-stop-daemon starts xymonlaunch as the xymon user with the same
+# arguments. The only difference: --pidfile, so that another xymonlaunch on this machine
+# (other tests run private ones) does not count as "already running".
+(
+    set +u
+    . /etc/default/xymon-client
+    . /usr/share/xymon/init-common.sh
+    create_includefiles
+) >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "create_includefiles failed"; }
+start-stop-daemon --exec "$BIN/xymonlaunch" --pidfile /var/run/xymon/xymonlaunch.pid \
+    --chuid xymon --umask 022 --start -- \
+    --config=/etc/xymon/tasks.cfg --env=/etc/xymon/xymonserver.cfg \
+    --log=/var/log/xymon/xymonlaunch.log --pidfile=/var/run/xymon/xymonlaunch.pid \
+    >>"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; die "start-stop-daemon could not start xymonlaunch"; }
 
 i=0
 until "$BIN/xymon" --timeout=2 "127.0.0.1:$PORT" ping >/dev/null 2>&1; do
-    i=$((i+1)); [ $i -lt 150 ] || die "xymond did not answer on 127.0.0.1:$PORT (logs: /var/log/xymon)"
+    i=$((i+1)); [ $i -lt 150 ] || die "xymond did not answer on 127.0.0.1:$PORT (logs: $WORK.failed)"
     sleep 0.1
 done
 # The rrd workers attach a few seconds after xymond; until then their messages are dropped.
@@ -97,7 +112,7 @@ labprobe : $i" >/dev/null 2>&1 || true
 DS:probe:GAUGE:600:U:U $i" >/dev/null 2>&1 || true
     sleep 0.3
     [ -f "/var/lib/xymon/rrd/$PROBE/hvmontot.rrd" ] && [ -f "/var/lib/xymon/rrd/$PROBE/labprobe.rrd" ] && break
-    i=$((i+1)); [ $i -lt 150 ] || die "probe RRDs never appeared under /var/lib/xymon/rrd/$PROBE (logs: /var/log/xymon)"
+    i=$((i+1)); [ $i -lt 150 ] || die "probe RRDs never appeared under /var/lib/xymon/rrd/$PROBE (logs: $WORK.failed)"
 done
 "$BIN/xymon" "127.0.0.1:$PORT" "drop $PROBE hvmontot" >/dev/null 2>&1 || true
 rm -f "/var/lib/xymon/rrd/$PROBE/hvmontot.rrd" "/var/lib/xymon/rrd/$PROBE/labprobe.rrd"

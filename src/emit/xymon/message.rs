@@ -104,6 +104,9 @@ pub enum Report<'a> {
         snapshot: &'a Snapshot,
         /// The previous run's counters; `None` on a first run or without a state file.
         previous: Option<&'a RateState>,
+        /// Why this run cannot keep counters for the next one (and how to fix it): the
+        /// column turns at least yellow with this text, so lost rates do not go unseen.
+        rates_lost: Option<&'a str>,
     },
     /// The collection failed: a red status with this text, and no graph lines.
     Failed { error: &'a str, at: SystemTime },
@@ -138,7 +141,11 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
             Vec::new(),
             *at,
         ),
-        Report::Collected { snapshot, previous } => {
+        Report::Collected {
+            snapshot,
+            previous,
+            rates_lost,
+        } => {
             let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
             let rates: Vec<CounterRates> = match previous {
                 Some(prev) if settings.format.uses_rates() => samples
@@ -147,8 +154,17 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
                     .collect(),
                 _ => vec![[None; COUNTERS.len()]; samples.len()],
             };
-            let (colour, findings) = assess(snapshot);
-            let text = status_text(snapshot, &findings, &rates, settings.max_size / 2);
+            let (mut colour, findings) = assess(snapshot);
+            let mut text = status_text(snapshot, &findings, &rates, settings.max_size / 2);
+            if let Some(why) = rates_lost {
+                colour = colour.max(Colour::Yellow);
+                text.insert_str(0, &format!("&yellow {}\n", escape(why)));
+            }
+            if settings.format == Format::RrdScript {
+                // svcstatus splits each graph into images of the GRAPHS entry's size
+                // ("hvmonrrd::20") when the status says how many RRDs (one per VM) there are.
+                let _ = writeln!(text, "<!-- linecount={} -->", snapshot.vms.len());
+            }
             let chunks = graph_chunks(snapshot, &samples, &rates, settings.format);
             (colour, summary(snapshot), text, chunks, snapshot.taken_at)
         }
@@ -612,6 +628,7 @@ pub(crate) mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let messages = build(
             &report,
@@ -662,6 +679,7 @@ pub(crate) mod tests {
             let report = Report::Collected {
                 snapshot: s,
                 previous,
+                rates_lost: None,
             };
             let m = build(
                 &report,
@@ -692,6 +710,7 @@ pub(crate) mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
@@ -726,6 +745,7 @@ pub(crate) mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let messages = build(
             &report,
@@ -746,6 +766,7 @@ pub(crate) mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let data = build(
             &report,
