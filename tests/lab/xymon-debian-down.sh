@@ -10,10 +10,7 @@ if [ -s "$WORK/watchdog.pid" ] && [ "$(cat "$WORK/watchdog.pid")" != "$$" ]; the
     kill -TERM "$(cat "$WORK/watchdog.pid")" 2>/dev/null
 fi
 
-kids() { _p=$1; for f in /proc/[0-9]*/stat; do
-        { read -r line < "$f"; } 2>/dev/null || continue
-        pid=${line%% *}; rest=${line##*) }; set -- $rest
-        [ "$2" = "$_p" ] && echo "$pid"; done; return 0; }
+kids() { ps -o pid= --ppid "$1"; }
 descendants() { for c in $(kids "$1"); do echo "$c"; descendants "$c"; done; }
 stop_tree() {
     root=$1; all="$root $(descendants "$root")"

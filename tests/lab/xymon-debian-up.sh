@@ -13,7 +13,8 @@
 # usage: xymon-debian-up.sh XYMON_PORT HTTP_PORT [WATCH_PID]
 #   WATCH_PID  stop everything and restore /etc when this process exits (the test binary).
 # env:
-#   XYMON_HOSTS     host names added to hosts.cfg (space separated)
+#   XYMON_HOSTS     host names added to hosts.cfg (space separated); "NAME+TAGS" adds hosts.cfg
+#                   tags, e.g. hv500.example.com+TRENDS:*,!hvmonrrd
 #   HV_MONITOR_BIN  the hv_monitor binary the extra-script wrapper runs
 # Prints KEY=VALUE lines on success. Debian packages: xymon rrdtool apache2.
 set -eu
@@ -41,7 +42,7 @@ fi
 [ ! -e "$WORK/backup.tar" ] || die "$WORK/backup.tar exists: another run, or restore it with xymon-debian-down.sh"
 "$BIN/xymon" --timeout=2 "127.0.0.1:$PORT" ping >/dev/null 2>&1 && die "something answers on 127.0.0.1:$PORT"
 
-rm -rf "$WORK"
+rm -rf "$WORK" "$WORK.failed"
 mkdir -p "$WORK/apache"
 mkdir -p /var/run/xymon
 tar -C / -cpf "$WORK/backup.tar" etc/xymon var/lib/xymon var/log/xymon var/run/xymon
@@ -76,7 +77,11 @@ cat > /etc/xymon/tasks.d/zz-hvmon-lab.cfg <<CFG
 [alert]
 	DISABLED
 CFG
-for h in $HOSTS; do echo "127.0.0.1 $h # noconn"; done >> /etc/xymon/hosts.cfg
+set -f  # tags hold "*"
+for h in $HOSTS; do
+    case "$h" in *+*) echo "127.0.0.1 ${h%%+*} # noconn ${h#*+}";; *) echo "127.0.0.1 $h # noconn";; esac
+done >> /etc/xymon/hosts.cfg
+set +f
 
 # What the package's init script does on "start": create_includefiles (from the package's
 # /usr/share/xymon/init-common.sh) builds /var/run/xymon's include files from the .d
@@ -102,7 +107,7 @@ until "$BIN/xymon" --timeout=2 "127.0.0.1:$PORT" ping >/dev/null 2>&1; do
 done
 # The rrd workers attach a few seconds after xymond; until then their messages are dropped.
 # Probe both channels (an NCV status, a trends data message) until both RRDs exist.
-PROBE=${HOSTS%% *}
+PROBE=${HOSTS%% *}; PROBE=${PROBE%%+*}
 i=0
 while :; do
     "$BIN/xymon" "127.0.0.1:$PORT" "status $PROBE.hvmontot green probe

@@ -337,6 +337,21 @@ fn status_text(
     out
 }
 
+/// The host's rates. In SPLITNCV each total has its own RRD, so a total that no VM has a
+/// rate for (CPU when no VM has a process) is left out rather than drawn as 0; NCV needs
+/// every name or none.
+fn split_totals(format: Format, rates: &[CounterRates]) -> CounterRates {
+    let mut totals = total_rates(rates);
+    if format == Format::SplitNcv {
+        for (i, total) in totals.iter_mut().enumerate() {
+            if rates.iter().all(|r| r[i].is_none()) {
+                *total = None;
+            }
+        }
+    }
+    totals
+}
+
 /// Graph lines grouped so that no group is ever split across messages: the totals, then one
 /// group per VM.
 fn graph_chunks(
@@ -374,7 +389,7 @@ fn graph_chunks(
                     RATES
                         .iter()
                         .copied()
-                        .zip(display_rates(&total_rates(rates))),
+                        .zip(display_rates(&split_totals(format, rates))),
                 )
                 .collect();
             // NCV keeps one RRD whose datasets the first message fixes for good: all the names
@@ -665,6 +680,30 @@ pub(crate) mod tests {
         let value = |n: &str| parsed.iter().find(|(k, _)| k == n).unwrap().1;
         assert_eq!(value("all_vms"), 9.0);
         assert_eq!(value("vm_web_01_mem"), (1u64 << 30) as f64);
+    }
+
+    #[test]
+    fn a_total_no_vm_has_a_rate_for_is_left_out_in_splitncv() {
+        // Disk rates but no process, hence no CPU rate: all_cpu must not be a flat 0.
+        let mut vm = busy_vm("a");
+        vm.process = None;
+        let s = snapshot(vec![vm]);
+        let earlier = RateState::new(
+            s.taken_at - Duration::from_secs(300),
+            &s.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
+        );
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: Some(&earlier),
+            rates_lost: None,
+        };
+        let m = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+        );
+        let names: Vec<String> = ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect();
+        assert!(names.contains(&"all_rbytes".to_string()), "{names:?}");
+        assert!(!names.contains(&"all_cpu".to_string()), "{names:?}");
     }
 
     #[test]
