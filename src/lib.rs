@@ -15,6 +15,7 @@
 //! CBSD + bhyve (FreeBSD).
 
 pub mod app;
+pub mod cli;
 pub mod collect;
 pub mod emit;
 pub mod error;

@@ -4,7 +4,9 @@
 //! from pure parsing functions, which are tested on text.
 
 use std::fmt;
+use std::io::Write;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -105,7 +107,8 @@ const COMMAND_MARGIN: Duration = Duration::from_millis(500);
 
 /// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
 /// a command that never ends) must not hang snmpd or a Xymon client, so the collection runs on
-/// its own thread and is abandoned, not joined, when time is up; the process exits soon after.
+/// its own thread and is abandoned, not joined, when time is up; the process then ends with
+/// [`exit`].
 pub fn collect_within(
     backend: Backend,
     options: &CollectOptions,
@@ -118,7 +121,7 @@ pub fn collect_within(
     // run ending in a bare deadline error.
     let backend_deadline =
         Instant::now() + deadline.saturating_sub((deadline / 10).min(COMMAND_MARGIN));
-    std::thread::Builder::new()
+    let collector = std::thread::Builder::new()
         .name("collect".into())
         .spawn(move || {
             // The receiver may be gone after a timeout; nothing is left to tell then.
@@ -129,12 +132,53 @@ pub fn collect_within(
             reason: e.to_string(),
         })?;
     match rx.recv_timeout(deadline) {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(RunError::Deadline {
-            backend: backend.name(),
-            deadline,
-        }),
+        Ok(result) => {
+            // It has sent its last word; joining waits out its thread-local destructors, which
+            // must not overlap the exit handlers (see `exit`).
+            let _ = collector.join();
+            Ok(result?)
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            note_abandoned_thread();
+            Err(RunError::Deadline {
+                backend: backend.name(),
+                deadline,
+            })
+        }
+        // The thread sends before it ends, so it panicked: pass the panic on.
+        Err(mpsc::RecvTimeoutError::Disconnected) => std::panic::resume_unwind(
+            collector
+                .join()
+                .expect_err("the collector thread sends before it ends"),
+        ),
     }
+}
+
+/// Set once a thread was left running inside a backend call (a collection past its
+/// deadline, a libvirt stats call given up on).
+static THREAD_ABANDONED: AtomicBool = AtomicBool::new(false);
+
+/// Records that a thread was left inside a backend call, so [`exit`] skips the exit handlers.
+pub(crate) fn note_abandoned_thread() {
+    THREAD_ABANDONED.store(true, Ordering::SeqCst);
+}
+
+/// Ends the process with `code`. `std::process::exit` runs the C exit handlers while every
+/// other thread keeps running. OpenSSL's (libvirt loads it with libssh and libssh2) frees
+/// the thread-local block of every thread; a thread ending at that moment frees its own block
+/// again: a double free (found by scripts/stress-sanitizers.sh; glibc saw it as
+/// `malloc_consolidate(): invalid chunk size`, exit 134). So collector threads that finished
+/// are joined before this, and once one was left inside a backend call our output is
+/// flushed and the process ends with `_exit`, running no handlers: every file we write is
+/// complete and renamed before this point, and nothing else needs them.
+pub fn exit(code: i32) -> ! {
+    if THREAD_ABANDONED.load(Ordering::SeqCst) {
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: _exit ends the process at once; nothing runs after it.
+        unsafe { libc::_exit(code) }
+    }
+    std::process::exit(code)
 }
 
 #[cfg(test)]

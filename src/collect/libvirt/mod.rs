@@ -245,8 +245,15 @@ impl LibvirtCollector {
             return Some(bulk::all_domain_stats(&self.conn, flags));
         };
         match rx.recv_timeout(budget) {
-            Ok(result) => Some(result),
+            Ok(result) => {
+                // Joined, so its thread teardown never overlaps the process's exit handlers
+                // (see `collect::exit`).
+                let _ = thread.join();
+                Some(result)
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                // It holds the connection inside libvirt for as long as QEMU is silent.
+                super::note_abandoned_thread();
                 warnings.push(format!(
                     "virConnectGetAllDomainStats gave no answer within {} ms (a VM's QEMU \
                      monitor is not answering?); asked again over a new connection without \

@@ -1,0 +1,159 @@
+//! The command line: clap definitions only, in the library so the man page and completion
+//! generator (and the drift test) build the same `Cli::command()` the binary parses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app;
+use crate::collect::Backend;
+use crate::emit::xymon::message::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+
+/// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
+///
+/// Without a subcommand, prints the LibreNMS document, like the Perl HV::Monitor.
+#[derive(Parser, Debug)]
+#[command(name = "hv_monitor", version, disable_version_flag = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere).
+    #[arg(short = 'b', long = "backend", value_name = "BACKEND", global = true)]
+    pub backend: Option<Backend>,
+    /// Print gzip+base64 (one line), as LibreNMS decodes it.
+    #[arg(short = 'c', long = "compress")]
+    pub compress: bool,
+    /// Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically.
+    #[arg(short = 'w', long = "write")]
+    pub write: bool,
+    /// Cache file path for -w.
+    #[arg(short = 'o', long = "output", value_name = "PATH", default_value = app::librenms::DEFAULT_OUTPUT)]
+    pub output: PathBuf,
+    /// Print nothing on stdout (with -w).
+    #[arg(short = 'q', long = "quiet", requires = "write")]
+    pub quiet: bool,
+    /// Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output
+    /// passes what one SNMP reply carries (see README, Large hosts).
+    #[arg(long = "no-devices")]
+    pub no_devices: bool,
+    /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt's own choice).
+    #[arg(long = "uri", value_name = "URI", global = true)]
+    pub uri: Option<String>,
+    /// Give up after this many seconds; snmpd's poller waits about 6.
+    #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
+    pub deadline: Duration,
+    /// Print the version.
+    #[arg(short = 'V', long = "version", visible_short_alias = 'v', action = clap::ArgAction::Version)]
+    pub version: (),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the Xymon messages (status column and graph data) and send or print them.
+    Xymon(XymonArgs),
+    /// The xymond_rrd extra-script handler: read FILE, print RRD definitions and values.
+    #[command(name = "xymon-rrd")]
+    XymonRrd {
+        /// Host the message is for (xymond_rrd's first argument).
+        host: String,
+        /// Test (column) the message is for.
+        test: String,
+        /// The message file xymond_rrd wrote.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct XymonArgs {
+    /// Print the messages instead of sending them.
+    #[arg(long = "print", conflicts_with = "servers")]
+    pub print: bool,
+    /// Xymon server: HOST, HOST:PORT, [V6]:PORT, or an http(s):// URL of xymoncgimsg.cgi;
+    /// repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0).
+    #[arg(long = "server", value_name = "ADDR[:PORT]|URL")]
+    pub servers: Vec<String>,
+    /// Host name as listed in the server's hosts.cfg (default: $MACHINE, else this host).
+    #[arg(long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+    /// Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script).
+    #[arg(long = "column", value_name = "COLUMN")]
+    pub column: Option<String>,
+    /// Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw
+    /// counters for `xymon-rrd`).
+    #[arg(long = "format", value_enum, default_value = "splitncv")]
+    pub format: FormatArg,
+    /// Message types: status (graph lines that do not fit go into data messages), data
+    /// (no column on the web page), both (status for the page, data for the graphs).
+    #[arg(long = "message", value_enum, default_value = "status")]
+    pub message: KindArg,
+    /// How often this runs, seconds: sets the status lifetime and the RRD heartbeat.
+    #[arg(long = "interval", value_name = "SECONDS", default_value = "300", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub interval: u64,
+    /// Largest message, bytes; more VMs go into further messages.
+    #[arg(long = "max-size", value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE, value_parser = parse_max_size)]
+    pub max_size: usize,
+    /// Network timeout per server, seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// File keeping the counters for the next run's rates (default: $XYMONTMP or /var/tmp,
+    /// hv_monitor.HOST.COLUMN.state.json; none with --print unless given).
+    #[arg(long = "state", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Do not ask the server whether it lists the host (needed when xymond runs with
+    /// --ghosts=allow or refuses hostinfo from this sender).
+    #[arg(long = "no-host-check")]
+    pub no_host_check: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum FormatArg {
+    Splitncv,
+    Ncv,
+    RrdScript,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Splitncv => Format::SplitNcv,
+            FormatArg::Ncv => Format::Ncv,
+            FormatArg::RrdScript => Format::RrdScript,
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum KindArg {
+    Status,
+    Data,
+    Both,
+}
+
+impl From<KindArg> for Kind {
+    fn from(arg: KindArg) -> Self {
+        match arg {
+            KindArg::Status => Kind::Status,
+            KindArg::Data => Kind::Data,
+            KindArg::Both => Kind::Both,
+        }
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+fn parse_max_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if (MIN_MAX_SIZE..=DEFAULT_MAX_SIZE).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a size between {MIN_MAX_SIZE} and {DEFAULT_MAX_SIZE} bytes"
+        )),
+    }
+}
