@@ -409,16 +409,19 @@ fn disk_from_calls(
         is_image: xml.device == "cdrom",
         ..Disk::default()
     };
-    if !active {
-        return disk;
-    }
+    // libvirt reads the sizes of a shut-off domain's disks from their images; only the I/O
+    // counters need a running domain. A disk it cannot probe while off keeps 0, unwarned.
     match dom.block_info(&xml.target, 0) {
         Ok(info) => {
             disk.alloc = info.capacity;
             disk.in_use = info.allocation;
             disk.on_disk = info.physical;
         }
-        Err(e) => warn(&format!("block info of {}", xml.target), e),
+        Err(e) if active => warn(&format!("block info of {}", xml.target), e),
+        Err(_) => {}
+    }
+    if !active {
+        return disk;
     }
     match dom.block_stats(&xml.target) {
         Ok(s) => {
