@@ -2,17 +2,25 @@
 //! 10, 100, 500 and 2000 VMs (libvirt test-driver node XMLs), how many messages each needs,
 //! and the extra-script handler's time per message. Sends to a private xymond on
 //! 127.0.0.1:19845 (tests/lab/xymon-up.sh); without Xymon installed it reports building only.
+//!
+//! `cargo bench --bench xymon -- sizes` (scripts/message-size-figures.sh): instead, the largest
+//! message over the mass-failure matrix (tests/mass_failure) against each `--max-size`.
 
 #[path = "../tests/common_xymon/mod.rs"]
 mod common_xymon;
+#[path = "../tests/mass_failure/mod.rs"]
+mod mass_failure;
 
 use std::time::{Duration, Instant};
 
 use common_xymon::{Server, node_xml, scratch};
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message::{self, DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
-use hv_monitor::emit::xymon::metrics::{RateState, VmSample};
+use hv_monitor::emit::xymon::combo::combine;
+use hv_monitor::emit::xymon::message;
+use hv_monitor::emit::xymon::metrics::VmSample;
+use hv_monitor::emit::xymon::rates::RateState;
 use hv_monitor::emit::xymon::rrd_script;
+use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
 use hv_monitor::emit::xymon::transport::{Sender, Target};
 
 const PORT: u16 = 19845;
@@ -37,7 +45,49 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// One line per node of the mass-failure matrix: per size limit, the largest message over
+/// every format and `--message` kind, and the most messages one run needed.
+fn sizes() {
+    let dir = scratch("bench-sizes");
+    print!("{:>5} {:>10} |", "VMs", "name bytes");
+    for max in mass_failure::MAX_SIZES {
+        print!(" {:>24} |", format!("--max-size {max}"));
+    }
+    println!(" {:>10}", "collect");
+    let mut overall = [0usize; mass_failure::MAX_SIZES.len()];
+    for count in mass_failure::COUNTS {
+        for name_len in mass_failure::NAME_LENGTHS {
+            let (uri, _) = mass_failure::write_node(&dir, count, name_len);
+            let started = Instant::now();
+            let snapshot = mass_failure::collect(&uri);
+            let collect_time = started.elapsed();
+            let built = mass_failure::build_all(&snapshot);
+            print!("{count:>5} {name_len:>10} |");
+            for (i, max) in mass_failure::MAX_SIZES.iter().enumerate() {
+                let at_max = built.iter().filter(|b| b.max_size == *max);
+                let largest = at_max.clone().map(|b| b.largest).max().unwrap_or(0);
+                let messages = at_max.map(|b| b.messages).max().unwrap_or(0);
+                assert!(built.iter().all(|b| b.unterminated == 0));
+                overall[i] = overall[i].max(largest);
+                print!(" {:>24} |", format!("{largest} B, {messages} msgs"));
+            }
+            println!(" {:>10}", ms(collect_time));
+        }
+    }
+    print!("{:>16} |", "largest");
+    for (largest, max) in overall.iter().zip(mass_failure::MAX_SIZES) {
+        let verdict = if *largest <= max { "fits" } else { "OVER" };
+        print!(" {:>24} |", format!("{largest} B {verdict}"));
+    }
+    println!();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "sizes") {
+        sizes();
+        return;
+    }
     let server = Server::shared(PORT);
     if server.is_none() {
         eprintln!("xymon not installed: building only, no sending");
@@ -90,7 +140,7 @@ fn main() {
         let send_time = server.map(|server| {
             let target = Target::parse(&server.addr(), 1984).unwrap();
             let mut sender = Sender::new(Duration::from_secs(15));
-            let payloads = message::combine(&split);
+            let payloads = combine(&split);
             let started = Instant::now();
             assert!(
                 sender.host_known(&target, HOST).unwrap(),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use hv_monitor::emit::librenms::safe_text;
 use hv_monitor::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
-use hv_monitor::emit::xymon::metrics::{COUNTERS, TOTAL_GAUGES, VM_GAUGES};
+use hv_monitor::emit::xymon::metrics::Counter;
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
 use hv_monitor::emit::xymon::rrd_script;
 use proptest::prelude::*;
@@ -120,12 +120,12 @@ proptest! {
         let key = vm_key(&name);
         prop_assert!(!key.is_empty() && key.len() <= 66);
         prop_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
-        for metric in VM_GAUGES.iter().chain(&COUNTERS) {
+        for metric in checks::vm_gauges().iter().chain(&checks::counters()) {
             let full = format!("vm_{key}_{metric}");
             prop_assert_eq!(splitncv_rule(&full), full);
         }
         // NCV's names are fixed; its rule keeps each of them.
-        for metric in TOTAL_GAUGES.iter().chain(&COUNTERS) {
+        for metric in checks::total_gauges().iter().chain(&checks::counters()) {
             prop_assert_eq!(ncv_rule(metric), *metric);
         }
     }
@@ -180,11 +180,11 @@ proptest! {
     /// A message of only well-formed lines is accepted, with every value where it belongs.
     #[test]
     fn well_formed_messages_are_read_whole(
-        values in prop::collection::btree_map(("[A-Za-z0-9]{1,6}(_[A-Za-z0-9]{1,6}){0,2}", 0..COUNTERS.len()), any::<u64>(), 0..30),
+        values in prop::collection::btree_map(("[A-Za-z0-9]{1,6}(_[A-Za-z0-9]{1,6}){0,2}", 0..Counter::ALL.len()), any::<u64>(), 0..30),
     ) {
         let lines: Vec<String> = values
             .iter()
-            .map(|((key, m), v)| format!("vm_{key}_{} : {v}", COUNTERS[*m]))
+            .map(|((key, m), v)| format!("vm_{key}_{} : {v}", Counter::ALL[*m].name()))
             .collect();
         let message = format!(
             "data hv1,example,com.{}\n{MARKER_PREFIX}rrd-script interval 300 -->\n{}\n{END_MARKER}\n",
@@ -197,7 +197,7 @@ proptest! {
         let by_key: HashMap<&str, _> = parsed.vms.iter().map(|(k, v)| (k.as_str(), v)).collect();
         for ((key, m), v) in &values {
             prop_assert_eq!(
-                by_key[key.as_str()].get(COUNTERS[*m]),
+                by_key[key.as_str()].get(Counter::ALL[*m].name()),
                 Some(&rrd_script::Value::Counter(*v))
             );
         }
@@ -210,11 +210,10 @@ proptest! {
 /// values, some free text or NCV markers.
 fn graph_line() -> impl Strategy<Value = String> {
     let metric = prop::sample::select(
-        VM_GAUGES
-            .iter()
-            .chain(&COUNTERS)
-            .chain(&TOTAL_GAUGES)
-            .copied()
+        checks::vm_gauges()
+            .into_iter()
+            .chain(checks::counters())
+            .chain(checks::total_gauges())
             .collect::<Vec<_>>(),
     );
     let value = prop_oneof![

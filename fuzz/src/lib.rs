@@ -12,14 +12,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hv_monitor::collect::cbsd::parse as cbsd;
 use hv_monitor::collect::cbsd::{HostData, assemble};
 use hv_monitor::emit::librenms::{Detail, document, safe_text};
-use hv_monitor::emit::xymon::message::{
-    self, DEFAULT_MAX_SIZE, END_MARKER, Format, Kind, MARKER_PREFIX, Report, Settings,
-};
-use hv_monitor::emit::xymon::metrics::VmSample;
-use hv_monitor::emit::xymon::metrics::{COUNTERS, RATES, RateState, TOTAL_GAUGES, VM_GAUGES};
+use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
+use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
+use hv_monitor::emit::xymon::rates::RateState;
 use hv_monitor::emit::xymon::rrd_script;
+use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
 use hv_monitor::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+
+/// The metric names, from the metric types.
+pub fn vm_gauges() -> Vec<&'static str> {
+    VmGauge::ALL.map(VmGauge::name).to_vec()
+}
+pub fn counters() -> Vec<&'static str> {
+    Counter::ALL.map(Counter::name).to_vec()
+}
+pub fn rates() -> Vec<&'static str> {
+    Counter::ALL.map(Counter::rate_name).to_vec()
+}
+pub fn total_gauges() -> Vec<&'static str> {
+    TotalGauge::ALL.map(TotalGauge::name).to_vec()
+}
 
 /// What one target runs on one input; it panics when a check fails.
 pub type Check = fn(&[u8]);
@@ -91,9 +104,9 @@ pub fn check_rrd_output(parsed: &rrd_script::Parsed, out: &str, test: &str) {
             let f: Vec<&str> = ds.split(':').collect();
             assert_eq!(f.len(), 5, "{line:?}");
             assert!(
-                TOTAL_GAUGES.contains(&f[0])
-                    || VM_GAUGES.contains(&f[0])
-                    || COUNTERS.contains(&f[0]),
+                total_gauges().contains(&f[0])
+                    || vm_gauges().contains(&f[0])
+                    || counters().contains(&f[0]),
                 "{line:?}"
             );
             assert!(matches!(f[1], "GAUGE" | "DERIVE"), "{line:?}");
@@ -210,7 +223,7 @@ fn check_key(name: &str, key: &str) {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric())),
         "{name:?} -> {key:?}"
     );
-    for metric in VM_GAUGES.iter().chain(&COUNTERS).chain(&RATES) {
+    for metric in vm_gauges().iter().chain(&counters()).chain(&rates()) {
         let full = format!("vm_{key}_{metric}");
         assert_eq!(splitncv_rule(&full), full, "{name:?}");
     }
@@ -315,21 +328,22 @@ fn check_graph_lines(
 }
 
 fn expected_name(name: &str, format: Format, by_key: &HashMap<String, &str>) -> bool {
-    let counters: &[&str] = if format == Format::RrdScript {
-        &COUNTERS
+    let counters = if format == Format::RrdScript {
+        counters()
     } else {
-        &RATES
+        rates()
     };
     if format == Format::Ncv {
-        return TOTAL_GAUGES.contains(&name) || counters.contains(&name);
+        return total_gauges().contains(&name) || counters.contains(&name);
     }
     if let Some(metric) = name.strip_prefix("all_") {
-        return TOTAL_GAUGES.contains(&metric) || counters.contains(&metric);
+        return total_gauges().contains(&metric) || counters.contains(&metric);
     }
     name.strip_prefix("vm_")
         .and_then(|rest| rest.rsplit_once('_'))
         .is_some_and(|(key, metric)| {
-            by_key.contains_key(key) && (VM_GAUGES.contains(&metric) || counters.contains(&metric))
+            by_key.contains_key(key)
+                && (vm_gauges().contains(&metric) || counters.contains(&metric))
         })
 }
 

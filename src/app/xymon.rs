@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::message::{self, Format, Kind, Report, Settings};
-use crate::emit::xymon::metrics::{RateState, VmSample};
+use crate::emit::xymon::combo::combine;
+use crate::emit::xymon::message;
+use crate::emit::xymon::metrics::VmSample;
 use crate::emit::xymon::names::{host_for_message, valid_column};
+use crate::emit::xymon::rates::RateState;
 use crate::emit::xymon::rrd_script;
+use crate::emit::xymon::settings::{Format, Kind, Report, Settings};
 use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target};
 use crate::error::{SendError, exit};
 use crate::output::replace_file;
@@ -197,7 +200,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
         let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
         return code;
     }
-    let payloads = message::combine(&messages);
+    let payloads = combine(&messages);
     let mut sender = Sender::new(options.timeout);
     let mut failed = false;
     for target in &plan.targets {

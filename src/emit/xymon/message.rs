@@ -21,126 +21,82 @@
 //! markers: a second status would replace the first. One VM's lines always stay together.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
 
-use super::colour::{Colour, Finding, assess};
-use super::metrics::{
-    COUNTERS, CounterRates, RATES, RateState, TOTAL_GAUGES, VM_GAUGES, VmSample, display_rates,
-    total_counters, total_gauges, total_rates,
-};
-use crate::model::Snapshot;
-
-/// xymond cuts status and data messages at 256 KiB on the way to its workers; the channel
-/// header it adds needs a little room too.
-pub const DEFAULT_MAX_SIZE: usize = 240_000;
-/// The smallest size limit that still holds a status header, the markers and one VM.
-pub const MIN_MAX_SIZE: usize = 4_096;
-/// xymoncgimsg.cgi takes at most 1 MB; xymond took a 950 kB extcombo in our tests.
-pub const MAX_COMBO_SIZE: usize = 1_000_000;
-/// xymon's own client never puts more than 100 messages in one combo.
-pub const MAX_COMBO_MESSAGES: usize = 100;
+use super::colour::{Colour, assess};
+use super::graph_lines;
+use super::metrics::{Counter, VmSample};
+use super::rates::CounterRates;
+use super::settings::{Format, Kind, Report, Settings, lifetime_minutes, max_rate_age};
+use super::status_page::{escape, failure_text, status_text, summary};
 
 pub const END_MARKER: &str = "<!-- hvmon end -->";
 pub const MARKER_PREFIX: &str = "<!-- hvmon v1 ";
+const SKIP_START: &str = "<!-- ncv_skipstart -->\n";
+const SKIP_END: &str = "<!-- ncv_skipend -->\n";
 
-/// Which "NAME : value" lines to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One graph per VM and metric, rates as GAUGE (server: `SPLITNCV_<column>="*:GAUGE"`).
-    SplitNcv,
-    /// Host totals only, a fixed set in a fixed order (server: `NCV_<column>="*:GAUGE"`).
-    Ncv,
-    /// Raw counters for our own `xymon-rrd` extra-script handler (DERIVE in the RRDs).
-    RrdScript,
+/// What a run's messages are made of, before they are split.
+struct Parts {
+    /// The first line and marker of the status message.
+    status_head: String,
+    /// The first line and marker of every data message.
+    data_head: String,
+    /// The status text, skipped by NCV.
+    text_block: String,
+    /// Groups of graph lines, each kept whole in one message.
+    groups: Vec<String>,
+    kind: Kind,
 }
 
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::SplitNcv => "splitncv",
-            Format::Ncv => "ncv",
-            Format::RrdScript => "rrd-script",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Format> {
-        [Format::SplitNcv, Format::Ncv, Format::RrdScript]
-            .into_iter()
-            .find(|f| f.name() == name)
-    }
-
-    /// Whether this format sends rates computed from the previous run.
-    pub fn uses_rates(self) -> bool {
-        self != Format::RrdScript
-    }
-}
-
-/// Which message types carry what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A status (colour, table, graph lines); data messages only for what does not fit.
-    Status,
-    /// Data messages only: graphs, no column on the web page.
-    Data,
-    /// A status with the colour and table only, and every graph line in data messages.
-    Both,
-}
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// As it goes into messages (dots written as commas).
-    pub host: String,
-    pub column: String,
-    pub format: Format,
-    pub kind: Kind,
-    /// How often the job runs: sets the status lifetime and the RRD heartbeat.
-    pub interval: Duration,
-    pub max_size: usize,
-}
-
-/// What one run has to report.
-pub enum Report<'a> {
-    Collected {
-        snapshot: &'a Snapshot,
-        /// The previous run's counters; `None` on a first run or without a state file.
-        previous: Option<&'a RateState>,
-        /// Why this run cannot keep counters for the next one (and how to fix it): the
-        /// column turns at least yellow with this text, so lost rates do not go unseen.
-        rates_lost: Option<&'a str>,
-    },
-    /// The collection failed: a red status with this text, and no graph lines.
-    Failed { error: &'a str, at: SystemTime },
-}
-
-/// Twice the interval and a minute, in minutes: one late or lost run does not turn the
-/// column purple, two do.
-pub fn lifetime_minutes(interval: Duration) -> u64 {
-    (2 * interval.as_secs()).div_ceil(60) + 1
-}
-
-/// How old the previous sample may be for its rates to count: a few missed runs are fine.
-pub fn max_rate_age(interval: Duration) -> Duration {
-    interval * 4
-}
-
-/// The messages for one run, in sending order, each at most `settings.max_size` bytes.
+/// The messages for one run, in sending order, each at most `settings.max_size` bytes,
+/// whatever the number of VMs, their states and the length of their names.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
+    split(parts(report, settings), settings.max_size)
+}
+
+fn parts(report: &Report, settings: &Settings) -> Parts {
     let marker = format!(
         "{MARKER_PREFIX}{} interval {} -->\n",
         settings.format.name(),
         settings.interval.as_secs()
     );
-    let (colour, summary, text, chunks, at) = match report {
-        Report::Failed { error, at } => (
-            Colour::Red,
-            "collector failed".to_string(),
-            format!(
-                "&red hv_monitor could not collect VM figures: {}\n",
-                escape(error)
-            ),
-            Vec::new(),
-            *at,
-        ),
+    let (colour, summary, at) = match report {
+        Report::Failed { at, .. } => (Colour::Red, "collector failed".to_string(), *at),
+        Report::Collected {
+            snapshot,
+            rates_lost,
+            ..
+        } => {
+            let mut colour = assess(snapshot).0;
+            if rates_lost.is_some() {
+                colour = colour.max(Colour::Yellow);
+            }
+            (colour, summary(snapshot), snapshot.taken_at)
+        }
+    };
+    let date = chrono::DateTime::<chrono::Local>::from(at).format("%a %b %e %H:%M:%S %Y");
+    let status_head = format!(
+        "status+{} {}.{} {} {date} {summary}\n{marker}",
+        lifetime_minutes(settings.interval),
+        settings.host,
+        settings.column,
+        colour.name(),
+    );
+    // Only a status can turn red: a failed run always sends one, whatever was asked for.
+    let kind = match report {
+        Report::Failed { .. } => Kind::Status,
+        Report::Collected { .. } => settings.kind,
+    };
+    let text_room = settings.max_size.saturating_sub(
+        status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
+    );
+    // A status that also carries graph lines keeps half of itself for them.
+    let text_budget = if kind == Kind::Status {
+        text_room / 2
+    } else {
+        text_room
+    };
+    let (text, groups) = match report {
+        Report::Failed { error, .. } => (failure_text(error, text_budget), Vec::new()),
         Report::Collected {
             snapshot,
             previous,
@@ -152,12 +108,11 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
                     .iter()
                     .map(|s| prev.rates(snapshot.taken_at, s, max_rate_age(settings.interval)))
                     .collect(),
-                _ => vec![[None; COUNTERS.len()]; samples.len()],
+                _ => vec![[None; Counter::ALL.len()]; samples.len()],
             };
-            let (mut colour, findings) = assess(snapshot);
-            let mut text = status_text(snapshot, &findings, &rates, settings.max_size / 2);
+            let (_, findings) = assess(snapshot);
+            let mut text = status_text(snapshot, &findings, &rates, text_budget);
             if let Some(why) = rates_lost {
-                colour = colour.max(Colour::Yellow);
                 text.insert_str(0, &format!("&yellow {}\n", escape(why)));
             }
             if settings.format == Format::RrdScript {
@@ -165,465 +120,73 @@ pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
                 // ("hvmonrrd::20") when the status says how many RRDs (one per VM) there are.
                 let _ = writeln!(text, "<!-- linecount={} -->", snapshot.vms.len());
             }
-            let chunks = graph_chunks(snapshot, &samples, &rates, settings.format);
-            (colour, summary(snapshot), text, chunks, snapshot.taken_at)
+            (
+                text,
+                graph_lines::groups(snapshot, &samples, &rates, settings.format),
+            )
         }
     };
+    Parts {
+        status_head,
+        data_head: format!("data {}.{}\n{marker}", settings.host, settings.column),
+        text_block: format!("{SKIP_START}{text}{SKIP_END}"),
+        groups,
+        kind,
+    }
+}
 
-    let date = chrono::DateTime::<chrono::Local>::from(at).format("%a %b %e %H:%M:%S %Y");
-    let status_head = format!(
-        "status+{} {}.{} {} {date} {summary}\n{marker}",
-        lifetime_minutes(settings.interval),
-        settings.host,
-        settings.column,
-        colour.name(),
-    );
-    let data_head = format!("data {}.{}\n{marker}", settings.host, settings.column);
-    let text_block = format!("<!-- ncv_skipstart -->\n{text}<!-- ncv_skipend -->\n");
-
-    // Only a status can turn red: a failed run always sends one, whatever was asked for.
-    let kind = match report {
-        Report::Failed { .. } => Kind::Status,
-        Report::Collected { .. } => settings.kind,
-    };
-    let mut messages = Vec::new();
-    let mut current = match kind {
-        Kind::Status => status_head + &text_block,
-        Kind::Both => {
-            messages.push(format!("{status_head}{text_block}{END_MARKER}\n"));
-            data_head.clone()
-        }
-        Kind::Data => data_head.clone(),
-    };
-    let fresh_len = current.len();
+/// Fills messages group by group, each split by its own size. A data message always takes
+/// its first group: one group fits any message (`the_largest_group_fits_the_smallest_message`).
+fn split(parts: Parts, max_size: usize) -> Vec<String> {
     let end_len = END_MARKER.len() + 1;
-    for chunk in &chunks {
-        if current.len() + chunk.len() + end_len > settings.max_size && current.len() > fresh_len {
-            current.push_str(END_MARKER);
-            current.push('\n');
-            messages.push(std::mem::replace(&mut current, data_head.clone()));
+    let mut messages = Vec::new();
+    let finish = |mut message: String, messages: &mut Vec<String>| {
+        message.push_str(END_MARKER);
+        message.push('\n');
+        messages.push(message);
+    };
+    let status = parts.status_head + &parts.text_block;
+    let mut current = match parts.kind {
+        Kind::Status => status,
+        Kind::Both => {
+            finish(status, &mut messages);
+            parts.data_head.clone()
         }
-        current.push_str(chunk);
+        Kind::Data => parts.data_head.clone(),
+    };
+    // Whether `current` must go out even without graph lines (the status), and whether it
+    // has any.
+    let mut is_status = parts.kind == Kind::Status;
+    let mut has_lines = false;
+    for group in parts.groups.iter().filter(|g| !g.is_empty()) {
+        if current.len() + group.len() + end_len > max_size && (has_lines || is_status) {
+            finish(
+                std::mem::replace(&mut current, parts.data_head.clone()),
+                &mut messages,
+            );
+            is_status = false;
+        }
+        current.push_str(group);
+        has_lines = true;
     }
     // A data message with no graph lines says nothing; a status always goes out.
-    if kind == Kind::Status || current.len() > data_head.len() {
-        current.push_str(END_MARKER);
-        current.push('\n');
-        messages.push(current);
+    if is_status || has_lines {
+        finish(current, &mut messages);
     }
     messages
 }
 
-/// The first line's free text, after the date.
-fn summary(snapshot: &Snapshot) -> String {
-    let totals = total_gauges(snapshot, &[]);
-    let count = |name: &str| {
-        TOTAL_GAUGES
-            .iter()
-            .position(|g| *g == name)
-            .and_then(|i| totals[i])
-            .unwrap_or(0.0)
-    };
-    let mut s = format!(
-        "{} VMs: {} running, {} paused, {} off",
-        snapshot.vms.len(),
-        count("running"),
-        count("paused"),
-        count("off")
-    );
-    for extra in ["crashed", "other"] {
-        if count(extra) > 0.0 {
-            let _ = write!(s, ", {} {extra}", count(extra));
-        }
-    }
-    s
-}
-
-/// The human part of the status page: problems with Xymon's colour icons, a table of VMs,
-/// the collection's warnings. At most `budget` bytes for the table: on a host with thousands
-/// of VMs it lists the VMs with problems first and says how many it left out.
-fn status_text(
-    snapshot: &Snapshot,
-    findings: &[Finding],
-    rates: &[CounterRates],
-    budget: usize,
-) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let icon = match f.colour {
-            Colour::Red => "&red",
-            Colour::Yellow => "&yellow",
-            Colour::Green => "&green",
-        };
-        let _ = writeln!(
-            out,
-            "{icon} {}: {}",
-            escape(&snapshot.vms[f.vm].name),
-            f.what
-        );
-    }
-    if findings.is_empty() {
-        out.push_str("&green all VMs as expected\n");
-    }
-
-    let width = snapshot
-        .vms
-        .iter()
-        .map(|vm| escape(&vm.name).chars().count())
-        .max()
-        .unwrap_or(2)
-        .clamp(2, 40);
-    let header = format!(
-        "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
-    );
-    let row = |i: usize| {
-        let vm = &snapshot.vms[i];
-        let autostart = match vm.autostart {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        let cpu = rates[i][0].map_or("-".to_string(), |r| format!("{r:.1}"));
-        format!(
-            "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
-            escape(&vm.name),
-            vm.state.name(),
-            autostart,
-            vm.cpus,
-            vm.mem_alloc >> 20,
-            cpu
-        )
-    };
-    let all: Vec<usize> = (0..snapshot.vms.len()).collect();
-    let full_size: usize = all.iter().map(|&i| row(i).len()).sum();
-    let order: Vec<usize> = if full_size <= budget {
-        all
-    } else {
-        let flagged: Vec<usize> = findings.iter().map(|f| f.vm).collect();
-        let rest = (0..snapshot.vms.len()).filter(|i| !flagged.contains(i));
-        flagged.iter().copied().chain(rest).collect()
-    };
-    out.push_str("<pre>\n");
-    out.push_str(&header);
-    let mut used = 0;
-    let mut listed = 0;
-    for &i in &order {
-        let line = row(i);
-        if used + line.len() > budget {
-            break;
-        }
-        used += line.len();
-        listed += 1;
-        out.push_str(&line);
-    }
-    if listed < order.len() {
-        let _ = writeln!(
-            out,
-            "({} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)",
-            order.len() - listed
-        );
-    }
-    out.push_str("</pre>\n");
-    for warning in &snapshot.warnings {
-        let _ = writeln!(out, "warning: {}", escape(warning));
-    }
-    let _ = writeln!(
-        out,
-        "hv_monitor {} ({} backend)",
-        env!("CARGO_PKG_VERSION"),
-        snapshot.hypervisor.as_str()
-    );
-    out
-}
-
-/// The host's rates. In SPLITNCV each total has its own RRD, so a total that no VM has a
-/// rate for (CPU when no VM has a process) is left out rather than drawn as 0; NCV needs
-/// every name or none.
-fn split_totals(format: Format, rates: &[CounterRates]) -> CounterRates {
-    let mut totals = total_rates(rates);
-    if format == Format::SplitNcv {
-        for (i, total) in totals.iter_mut().enumerate() {
-            if rates.iter().all(|r| r[i].is_none()) {
-                *total = None;
-            }
-        }
-    }
-    totals
-}
-
-/// Graph lines grouped so that no group is ever split across messages: the totals, then one
-/// group per VM.
-fn graph_chunks(
-    snapshot: &Snapshot,
-    samples: &[VmSample],
-    rates: &[CounterRates],
-    format: Format,
-) -> Vec<String> {
-    let gauges = total_gauges(snapshot, samples);
-    let mut totals = String::new();
-    let prefix = if format == Format::Ncv { "" } else { "all_" };
-    match format {
-        Format::RrdScript => {
-            // The extra-script wants every name; U marks the unknown ones.
-            for (name, v) in TOTAL_GAUGES.iter().zip(gauges) {
-                match v {
-                    Some(v) => line(&mut totals, prefix, name, Some(v)),
-                    None => writeln!(totals, "{prefix}{name} : U").unwrap_or_default(),
-                }
-            }
-            for (name, v) in COUNTERS.iter().zip(total_counters(samples)) {
-                match v {
-                    Some(v) => writeln!(totals, "all_{name} : {v}"),
-                    None => writeln!(totals, "all_{name} : U"),
-                }
-                .unwrap_or_default();
-            }
-        }
-        Format::SplitNcv | Format::Ncv => {
-            let values: Vec<(&str, Option<f64>)> = TOTAL_GAUGES
-                .iter()
-                .copied()
-                .zip(gauges)
-                .chain(
-                    RATES
-                        .iter()
-                        .copied()
-                        .zip(display_rates(&split_totals(format, rates))),
-                )
-                .collect();
-            // NCV keeps one RRD whose datasets the first message fixes for good: all the names
-            // or none (no update this run), never a partial set.
-            let complete = values.iter().all(|(_, v)| v.is_some());
-            if format == Format::SplitNcv || complete {
-                for (name, v) in values {
-                    line(&mut totals, prefix, name, v);
-                }
-            }
-        }
-    }
-    let mut chunks = vec![totals];
-    if format == Format::Ncv {
-        return chunks;
-    }
-    for (sample, rates) in samples.iter().zip(rates) {
-        let mut chunk = String::new();
-        let prefix = format!("vm_{}_", sample.key);
-        match format {
-            Format::RrdScript => {
-                for (name, v) in VM_GAUGES.iter().zip(sample.gauges) {
-                    match v {
-                        Some(v) => line(&mut chunk, &prefix, name, Some(v)),
-                        None => {
-                            let _ = writeln!(chunk, "{prefix}{name} : U");
-                        }
-                    }
-                }
-                for (name, v) in COUNTERS.iter().zip(sample.counters) {
-                    match v {
-                        Some(v) => writeln!(chunk, "{prefix}{name} : {v}"),
-                        None => writeln!(chunk, "{prefix}{name} : U"),
-                    }
-                    .unwrap_or_default();
-                }
-            }
-            Format::SplitNcv | Format::Ncv => {
-                for (name, v) in VM_GAUGES.iter().zip(sample.gauges) {
-                    line(&mut chunk, &prefix, name, v);
-                }
-                for (name, v) in RATES.iter().zip(display_rates(rates)) {
-                    line(&mut chunk, &prefix, name, v);
-                }
-            }
-        }
-        chunks.push(chunk);
-    }
-    chunks
-}
-
-/// `PREFIXNAME : value`, left out when the value is unknown: NCV drops what it cannot read
-/// anyway, and a missing line is a gap in the graph, as it should be.
-fn line(out: &mut String, prefix: &str, name: &str, value: Option<f64>) {
-    if let Some(v) = value.filter(|v| v.is_finite()) {
-        let _ = writeln!(out, "{prefix}{name} : {}", number(v));
-    }
-}
-
-/// A number NCV reads whole: no exponent (Rust never writes one for f64), integers without a
-/// fraction, others with at most 3 decimals.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// Text that cannot break the status page or the message: HTML's three special characters
-/// as entities, control characters as `\xNN` (a VM name with a newline must not start a line
-/// of its own, where NCV would read it).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Joins messages into `extcombo` messages (xymond handles each part as if sent alone, over
-/// one connection): at most [`MAX_COMBO_MESSAGES`] and [`MAX_COMBO_SIZE`] bytes each. A lone
-/// message is sent as it is.
-pub fn combine(messages: &[String]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut batch: Vec<&str> = Vec::new();
-    let mut size = 0;
-    let flush = |batch: &mut Vec<&str>, out: &mut Vec<Vec<u8>>| match batch.len() {
-        0 => {}
-        1 => out.push(batch[0].as_bytes().to_vec()),
-        _ => out.push(extcombo(batch)),
-    };
-    for m in messages {
-        // Room for the offsets in the header too.
-        let cost = m.len() + 12;
-        if !batch.is_empty()
-            && (batch.len() == MAX_COMBO_MESSAGES || size + cost > MAX_COMBO_SIZE - 32)
-        {
-            flush(&mut batch, &mut out);
-            batch.clear();
-            size = 0;
-        }
-        batch.push(m);
-        size += cost;
-    }
-    flush(&mut batch, &mut out);
-    out
-}
-
-/// `extcombo START END1 ... ENDn\n` then the messages; offsets count from the start of the
-/// whole combo, START is where the first message begins (the header's own length).
-fn extcombo(messages: &[&str]) -> Vec<u8> {
-    let mut header_len = 0;
-    loop {
-        let mut header = String::from("extcombo");
-        let mut offset = header_len;
-        let _ = write!(header, " {offset}");
-        for m in messages {
-            offset += m.len();
-            let _ = write!(header, " {offset}");
-        }
-        header.push('\n');
-        if header.len() == header_len {
-            let mut out = header.into_bytes();
-            for m in messages {
-                out.extend_from_slice(m.as_bytes());
-            }
-            return out;
-        }
-        header_len = header.len();
-    }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use std::time::{Duration, SystemTime};
+
     use super::*;
+    use crate::emit::xymon::metrics::TotalGauge;
     use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-    use crate::model::{Disk, DiskIo, Hypervisor, Process, State, Vm};
-
-    /// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
-    /// contract describes it): names and values, before its name rewriting.
-    pub(crate) fn ncv_parse(message: &str) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        let mut skipping = false;
-        for line in message.lines().skip(1) {
-            if line == "@@" || line.contains("<!-- ncv_end -->") {
-                break;
-            }
-            if line.contains("<!-- ncv_skipstart -->") {
-                skipping = true;
-            }
-            if line.contains("<!-- ncv_skipend -->") {
-                skipping = false;
-                continue;
-            }
-            if skipping || line.contains("<!-- ncv_skip -->") {
-                continue;
-            }
-            let Some(at) = line.find([':', '=']) else {
-                continue;
-            };
-            let mut name = line[..at].trim();
-            for colour in [
-                "&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple ",
-            ] {
-                name = name.strip_prefix(colour).unwrap_or(name);
-            }
-            let rest = line[at + 1..].trim_start();
-            let value: String = rest
-                .chars()
-                .take_while(|c| "+-0123456789.eE".contains(*c))
-                .collect();
-            if let Ok(v) = value.parse::<f64>() {
-                out.push((name.to_string(), v));
-            }
-        }
-        out
-    }
-
-    pub(crate) fn busy_vm(name: &str) -> Vm {
-        let mut vm = Vm::new(name, State::Running);
-        vm.cpus = 2;
-        vm.mem_alloc = 1 << 30;
-        vm.autostart = Some(true);
-        vm.process = Some(Process {
-            pid: 42,
-            usertime: 10.0,
-            systime: 2.5,
-            rss: 1 << 28,
-            ..Process::default()
-        });
-        vm.disks = vec![Disk {
-            name: "vda".into(),
-            alloc: 10 << 30,
-            in_use: 1 << 30,
-            io: DiskIo {
-                rbytes: 1000,
-                rreqs: 10,
-                rtime: 5.0,
-                ..DiskIo::default()
-            },
-            ..Disk::default()
-        }];
-        vm
-    }
-
-    pub(crate) fn snapshot(vms: Vec<Vm>) -> Snapshot {
-        Snapshot {
-            hypervisor: Hypervisor::Libvirt,
-            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            vms,
-            warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
-        }
-    }
-
-    pub(crate) fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
-        Settings {
-            host: "hv1,example,com".into(),
-            column: "hvmon".into(),
-            format,
-            kind,
-            interval: Duration::from_secs(300),
-            max_size,
-        }
-    }
+    use crate::emit::xymon::rates::RateState;
+    use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format};
+    use crate::emit::xymon::test_support::*;
+    use crate::model::{Snapshot, State, Vm};
 
     const HOSTILE: &[&str] = &[
         "web-01",
@@ -707,6 +270,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn lost_rates_turn_the_column_yellow_with_the_reason() {
+        let s = snapshot(vec![busy_vm("a")]);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+            rates_lost: Some("cannot lock <x>; fix: chown"),
+        };
+        let m = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE),
+        );
+        let first = m[0].lines().next().unwrap();
+        assert!(first.contains(" yellow "), "{first}");
+        assert!(
+            m[0].contains("&yellow cannot lock &lt;x&gt;; fix: chown"),
+            "{}",
+            m[0]
+        );
+    }
+
+    #[test]
     fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
         let one = snapshot(vec![busy_vm("a")]);
         let two = snapshot(vec![busy_vm("a"), Vm::new("b", State::Shutoff)]);
@@ -732,7 +316,7 @@ pub(crate) mod tests {
             names_of(&two, Some(&earlier)),
             "NCV needs the same names every time"
         );
-        assert_eq!(names.len(), TOTAL_GAUGES.len() + RATES.len());
+        assert_eq!(names.len(), TotalGauge::ALL.len() + Counter::ALL.len());
         for n in &names {
             assert_eq!(&ncv_rule(n), n);
         }
@@ -841,56 +425,5 @@ pub(crate) mod tests {
         assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(m[0].contains("&lt;refused&gt;"));
         assert!(ncv_parse(&m[0]).is_empty());
-    }
-
-    #[test]
-    fn lifetime_covers_two_intervals() {
-        assert_eq!(lifetime_minutes(Duration::from_secs(300)), 11);
-        assert_eq!(lifetime_minutes(Duration::from_secs(60)), 3);
-        assert_eq!(lifetime_minutes(Duration::from_secs(45)), 3);
-    }
-
-    #[test]
-    fn numbers_never_use_exponents() {
-        assert_eq!(number(8589934592.0), "8589934592");
-        assert_eq!(number(0.5), "0.5");
-        assert_eq!(number(1.23456), "1.235");
-        assert_eq!(number(1e20), "100000000000000000000");
-        assert_eq!(number(0.0001), "0");
-    }
-
-    #[test]
-    fn extcombo_offsets_point_at_each_message() {
-        let messages: Vec<String> = (0..3).map(|i| format!("status h.t{i} green x\n")).collect();
-        let combos = combine(&messages);
-        assert_eq!(combos.len(), 1);
-        let combo = String::from_utf8(combos[0].clone()).unwrap();
-        let (header, _) = combo.split_once('\n').unwrap();
-        let offsets: Vec<usize> = header
-            .split(' ')
-            .skip(1)
-            .map(|o| o.parse().unwrap())
-            .collect();
-        assert_eq!(offsets[0], header.len() + 1);
-        for (i, w) in offsets.windows(2).enumerate() {
-            assert_eq!(&combo[w[0]..w[1]], messages[i]);
-        }
-        assert_eq!(*offsets.last().unwrap(), combo.len());
-        assert_eq!(
-            combine(&messages[..1]),
-            vec![messages[0].as_bytes().to_vec()]
-        );
-        let many: Vec<String> = (0..250).map(|i| format!("data h.t\nx{i} : 1\n")).collect();
-        assert_eq!(combine(&many).len(), 3, "at most 100 messages per combo");
-        let big: Vec<String> = (0..9).map(|_| "x".repeat(DEFAULT_MAX_SIZE)).collect();
-        let combos = combine(&big);
-        assert!(combos.iter().all(|c| c.len() <= MAX_COMBO_SIZE));
-        assert_eq!(combos.len(), 3);
-    }
-
-    #[test]
-    fn escaping_keeps_names_on_one_line_and_out_of_html() {
-        assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
-        assert_eq!(escape("名前"), "名前");
     }
 }

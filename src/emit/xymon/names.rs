@@ -9,6 +9,8 @@
 const KEY_TEXT_MAX: usize = 48;
 /// `_h` + 16 hex digits: the suffix of every key that is not the VM name itself.
 const HASH_SUFFIX_LEN: usize = 18;
+/// The longest key [`vm_key`] makes.
+pub const MAX_KEY_LEN: usize = KEY_TEXT_MAX + HASH_SUFFIX_LEN;
 
 /// What xymond_rrd's SPLITNCV mode makes of a name: every run of characters outside
 /// `[A-Za-z0-9]` becomes one `_`, a trailing `_` goes, at most 200 characters remain.
@@ -150,7 +152,7 @@ mod tests {
                 let full = format!("vm_{key}_{metric}");
                 assert_eq!(splitncv_rule(&full), full, "name {name:?}");
             }
-            assert!(!key.is_empty() && key.len() <= KEY_TEXT_MAX + HASH_SUFFIX_LEN);
+            assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
             assert!(
                 key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
                 "{key}"

@@ -24,15 +24,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::message::{END_MARKER, Format, MARKER_PREFIX, number};
-use super::metrics::{COUNTERS, TOTAL_GAUGES, VM_GAUGES};
-use super::names::valid_column;
+use super::graph_lines::number;
+use super::message::{END_MARKER, MARKER_PREFIX};
+use super::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
+use super::names::{MAX_KEY_LEN, valid_column};
+use super::settings::Format;
 use crate::error::RrdScriptError;
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
 pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
-/// The longest VM key [`super::names::vm_key`] makes.
-const MAX_KEY_LEN: usize = 66;
 
 /// What one message holds, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,21 +230,26 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     let Some((object, metric)) = name.rsplit_once('_') else {
         return Err(format!("unknown name '{}'", truncate(name)));
     };
-    let (object, gauges): (Object, &[&'static str]) = if object == "all" {
-        (Object::Totals, &TOTAL_GAUGES)
+    let (object, gauges) = if object == "all" {
+        (
+            Object::Totals,
+            TotalGauge::ALL.map(TotalGauge::name).to_vec(),
+        )
     } else if let Some(key) = object.strip_prefix("vm_").filter(|k| valid_key(k)) {
-        (Object::Vm(key.to_string()), &VM_GAUGES)
+        (
+            Object::Vm(key.to_string()),
+            VmGauge::ALL.map(VmGauge::name).to_vec(),
+        )
     } else {
         return Err(format!("unknown name '{}'", truncate(name)));
     };
-    let value = if let Some(m) = gauges.iter().find(|g| **g == metric) {
-        (m, parse_gauge(value)?)
-    } else if let Some(m) = COUNTERS.iter().find(|c| **c == metric) {
-        (m, parse_counter(value)?)
+    if let Some(gauge) = gauges.into_iter().find(|g| *g == metric) {
+        Ok((object, gauge, parse_gauge(value)?))
+    } else if let Some(counter) = Counter::ALL.into_iter().find(|c| c.name() == metric) {
+        Ok((object, counter.name(), parse_counter(value)?))
     } else {
-        return Err(format!("unknown metric '{}'", truncate(metric)));
-    };
-    Ok((object, value.0, value.1))
+        Err(format!("unknown metric '{}'", truncate(metric)))
+    }
 }
 
 /// What [`super::names::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
@@ -297,18 +302,19 @@ pub fn render(parsed: &Parsed, test: &str) -> String {
     // point unknown. Two intervals tolerate one lost message.
     let heartbeat = (2 * parsed.interval).max(600);
     let mut out = String::new();
+    let counters = Counter::ALL.map(Counter::name);
     let ds_set = |out: &mut String, gauges: &[&str]| {
         for g in gauges {
-            let _ = writeln!(out, "DS:{g}:GAUGE:{heartbeat}:0:U");
+            let _ = writeln!(out, "DS:{g}:{GAUGE}:{heartbeat}:0:U");
         }
-        for c in COUNTERS {
-            let _ = writeln!(out, "DS:{c}:DERIVE:{heartbeat}:0:U");
+        for c in counters {
+            let _ = writeln!(out, "DS:{c}:{DERIVE}:{heartbeat}:0:U");
         }
     };
     let values = |out: &mut String, gauges: &[&str], values: &BTreeMap<&'static str, Value>| {
         let all: Vec<String> = gauges
             .iter()
-            .chain(COUNTERS.iter())
+            .chain(counters.iter())
             .map(|m| match values.get(m) {
                 Some(Value::Gauge(x)) => number(*x),
                 Some(Value::Counter(c)) => c.to_string(),
@@ -318,17 +324,19 @@ pub fn render(parsed: &Parsed, test: &str) -> String {
         let _ = writeln!(out, "{}", all.join(":"));
     };
     if let Some(totals) = &parsed.totals {
-        ds_set(&mut out, &TOTAL_GAUGES);
+        let gauges = TotalGauge::ALL.map(TotalGauge::name);
+        ds_set(&mut out, &gauges);
         // Not "{test},...": Xymon's trends page graphs a file under the GRAPHS entry that is
         // its name's prefix up to "," or ".", and the VMs' files already take "{test}".
         let _ = writeln!(out, "{test}-states.rrd");
-        values(&mut out, &TOTAL_GAUGES, totals);
+        values(&mut out, &gauges, totals);
     }
     if !parsed.vms.is_empty() {
-        ds_set(&mut out, &VM_GAUGES);
+        let gauges = VmGauge::ALL.map(VmGauge::name);
+        ds_set(&mut out, &gauges);
         for (key, v) in &parsed.vms {
             let _ = writeln!(out, "{test},vm_{key}.rrd");
-            values(&mut out, &VM_GAUGES, v);
+            values(&mut out, &gauges, v);
         }
     }
     out
@@ -337,9 +345,10 @@ pub fn render(parsed: &Parsed, test: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emit::xymon::message::tests::{busy_vm, settings, snapshot};
-    use crate::emit::xymon::message::{DEFAULT_MAX_SIZE, Kind, Report, build};
+    use crate::emit::xymon::message::build;
     use crate::emit::xymon::names::vm_key;
+    use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Kind, Report};
+    use crate::emit::xymon::test_support::{busy_vm, settings, snapshot};
     use crate::model::{State, Vm};
 
     const HOST: &str = "hv1.example.com";
@@ -371,9 +380,9 @@ mod tests {
             "no blank line"
         );
         let lines: Vec<&str> = out.lines().collect();
-        let ds_total = TOTAL_GAUGES.len() + COUNTERS.len();
+        let ds_total = TotalGauge::ALL.len() + Counter::ALL.len();
         assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
-        assert_eq!(lines[TOTAL_GAUGES.len()], "DS:cpu:DERIVE:600:0:U");
+        assert_eq!(lines[TotalGauge::ALL.len()], "DS:cpu:DERIVE:600:0:U");
         assert_eq!(lines[ds_total], "hvmon-states.rrd");
         assert!(
             lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"),
@@ -382,12 +391,12 @@ mod tests {
         );
         let vm_ds = ds_total + 2;
         assert_eq!(lines[vm_ds], "DS:up:GAUGE:600:0:U");
-        let web = vm_ds + VM_GAUGES.len() + COUNTERS.len();
+        let web = vm_ds + VmGauge::ALL.len() + Counter::ALL.len();
         assert_eq!(lines[web], format!("hvmon,vm_{}.rrd", vm_key("web-01")));
         let values: Vec<&str> = lines[web + 1].split(':').collect();
-        assert_eq!(values.len(), VM_GAUGES.len() + COUNTERS.len());
+        assert_eq!(values.len(), VmGauge::ALL.len() + Counter::ALL.len());
         assert_eq!(&values[..4], ["1", "2", "1073741824", "268435456"]);
-        assert_eq!(values[VM_GAUGES.len()], "1250", "12.5 CPU seconds");
+        assert_eq!(values[VmGauge::ALL.len()], "1250", "12.5 CPU seconds");
         assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
         assert!(
             lines[web + 3].starts_with("0:0:0:U:"),

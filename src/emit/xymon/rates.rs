@@ -1,0 +1,283 @@
+//! Counters turned into rates with a state file.
+//!
+//! xymond_rrd's NCV and SPLITNCV modes create every dataset with min U, so a DERIVE counter
+//! that resets (a VM restart) shows a huge negative spike. For those modes we send **rates**
+//! as GAUGE, computed here from the previous run's counters kept in a small state file
+//! ([`RateState`]); a rate is left out when the VM restarted (other process), a counter went
+//! down, or the previous sample is missing or stale. The extra-script mode sends the raw
+//! counters instead and declares them DERIVE with min 0, so RRDtool computes the rates and a
+//! reset gives one unknown point, never a spike.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{Counter, VmSample};
+
+/// Per-second rates of the raw counters, indexed by [`Counter`]; `None` where no honest rate
+/// exists.
+pub type CounterRates = [Option<f64>; Counter::ALL.len()];
+
+/// What the state file keeps of one VM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Previous {
+    pid: Option<u32>,
+    running: bool,
+    counters: Vec<Option<u64>>,
+}
+
+/// The previous run's counters, as kept in the state file (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RateState {
+    /// Bumped when the meaning of the counters changes: an old file is then ignored.
+    version: u32,
+    taken_at_ms: u64,
+    vms: BTreeMap<String, Previous>,
+}
+
+const STATE_VERSION: u32 = 1;
+
+impl RateState {
+    pub fn new(taken_at: SystemTime, samples: &[VmSample]) -> RateState {
+        RateState {
+            version: STATE_VERSION,
+            taken_at_ms: millis(taken_at),
+            vms: samples
+                .iter()
+                .map(|s| {
+                    (
+                        s.key.clone(),
+                        Previous {
+                            pid: s.pid,
+                            running: s.running,
+                            counters: s.counters.to_vec(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // A map of plain numbers and strings always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a state file's text; a file of another version or shape is an error the caller
+    /// reports before starting afresh.
+    pub fn from_json(text: &str) -> Result<RateState, String> {
+        let state: RateState = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if state.version != STATE_VERSION {
+            return Err(format!(
+                "version {} (expected {STATE_VERSION})",
+                state.version
+            ));
+        }
+        if state
+            .vms
+            .values()
+            .any(|p| p.counters.len() != Counter::ALL.len())
+        {
+            return Err("a VM entry has the wrong number of counters".into());
+        }
+        Ok(state)
+    }
+
+    /// Rates of `sample`'s counters since this earlier state. None at all when the VM is new,
+    /// runs in another process than before (restarted), or the earlier sample is older than
+    /// `max_age` (an average over hours would pass for a current rate); none for a counter
+    /// that went down.
+    pub fn rates(
+        &self,
+        taken_at: SystemTime,
+        sample: &VmSample,
+        max_age: Duration,
+    ) -> CounterRates {
+        let mut rates: CounterRates = [None; Counter::ALL.len()];
+        let now_ms = millis(taken_at);
+        let fresh =
+            now_ms > self.taken_at_ms && now_ms - self.taken_at_ms <= max_age.as_millis() as u64;
+        let Some(prev) = self.vms.get(&sample.key).filter(|_| fresh) else {
+            return rates;
+        };
+        if prev.pid != sample.pid || prev.running != sample.running {
+            return rates;
+        }
+        let seconds = (now_ms - self.taken_at_ms) as f64 / 1000.0;
+        for (i, rate) in rates.iter_mut().enumerate() {
+            *rate = sample.counters[i]
+                .zip(prev.counters[i])
+                .and_then(|(now, before)| now.checked_sub(before))
+                .map(|d| d as f64 / seconds);
+        }
+        rates
+    }
+}
+
+/// Host-wide counter rates: the VMs' rates summed, so a VM that comes or goes makes no step.
+/// Complete (a VM's missing rate counts as 0: NCV needs the same names every time) unless
+/// there is no rate at all.
+pub fn total_rates(per_vm: &[CounterRates]) -> CounterRates {
+    // No rate at all means no usable previous sample (first run, a lost or locked state
+    // file): the totals are unknown, not a drop to 0.
+    if !per_vm.is_empty() && per_vm.iter().flatten().all(Option::is_none) {
+        return [None; Counter::ALL.len()];
+    }
+    let mut sum = [0.0; Counter::ALL.len()];
+    for rates in per_vm {
+        for (s, r) in sum.iter_mut().zip(rates) {
+            *s += r.unwrap_or(0.0);
+        }
+    }
+    sum.map(Some)
+}
+
+/// What is graphed in rate modes, named by [`Counter::rate_name`]: the counter rates, with
+/// the disk time rates turned into average latencies (ms per request; 0 when there were no
+/// requests).
+pub fn display_rates(rates: &CounterRates) -> CounterRates {
+    let latency = |time_us: Option<f64>, ops: Option<f64>| {
+        let (time_us, ops) = (time_us?, ops?);
+        Some(if ops > 0.0 {
+            time_us / 1000.0 / ops
+        } else {
+            0.0
+        })
+    };
+    let mut out = *rates;
+    out[Counter::RTime] = latency(rates[Counter::RTime], rates[Counter::ROps]);
+    out[Counter::WTime] = latency(rates[Counter::WTime], rates[Counter::WOps]);
+    out
+}
+
+fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Process, State, Vm};
+
+    fn sample(pid: Option<u32>, cpu_cs: u64, rbytes: u64, rops: u64, rtime_us: u64) -> VmSample {
+        let mut s = VmSample::of(&Vm::new("vm", State::Running));
+        s.pid = pid;
+        s.counters[Counter::Cpu] = Some(cpu_cs);
+        s.counters[Counter::RBytes] = Some(rbytes);
+        s.counters[Counter::ROps] = Some(rops);
+        s.counters[Counter::RTime] = Some(rtime_us);
+        s
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    const AGE: Duration = Duration::from_secs(1200);
+
+    #[test]
+    fn rates_per_second_and_latency_per_request() {
+        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 0, 100, 50_000)]);
+        let now = sample(Some(7), 4000, 300_000, 400, 650_000);
+        let rates = state.rates(at(1300), &now, AGE);
+        assert_eq!(
+            rates[Counter::Cpu],
+            Some(10.0),
+            "3000 cs in 300 s: 10 % of a core"
+        );
+        assert_eq!(rates[Counter::RBytes], Some(1000.0));
+        let shown = display_rates(&rates);
+        assert_eq!(shown[Counter::RTime], Some(2.0), "600 ms over 300 requests");
+        assert_eq!(
+            shown[Counter::WTime],
+            Some(0.0),
+            "no writes: 0, not a division by zero"
+        );
+    }
+
+    #[test]
+    fn restarts_resets_stale_and_new_vms_give_no_rate() {
+        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 500, 0, 0)]);
+        let restarted = sample(Some(8), 2000, 600, 0, 0);
+        assert!(
+            state
+                .rates(at(1300), &restarted, AGE)
+                .iter()
+                .all(Option::is_none)
+        );
+        let reset = sample(Some(7), 2000, 10, 0, 0);
+        let rates = state.rates(at(1300), &reset, AGE);
+        assert_eq!(rates[Counter::RBytes], None, "a counter that went down");
+        assert!(rates[Counter::Cpu].is_some());
+        let later = sample(Some(7), 2000, 600, 0, 0);
+        assert!(
+            state
+                .rates(at(5000), &later, AGE)
+                .iter()
+                .all(Option::is_none),
+            "stale"
+        );
+        assert!(
+            state
+                .rates(at(1000), &later, AGE)
+                .iter()
+                .all(Option::is_none),
+            "same instant"
+        );
+        let mut other = later.clone();
+        other.key = "other".into();
+        assert!(
+            state
+                .rates(at(1300), &other, AGE)
+                .iter()
+                .all(Option::is_none),
+            "new VM"
+        );
+    }
+
+    #[test]
+    fn totals_sum_rates_and_are_always_complete() {
+        let a = [Some(1.0); Counter::ALL.len()];
+        let mut b = [None; Counter::ALL.len()];
+        b[Counter::RBytes] = Some(2.0);
+        let t = total_rates(&[a, b]);
+        assert_eq!(t[Counter::Cpu], Some(1.0));
+        assert_eq!(t[Counter::RBytes], Some(3.0));
+        assert!(t.iter().all(Option::is_some));
+        let first_run = [None; Counter::ALL.len()];
+        assert!(
+            total_rates(&[first_run, first_run])
+                .iter()
+                .all(Option::is_none),
+            "unknown, not 0"
+        );
+        assert!(
+            total_rates(&[]).iter().all(|r| *r == Some(0.0)),
+            "no VMs: truly 0"
+        );
+    }
+
+    #[test]
+    fn the_state_file_round_trips_and_refuses_other_versions() {
+        let mut vm = Vm::new("vm", State::Running);
+        vm.process = Some(Process {
+            pid: 3,
+            usertime: 1.5,
+            ..Process::default()
+        });
+        let state = RateState::new(at(1000), &[VmSample::of(&vm)]);
+        assert_eq!(RateState::from_json(&state.to_json()).unwrap(), state);
+        let other = state.to_json().replace("\"version\":1", "\"version\":9");
+        assert!(
+            RateState::from_json(&other)
+                .unwrap_err()
+                .contains("version 9")
+        );
+        assert!(RateState::from_json("{not json").is_err());
+        let short = state.to_json().replace("[150,", "[");
+        assert!(RateState::from_json(&short).is_err());
+    }
+}

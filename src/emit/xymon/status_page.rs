@@ -1,0 +1,243 @@
+//! The human part of the status message: the summary after the date, problems with Xymon's
+//! colour icons, a table of VMs and the collection's warnings, all within a byte budget.
+
+use std::fmt::Write as _;
+
+use super::colour::{Colour, Finding};
+use super::metrics::{Counter, TotalGauge, total_gauges};
+use super::names::vm_key;
+use super::rates::CounterRates;
+use crate::model::{Snapshot, Totals};
+
+/// The first line's free text, after the date.
+pub fn summary(snapshot: &Snapshot) -> String {
+    let totals = total_gauges(&Totals::of(&snapshot.vms));
+    let count = |g: TotalGauge| totals[g].unwrap_or(0.0);
+    let mut s = format!(
+        "{} VMs: {} running, {} paused, {} off",
+        snapshot.vms.len(),
+        count(TotalGauge::Running),
+        count(TotalGauge::Paused),
+        count(TotalGauge::Off)
+    );
+    for extra in [TotalGauge::Crashed, TotalGauge::Other] {
+        if count(extra) > 0.0 {
+            let _ = write!(s, ", {} {}", count(extra), extra.name());
+        }
+    }
+    s
+}
+
+/// Room kept for each "N more ... not listed" line.
+const MORE_LINE_MAX: usize = 160;
+/// Characters of a VM name shown in full; a longer one is cut and followed by its key.
+const NAME_SHOWN_MAX: usize = 64;
+/// Characters of one collection warning or collector error shown.
+const NOTE_SHOWN_MAX: usize = 300;
+
+/// The status text of a failed collection, at most `budget` bytes.
+pub fn failure_text(error: &str, budget: usize) -> String {
+    let lead = "&red hv_monitor could not collect VM figures: ";
+    let error = escape(&shorten(error, NOTE_SHOWN_MAX));
+    let room = budget.saturating_sub(lead.len() + 1);
+    format!("{lead}{}\n", cut(&error, room))
+}
+
+/// A VM name as the status page shows it: escaped, and at most [`NAME_SHOWN_MAX`]
+/// characters followed by its key (which tells two long names apart and names its graphs).
+fn shown_name(name: &str) -> String {
+    if name.chars().count() <= NAME_SHOWN_MAX {
+        escape(name)
+    } else {
+        let head: String = name.chars().take(NAME_SHOWN_MAX - 16).collect();
+        format!("{}... (key {})", escape(&head), vm_key(name))
+    }
+}
+
+/// At most `max` characters of `s`, with "..." when cut.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Appends `lines` while they fit in `budget` bytes, then `more(left out)` if any were left
+/// out (that line is not counted: callers keep [`MORE_LINE_MAX`] for it). Returns the bytes
+/// of `lines` written.
+fn push_within(
+    out: &mut String,
+    lines: impl ExactSizeIterator<Item = String>,
+    budget: usize,
+    more: impl FnOnce(usize) -> String,
+) -> usize {
+    let total = lines.len();
+    let mut used = 0;
+    let mut listed = 0;
+    for line in lines {
+        if used + line.len() > budget {
+            break;
+        }
+        used += line.len();
+        listed += 1;
+        out.push_str(&line);
+    }
+    if listed < total {
+        out.push_str(cut(&more(total - listed), MORE_LINE_MAX));
+    }
+    used
+}
+
+/// The human part of the status page, at most `budget` bytes: problems with Xymon's colour
+/// icons (worst first), a table of VMs, the collection's warnings. On a host with thousands
+/// of VMs in trouble each part lists what fits, the worst first, and says how many it left
+/// out: the problems get at most half, the warnings a quarter of the rest, the table the
+/// remainder, listing the VMs with problems first.
+pub fn status_text(
+    snapshot: &Snapshot,
+    findings: &[Finding],
+    rates: &[CounterRates],
+    budget: usize,
+) -> String {
+    let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(2)
+        .clamp(2, 40);
+    let header = format!(
+        "<pre>\n{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
+        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
+    );
+    let version = format!(
+        "hv_monitor {} ({} backend)\n",
+        env!("CARGO_PKG_VERSION"),
+        snapshot.hypervisor.as_str()
+    );
+    let all_well = "&green all VMs as expected\n";
+    let mut room = budget.saturating_sub(
+        header.len() + "</pre>\n".len() + version.len() + all_well.len() + 3 * MORE_LINE_MAX,
+    );
+
+    let mut problems = String::new();
+    if findings.is_empty() {
+        problems.push_str(all_well);
+    }
+    let icon = |colour: Colour| match colour {
+        Colour::Red => "&red",
+        Colour::Yellow => "&yellow",
+        Colour::Green => "&green",
+    };
+    let lines = findings
+        .iter()
+        .map(|f| format!("{} {}: {}\n", icon(f.colour), names[f.vm], f.what));
+    room -= push_within(&mut problems, lines, room / 2, |left| {
+        let worst = findings[findings.len() - left].colour;
+        format!(
+            "{} {left} more VMs with problems not listed: the status would not fit in one Xymon message\n",
+            icon(worst)
+        )
+    });
+
+    let mut warnings = String::new();
+    let lines = snapshot
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {}\n", escape(&shorten(w, NOTE_SHOWN_MAX))));
+    room -= push_within(&mut warnings, lines, room / 4, |left| {
+        format!("({left} more warnings not listed)\n")
+    });
+
+    let row = |i: usize| {
+        let vm = &snapshot.vms[i];
+        let autostart = match vm.autostart {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
+        format!(
+            "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
+            names[i],
+            vm.state.name(),
+            autostart,
+            vm.cpus,
+            vm.mem_alloc >> 20,
+            cpu
+        )
+    };
+    let all: Vec<usize> = (0..snapshot.vms.len()).collect();
+    let full_size: usize = all.iter().map(|&i| row(i).len()).sum();
+    let order: Vec<usize> = if full_size <= room {
+        all
+    } else {
+        let mut flagged = vec![false; snapshot.vms.len()];
+        for f in findings {
+            flagged[f.vm] = true;
+        }
+        let rest = (0..snapshot.vms.len()).filter(|&i| !flagged[i]);
+        findings.iter().map(|f| f.vm).chain(rest).collect()
+    };
+    let mut out = problems;
+    out.push_str(&header);
+    push_within(&mut out, order.into_iter().map(row), room, |left| {
+        format!(
+            "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
+        )
+    });
+    out.push_str("</pre>\n");
+    out.push_str(&warnings);
+    out.push_str(&version);
+    out
+}
+
+/// Text that cannot break the status page or the message: HTML's three special characters
+/// as entities, control characters as `\\xNN` (a VM name with a newline must not start a line
+/// of its own, where NCV would read it).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_names_on_one_line_and_out_of_html() {
+        assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
+        assert_eq!(escape("名前"), "名前");
+    }
+
+    #[test]
+    fn long_names_are_shown_cut_with_their_key() {
+        let long = "x".repeat(1000);
+        let shown = shown_name(&long);
+        assert!(shown.len() < 150, "{shown}");
+        assert!(shown.contains(&vm_key(&long)));
+        assert_eq!(shown_name("web-01"), "web-01");
+        let text = failure_text(&"<".repeat(100_000), 1000);
+        assert!(text.len() <= 1000 && text.ends_with('\n'), "{}", text.len());
+    }
+}

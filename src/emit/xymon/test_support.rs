@@ -1,0 +1,162 @@
+//! Fixtures shared by the Xymon modules' unit tests.
+
+use std::time::{Duration, SystemTime};
+
+use super::metrics::{Counter, VmSample};
+use super::rates::RateState;
+use super::settings::{Format, Kind, Settings};
+use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+
+pub const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
+pub const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];
+
+/// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
+/// contract describes it): names and values, before its name rewriting.
+pub fn ncv_parse(message: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for line in message.lines().skip(1) {
+        if line == "@@" || line.contains("<!-- ncv_end -->") {
+            break;
+        }
+        if line.contains("<!-- ncv_skipstart -->") {
+            skipping = true;
+        }
+        if line.contains("<!-- ncv_skipend -->") {
+            skipping = false;
+            continue;
+        }
+        if skipping || line.contains("<!-- ncv_skip -->") {
+            continue;
+        }
+        let Some(at) = line.find([':', '=']) else {
+            continue;
+        };
+        let mut name = line[..at].trim();
+        for colour in [
+            "&green ", "&yellow ", "&red ", "&clear ", "&blue ", "&purple ",
+        ] {
+            name = name.strip_prefix(colour).unwrap_or(name);
+        }
+        let rest = line[at + 1..].trim_start();
+        let value: String = rest
+            .chars()
+            .take_while(|c| "+-0123456789.eE".contains(*c))
+            .collect();
+        if let Ok(v) = value.parse::<f64>() {
+            out.push((name.to_string(), v));
+        }
+    }
+    out
+}
+
+pub fn busy_vm(name: &str) -> Vm {
+    let mut vm = Vm::new(name, State::Running);
+    vm.cpus = 2;
+    vm.mem_alloc = 1 << 30;
+    vm.autostart = Some(true);
+    vm.process = Some(Process {
+        pid: 42,
+        usertime: 10.0,
+        systime: 2.5,
+        rss: 1 << 28,
+        ..Process::default()
+    });
+    vm.disks = vec![Disk {
+        name: "vda".into(),
+        alloc: 10 << 30,
+        in_use: 1 << 30,
+        io: DiskIo {
+            rbytes: 1000,
+            rreqs: 10,
+            rtime: 5.0,
+            ..DiskIo::default()
+        },
+        ..Disk::default()
+    }];
+    vm
+}
+
+pub fn snapshot(vms: Vec<Vm>) -> Snapshot {
+    Snapshot {
+        hypervisor: Hypervisor::Libvirt,
+        taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        vms,
+        warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
+    }
+}
+
+pub fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
+    Settings {
+        host: "hv1,example,com".into(),
+        column: "hvmon".into(),
+        format,
+        kind,
+        interval: Duration::from_secs(300),
+        max_size,
+    }
+}
+
+/// A VM with every figure at its largest, so every graph line is as long as it gets.
+pub fn maximal_vm(name: &str, state: State) -> Vm {
+    let mut vm = busy_vm(name);
+    vm.state = state;
+    vm.cpus = u64::MAX;
+    vm.mem_alloc = u64::MAX;
+    if let Some(p) = vm.process.as_mut() {
+        p.rss = u64::MAX;
+        p.usertime = 1e300;
+    }
+    vm.disks[0].alloc = u64::MAX;
+    vm.disks[0].in_use = u64::MAX;
+    vm.disks[0].io = DiskIo {
+        rbytes: u64::MAX,
+        wbytes: u64::MAX,
+        rreqs: 1,
+        wreqs: 1,
+        rtime: 1e300,
+        wtime: 1e300,
+        ..DiskIo::default()
+    };
+    vm.nics = vec![Nic {
+        counters: NetCounters {
+            ipkts: u64::MAX,
+            ibytes: u64::MAX,
+            ierrs: u64::MAX,
+            idrop: u64::MAX,
+            opkts: u64::MAX,
+            obytes: u64::MAX,
+            oerrs: u64::MAX,
+            odrop: u64::MAX,
+            coll: 0,
+        },
+        ..Nic::default()
+    }];
+    vm
+}
+
+/// A state one millisecond older than `s` with every counter at 0: the largest rates.
+pub fn zero_counters_just_before(s: &Snapshot) -> RateState {
+    let samples: Vec<VmSample> = s
+        .vms
+        .iter()
+        .map(|vm| {
+            let mut sample = VmSample::of(vm);
+            sample.counters = [Some(0); Counter::ALL.len()];
+            sample
+        })
+        .collect();
+    RateState::new(s.taken_at - Duration::from_millis(1), &samples)
+}
+
+/// The longest host, column and interval the CLI accepts.
+pub fn longest_settings(format: Format, kind: Kind, max_size: usize) -> Settings {
+    Settings {
+        host: "h".repeat(253),
+        column: "c".repeat(60),
+        format,
+        kind,
+        interval: Duration::from_secs(86_400),
+        max_size,
+    }
+}
