@@ -91,7 +91,8 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     }
     assert_eq!(server.colour(host, "hvmon"), "green");
 
-    let png = server.showgraph(host, "hvmon-states");
+    // The states graph is named after the column (the trends page's rule).
+    let png = server.showgraph(host, "hvmon");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5000,
         "{} bytes",
