@@ -142,12 +142,10 @@ fn main() {
             let mut sender = Sender::new(Duration::from_secs(15));
             let payloads = combine(&split);
             let started = Instant::now();
-            assert!(
-                sender.host_known(&target, HOST).unwrap(),
-                "{HOST} in hosts.cfg"
-            );
+            let mut exchange = sender.exchange(&target);
+            assert!(exchange.host_known(HOST).unwrap(), "{HOST} in hosts.cfg");
             for p in &payloads {
-                sender.send(&target, p).expect("send");
+                exchange.send(p).expect("send");
             }
             started.elapsed()
         });

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::app;
 use crate::collect::Backend;
 use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+use crate::seconds::parse_seconds;
 
 /// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
 ///
@@ -93,11 +94,13 @@ pub struct XymonArgs {
     /// Largest message, bytes; more VMs go into further messages.
     #[arg(long = "max-size", value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE, value_parser = parse_max_size)]
     pub max_size: usize,
-    /// Network timeout per server, seconds.
+    /// Time allowed for each server, seconds: the whole exchange (connecting, the host
+    /// check, every message and answer), not each network call.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// File keeping the counters for the next run's rates (default: $XYMONTMP or /var/tmp,
-    /// hv_monitor.HOST.COLUMN.state.json; none with --print unless given).
+    /// File keeping the counters for the next run's rates (default:
+    /// hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else
+    /// /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given).
     #[arg(long = "state", value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// Do not ask the server whether it lists the host (needed when xymond runs with
@@ -137,15 +140,6 @@ impl From<KindArg> for Kind {
             KindArg::Data => Kind::Data,
             KindArg::Both => Kind::Both,
         }
-    }
-}
-
-fn parse_seconds(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
-        _ => Err(format!(
-            "'{s}' is not a number of seconds between 0 and 3600"
-        )),
     }
 }
 

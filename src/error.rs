@@ -6,16 +6,32 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-/// A backend could not produce a snapshot at all.
+use crate::text::for_terminal;
+
+/// Longest piece of outside text (a libvirt or command error) shown in one error.
+const REASON_SHOWN: usize = 1000;
+/// Longest piece of a server's answer shown in one error.
+const ANSWER_SHOWN: usize = 200;
+
+/// A backend could not produce a snapshot at all. The reasons are libvirt's and commands'
+/// own words, so they are shown escaped.
 #[derive(Debug, Error)]
 pub enum CollectError {
     #[error("backend '{0}' is not built into this binary (or not available on this OS)")]
     Unsupported(&'static str),
-    #[error("cannot connect to libvirt at '{uri}': {reason}")]
+    #[error(
+        "cannot connect to libvirt at '{}': {}",
+        for_terminal(uri, REASON_SHOWN),
+        for_terminal(reason, REASON_SHOWN)
+    )]
     Connect { uri: String, reason: String },
-    #[error("libvirt call {call} failed: {reason}")]
+    #[error("libvirt call {call} failed: {}", for_terminal(reason, REASON_SHOWN))]
     Libvirt { call: &'static str, reason: String },
-    #[error("command '{command}' failed: {reason}")]
+    #[error(
+        "command '{}' failed: {}",
+        for_terminal(command, REASON_SHOWN),
+        for_terminal(reason, REASON_SHOWN)
+    )]
     Command { command: String, reason: String },
 }
 
@@ -26,6 +42,34 @@ pub struct WriteError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
+}
+
+/// A file in a directory other users may write failed a check, or could not be opened.
+#[derive(Debug, Error)]
+pub enum SafeFileError {
+    #[error("'{}' refused: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
+    #[error("'{}': {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SafeFileError {
+    /// Nothing at the path: for a state file, a first run.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, SafeFileError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Why, without the path (for callers whose own message names the file).
+    pub fn reason(&self) -> String {
+        match self {
+            SafeFileError::Refused { reason, .. } => reason.clone(),
+            SafeFileError::Open { source, .. } => source.to_string(),
+        }
+    }
 }
 
 /// Why one run of the LibreNMS job failed.
@@ -50,10 +94,15 @@ fn humanize(d: Duration) -> String {
     }
 }
 
+/// `3 s`, `2.5 s`, `0.25 s`: the value as given on the command line.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_millis() as f64 / 1000.0)
+}
+
 /// Sending to a Xymon server failed, or the server would drop what we send.
 #[derive(Debug, Error)]
 pub enum SendError {
-    #[error("bad Xymon server '{spec}': {reason}")]
+    #[error("bad Xymon server '{}': {reason}", for_terminal(spec, ANSWER_SHOWN))]
     BadServer { spec: String, reason: String },
     #[error(
         "no Xymon server to send to: give --server, or run from xymonlaunch (XYMSRV, XYMSERVERS)"
@@ -63,12 +112,34 @@ pub enum SendError {
     Tcp { target: String, reason: String },
     #[error("HTTP POST to {url}: {reason}")]
     Http { url: String, reason: String },
+    /// The web server's own words: its error page, escaped.
+    #[error(
+        "HTTP POST to {url}: HTTP status {status}: {}",
+        for_terminal(body.trim(), ANSWER_SHOWN)
+    )]
+    HttpStatus {
+        url: String,
+        status: String,
+        body: String,
+    },
+    /// The whole exchange with one server (every connection, the host check, every message
+    /// and answer) took longer than `--timeout`.
+    #[error("Xymon server {target}: timed out after {} {during}", seconds(*after))]
+    TimedOut {
+        target: String,
+        after: Duration,
+        /// What it was doing: "connecting to ...", "waiting for the answer ...".
+        during: String,
+    },
     #[error(
         "Xymon server {target} does not know host '{host}': add it to the server's hosts.cfg \
          (xymond drops messages of unknown hosts silently), or give --host as listed there"
     )]
     UnknownHost { target: String, host: String },
-    #[error("{target} is not a Xymon server: it answered '{answer}' to a hostinfo request")]
+    #[error(
+        "{target} is not a Xymon server: it answered '{}' to a hostinfo request",
+        for_terminal(answer, ANSWER_SHOWN)
+    )]
     NotXymon { target: String, answer: String },
 }
 
@@ -78,6 +149,8 @@ impl SendError {
             SendError::BadServer { .. } | SendError::NoServer => exit::USAGE,
             SendError::Tcp { .. }
             | SendError::Http { .. }
+            | SendError::HttpStatus { .. }
+            | SendError::TimedOut { .. }
             | SendError::UnknownHost { .. }
             | SendError::NotXymon { .. } => exit::SEND_FAILED,
         }
@@ -141,6 +214,78 @@ impl RunError {
             RunError::Collect(_) => 2,
             RunError::Deadline { .. } => 3,
             RunError::Write(_) => 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libvirt_and_command_error_texts_are_shown_escaped() {
+        let forged = "lost\r\nhv_monitor: all VMs OK\x1b[2K\0";
+        let shown = "lost\\r\\nhv_monitor: all VMs OK\\u{1b}[2K\\0";
+        let connect = CollectError::Connect {
+            uri: "qemu:///sys\ntem".into(),
+            reason: forged.into(),
+        };
+        assert_eq!(
+            connect.to_string(),
+            format!("cannot connect to libvirt at 'qemu:///sys\\ntem': {shown}")
+        );
+        let call = CollectError::Libvirt {
+            call: "virConnectGetAllDomainStats",
+            reason: forged.into(),
+        };
+        assert_eq!(
+            RunError::from(call).to_string(),
+            format!("libvirt call virConnectGetAllDomainStats failed: {shown}")
+        );
+        let command = CollectError::Command {
+            command: "cbsd\x1b]0;x\x07 bls".into(),
+            reason: forged.into(),
+        };
+        assert_eq!(
+            command.to_string(),
+            format!("command 'cbsd\\u{{1b}}]0;x\\u{{7}} bls' failed: {shown}")
+        );
+    }
+
+    #[test]
+    fn long_outside_texts_are_cut() {
+        let e = CollectError::Libvirt {
+            call: "virDomainGetXMLDesc",
+            reason: "x".repeat(100_000),
+        };
+        let text = e.to_string();
+        assert!(text.len() < REASON_SHOWN + 100, "{}", text.len());
+        assert!(text.ends_with("... (99000 more bytes)"), "{text}");
+        let e = SendError::HttpStatus {
+            url: "http://x/".into(),
+            status: "502 Bad Gateway".into(),
+            body: format!("\n  <html>{}", "y".repeat(5000)),
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("HTTP POST to http://x/: HTTP status 502 Bad Gateway: <html>yyy"));
+        assert!(text.len() < ANSWER_SHOWN + 100, "{}", text.len());
+    }
+
+    #[test]
+    fn timeouts_read_in_the_seconds_given() {
+        for (after, shown) in [(3000, "3 s"), (2500, "2.5 s"), (100, "0.1 s")] {
+            let e = SendError::TimedOut {
+                target: "127.0.0.1:1984".into(),
+                after: Duration::from_millis(after),
+                during: "connecting to 127.0.0.1:1984".into(),
+            };
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "Xymon server 127.0.0.1:1984: timed out after {shown} connecting to 127.0.0.1:1984"
+                )
+            );
+            assert_eq!(e.exit_code(), exit::SEND_FAILED);
         }
     }
 }

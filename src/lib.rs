@@ -21,3 +21,6 @@ pub mod emit;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod safe_file;
+pub mod seconds;
+pub mod text;

@@ -326,11 +326,13 @@ impl LibvirtdDown {
 impl Drop for LibvirtdDown {
     fn drop(&mut self) {
         // The same command line as libvirt-up.sh, started by a shell that exits at once so
-        // the daemon outlives this test binary.
+        // the daemon outlives this test binary. Descriptors the test runner inherited (a
+        // `flock` around `cargo test`) are closed first: the daemon would hold them for good.
         let started = Command::new("sh")
             .arg("-c")
             .arg(
-                "nohup /usr/sbin/libvirtd -f \"$0/libvirtd.conf\" >> \"$0/logs/libvirtd.out\" 2>&1 & \
+                "for fd in 3 4 5 6 7 8 9; do eval \"exec $fd>&-\"; done; \
+                 nohup /usr/sbin/libvirtd -f \"$0/libvirtd.conf\" >> \"$0/logs/libvirtd.out\" 2>&1 & \
                  echo $! > \"$0/libvirtd.pid\"",
             )
             .arg(lab_dir())

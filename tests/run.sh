@@ -17,3 +17,6 @@ set -a
 set +a
 
 cargo test --locked
+# The Debian package: build, lint, install, use, purge; its Xymon test sends the QEMU guests
+# above, so it runs while libvirtd is up.
+tests/deb/test-package.sh

@@ -47,7 +47,7 @@ fn stage(domains: &[TestDomain]) -> Stage {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = dir.path().join("hv_monitor");
-    std::fs::copy(env!("CARGO_BIN_EXE_hv_monitor"), &binary).unwrap();
+    std::fs::copy(common::binary(), &binary).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (_, uri) = write_node(dir.path(), &node_xml(domains));
     Stage { dir, binary, uri }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::librenms::{self, SNMP_TOTAL_LIMIT, SNMP_UDP_LIMIT};
 use crate::error::{RunError, exit};
-use crate::output::replace_file;
+use crate::output::replace_files;
 
 /// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
 pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
@@ -22,7 +22,7 @@ pub struct Options {
     /// Also write `output` (plain JSON) and `output.snmp` (the `-c` form).
     pub write: bool,
     pub output: PathBuf,
-    /// Print nothing on stdout (only useful with `write`).
+    /// Print nothing on stdout (only useful with `write`); warnings still go to stderr.
     pub quiet: bool,
     pub deadline: Duration,
     pub detail: librenms::Detail,
@@ -33,21 +33,23 @@ pub fn run(options: &Options) -> i32 {
     silence_stderr_when_it_is_stdout();
     let result = collect::collect_within(options.backend, &options.collect, options.deadline)
         .and_then(|snapshot| {
-            if !options.quiet {
-                for warning in &snapshot.warnings {
-                    eprintln!("hv_monitor: warning: {warning}");
-                }
+            // Warnings go to stderr even with -q: under cron they are mailed, under snmpd
+            // (stderr is stdout's pipe) they were silenced above.
+            for warning in &snapshot.warnings {
+                eprintln!("hv_monitor: warning: {warning}");
             }
             let document = librenms::document(&snapshot, options.detail);
             let compressed = librenms::compress(&document);
-            if !options.quiet {
-                warn_about_size(compressed.len() + 1, snapshot.vms.len());
-            }
+            warn_about_size(compressed.len() + 1, snapshot.vms.len(), options.detail);
             if options.write {
-                replace_file(&options.output, format!("{document}\n").as_bytes())?;
-                replace_file(
-                    &snmp_path(&options.output),
-                    format!("{compressed}\n").as_bytes(),
+                let json = format!("{document}\n");
+                let snmp = format!("{compressed}\n");
+                replace_files(
+                    &[
+                        (&options.output, json.as_bytes()),
+                        (&snmp_path(&options.output), snmp.as_bytes()),
+                    ],
+                    0o644,
                 )?;
             }
             Ok::<_, RunError>(if options.compress {
@@ -108,16 +110,28 @@ pub fn snmp_path(output: &std::path::Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn warn_about_size(compressed_len: usize, vms: usize) {
+/// The README's "Large hosts" steps, from the first one not taken yet.
+fn warn_about_size(compressed_len: usize, vms: usize, detail: librenms::Detail) {
+    let devices = detail == librenms::Detail::Devices;
     if compressed_len > SNMP_TOTAL_LIMIT {
+        let advice = if devices {
+            "try --no-devices"
+        } else {
+            "this host needs the Xymon output"
+        };
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; snmpd cuts extend \
-             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: try --no-devices (README, Large hosts)"
+             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: {advice} (README, Large hosts)"
         );
     } else if compressed_len > SNMP_UDP_LIMIT {
+        let advice = if devices {
+            "poll this host over TCP or use --no-devices"
+        } else {
+            "poll this host over TCP"
+        };
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; over UDP one SNMP \
-             reply carries {SNMP_UDP_LIMIT}: poll this host over TCP or use --no-devices (README, Large hosts)"
+             reply carries {SNMP_UDP_LIMIT}: {advice} (README, Large hosts)"
         );
     }
 }

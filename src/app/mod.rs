@@ -2,3 +2,4 @@
 
 pub mod librenms;
 pub mod xymon;
+pub mod xymon_state;

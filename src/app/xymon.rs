@@ -1,10 +1,9 @@
 //! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
 //! `hv_monitor xymon-rrd HOST TEST FILE` (the xymond_rrd extra-script handler).
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::combo::combine;
@@ -14,9 +13,10 @@ use crate::emit::xymon::names::{host_for_message, valid_column};
 use crate::emit::xymon::rates::RateState;
 use crate::emit::xymon::rrd_script;
 use crate::emit::xymon::settings::{Format, Kind, Report, Settings};
-use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target};
+use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target, parse_port};
 use crate::error::{SendError, exit};
-use crate::output::replace_file;
+
+use super::xymon_state::{STATE_LOCK_WAIT, StateLock, default_state_path};
 
 /// The column each format is meant for; the shipped server settings use these names.
 pub fn default_column(format: Format) -> &'static str {
@@ -69,7 +69,8 @@ struct Plan {
     /// The host as xymond knows it (dots), for the `hostinfo` check.
     dotted_host: String,
     targets: Vec<Target>,
-    state_path: Option<PathBuf>,
+    /// `Err`: the default state directory is unusable (said how to fix it).
+    state_path: Option<Result<PathBuf, String>>,
 }
 
 fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
@@ -109,7 +110,7 @@ fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
     };
     let state_path = match (&options.state, options.format.uses_rates(), options.print) {
         (_, false, _) => None,
-        (Some(path), true, _) => Some(path.clone()),
+        (Some(path), true, _) => Some(Ok(path.clone())),
         (None, true, true) => None,
         (None, true, false) => Some(default_state_path(&message_host, &column)),
     };
@@ -134,9 +135,15 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     // (one still collecting when the next starts, or one by hand) never both take rates
     // from the same sample or overwrite each other's.
     let mut rates_lost: Option<String> = None;
-    let state_lock = match plan.state_path.as_deref() {
+    let state_lock = match &plan.state_path {
         None => None,
-        Some(path) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
+        Some(Err(e)) => {
+            eprintln!("hv_monitor: {e}; this run sends no rates");
+            code = exit::WRITE_FAILED;
+            rates_lost = Some(rates_lost_text(&e.to_string(), None));
+            None
+        }
+        Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
             Ok(Some(lock)) => Some(lock),
             Ok(None) => {
                 eprintln!(
@@ -149,12 +156,21 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             Err(e) => {
                 eprintln!("hv_monitor: {e}; this run sends no rates");
                 code = exit::WRITE_FAILED;
-                rates_lost = Some(rates_lost_text(&e, path));
+                rates_lost = Some(rates_lost_text(&e.to_string(), Some(path)));
                 None
             }
         },
     };
-    let previous = state_lock.as_ref().and_then(|l| read_state(&l.state));
+    let previous = match state_lock.as_ref().map(StateLock::read) {
+        Some(Ok(previous)) => previous,
+        Some(Err(e)) => {
+            // Not believed: a file someone else could write must not become our rates.
+            eprintln!("hv_monitor: state file {e}; this run sends no rates and replaces it");
+            code = exit::BAD_INPUT;
+            None
+        }
+        None => None,
+    };
     let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
     let messages = match &collected {
         Ok(snapshot) => {
@@ -165,11 +181,14 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             if let Some(lock) = &state_lock {
                 let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
                 let state = RateState::new(snapshot.taken_at, &samples);
-                if let Err(e) = replace_file(&lock.state, state.to_json().as_bytes()) {
+                if let Err(e) = lock.write(&state) {
                     let e = format!("cannot keep counters for the next run's rates: {e}");
                     eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
-                    rates_lost = Some(rates_lost_text(&e, &lock.state));
+                    rates_lost = Some(rates_lost_text(
+                        &e,
+                        plan.state_path.as_ref().and_then(|p| p.as_ref().ok()),
+                    ));
                 }
             }
             let report = Report::Collected {
@@ -218,6 +237,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     if failed { exit::SEND_FAILED } else { code }
 }
 
+/// One server: the host check, then every payload, all within one `--timeout`.
 fn send_to(
     sender: &mut Sender,
     target: &Target,
@@ -225,26 +245,43 @@ fn send_to(
     payloads: &[Vec<u8>],
     host_check: bool,
 ) -> Result<(), SendError> {
-    if host_check && !sender.host_known(target, host)? {
+    let mut exchange = sender.exchange(target);
+    if host_check && !exchange.host_known(host)? {
         return Err(SendError::UnknownHost {
             target: target.to_string(),
             host: host.to_string(),
         });
     }
     for payload in payloads {
-        sender.send(target, payload)?;
+        exchange.send(payload)?;
     }
     Ok(())
 }
 
 /// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
 /// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
+/// The status page's line when the state file cannot be used: what failed and the fix (the
+/// usual cause is one run by hand as root leaving files the xymon user cannot open).
+fn rates_lost_text(error: &str, state: Option<&PathBuf>) -> String {
+    let fix = match state {
+        Some(state) => format!(
+            "give '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user \
+             under xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
+            state.display()
+        ),
+        None => "make the state file's directory ($XYMONTMP, or --state) the hv_monitor \
+                 user's own"
+            .to_string(),
+    };
+    format!("hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: {fix}")
+}
+
 fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port = match env("XYMONDPORT") {
-        Some(p) => p.trim().parse::<u16>().map_err(|_| SendError::BadServer {
+        Some(p) => parse_port(p.trim()).map_err(|reason| SendError::BadServer {
             spec: format!("XYMONDPORT={p}"),
-            reason: "not a port number".into(),
+            reason,
         })?,
         None => DEFAULT_PORT,
     };
@@ -267,123 +304,6 @@ fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
         return Err(SendError::NoServer);
     }
     specs.iter().map(|s| Target::parse(s, port)).collect()
-}
-
-/// `$XYMONTMP` is the Xymon client's scratch directory; elsewhere /var/tmp survives reboots,
-/// which keeps rates right across one.
-/// The status page's line when the state file cannot be used: what failed and the fix (the
-/// usual cause is one run by hand as root leaving files the xymon user cannot open).
-fn rates_lost_text(error: &str, state: &Path) -> String {
-    format!(
-        "hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: give \
-         '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user under \
-         xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
-        state.display()
-    )
-}
-
-fn default_state_path(host: &str, column: &str) -> PathBuf {
-    let dir = std::env::var_os("XYMONTMP")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp"));
-    dir.join(format!("hv_monitor.{host}.{column}.state.json"))
-}
-
-/// How long a run waits for another run using the same state file before it goes on
-/// without rates. A run holds the lock for one collection, normally well under a second.
-const STATE_LOCK_WAIT: Duration = Duration::from_secs(1);
-const STATE_LOCK_POLL: Duration = Duration::from_millis(20);
-
-/// A state file is a few hundred bytes per VM; anything near this is not ours.
-const MAX_STATE_BYTES: u64 = 64 << 20;
-
-/// Exclusive use of a state file: `flock` on `STATE.lock` beside it. The lock file is never
-/// removed (removing it would let two runs lock two different files); the state file itself
-/// is still replaced atomically, so a reader without the lock never sees half a file.
-/// Released when dropped (the descriptor closes).
-struct StateLock {
-    state: PathBuf,
-    _file: File,
-}
-
-impl StateLock {
-    /// `Ok(None)`: another process held the lock for all of `wait`.
-    fn acquire(state: &Path, wait: Duration) -> Result<Option<StateLock>, String> {
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::os::unix::io::AsRawFd;
-        let mut lock_path = state.as_os_str().to_owned();
-        lock_path.push(".lock");
-        let lock_path = PathBuf::from(lock_path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&lock_path)
-            .map_err(|e| format!("cannot lock state file '{}': {e}", lock_path.display()))?;
-        let give_up = Instant::now() + wait;
-        loop {
-            // SAFETY: flock on a descriptor this function owns; no memory is involved.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Some(StateLock {
-                    state: state.to_path_buf(),
-                    _file: file,
-                }));
-            }
-            let e = std::io::Error::last_os_error();
-            match e.kind() {
-                std::io::ErrorKind::WouldBlock if Instant::now() < give_up => {
-                    std::thread::sleep(STATE_LOCK_POLL)
-                }
-                std::io::ErrorKind::WouldBlock => return Ok(None),
-                std::io::ErrorKind::Interrupted => {}
-                _ => {
-                    return Err(format!(
-                        "cannot lock state file '{}': {e}",
-                        lock_path.display()
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// The previous run's counters; a missing file is a first run, an unusable one is reported
-/// and replaced (rates resume one run later).
-fn read_state(path: &Path) -> Option<RateState> {
-    let mut text = String::new();
-    let read = File::open(path).and_then(|f| f.take(MAX_STATE_BYTES + 1).read_to_string(&mut text));
-    match read {
-        Ok(n) if n as u64 > MAX_STATE_BYTES => {
-            eprintln!(
-                "hv_monitor: warning: ignoring state file '{}' (over {} MiB, not one of ours); \
-                 rates resume next run",
-                path.display(),
-                MAX_STATE_BYTES >> 20
-            );
-            None
-        }
-        Ok(_) => match RateState::from_json(&text) {
-            Ok(state) => Some(state),
-            Err(e) => {
-                eprintln!(
-                    "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
-                    path.display()
-                );
-                None
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            eprintln!(
-                "hv_monitor: warning: cannot read state file '{}' ({e}); rates resume next run",
-                path.display()
-            );
-            None
-        }
-    }
 }
 
 fn this_host_name() -> String {
@@ -416,52 +336,5 @@ pub fn run_rrd(host: &str, test: &str, file: &Path) -> i32 {
             eprintln!("hv_monitor: xymon-rrd {host} {test}: {e}");
             e.exit_code()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_held_state_lock_turns_a_second_run_away_after_the_wait() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("s.json");
-        let first = StateLock::acquire(&state, Duration::ZERO).unwrap().unwrap();
-        assert!(dir.path().join("s.json.lock").exists());
-        // flock locks belong to the open file, so a second open in this process conflicts
-        // exactly as another process would.
-        let started = Instant::now();
-        let second = StateLock::acquire(&state, Duration::from_millis(100)).unwrap();
-        assert!(second.is_none(), "the lock is held");
-        assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
-        drop(first);
-        let third = StateLock::acquire(&state, Duration::ZERO).unwrap();
-        assert!(third.is_some(), "free again once the first run is done");
-    }
-
-    #[test]
-    fn an_unusable_lock_file_is_an_error_naming_it() {
-        let err = StateLock::acquire(Path::new("/nonexistent-dir/s.json"), Duration::ZERO)
-            .err()
-            .unwrap();
-        assert!(err.contains("/nonexistent-dir/s.json.lock"), "{err}");
-    }
-
-    #[test]
-    fn state_files_that_are_not_ours_are_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        assert!(read_state(&path).is_none(), "missing: a first run");
-        std::fs::write(&path, b"\xff\xfe not UTF-8").unwrap();
-        assert!(read_state(&path).is_none());
-        std::fs::write(&path, b"{\"version\":1,\"taken_at_ms\":").unwrap();
-        assert!(read_state(&path).is_none(), "cut short");
-        let huge = std::fs::File::create(&path).unwrap();
-        huge.set_len(MAX_STATE_BYTES + 1).unwrap();
-        assert!(read_state(&path).is_none(), "far too big to be ours");
-        let good = RateState::new(std::time::SystemTime::now(), &[]);
-        std::fs::write(&path, good.to_json()).unwrap();
-        assert_eq!(read_state(&path), Some(good));
     }
 }

@@ -5,9 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The binary under test.
+/// The binary under test: this build's, or `HV_MONITOR_BIN` (tests/deb/test-package.sh points
+/// it at the installed package's /usr/bin/hv_monitor).
+pub fn binary() -> PathBuf {
+    std::env::var_os("HV_MONITOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hv_monitor")))
+}
+
 pub fn hv_monitor() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+    Command::new(binary())
 }
 
 pub fn run(args: &[&str]) -> Output {

@@ -63,8 +63,16 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The binary under test: this build's, or `HV_MONITOR_BIN` (tests/deb/test-package.sh points
+/// it at the installed package's /usr/bin/hv_monitor).
+pub fn binary() -> PathBuf {
+    std::env::var_os("HV_MONITOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hv_monitor")))
+}
+
 pub fn hv_monitor() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+    Command::new(binary())
 }
 
 /// Runs hv_monitor with `args`, with no Xymon variables from the caller's environment.
@@ -76,8 +84,25 @@ pub fn run_hv(args: &[&str]) -> Output {
         .env_remove("XYMONDPORT")
         .env_remove("MACHINE")
         .env_remove("XYMONTMP")
+        .env("STATE_DIRECTORY", state_dir())
         .output()
         .expect("run hv_monitor")
+}
+
+/// Where runs without `--state` keep their rates: one private directory per test process,
+/// so no test writes the real default (/var/lib/hv-monitor).
+pub fn state_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir =
+            std::env::temp_dir().join(format!("hvmon-xymon-test-{}-state", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .expect("create the state directory");
+        dir
+    })
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -107,7 +132,7 @@ impl Server {
                     .arg(port.to_string())
                     .arg(std::process::id().to_string())
                     .env("XYMON_HOSTS", HOSTS.join(" "))
-                    .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+                    .env("HV_MONITOR_BIN", binary())
                     .output()
                     .expect("run tests/lab/xymon-up.sh");
                 assert!(

@@ -14,6 +14,10 @@
 #   XYMON_HOSTS        host names for hosts.cfg (space separated)
 #   HV_MONITOR_BIN     the hv_monitor binary the extra-script wrapper runs
 #   XYMON_EXTRA_TESTS  columns for --extra-tests= (default hvmonrrd); empty: no extra script
+#   HV_MONITOR_XYMON_SNIPPETS  directory with the xymonserver.d/ and graphs.d/ snippets
+#                      (default: the repository's xymon/); HV_MONITOR_XYMON_WRAPPER the
+#                      extra-script (default: SNIPPETS/hv_monitor-xymon-rrd.sh). The package test
+#                      (tests/deb/test-package.sh) points both at the installed files.
 # Prints KEY=VALUE lines (XYMONHOME, RRDDIR, PORT, ENVFILE) on success.
 # Debian packages: xymon rrdtool.
 set -eu
@@ -27,6 +31,7 @@ BIN=/usr/lib/xymon/server/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SELF=xymon-lab
+SNIPPETS=${HV_MONITOR_XYMON_SNIPPETS:-$REPO/xymon}
 
 die() { echo "xymon-up: $*" >&2; exit 1; }
 
@@ -50,7 +55,7 @@ for f in protocols.cfg rrddefinitions.cfg graphs.cfg snmpmibs.cfg; do
 done
 # Debian's graphs.cfg includes a file its init script builds; ours appends the shipped one.
 sed -i '/^include \/var\/run\/xymon\//d' "$DIR/etc/graphs.cfg"
-cat "$REPO/xymon/graphs.d/hv-monitor.cfg" >> "$DIR/etc/graphs.cfg"
+cat "$SNIPPETS/graphs.d/hv-monitor.cfg" >> "$DIR/etc/graphs.cfg"
 : > "$DIR/etc/analysis.cfg"; : > "$DIR/etc/client-local.cfg"; : > "$DIR/etc/alerts.cfg"
 
 {
@@ -62,7 +67,7 @@ cat "$REPO/xymon/graphs.d/hv-monitor.cfg" >> "$DIR/etc/graphs.cfg"
 WRAPPER=""
 if [ -n "$EXTRA_TESTS" ]; then
     [ -x "${HV_MONITOR_BIN:-}" ] || die "HV_MONITOR_BIN must name the hv_monitor binary"
-    WRAPPER="$REPO/xymon/hv_monitor-xymon-rrd.sh"
+    WRAPPER=${HV_MONITOR_XYMON_WRAPPER:-$SNIPPETS/hv_monitor-xymon-rrd.sh}
     [ -x "$WRAPPER" ] || die "$WRAPPER missing or not executable"
 fi
 
@@ -90,7 +95,7 @@ HV_MONITOR_BIN="${HV_MONITOR_BIN:-}"
 TEST2RRD="labprobe=ncv"
 GRAPHS="ncv"
 NCV_labprobe="*:GAUGE"
-include $REPO/xymon/xymonserver.d/hv-monitor.cfg
+include $SNIPPETS/xymonserver.d/hv-monitor.cfg
 CFG
 
 RRDOPTS="--rrddir=$DIR/var/rrd --no-cache"

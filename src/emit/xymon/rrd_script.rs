@@ -30,6 +30,7 @@ use super::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
 use super::names::{MAX_KEY_LEN, valid_column};
 use super::settings::Format;
 use crate::error::RrdScriptError;
+use crate::safe_file;
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
 pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
@@ -64,14 +65,8 @@ pub fn handle(host: &str, test: &str, file: &Path) -> Result<String, RrdScriptEr
             test.escape_debug()
         )));
     }
-    let meta = std::fs::metadata(file).map_err(|e| fail(e.to_string()))?;
-    if meta.len() > MAX_MESSAGE_FILE {
-        return Err(fail(format!(
-            "{} bytes, more than the {MAX_MESSAGE_FILE} any Xymon message can be",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+    let bytes = safe_file::read_capped(file, MAX_MESSAGE_FILE, safe_file::Owner::Anyone)
+        .map_err(|e| fail(e.reason()))?;
     let parsed = parse(&bytes, host, test).map_err(fail)?;
     Ok(render(&parsed, test))
 }

@@ -1,0 +1,65 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_hv_monitor_global_optspecs
+    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= t/deadline= V/version h/help
+end
+
+function __fish_hv_monitor_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_hv_monitor_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_hv_monitor_using_subcommand
+    set -l cmd (__fish_hv_monitor_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s o -l output -d 'Cache file path for -w' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s c -l compress -d 'Print gzip+base64 (one line), as LibreNMS decodes it'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s w -l write -d 'Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s q -l quiet -d 'Print nothing on stdout (with -w)'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output passes what one SNMP reply carries (see README, Large hosts)'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s V -s v -l version -d 'Print the version'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon-rrd" -d 'The xymond_rrd extra-script handler: read FILE, print RRD definitions and values'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l server -d 'Xymon server: HOST, HOST:PORT, [V6]:PORT, or an http(s):// URL of xymoncgimsg.cgi; repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l host -d 'Host name as listed in the server\'s hosts.cfg (default: $MACHINE, else this host)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -d 'Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l format -d 'Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw counters for `xymon-rrd`)' -r -f -a "splitncv\t''
+ncv\t''
+rrd-script\t''"
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l message -d 'Message types: status (graph lines that do not fit go into data messages), data (no column on the web page), both (status for the page, data for the graphs)' -r -f -a "status\t''
+data\t''
+both\t''"
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l interval -d 'How often this runs, seconds: sets the status lifetime and the RRD heartbeat' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l max-size -d 'Largest message, bytes; more VMs go into further messages' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout -d 'Time allowed for each server, seconds: the whole exchange (connecting, the host check, every message and answer), not each network call' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'File keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l print -d 'Print the messages instead of sending them'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-host-check -d 'Do not ask the server whether it lists the host (needed when xymond runs with --ghosts=allow or refuses hostinfo from this sender)'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s h -l help -d 'Print help'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon-rrd" -d 'The xymond_rrd extra-script handler: read FILE, print RRD definitions and values'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,222 @@
+//! The Xymon rates state file: the previous run's counters, kept where other users cannot
+//! write (`$XYMONTMP`, else `$STATE_DIRECTORY`, else a directory of ours created 0700),
+//! locked from reading to writing, read only when it is ours, and replaced atomically.
+
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::emit::xymon::rates::RateState;
+use crate::error::{SafeFileError, WriteError};
+use crate::output::replace_files;
+use crate::safe_file::{self, Owner};
+
+/// Our own state directory when neither Xymon nor systemd gives one (FreeBSD keeps such
+/// state under /var/db).
+#[cfg(not(target_os = "freebsd"))]
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/hv-monitor";
+#[cfg(target_os = "freebsd")]
+pub const DEFAULT_STATE_DIR: &str = "/var/db/hv-monitor";
+
+/// How long a run waits for another run using the same state file before it goes on
+/// without rates. A run holds the lock for one collection, normally well under a second.
+pub const STATE_LOCK_WAIT: Duration = Duration::from_secs(1);
+const STATE_LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// A state file is a few hundred bytes per VM; anything near this is not ours.
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
+/// `DIR/hv_monitor.HOST.COLUMN.state.json`, HOST in Xymon's comma form. DIR: `$XYMONTMP`
+/// (the Xymon client's own scratch directory, set by xymonlaunch), else `$STATE_DIRECTORY`
+/// (systemd's `StateDirectory=`), else [`DEFAULT_STATE_DIR`], created 0700 if missing.
+pub fn default_state_path(host: &str, column: &str) -> Result<PathBuf, String> {
+    let env = |name: &str| std::env::var_os(name).filter(|d| !d.is_empty());
+    let dir = match (env("XYMONTMP"), env("STATE_DIRECTORY")) {
+        (Some(xymon), _) => PathBuf::from(xymon),
+        // systemd lists one directory per StateDirectory= entry, separated by colons.
+        (None, Some(systemd)) => std::env::split_paths(&systemd).next().unwrap_or_default(),
+        (None, None) => {
+            private_dir(Path::new(DEFAULT_STATE_DIR))?;
+            PathBuf::from(DEFAULT_STATE_DIR)
+        }
+    };
+    Ok(dir.join(format!("hv_monitor.{host}.{column}.state.json")))
+}
+
+/// Creates `dir` 0700, or checks that the one there is a directory only we can write.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    let advice = "give --state PATH in a directory only this user can write, or set XYMONTMP";
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot create state directory '{}' ({e}): create it (mode 0700, owned by the user \
+                 running hv_monitor), or {advice}",
+                dir.display()
+            ));
+        }
+    }
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("state directory '{}': {e}", dir.display()))?;
+    let problem = if !meta.file_type().is_dir() {
+        Some("not a directory".to_string())
+    } else if meta.uid() != safe_file::euid() {
+        Some(format!("owned by uid {}, not by this user", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "writable by others (mode {:04o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(format!(
+            "state directory '{}' is {p}: fix it, or {advice}",
+            dir.display()
+        )),
+    }
+}
+
+/// Exclusive use of a state file: `flock` on `STATE.lock` beside it. The lock file is never
+/// removed (removing it would let two runs lock two different files); the state file itself
+/// is still replaced atomically, so a reader without the lock never sees half a file.
+/// Released when dropped (the descriptor closes).
+pub struct StateLock {
+    state: PathBuf,
+    _file: File,
+}
+
+impl StateLock {
+    /// `Ok(None)`: another process held the lock for all of `wait`.
+    pub fn acquire(state: &Path, wait: Duration) -> Result<Option<StateLock>, String> {
+        let mut lock_path = state.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = safe_file::open_lock(&lock_path).map_err(|e| format!("lock file {e}"))?;
+        let give_up = Instant::now() + wait;
+        loop {
+            match safe_file::try_lock(&file) {
+                Ok(true) => {
+                    return Ok(Some(StateLock {
+                        state: state.to_path_buf(),
+                        _file: file,
+                    }));
+                }
+                Ok(false) if Instant::now() < give_up => std::thread::sleep(STATE_LOCK_POLL),
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot lock state file '{}': {e}",
+                        lock_path.display()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The previous run's counters. `Ok(None)`: none to use (a first run, or a damaged file
+    /// of ours, reported as a warning; rates resume next run). `Err`: the file failed a
+    /// check (not ours, not a regular file, too large): it is not believed.
+    pub fn read(&self) -> Result<Option<RateState>, SafeFileError> {
+        let bytes = match safe_file::read_capped(&self.state, MAX_STATE_BYTES, Owner::Us) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_missing() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|_| "not UTF-8".to_string())
+            .and_then(RateState::from_json);
+        match parsed {
+            Ok(state) => Ok(Some(state)),
+            Err(e) => {
+                eprintln!(
+                    "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
+                    self.state.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Replaces the state file (mode 0600) with `state`.
+    pub fn write(&self, state: &RateState) -> Result<(), WriteError> {
+        replace_files(&[(&self.state, state.to_json().as_bytes())], 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_held_state_lock_turns_a_second_run_away_after_the_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        let first = StateLock::acquire(&state, Duration::ZERO).unwrap().unwrap();
+        assert!(dir.path().join("s.json.lock").exists());
+        // flock locks belong to the open file, so a second open in this process conflicts
+        // exactly as another process would.
+        let started = Instant::now();
+        let second = StateLock::acquire(&state, Duration::from_millis(100)).unwrap();
+        assert!(second.is_none(), "the lock is held");
+        assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
+        drop(first);
+        let third = StateLock::acquire(&state, Duration::ZERO).unwrap();
+        assert!(third.is_some(), "free again once the first run is done");
+    }
+
+    #[test]
+    fn an_unusable_lock_file_is_an_error_naming_it() {
+        let err = StateLock::acquire(Path::new("/nonexistent-dir/s.json"), Duration::ZERO)
+            .err()
+            .unwrap();
+        assert!(err.contains("/nonexistent-dir/s.json.lock"), "{err}");
+    }
+
+    #[test]
+    fn damaged_state_files_of_ours_give_no_rates_and_others_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let lock = StateLock::acquire(&path, Duration::ZERO).unwrap().unwrap();
+        assert!(lock.read().unwrap().is_none(), "missing: a first run");
+        std::fs::write(&path, b"\xff\xfe not UTF-8").unwrap();
+        assert!(lock.read().unwrap().is_none());
+        std::fs::write(&path, b"{\"version\":1,\"taken_at_ms\":").unwrap();
+        assert!(lock.read().unwrap().is_none(), "cut short");
+        let huge = File::create(&path).unwrap();
+        huge.set_len(MAX_STATE_BYTES + 1).unwrap();
+        assert!(lock.read().is_err(), "far too big to be ours");
+        let good = RateState::new(std::time::SystemTime::now(), &[]);
+        lock.write(&good).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "private");
+        assert_eq!(lock.read().unwrap(), Some(good));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = lock.read().unwrap_err().to_string();
+        assert!(err.contains("s.json' refused: writable by others"), "{err}");
+    }
+
+    #[test]
+    fn the_default_directory_is_created_private_and_checked() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("hv-monitor");
+        private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        private_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = private_dir(&dir).unwrap_err();
+        assert!(err.contains("writable by others (mode 0777)") && err.contains("--state"));
+        let err = private_dir(&base.path().join("missing/hv-monitor")).unwrap_err();
+        assert!(err.contains("cannot create state directory"), "{err}");
+        assert!(err.contains("XYMONTMP"), "{err}");
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        assert!(private_dir(&link).unwrap_err().contains("not a directory"));
+    }
+}
