@@ -123,6 +123,7 @@ fn main() {
         let report = Report::Collected {
             snapshot: &snapshot,
             previous: Some(&previous),
+            rates_lost: None,
         };
 
         let time_build = |format: Format| {

@@ -128,6 +128,14 @@ fn every_domain_is_reported_with_its_state_disks_nics_and_snapshots() {
             "{} ibytes",
             d.name
         );
+        // Disk sizes come from the images, so a shut-off domain has them too.
+        if !d.disks.is_empty() {
+            assert!(
+                vm["disk_alloc"].as_u64().unwrap() > 0,
+                "{} disk_alloc",
+                d.name
+            );
+        }
         if running && d.cdrom {
             let hdc = vm["disks"]["hdc"]["alloc"].as_u64().unwrap();
             let sum: u64 = d

@@ -180,6 +180,7 @@ pub fn xymon_names(data: &[u8]) {
     let report = Report::Collected {
         snapshot: &snapshot,
         previous: None,
+        rates_lost: None,
     };
     for format in [Format::SplitNcv, Format::Ncv, Format::RrdScript] {
         let settings = Settings {
@@ -668,6 +669,7 @@ pub fn cbsd_assemble(data: &[u8]) {
     let report = Report::Collected {
         snapshot: &snapshot,
         previous: None,
+        rates_lost: None,
     };
     let settings = Settings {
         host: "hv1,example,com".into(),

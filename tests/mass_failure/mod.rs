@@ -72,6 +72,7 @@ pub fn build_all(snapshot: &Snapshot) -> Vec<Built> {
     let report = Report::Collected {
         snapshot,
         previous: None,
+        rates_lost: None,
     };
     let end = format!("\n{END_MARKER}\n");
     let mut out = Vec::new();

@@ -92,8 +92,8 @@ pub fn vm(raw: &RawDomain, warnings: &mut Vec<String>) -> Result<Vm, CallError> 
     Ok(vm)
 }
 
-/// A disk's sizes and counters from per-domain calls, for drivers without bulk block stats;
-/// they are asked only while the domain runs.
+/// A disk's sizes and counters from per-domain calls, for drivers without bulk block stats.
+/// A shut-off domain's disk that libvirt cannot probe keeps size 0, unwarned.
 fn disk_from_calls(
     raw: &RawDomain,
     xml: &domain_xml::XmlDisk,
@@ -113,10 +113,11 @@ fn disk_from_calls(
             disk.in_use = info.allocation;
             disk.on_disk = info.physical;
         }
-        Err(e) => warn(&format!("block info of {}", xml.target), e),
+        Err(e) if answers.stats.is_some() => warn(&format!("block info of {}", xml.target), e),
+        Err(_) => {}
     }
     match &answers.stats {
-        Ok(s) => {
+        Some(Ok(s)) => {
             disk.io = DiskIo {
                 rbytes: counter(s.rd_bytes),
                 rreqs: counter(s.rd_req),
@@ -125,7 +126,8 @@ fn disk_from_calls(
                 ..DiskIo::default()
             };
         }
-        Err(e) => warn(&format!("block stats of {}", xml.target), e),
+        Some(Err(e)) => warn(&format!("block stats of {}", xml.target), e),
+        None => {}
     }
     disk
 }

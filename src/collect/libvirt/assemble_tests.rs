@@ -101,7 +101,7 @@ fn the_test_driver_fills_the_rest_from_per_domain_answers() {
     assert_eq!(vm.state, State::Running);
     assert_eq!((vm.mem_alloc, vm.cpus), (8 << 30, 2), "from the XML");
     let block = &raw.blocks[0];
-    let (Ok(sizes), Ok(counters)) = (&block.info, &block.stats) else {
+    let (Ok(sizes), Some(Ok(counters))) = (&block.info, &block.stats) else {
         panic!("recorded answers");
     };
     assert_eq!(vm.disks.len(), 1);
@@ -133,7 +133,7 @@ fn a_busy_guest_keeps_its_disks_with_their_io_unknown() {
 #[test]
 fn failed_calls_cost_their_piece_and_a_warning_each() {
     let mut raw = recorded("test");
-    raw.blocks[0].stats = failed(false);
+    raw.blocks[0].stats = Some(failed(false));
     raw.interfaces[0].counters = failed(false);
     raw.snapshots = failed(false);
     raw.autostart = failed(false);

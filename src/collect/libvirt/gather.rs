@@ -94,7 +94,7 @@ pub fn domain(
     let active = state.is_some_and(State::has_process);
     let mut raw = given_up(xml_text);
 
-    if active && !params.has_block_group() {
+    if !params.has_block_group() {
         raw.blocks = xml
             .disks
             .iter()
@@ -105,11 +105,13 @@ pub fn domain(
                     allocation: i.allocation,
                     physical: i.physical,
                 }),
-                stats: answer(dom.block_stats(&d.target)).map(|s| BlockCounters {
-                    rd_bytes: s.rd_bytes,
-                    rd_req: s.rd_req,
-                    wr_bytes: s.wr_bytes,
-                    wr_req: s.wr_req,
+                stats: active.then(|| {
+                    answer(dom.block_stats(&d.target)).map(|s| BlockCounters {
+                        rd_bytes: s.rd_bytes,
+                        rd_req: s.rd_req,
+                        wr_bytes: s.wr_bytes,
+                        wr_req: s.wr_req,
+                    })
                 }),
             })
             .collect();

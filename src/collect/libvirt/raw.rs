@@ -26,13 +26,14 @@ pub struct StateAnswer {
     pub paused_on_io_error: bool,
 }
 
-/// `virDomainGetBlockInfo` and `virDomainBlockStats` of one disk, asked only of a running
-/// domain whose driver has no bulk block stats.
+/// `virDomainGetBlockInfo` and `virDomainBlockStats` of one disk, asked only where the driver
+/// has no bulk block stats. Sizes are asked of a shut-off domain too (libvirt reads them from
+/// the image); counters only of a running one (`None` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockAnswers {
     pub target: String,
     pub info: Answer<BlockSizes>,
-    pub stats: Answer<BlockCounters>,
+    pub stats: Option<Answer<BlockCounters>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
