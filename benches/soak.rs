@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::librenms::{self, Detail};
+use hv_monitor::emit::librenms::{self, Detail, Form};
 
 const RSS_GROWTH_LIMIT_KIB: u64 = 4096;
 
@@ -62,6 +62,7 @@ fn mib(kib: u64) -> String {
 fn soak(uri: &str, runs: usize) -> bool {
     let options = CollectOptions {
         uri: Some(uri.to_string()),
+        ..CollectOptions::default()
     };
     let warm = (runs / 10).max(1);
     let (mut first, mut warmed, mut last) = (None, None, None);
@@ -74,7 +75,7 @@ fn soak(uri: &str, runs: usize) -> bool {
         match collect::collect(Backend::Libvirt, &options) {
             Ok(snapshot) => {
                 vms = snapshot.vms.len();
-                bytes = librenms::document(&snapshot, Detail::Devices).len();
+                bytes = librenms::document(&snapshot, Detail::Devices, Form::Plain).len();
             }
             Err(e) => {
                 failed += 1;

@@ -111,6 +111,7 @@ fn main() {
         let uri = node_xml::write_mixed(n, &dir.join(format!("node-{n}.xml")));
         let options = CollectOptions {
             uri: Some(uri.clone()),
+            ..CollectOptions::default()
         };
         let started = Instant::now();
         let first = collect::collect(Backend::Libvirt, &options).expect("collect");
@@ -122,6 +123,7 @@ fn main() {
         let report = Report::Collected {
             snapshot: &snapshot,
             previous: Some(&previous),
+            rates_lost: None,
         };
 
         let time_build = |format: Format| {

@@ -41,6 +41,10 @@ pub struct Cli {
     /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt's own choice).
     #[arg(long = "uri", value_name = "URI", global = true)]
     pub uri: Option<String>,
+    /// libvirt connections to collect over at once, each with its share of the VMs; 1 is one
+    /// serial connection (default: one per 16 VMs, at most 4 and two per core).
+    #[arg(short = 'j', long = "connections", value_name = "K", value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
+    pub connections: Option<u16>,
     /// Give up after this many seconds; snmpd's poller waits about 6.
     #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
     pub deadline: Duration,

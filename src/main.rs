@@ -12,7 +12,10 @@ use hv_monitor::emit::librenms;
 fn main() {
     let cli = Cli::parse();
     let backend = cli.backend.unwrap_or_else(Backend::default_for_this_os);
-    let collect = CollectOptions { uri: cli.uri };
+    let collect = CollectOptions {
+        uri: cli.uri,
+        connections: cli.connections.map(usize::from),
+    };
     let code = match cli.command {
         None => app::librenms::run(&app::librenms::Options {
             backend,

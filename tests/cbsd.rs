@@ -687,7 +687,7 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         .iter()
         .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
         .collect();
-    expected.insert(0, "hvmonrrd,all.rrd".into());
+    expected.insert(0, "hvmonrrd-states.rrd".into());
     assert_eq!(files, expected.iter().collect::<Vec<_>>());
     let vm1 = lines
         .iter()

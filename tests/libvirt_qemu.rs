@@ -1,16 +1,28 @@
 //! The libvirt backend against a real libvirtd with real QEMU guests, as started by
 //! tests/lab/libvirt-up.sh: `hvmon-running`, `hvmon-paused` and `hvmon-off` (autostart, one
-//! snapshot). Fails under CI when the lab is not up.
+//! snapshot), and the paused `hvmon-extra-NNN` guests of tests/lab/extra-guests.sh when
+//! `HVMON_EXTRA_GUESTS` says how many (tests/run.sh starts 20). Fails under CI when the lab
+//! is not up.
 
 mod common;
 
 use common::{librenms_decode, missing_service, qemu_uri, run, stderr, stdout};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
 use serde_json::Value;
 
 fn collect(uri: &str) -> Value {
     let out = run(&["--uri", uri, "-c"]);
     assert!(out.status.success(), "hv_monitor failed: {}", stderr(&out));
     librenms_decode(stdout(&out).trim_end()).expect("LibreNMS decodes the output")
+}
+
+/// Tests share the lab (read); the one that stops a guest's QEMU has it alone (write), so no
+/// other test's run meets the stuck monitor and its deadline.
+static LAB: RwLock<()> = RwLock::new(());
+
+fn shared_lab() -> RwLockReadGuard<'static, ()> {
+    LAB.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn uri_or_skip() -> Option<String> {
@@ -24,6 +36,7 @@ fn uri_or_skip() -> Option<String> {
 #[test]
 fn a_running_guest_has_real_counters_and_process_stats() {
     let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
     let before = collect(&uri);
     let vm = &before["data"]["VMs"]["hvmon-running"];
     assert_eq!(vm["status_int"], 1);
@@ -80,6 +93,7 @@ fn a_running_guest_has_real_counters_and_process_stats() {
 #[test]
 fn a_paused_guest_keeps_its_process_stats() {
     let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
     let doc = collect(&uri);
     let vm = &doc["data"]["VMs"]["hvmon-paused"];
     assert_eq!(vm["status_int"], 3);
@@ -91,6 +105,7 @@ fn a_paused_guest_keeps_its_process_stats() {
 #[test]
 fn a_shut_off_guest_has_sizes_and_snapshots_but_no_process() {
     let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
     let doc = collect(&uri);
     let vm = &doc["data"]["VMs"]["hvmon-off"];
     assert_eq!(vm["status_int"], 5);
@@ -122,6 +137,7 @@ fn a_shut_off_guest_has_sizes_and_snapshots_but_no_process() {
 fn guests_coming_and_going_never_break_a_run() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("churn.xml");
     std::fs::write(
@@ -162,7 +178,9 @@ fn guests_coming_and_going_never_break_a_run() {
         let mut seen = 0;
         let mut runs = 0;
         while runs < 40 || seen == 0 && runs < 200 {
-            let out = run(&["--uri", &uri]);
+            // Serial and over several connections, turn about.
+            let connections = if runs % 2 == 0 { "1" } else { "4" };
+            let out = run(&["--uri", &uri, "-j", connections]);
             assert!(out.status.success(), "run {runs}: {}", stderr(&out));
             let doc = librenms_decode(stdout(&out).trim_end()).expect("every run decodes");
             let vms = &doc["data"]["VMs"];
@@ -184,5 +202,199 @@ fn guests_coming_and_going_never_break_a_run() {
     assert!(
         seen > 0,
         "the transient guest was seen in {seen} of {runs} runs"
+    );
+}
+
+/// The lab's guests and the extra ones, by name: the VMs other tests start and stop on their
+/// own are left out of comparisons.
+fn lab_vms(doc: &Value) -> serde_json::Map<String, Value> {
+    let vms = doc["data"]["VMs"].as_object().unwrap();
+    vms.iter()
+        .filter(|(name, _)| {
+            ["hvmon-running", "hvmon-paused", "hvmon-off"].contains(&name.as_str())
+                || name.starts_with("hvmon-extra-")
+        })
+        .map(|(name, vm)| (name.clone(), vm.clone()))
+        .collect()
+}
+
+/// A VM's state and inventory: everything but the counters and process figures that move
+/// between two runs.
+fn inventory(vm: &Value) -> Value {
+    const MOVING: &[&str] = &[
+        "rbytes", "rreqs", "rtime", "wbytes", "wreqs", "wtime", "freqs", "ftime", "ipkts",
+        "ibytes", "ierrs", "idrop", "opkts", "obytes", "oerrs", "odrop", "etimes", "minflt",
+        "majflt", "nvcsw", "nivcsw", "usertime", "systime", "pcpu", "pmem", "rss", "vsz", "cow",
+        "nswap", "inblk", "oublk",
+    ];
+    match vm {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !MOVING.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), inventory(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn several_connections_report_what_one_connection_reports() {
+    let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
+    let extra: usize = std::env::var("HVMON_EXTRA_GUESTS").map_or(0, |n| n.parse().unwrap());
+    let serial = lab_vms(&collect_over(&uri, "1"));
+    let extras = serial
+        .keys()
+        .filter(|n| n.starts_with("hvmon-extra-"))
+        .count();
+    assert!(
+        extras >= extra,
+        "HVMON_EXTRA_GUESTS={extra} but {extras} running (tests/lab/extra-guests.sh)"
+    );
+    for connections in ["2", "3", "8"] {
+        let parallel = lab_vms(&collect_over(&uri, connections));
+        assert_eq!(
+            parallel.keys().collect::<Vec<_>>(),
+            serial.keys().collect::<Vec<_>>(),
+            "-j {connections}: the same VMs"
+        );
+        for (name, vm) in &serial {
+            assert_eq!(
+                inventory(&parallel[name]),
+                inventory(vm),
+                "-j {connections}: {name}"
+            );
+        }
+    }
+    assert_eq!(serial["hvmon-running"]["status_int"], 1);
+    assert!(serial["hvmon-running"]["rss"].as_u64().unwrap() > 0);
+}
+
+fn collect_over(uri: &str, connections: &str) -> Value {
+    let out = run(&["--uri", uri, "-j", connections, "-c"]);
+    assert!(out.status.success(), "-j {connections}: {}", stderr(&out));
+    librenms_decode(stdout(&out).trim_end()).expect("LibreNMS decodes the output")
+}
+
+const STUCK: &str = "hvmon-stuck-group";
+
+/// A transient guest of this test's own whose QEMU is stopped (SIGSTOP) until dropped; then
+/// it is continued, destroyed and its disk removed.
+struct StuckGuest {
+    uri: String,
+    qemu: i32,
+    disk: std::path::PathBuf,
+}
+
+impl StuckGuest {
+    fn start(uri: &str) -> StuckGuest {
+        let virsh = |args: &[&str]| {
+            std::process::Command::new("virsh")
+                .args(["-q", "-c", uri])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        // Left over by a run that was killed before its guard ran.
+        virsh(&["destroy", STUCK]);
+        let lab = std::env::var("HVMON_LAB").unwrap_or_else(|_| "/tmp/hvmon-lab".into());
+        let disk = std::path::Path::new(&lab).join(format!("{STUCK}.raw"));
+        std::fs::File::create(&disk)
+            .and_then(|f| f.set_len(1 << 20))
+            .unwrap();
+        let xml = std::path::Path::new(&lab).join(format!("{STUCK}.xml"));
+        std::fs::write(
+            &xml,
+            format!(
+                "<domain type='qemu'><name>{STUCK}</name>\
+                 <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+                 <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\
+                 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+                 <disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+                 <source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+                 <memballoon model='none'/></devices></domain>",
+                disk.display()
+            ),
+        )
+        .unwrap();
+        let created = virsh(&["create", xml.to_str().unwrap()]);
+        std::fs::remove_file(&xml).unwrap();
+        assert!(
+            created.status.success(),
+            "virsh create: {}",
+            stderr(&created)
+        );
+        let qemu: i32 = std::fs::read_to_string(format!("/run/libvirt/qemu/{STUCK}.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let guest = StuckGuest {
+            uri: uri.to_string(),
+            qemu,
+            disk,
+        };
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(qemu, libc::SIGSTOP) };
+        guest
+    }
+}
+
+impl Drop for StuckGuest {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory effects; a gone process only makes it fail.
+        unsafe { libc::kill(self.qemu, libc::SIGCONT) };
+        let _ = std::process::Command::new("virsh")
+            .args(["-q", "-c", &self.uri, "destroy", STUCK])
+            .output();
+        let _ = std::fs::remove_file(&self.disk);
+    }
+}
+
+/// With several connections a VM whose QEMU stopped answering costs only its own group one
+/// more attempt: the run ends in time, every other VM keeps its disk I/O.
+#[test]
+fn a_stuck_qemu_costs_only_its_group_a_retry() {
+    use std::time::{Duration, Instant};
+    let Some(uri) = uri_or_skip() else { return };
+    let _lab = LAB.write().unwrap_or_else(PoisonError::into_inner);
+    let _guest = StuckGuest::start(&uri);
+    let collect = || {
+        let started = Instant::now();
+        let out = run(&["--uri", &uri, "-j", "4", "-t", "3", "-c"]);
+        (out, started.elapsed())
+    };
+    let (first, took_first) = collect();
+    let (later, took_later) = collect();
+    for (out, took) in [(&first, took_first), (&later, took_later)] {
+        let err = stderr(out);
+        eprintln!("stuck VM, -j 4: {took:?}\n{err}");
+        assert!(out.status.success(), "{err}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(
+            err.matches("gave no answer").count() <= 1,
+            "one group retried at most: {err}"
+        );
+        let doc = librenms_decode(stdout(out).trim_end()).unwrap();
+        let vm = &doc["data"]["VMs"][STUCK];
+        assert_eq!(vm["status_int"], 1, "still running: {vm}");
+        assert_eq!(vm["stats_incomplete"], 1, "disk I/O unknown: {vm}");
+        assert!(vm.get("rbytes").is_none(), "unknown, not 0: {vm}");
+        assert!(err.contains(&format!("VM '{STUCK}' is busy")), "{err}");
+        let healthy = &doc["data"]["VMs"]["hvmon-running"];
+        assert!(
+            healthy.get("rbytes").is_some(),
+            "others keep theirs: {healthy}"
+        );
+        assert_eq!(healthy["stats_incomplete"], 0);
+    }
+    assert!(
+        stderr(&first).contains("gave no answer") || took_first < Duration::from_millis(1500),
+        "the first run met the stuck monitor"
+    );
+    assert!(
+        !stderr(&later).contains("gave no answer"),
+        "later runs find the lock held and do not wait"
     );
 }

@@ -5,21 +5,31 @@
 mod common;
 
 use common::{TestDomain, librenms_decode, node_xml, run, stderr, stdout, write_node};
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
-/// VM names and the LibreNMS keys they must come out as.
-const ODD_NAMES: [(&str, &str); 11] = [
-    ("web server 01", "web server 01"),
-    ("db.example.com", "db.example.com"),
-    ("caf\u{e9}-\u{fc}ber", "caf%C3%A9-%C3%BCber"),
-    ("quo\"te", "quo%22te"),
-    ("back\\slash", "back%5Cslash"),
-    ("50%", "50%25"),
-    ("line\nbreak", "line%0Abreak"),
-    ("tab\tand:colon=eq", "tab%09and:colon=eq"),
-    ("..", ".."),
-    ("it's <b>", "it's <b>"),
-    (LONG_NAME, LONG_NAME),
+/// VM names and the LibreNMS keys they must come out as, plain and `-c`.
+const ODD_NAMES: [(&str, &str, &str); 11] = [
+    ("web server 01", "web server 01", "web server 01"),
+    ("db.example.com", "db.example.com", "db.example.com"),
+    (
+        "caf\u{e9}-\u{fc}ber",
+        "caf%C3%A9-%C3%BCber",
+        "caf\u{e9}-\u{fc}ber",
+    ),
+    ("quo\"te", "quo%22te", "quo%22te"),
+    ("back\\slash", "back%5Cslash", "back%5Cslash"),
+    ("50%", "50%25", "50%25"),
+    ("line\nbreak", "line%0Abreak", "line%0Abreak"),
+    (
+        "tab\tand:colon=eq",
+        "tab%09and:colon=eq",
+        "tab%09and:colon=eq",
+    ),
+    ("..", "..", ".."),
+    ("it's <b>", "it's <b>", "it's <b>"),
+    (LONG_NAME, LONG_NAME, LONG_NAME),
 ];
 
 /// libvirt sets no length limit on names.
@@ -46,7 +56,7 @@ fn domains() -> Vec<TestDomain> {
         d.snapshots = if i % 7 == 0 { 2 } else { 0 };
         out.push(d);
     }
-    for (n, (name, _)) in ODD_NAMES.iter().enumerate() {
+    for (n, (name, _, _)) in ODD_NAMES.iter().enumerate() {
         let mut d = TestDomain::new(name, if n % 2 == 0 { 1 } else { 5 });
         d.nics = vec![format!("52:54:00:ff:00:{n:02x}")];
         out.push(d);
@@ -118,6 +128,14 @@ fn every_domain_is_reported_with_its_state_disks_nics_and_snapshots() {
             "{} ibytes",
             d.name
         );
+        // Disk sizes come from the images, so a shut-off domain has them too.
+        if !d.disks.is_empty() {
+            assert!(
+                vm["disk_alloc"].as_u64().unwrap() > 0,
+                "{} disk_alloc",
+                d.name
+            );
+        }
         if running && d.cdrom {
             let hdc = vm["disks"]["hdc"]["alloc"].as_u64().unwrap();
             let sum: u64 = d
@@ -147,7 +165,7 @@ fn odd_names_come_out_as_escape_free_keys() {
         "printable ASCII only"
     );
     let doc = librenms_decode(text.trim_end()).unwrap();
-    for (name, key) in ODD_NAMES {
+    for (name, key, _) in ODD_NAMES {
         assert!(
             doc["data"]["VMs"][key].is_object(),
             "{name:?} should appear as {key:?}"
@@ -189,7 +207,7 @@ fn totals_are_the_sums_of_the_vms_counted_once() {
 }
 
 #[test]
-fn compressed_output_is_one_base64_line_of_the_same_document() {
+fn compressed_output_is_one_base64_line_of_the_same_document_with_utf8_names() {
     let lab = lab();
     let plain = stdout(&run(&["--uri", &lab.uri]));
     let out = run(&["--uri", &lab.uri, "-c"]);
@@ -197,22 +215,32 @@ fn compressed_output_is_one_base64_line_of_the_same_document() {
     assert_eq!(compressed.matches('\n').count(), 1, "one line");
     let a = librenms_decode(plain.trim_end()).unwrap();
     let b = librenms_decode(compressed.trim_end()).unwrap();
-    // Counters of the test driver move with the clock; compare the shape and the stable keys.
-    assert_eq!(
-        a["data"]["VMs"]
+    // Counters of the test driver move with the clock; compare the keys and stable values.
+    let keys = |doc: &Value| -> BTreeSet<String> {
+        doc["data"]["VMs"]
             .as_object()
             .unwrap()
             .keys()
-            .collect::<Vec<_>>(),
-        b["data"]["VMs"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>()
-    );
+            .cloned()
+            .collect()
+    };
+    let expected = |odd_key: fn(&(&str, &'static str, &'static str)) -> &'static str| {
+        lab.domains
+            .iter()
+            .filter(|d| d.name.starts_with("vm"))
+            .map(|d| d.name.clone())
+            .chain(ODD_NAMES.iter().map(|n| odd_key(n).to_string()))
+            .collect::<BTreeSet<String>>()
+    };
+    assert_eq!(keys(&a), expected(|n| n.1), "plain: percent-encoded ASCII");
+    assert_eq!(keys(&b), expected(|n| n.2), "-c: UTF-8 as libvirt gives it");
     assert_eq!(
         a["data"]["totals"]["mem_alloc"],
         b["data"]["totals"]["mem_alloc"]
+    );
+    assert_eq!(
+        a["data"]["VMs"]["caf%C3%A9-%C3%BCber"]["mem_alloc"],
+        b["data"]["VMs"]["caf\u{e9}-\u{fc}ber"]["mem_alloc"]
     );
 }
 

@@ -10,7 +10,10 @@ export HVMON_LAB=${HVMON_LAB:-/tmp/hvmon-lab}
 
 tests/lab/install-deps.sh
 tests/lab/libvirt-up.sh
-trap 'tests/lab/libvirt-down.sh' EXIT
+trap 'tests/lab/extra-guests.sh stop; tests/lab/libvirt-down.sh' EXIT
+# A larger host: the parallel collection is compared with the serial one over these.
+export HVMON_EXTRA_GUESTS=20
+tests/lab/extra-guests.sh start "$HVMON_EXTRA_GUESTS"
 set -a
 # shellcheck source=/dev/null
 . "$HVMON_LAB/env"

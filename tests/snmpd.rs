@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    TestDomain, have, librenms_decode, librenms_snmp_value, missing_service, node_xml, run,
-    write_node,
+    JsonAppGet, TestDomain, have, librenms_decode, librenms_decode_as, librenms_rrd_files,
+    librenms_snmp_value, missing_service, node_xml, run, write_node,
 };
 
 /// NET-SNMP-EXTEND-MIB::nsExtendOutputFull."NAME" as a numeric OID.
@@ -142,18 +142,24 @@ fn poll(snmpd: &Snmpd, transport: &str) -> String {
     librenms_snmp_value(&String::from_utf8(out.stdout).unwrap())
 }
 
+/// The odd name among [`domains`], and its key in the plain and in the `-c` form.
+const ODD_NAME: &str = "caf\u{e9} \"quoted\" \\ name";
+const ODD_PLAIN_KEY: &str = "caf%C3%A9 %22quoted%22 %5C name";
+const ODD_COMPRESSED_KEY: &str = "caf\u{e9} %22quoted%22 %5C name";
+
 fn domains() -> Vec<TestDomain> {
     let mut out: Vec<TestDomain> = (0..12)
         .map(|i| TestDomain::new(&format!("vm{i:02}"), [1, 3, 5][i % 3]))
         .collect();
-    let mut odd = TestDomain::new("caf\u{e9} \"quoted\" \\ name", 1);
+    let mut odd = TestDomain::new(ODD_NAME, 1);
     odd.nics = vec!["52:54:00:12:34:56".into()];
     out.push(odd);
     out
 }
 
-/// Every key the LibreNMS hv-monitor poller reads, per VM and in the totals.
-fn assert_librenms_reads_everything(doc: &serde_json::Value, vms: usize) {
+/// Every key the LibreNMS hv-monitor poller reads, per VM and in the totals, and the odd
+/// VM under `odd_key`.
+fn assert_librenms_reads_everything(doc: &serde_json::Value, vms: usize, odd_key: &str) {
     assert_eq!(doc["error"], 0);
     assert_eq!(doc["data"]["hv"], "libvirt");
     let all = doc["data"]["VMs"].as_object().unwrap();
@@ -216,7 +222,7 @@ fn assert_librenms_reads_everything(doc: &serde_json::Value, vms: usize) {
     ] {
         assert!(doc["data"]["totals"][key].is_number(), "totals.{key}");
     }
-    assert!(all.contains_key("caf%C3%A9 %22quoted%22 %5C name"));
+    assert!(all.contains_key(odd_key), "{odd_key:?} in {:?}", all.keys());
 }
 
 #[test]
@@ -233,7 +239,7 @@ fn direct_mode_compressed_over_udp_and_tcp() {
         let value = poll(&snmpd, transport);
         let doc = librenms_decode(&value)
             .unwrap_or_else(|code| panic!("LibreNMS error {code} on {value:.200}"));
-        assert_librenms_reads_everything(&doc, 13);
+        assert_librenms_reads_everything(&doc, 13, ODD_COMPRESSED_KEY);
     }
 }
 
@@ -254,7 +260,7 @@ fn direct_mode_plain_json() {
     );
     let doc = librenms_decode(&value)
         .unwrap_or_else(|code| panic!("LibreNMS error {code} on {value:.200}"));
-    assert_librenms_reads_everything(&doc, 13);
+    assert_librenms_reads_everything(&doc, 13, ODD_PLAIN_KEY);
 }
 
 #[test]
@@ -275,7 +281,7 @@ fn cached_mode_serves_the_file_written_by_a_cron_run() {
     assert!(out.status.success());
     let snmpd = start_snmpd(16173, &format!("/bin/cat {}.snmp", cache.display()));
     let doc = librenms_decode(&poll(&snmpd, "")).unwrap();
-    assert_librenms_reads_everything(&doc, 13);
+    assert_librenms_reads_everything(&doc, 13, ODD_COMPRESSED_KEY);
 }
 
 #[test]
@@ -300,4 +306,57 @@ fn a_backend_error_reaches_librenms_as_an_exception_with_its_message() {
         "{}",
         doc["errorString"]
     );
+}
+
+#[test]
+fn utf8_names_reach_librenms_as_libvirt_gives_them_in_the_compressed_form() {
+    if !snmp_tools() {
+        return;
+    }
+    let names = [
+        "\u{e9}lan-vm",
+        "\u{f6}lan-vm",
+        "web 01",
+        "web-02",
+        "\u{65e5}\u{672c}\u{8a9e} \u{1f680}",
+        "quo\"te\\",
+    ];
+    let domains: Vec<TestDomain> = names.iter().map(|n| TestDomain::new(n, 1)).collect();
+    let stage = stage(&domains);
+    let snmpd = start_snmpd(
+        16180,
+        &format!("{} --uri {} -c", stage.binary.display(), stage.uri),
+    );
+    for transport in ["", "tcp:"] {
+        let value = poll(&snmpd, transport);
+        let doc = librenms_decode_as(&value, JsonAppGet::Current)
+            .unwrap_or_else(|code| panic!("LibreNMS error {code} on {value:.200}"));
+        assert_eq!(
+            librenms_decode_as(&value, JsonAppGet::Before24_4),
+            Ok(doc.clone()),
+            "LibreNMS before 24.4 reads the same document"
+        );
+        let vms = doc["data"]["VMs"].as_object().unwrap();
+        assert_eq!(vms.len(), names.len());
+        for key in [
+            "web 01",
+            "web-02",
+            "\u{65e5}\u{672c}\u{8a9e} \u{1f680}",
+            "quo%22te%5C",
+        ] {
+            assert!(vms.contains_key(key), "{key:?} in {:?}", vms.keys());
+        }
+        // `élan-vm` and `ölan-vm` are one RRD file to LibreNMS (`__lan-vm`): each carries
+        // its own name and a suffix of its own.
+        for name in ["\u{e9}lan-vm", "\u{f6}lan-vm"] {
+            assert!(
+                vms.keys().any(|k| k.starts_with(&format!("{name}~"))),
+                "{name:?} in {:?}",
+                vms.keys()
+            );
+        }
+        let files = librenms_rrd_files(&doc, 1);
+        let distinct: std::collections::HashSet<&String> = files.iter().collect();
+        assert_eq!(distinct.len(), files.len(), "{files:#?}");
+    }
 }

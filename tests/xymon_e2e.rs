@@ -91,7 +91,8 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     }
     assert_eq!(server.colour(host, "hvmon"), "green");
 
-    let png = server.showgraph(host, "hvmon-states");
+    // The states graph is named after the column (the trends page's rule).
+    let png = server.showgraph(host, "hvmon");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5000,
         "{} bytes",
@@ -163,7 +164,7 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     ];
     send(server, &args);
     let vm = server.rrd(host, "hvmonrrd,vm_test.rrd");
-    let all = server.rrd(host, "hvmonrrd,all.rrd");
+    let all = server.rrd(host, "hvmonrrd-states.rrd");
     server.wait_for(&vm);
     server.wait_for(&all);
     next_second();
@@ -262,7 +263,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         .iter()
         .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
         .collect();
-    expected_rrd_script.push("hvmonrrd,all.rrd".into());
+    expected_rrd_script.push("hvmonrrd-states.rrd".into());
     for f in &expected_rrd_script {
         server.wait_for(&server.rrd(host, f));
     }
@@ -282,7 +283,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     for f in &files {
         assert!(
             f.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_,.".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"_,.-".contains(&b))
                 && f.ends_with(".rrd"),
             "unsafe file name {f:?}"
         );
@@ -290,9 +291,14 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     // A name holding "\nbreak : 99" must not have become a metric of its own.
     for f in &files {
         assert!(
-            ["hvmon,vm_", "hvmon,all_", "hvmonrrd,vm_", "hvmonrrd,all."]
-                .iter()
-                .any(|p| f.starts_with(p)),
+            [
+                "hvmon,vm_",
+                "hvmon,all_",
+                "hvmonrrd,vm_",
+                "hvmonrrd-states."
+            ]
+            .iter()
+            .any(|p| f.starts_with(p)),
             "unexpected RRD {f:?}: injected by a VM name?"
         );
     }
@@ -633,7 +639,14 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     assert!(cs > 0);
 
     // The column's colour is what the rules make of the same VMs.
-    let snapshot = collect::collect(Backend::Libvirt, &CollectOptions { uri: Some(uri) }).unwrap();
+    let snapshot = collect::collect(
+        Backend::Libvirt,
+        &CollectOptions {
+            uri: Some(uri),
+            ..CollectOptions::default()
+        },
+    )
+    .unwrap();
     let (expected, _) = colour::assess(&snapshot);
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());

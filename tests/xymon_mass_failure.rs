@@ -221,7 +221,7 @@ fn run_on_server(server: &Server, dir: &Path, count: usize, name_len: usize, for
         _ => names
             .iter()
             .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
-            .chain(["hvmonrrd,all.rrd".to_string()])
+            .chain(["hvmonrrd-states.rrd".to_string()])
             .collect(),
     };
     let missing = wait_for_files(server, &host, &expected);

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hv_monitor::collect::cbsd::parse as cbsd;
 use hv_monitor::collect::cbsd::{HostData, assemble};
-use hv_monitor::emit::librenms::{Detail, document, safe_text};
+use hv_monitor::emit::librenms::names::rrd_safe_name;
+use hv_monitor::emit::librenms::{Detail, Form, document, safe_text, utf8_text};
 use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
@@ -179,6 +180,7 @@ pub fn xymon_names(data: &[u8]) {
     let report = Report::Collected {
         snapshot: &snapshot,
         previous: None,
+        rates_lost: None,
     };
     for format in [Format::SplitNcv, Format::Ncv, Format::RrdScript] {
         let settings = Settings {
@@ -371,9 +373,10 @@ pub fn rate_state(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // LibreNMS
 
-/// `safe_text` gives printable ASCII without `"` or `\` that decodes back to the input (so
-/// two names never share a key), and a whole document of such names is valid JSON without
-/// a backslash whose VM keys are exactly the names' `safe_text`.
+/// Both forms' texts decode back to the input (so two names never share a key): `safe_text`
+/// is printable ASCII, `utf8_text` keeps every character JSON carries without an escape;
+/// neither holds `"` or `\`. A whole document of such names checks out in both forms (see
+/// [`check_document`]).
 pub fn librenms(data: &[u8]) {
     let s = text(data);
     let safe = safe_text(&s);
@@ -386,6 +389,17 @@ pub fn librenms(data: &[u8]) {
         percent_decode(&safe),
         s.as_bytes(),
         "not reversible: {safe:?}"
+    );
+    let utf8 = utf8_text(&s);
+    assert!(
+        utf8.chars()
+            .all(|c| !c.is_control() && c != '"' && c != '\\'),
+        "{utf8:?}"
+    );
+    assert_eq!(
+        percent_decode(&utf8),
+        s.as_bytes(),
+        "not reversible: {utf8:?}"
     );
 
     let mut names = pieces(data);
@@ -402,7 +416,8 @@ pub fn librenms(data: &[u8]) {
             .collect(),
         warnings: Vec::new(),
     };
-    check_document(&snapshot);
+    check_document(&snapshot, Form::Plain);
+    check_document(&snapshot, Form::Compressed);
 }
 
 /// `%XX` back to the byte; anything else as it is.
@@ -428,24 +443,33 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// The LibreNMS document of a snapshot: one line of printable ASCII without a backslash
-/// (LibreNMS strips them before decoding), valid JSON, one entry per VM.
-fn check_document(snapshot: &Snapshot) {
-    let doc = document(snapshot, Detail::Devices);
-    assert!(
-        doc.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\'),
-        "{doc}"
-    );
+/// The LibreNMS document of a snapshot in `form`: one line without a backslash (LibreNMS
+/// strips them before decoding), printable ASCII in the plain form, valid JSON, one entry per
+/// VM whose key is the name's text in that form, plus a `~` suffix only for a name that
+/// LibreNMS's safeName changes; and no two keys in one LibreNMS RRD file.
+fn check_document(snapshot: &Snapshot, form: Form) {
+    let doc = document(snapshot, Detail::Devices, form);
+    assert!(!doc.contains(['\\', '\n']), "{doc}");
+    if form == Form::Plain {
+        assert!(doc.bytes().all(|b| (0x20..0x7f).contains(&b)), "{doc}");
+    }
     let value: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
     let vms = value["data"]["VMs"].as_object().expect("a VMs object");
-    let keys: BTreeSet<&str> = vms.keys().map(String::as_str).collect();
-    let expected: BTreeSet<String> = snapshot
-        .vms
-        .iter()
-        .map(|vm| safe_text(&vm.name).into_owned())
-        .collect();
-    assert_eq!(keys.len(), expected.len(), "two VMs share a key");
-    assert!(expected.iter().all(|k| keys.contains(k.as_str())));
+    assert_eq!(vms.len(), snapshot.vms.len(), "two VMs share a key");
+    let files: BTreeSet<String> = vms.keys().map(|k| rrd_safe_name(k)).collect();
+    assert_eq!(files.len(), vms.len(), "two VMs share an RRD file: {vms:?}");
+    for vm in &snapshot.vms {
+        let text = form.text(&vm.name);
+        let key_of_vm = vms.keys().find(|k| {
+            k.as_str() == text
+                || k.strip_prefix(text.as_ref())
+                    .is_some_and(|t| t.starts_with('~'))
+        });
+        assert!(key_of_vm.is_some(), "no key for {:?}", vm.name);
+        if rrd_safe_name(&vm.name) == vm.name {
+            assert!(vms.contains_key(&vm.name), "a safe name is its own key");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -635,7 +659,8 @@ pub fn cbsd_assemble(data: &[u8]) {
         vms,
         warnings,
     };
-    check_document(&snapshot);
+    check_document(&snapshot, Form::Plain);
+    check_document(&snapshot, Form::Compressed);
     let by_key: HashMap<String, &str> = snapshot
         .vms
         .iter()
@@ -644,6 +669,7 @@ pub fn cbsd_assemble(data: &[u8]) {
     let report = Report::Collected {
         snapshot: &snapshot,
         previous: None,
+        rates_lost: None,
     };
     let settings = Settings {
         host: "hv1,example,com".into(),

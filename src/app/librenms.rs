@@ -38,8 +38,8 @@ pub fn run(options: &Options) -> i32 {
             for warning in &snapshot.warnings {
                 eprintln!("hv_monitor: warning: {warning}");
             }
-            let document = librenms::document(&snapshot, options.detail);
-            let compressed = librenms::compress(&document);
+            let document = librenms::document(&snapshot, options.detail, librenms::Form::Plain);
+            let compressed = librenms::compressed_document(&snapshot, options.detail);
             warn_about_size(compressed.len() + 1, snapshot.vms.len(), options.detail);
             if options.write {
                 let json = format!("{document}\n");

@@ -134,11 +134,13 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     // Held from reading the previous counters to writing the new ones, so two runs at once
     // (one still collecting when the next starts, or one by hand) never both take rates
     // from the same sample or overwrite each other's.
+    let mut rates_lost: Option<String> = None;
     let state_lock = match &plan.state_path {
         None => None,
         Some(Err(e)) => {
             eprintln!("hv_monitor: {e}; this run sends no rates");
             code = exit::WRITE_FAILED;
+            rates_lost = Some(rates_lost_text(&e.to_string(), None));
             None
         }
         Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
@@ -154,6 +156,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             Err(e) => {
                 eprintln!("hv_monitor: {e}; this run sends no rates");
                 code = exit::WRITE_FAILED;
+                rates_lost = Some(rates_lost_text(&e.to_string(), Some(path)));
                 None
             }
         },
@@ -174,20 +177,26 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             for warning in &snapshot.warnings {
                 eprintln!("hv_monitor: warning: {warning}");
             }
-            let report = Report::Collected {
-                snapshot,
-                previous: previous.as_ref(),
-            };
-            let messages = message::build(&report, &plan.settings);
+            // Written before the messages are built, so a failure shows on the page.
             if let Some(lock) = &state_lock {
                 let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
                 let state = RateState::new(snapshot.taken_at, &samples);
                 if let Err(e) = lock.write(&state) {
-                    eprintln!("hv_monitor: cannot keep counters for the next run's rates: {e}");
+                    let e = format!("cannot keep counters for the next run's rates: {e}");
+                    eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
+                    rates_lost = Some(rates_lost_text(
+                        &e,
+                        plan.state_path.as_ref().and_then(|p| p.as_ref().ok()),
+                    ));
                 }
             }
-            messages
+            let report = Report::Collected {
+                snapshot,
+                previous: previous.as_ref(),
+                rates_lost: rates_lost.as_deref(),
+            };
+            message::build(&report, &plan.settings)
         }
         Err(e) => {
             eprintln!("hv_monitor: {e}");
@@ -251,6 +260,22 @@ fn send_to(
 
 /// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
 /// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
+/// The status page's line when the state file cannot be used: what failed and the fix (the
+/// usual cause is one run by hand as root leaving files the xymon user cannot open).
+fn rates_lost_text(error: &str, state: Option<&PathBuf>) -> String {
+    let fix = match state {
+        Some(state) => format!(
+            "give '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user \
+             under xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
+            state.display()
+        ),
+        None => "make the state file's directory ($XYMONTMP, or --state) the hv_monitor \
+                 user's own"
+            .to_string(),
+    };
+    format!("hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: {fix}")
+}
+
 fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port = match env("XYMONDPORT") {

@@ -73,6 +73,8 @@ impl FromStr for Backend {
 pub struct CollectOptions {
     /// libvirt connection URI; `None` lets libvirt choose (LIBVIRT_DEFAULT_URI, its config).
     pub uri: Option<String>,
+    /// libvirt connections to collect over at once; `None`: chosen from the VM count.
+    pub connections: Option<usize>,
 }
 
 /// Opens the backend and takes one snapshot.
@@ -90,7 +92,8 @@ fn collect_before(
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
         Backend::Libvirt => {
-            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline)?.collect()
+            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline, options.connections)?
+                .collect()
         }
         #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
         Backend::Libvirt => {

@@ -49,6 +49,7 @@ pub fn write_node(dir: &Path, count: usize, name_len: usize) -> (String, Vec<Str
 pub fn collect(uri: &str) -> Snapshot {
     let options = CollectOptions {
         uri: Some(uri.to_string()),
+        ..CollectOptions::default()
     };
     collect::collect_within(Backend::Libvirt, &options, COLLECT_DEADLINE)
         .unwrap_or_else(|e| panic!("collect {uri}: {e}"))
@@ -71,6 +72,7 @@ pub fn build_all(snapshot: &Snapshot) -> Vec<Built> {
     let report = Report::Collected {
         snapshot,
         previous: None,
+        rates_lost: None,
     };
     let end = format!("\n{END_MARKER}\n");
     let mut out = Vec::new();

@@ -7,12 +7,13 @@
 use std::ffi::CStr;
 use std::os::raw::c_char;
 
+use serde::{Deserialize, Serialize};
 use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
 /// One typed parameter's value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ParamValue {
     Int(i64),
     UInt(u64),

@@ -45,6 +45,16 @@ impl<'a> Params<'a> {
         self.count("block.count") > 0 && !self.0.contains_key("block.0.rd.reqs")
     }
 
+    /// Whether the driver returned the block group in bulk (the test driver does not).
+    pub fn has_block_group(&self) -> bool {
+        self.u64("block.count").is_some()
+    }
+
+    /// Whether the driver returned the net group in bulk.
+    pub fn has_net_group(&self) -> bool {
+        self.u64("net.count").is_some()
+    }
+
     pub fn state(&self) -> Option<State> {
         self.u64("state.state")
             .map(|s| State::from_libvirt(s as i64))

@@ -16,6 +16,21 @@ enum Figure {
 }
 
 /// The groups of graph lines for one snapshot: the totals, then (but for NCV) one per VM.
+/// The host's rates. In SPLITNCV each total has its own RRD, so a total that no VM has a
+/// rate for (CPU when no VM has a process) is left out rather than drawn as 0; NCV needs
+/// every name or none.
+fn split_totals(format: Format, rates: &[CounterRates]) -> CounterRates {
+    let mut totals = total_rates(rates);
+    if format == Format::SplitNcv {
+        for c in Counter::ALL {
+            if rates.iter().all(|r| r[c].is_none()) {
+                totals[c] = None;
+            }
+        }
+    }
+    totals
+}
+
 pub fn groups(
     snapshot: &Snapshot,
     samples: &[VmSample],
@@ -31,7 +46,7 @@ pub fn groups(
             gauges.into_iter().chain(counters).collect()
         }
         Format::SplitNcv | Format::Ncv => {
-            let shown = display_rates(&total_rates(rates));
+            let shown = display_rates(&split_totals(format, rates));
             let rates = Counter::ALL.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
             let all: Vec<_> = gauges.into_iter().chain(rates).collect();
             // NCV keeps one RRD whose datasets the first message fixes for good: all the names

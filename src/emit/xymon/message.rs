@@ -20,12 +20,14 @@
 //! that do not fit under the size limit go into `data HOST.COLUMN` messages with the same
 //! markers: a second status would replace the first. One VM's lines always stay together.
 
+use std::fmt::Write as _;
+
 use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::metrics::{Counter, VmSample};
 use super::rates::CounterRates;
-use super::settings::{Kind, Report, Settings, lifetime_minutes, max_rate_age};
-use super::status_page::{failure_text, status_text, summary};
+use super::settings::{Format, Kind, Report, Settings, lifetime_minutes, max_rate_age};
+use super::status_page::{escape, failure_text, status_text, summary};
 
 pub const END_MARKER: &str = "<!-- hvmon end -->";
 pub const MARKER_PREFIX: &str = "<!-- hvmon v1 ";
@@ -59,8 +61,16 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
     );
     let (colour, summary, at) = match report {
         Report::Failed { at, .. } => (Colour::Red, "collector failed".to_string(), *at),
-        Report::Collected { snapshot, .. } => {
-            (assess(snapshot).0, summary(snapshot), snapshot.taken_at)
+        Report::Collected {
+            snapshot,
+            rates_lost,
+            ..
+        } => {
+            let mut colour = assess(snapshot).0;
+            if rates_lost.is_some() {
+                colour = colour.max(Colour::Yellow);
+            }
+            (colour, summary(snapshot), snapshot.taken_at)
         }
     };
     let date = chrono::DateTime::<chrono::Local>::from(at).format("%a %b %e %H:%M:%S %Y");
@@ -87,7 +97,11 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
     };
     let (text, groups) = match report {
         Report::Failed { error, .. } => (failure_text(error, text_budget), Vec::new()),
-        Report::Collected { snapshot, previous } => {
+        Report::Collected {
+            snapshot,
+            previous,
+            rates_lost,
+        } => {
             let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
             let rates: Vec<CounterRates> = match previous {
                 Some(prev) if settings.format.uses_rates() => samples
@@ -97,8 +111,17 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 _ => vec![[None; Counter::ALL.len()]; samples.len()],
             };
             let (_, findings) = assess(snapshot);
+            let mut text = status_text(snapshot, &findings, &rates, text_budget);
+            if let Some(why) = rates_lost {
+                text.insert_str(0, &format!("&yellow {}\n", escape(why)));
+            }
+            if settings.format == Format::RrdScript {
+                // svcstatus splits each graph into images of the GRAPHS entry's size
+                // ("hvmonrrd::20") when the status says how many RRDs (one per VM) there are.
+                let _ = writeln!(text, "<!-- linecount={} -->", snapshot.vms.len());
+            }
             (
-                status_text(snapshot, &findings, &rates, text_budget),
+                text,
                 graph_lines::groups(snapshot, &samples, &rates, settings.format),
             )
         }
@@ -183,6 +206,7 @@ mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let messages = build(
             &report,
@@ -222,6 +246,51 @@ mod tests {
     }
 
     #[test]
+    fn a_total_no_vm_has_a_rate_for_is_left_out_in_splitncv() {
+        // Disk rates but no process, hence no CPU rate: all_cpu must not be a flat 0.
+        let mut vm = busy_vm("a");
+        vm.process = None;
+        let s = snapshot(vec![vm]);
+        let earlier = RateState::new(
+            s.taken_at - Duration::from_secs(300),
+            &s.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
+        );
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: Some(&earlier),
+            rates_lost: None,
+        };
+        let m = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+        );
+        let names: Vec<String> = ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect();
+        assert!(names.contains(&"all_rbytes".to_string()), "{names:?}");
+        assert!(!names.contains(&"all_cpu".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn lost_rates_turn_the_column_yellow_with_the_reason() {
+        let s = snapshot(vec![busy_vm("a")]);
+        let report = Report::Collected {
+            snapshot: &s,
+            previous: None,
+            rates_lost: Some("cannot lock <x>; fix: chown"),
+        };
+        let m = build(
+            &report,
+            &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE),
+        );
+        let first = m[0].lines().next().unwrap();
+        assert!(first.contains(" yellow "), "{first}");
+        assert!(
+            m[0].contains("&yellow cannot lock &lt;x&gt;; fix: chown"),
+            "{}",
+            m[0]
+        );
+    }
+
+    #[test]
     fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
         let one = snapshot(vec![busy_vm("a")]);
         let two = snapshot(vec![busy_vm("a"), Vm::new("b", State::Shutoff)]);
@@ -233,6 +302,7 @@ mod tests {
             let report = Report::Collected {
                 snapshot: s,
                 previous,
+                rates_lost: None,
             };
             let m = build(
                 &report,
@@ -263,6 +333,7 @@ mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
@@ -297,6 +368,7 @@ mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let messages = build(
             &report,
@@ -317,6 +389,7 @@ mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let data = build(
             &report,

@@ -5,6 +5,8 @@
 //! are fixed points of those rules, so the file a graph definition expects is the file
 //! xymond_rrd writes. A VM's part of a name is its [`vm_key`].
 
+use crate::emit::fnv1a64;
+
 /// Longest VM part of a name we keep readable; the rest is represented by the hash.
 const KEY_TEXT_MAX: usize = 48;
 /// `_h` + 16 hex digits: the suffix of every key that is not the VM name itself.
@@ -78,17 +80,6 @@ fn looks_hashed(key: &str) -> bool {
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
     let starts_ok = bytes.len() == 17 || bytes[bytes.len() - 18] == b'_';
     tail[0] == b'h' && hex_ok && starts_ok
-}
-
-/// 64-bit FNV-1a: tiny, stable across versions and platforms (the keys name RRD files that
-/// must stay the same for years), and good enough spread for names.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// A Xymon column (test) name we accept: it ends up in RRD file names and graph sections,

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! DS:vms:GAUGE:600:0:U         the dataset definitions of the files that follow
-//! hvmonrrd,all.rrd             a file, relative to the host's RRD directory
+//! hvmonrrd-states.rrd          a file, relative to the host's RRD directory
 //! 3:2:0:1:...                  its values in DS order, U for unknown
 //! DS:up:GAUGE:600:0:U          a new DS set for the per-VM files
 //! hvmonrrd,vm_web.rrd
@@ -321,7 +321,9 @@ pub fn render(parsed: &Parsed, test: &str) -> String {
     if let Some(totals) = &parsed.totals {
         let gauges = TotalGauge::ALL.map(TotalGauge::name);
         ds_set(&mut out, &gauges);
-        let _ = writeln!(out, "{test},all.rrd");
+        // Not "{test},...": Xymon's trends page graphs a file under the GRAPHS entry that is
+        // its name's prefix up to "," or ".", and the VMs' files already take "{test}".
+        let _ = writeln!(out, "{test}-states.rrd");
         values(&mut out, &gauges, totals);
     }
     if !parsed.vms.is_empty() {
@@ -352,6 +354,7 @@ mod tests {
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
+            rates_lost: None,
         };
         let mut m = build(
             &report,
@@ -375,7 +378,7 @@ mod tests {
         let ds_total = TotalGauge::ALL.len() + Counter::ALL.len();
         assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
         assert_eq!(lines[TotalGauge::ALL.len()], "DS:cpu:DERIVE:600:0:U");
-        assert_eq!(lines[ds_total], "hvmon,all.rrd");
+        assert_eq!(lines[ds_total], "hvmon-states.rrd");
         assert!(
             lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"),
             "{}",

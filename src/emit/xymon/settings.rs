@@ -73,6 +73,9 @@ pub enum Report<'a> {
         snapshot: &'a Snapshot,
         /// The previous run's counters; `None` on a first run or without a state file.
         previous: Option<&'a RateState>,
+        /// Why this run cannot keep counters for the next one (and how to fix it): the
+        /// column turns at least yellow with this text, so lost rates do not go unseen.
+        rates_lost: Option<&'a str>,
     },
     /// The collection failed: a red status with this text, and no graph lines.
     Failed { error: &'a str, at: SystemTime },

@@ -58,6 +58,7 @@ fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind
                 let report = Report::Collected {
                     snapshot: &s,
                     previous: Some(&previous),
+                    rates_lost: None,
                 };
                 let messages = build(&report, &longest_settings(format, kind, max_size));
                 for (i, m) in messages.iter().enumerate() {
@@ -133,6 +134,7 @@ proptest! {
                 let report = Report::Collected {
                     snapshot: &s,
                     previous: with_rates.then_some(&previous),
+                    rates_lost: None,
                 };
                 for m in build(&report, &settings) {
                     prop_assert!(m.len() <= max_size, "{} bytes over {max_size}", m.len());

@@ -1,0 +1,174 @@
+//! The per-domain libvirt calls: asks what the bulk stats did not carry and keeps every
+//! answer, good or bad, in a [`RawDomain`] for [`super::assemble`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use virt::connect::Connect;
+use virt::domain::Domain;
+
+use super::bulk::DomainStats;
+use super::raw::{
+    Answer, BlockAnswers, BlockCounters, BlockSizes, CallError, InterfaceAnswer, InterfaceCounters,
+    RawDomain, StateAnswer,
+};
+use super::{domain_xml, qemu_process, stats};
+use crate::collect::procfs;
+use crate::model::State;
+
+/// libvirt's VIR_ERR_NO_DOMAIN: the domain went away between two calls.
+const VIR_ERR_NO_DOMAIN: u32 = 42;
+
+pub fn is_vanished(e: &virt::error::Error) -> bool {
+    e.code().to_raw() == VIR_ERR_NO_DOMAIN
+}
+
+fn answer<T>(result: Result<T, virt::error::Error>) -> Answer<T> {
+    result.map_err(|e| CallError {
+        vanished: is_vanished(&e),
+        message: e.message().to_string(),
+    })
+}
+
+/// What one connection's collection shares across its domains.
+pub struct Context<'a> {
+    pub conn: &'a Connect,
+    /// Names of the domains set to autostart, from one listing; `None` when the listing
+    /// failed and each domain is asked.
+    pub autostart: Option<&'a HashSet<String>>,
+    /// Names of the domains with snapshots, likewise: the others have none to count.
+    pub with_snapshots: Option<&'a HashSet<String>>,
+    /// Where QEMU's PID files are, and the host figures /proc reads need.
+    pub processes: Option<(&'a Path, &'a procfs::Host)>,
+}
+
+/// Everything about one domain. Stops asking once its state cannot be had or it vanished:
+/// it is left out then.
+pub fn domain(
+    dom: &Domain,
+    stats: DomainStats,
+    cx: &Context,
+    bridges: &mut BridgeCache,
+) -> RawDomain {
+    let params = stats::Params::new(&stats.params);
+    let mut state = params.state();
+    let state_call = if state.is_none() {
+        let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
+            state: i64::from(state.to_raw()),
+            paused_on_io_error: matches!(
+                reason,
+                virt::enumutil::Enum::Known(virt::domain::DomainStateReason::Paused(
+                    virt::enumutil::Enum::Known(virt::domain::DomainPausedReason::IOError)
+                ))
+            ),
+        });
+        state = call.as_ref().ok().map(|s| State::from_libvirt(s.state));
+        Some(call)
+    } else {
+        None
+    };
+    let given_up = |xml: Answer<String>| RawDomain {
+        name: stats.name.clone(),
+        stats: stats.params.clone(),
+        state: state_call.clone(),
+        xml,
+        blocks: Vec::new(),
+        interfaces: Vec::new(),
+        bridges: Vec::new(),
+        snapshots: Ok(0),
+        autostart: Ok(false),
+        process: None,
+    };
+    if matches!(state_call, Some(Err(_))) {
+        return given_up(Ok(String::new()));
+    }
+    let xml_text = answer(dom.xml_desc(0));
+    if matches!(&xml_text, Err(e) if e.vanished) {
+        return given_up(xml_text);
+    }
+    let xml = xml_text
+        .as_deref()
+        .ok()
+        .and_then(|t| domain_xml::parse(t).ok())
+        .unwrap_or_default();
+    let active = state.is_some_and(State::has_process);
+    let mut raw = given_up(xml_text);
+
+    if !params.has_block_group() {
+        raw.blocks = xml
+            .disks
+            .iter()
+            .map(|d| BlockAnswers {
+                target: d.target.clone(),
+                info: answer(dom.block_info(&d.target, 0)).map(|i| BlockSizes {
+                    capacity: i.capacity,
+                    allocation: i.allocation,
+                    physical: i.physical,
+                }),
+                stats: active.then(|| {
+                    answer(dom.block_stats(&d.target)).map(|s| BlockCounters {
+                        rd_bytes: s.rd_bytes,
+                        rd_req: s.rd_req,
+                        wr_bytes: s.wr_bytes,
+                        wr_req: s.wr_req,
+                    })
+                }),
+            })
+            .collect();
+    }
+    if active && !params.has_net_group() {
+        raw.interfaces = xml
+            .interfaces
+            .iter()
+            .filter(|i| !i.target.is_empty())
+            .map(|i| InterfaceAnswer {
+                target: i.target.clone(),
+                counters: answer(dom.interface_stats(&i.target)).map(|s| InterfaceCounters {
+                    rx_bytes: s.rx_bytes,
+                    rx_packets: s.rx_packets,
+                    rx_errs: s.rx_errs,
+                    rx_drop: s.rx_drop,
+                    tx_bytes: s.tx_bytes,
+                    tx_packets: s.tx_packets,
+                    tx_errs: s.tx_errs,
+                    tx_drop: s.tx_drop,
+                }),
+            })
+            .collect();
+    }
+    for iface in xml.interfaces.iter().filter(|i| i.parent.is_empty()) {
+        if let Some(network) = &iface.network {
+            let bridge = bridges.bridge_of(cx.conn, network);
+            raw.bridges.push((network.clone(), bridge));
+        }
+    }
+    raw.snapshots = match cx.with_snapshots {
+        Some(names) if !names.contains(&raw.name) => Ok(0),
+        _ => answer(dom.num_snapshots(0)),
+    };
+    raw.autostart = match cx.autostart {
+        Some(names) => Ok(names.contains(&raw.name)),
+        None => answer(dom.autostart()),
+    };
+    if active && let Some((dir, host)) = cx.processes {
+        raw.process = Some(qemu_process::read(dir, &raw.name, host).map_err(|e| e.to_string()));
+    }
+    raw
+}
+
+/// Bridge names of libvirt networks, looked up once per network per connection.
+#[derive(Default)]
+pub struct BridgeCache(HashMap<String, String>);
+
+impl BridgeCache {
+    fn bridge_of(&mut self, conn: &Connect, network: &str) -> String {
+        self.0
+            .entry(network.to_string())
+            .or_insert_with(|| {
+                conn.lookup_network_by_name(network)
+                    .and_then(|n| n.bridge_name())
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+}

@@ -1,0 +1,444 @@
+//! The LibreNMS `hv-monitor` extend document (see the README's "LibreNMS" section).
+//!
+//! LibreNMS strips every backslash from plain output before it decodes the JSON (and, before
+//! 24.4, from decoded `-c` output too), so the document never needs a JSON escape: strings go
+//! through their [`Form`]'s percent-encoding, printable ASCII in the plain form, UTF-8 in the
+//! `-c` form. VM and disk keys are also chosen so that no two share a LibreNMS RRD file
+//! ([`names`]).
+
+pub mod names;
+
+mod fields;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::Serialize;
+
+use crate::model::{Snapshot, Totals};
+use fields::{TotalsOut, VmOut};
+pub use names::{Form, safe_text, utf8_text};
+
+/// The document version LibreNMS checks (`version >= 1`).
+pub const VERSION: u32 = 1;
+
+/// What one SNMP reply over UDP carries of an extend's output (net-snmp 5.9, measured).
+pub const SNMP_UDP_LIMIT: usize = 65_438;
+/// Where net-snmp cuts extend output silently, over any transport.
+pub const SNMP_TOTAL_LIMIT: usize = 102_399;
+
+/// Error text made readable without escapes: quotes become `'`, backslashes `/`, anything
+/// unprintable a space.
+pub fn safe_message(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => ' ',
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Envelope<D> {
+    version: u32,
+    error: i64,
+    #[serde(rename = "errorString")]
+    error_string: String,
+    data: D,
+}
+
+#[derive(Serialize)]
+struct Data {
+    hv: &'static str,
+    #[serde(rename = "VMs")]
+    vms: BTreeMap<String, VmOut>,
+    totals: TotalsOut,
+}
+
+/// How much per-device detail a document carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every VM's `disks` and `ifs` maps filled (LibreNMS's per-disk and per-NIC graphs).
+    #[default]
+    Devices,
+    /// `disks` and `ifs` left empty, VM-level sums kept: about a third of the size, for hosts
+    /// whose full document does not fit one SNMP reply.
+    VmsOnly,
+}
+
+/// The JSON document for a snapshot in `form`, one line, no trailing newline.
+pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
+    let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
+    let data = Data {
+        hv: snapshot.hypervisor.as_str(),
+        vms: names::keys_of(&names, form)
+            .into_iter()
+            .zip(&snapshot.vms)
+            .map(|(key, vm)| (key, VmOut::new(vm, detail, form)))
+            .collect(),
+        totals: TotalsOut::from(&Totals::of(&snapshot.vms)),
+    };
+    let envelope = Envelope {
+        version: VERSION,
+        error: 0,
+        error_string: String::new(),
+        data,
+    };
+    serde_json::to_string(&envelope).expect("the LibreNMS document serialises")
+}
+
+/// What `-c` prints: the [`Form::Compressed`] document, [`compress`]ed.
+pub fn compressed_document(snapshot: &Snapshot, detail: Detail) -> String {
+    compress(&document(snapshot, detail, Form::Compressed))
+}
+
+/// The error envelope: `error` non-zero, a readable `errorString`, empty `data`.
+pub fn error_document(code: i64, message: &str) -> String {
+    let envelope = Envelope {
+        version: VERSION,
+        error: code,
+        error_string: safe_message(message),
+        data: BTreeMap::<String, String>::new(),
+    };
+    serde_json::to_string(&envelope).expect("the LibreNMS error document serialises")
+}
+
+/// The `-c` form: gzip of the document, standard base64 on one line.
+pub fn compress(document: &str) -> String {
+    let mut gz = GzEncoder::new(Vec::with_capacity(document.len() / 4), Compression::best());
+    gz.write_all(document.as_bytes())
+        .expect("writing to memory cannot fail");
+    let bytes = gz.finish().expect("writing to memory cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, State, Vm};
+    use std::time::SystemTime;
+
+    fn snapshot_of(vms: Vec<Vm>) -> Snapshot {
+        Snapshot {
+            hypervisor: Hypervisor::Libvirt,
+            taken_at: SystemTime::now(),
+            vms,
+            warnings: vec![],
+        }
+    }
+
+    fn doc_of(vms: Vec<Vm>) -> String {
+        document(&snapshot_of(vms), Detail::Devices, Form::Plain)
+    }
+
+    fn decode(doc: &str) -> serde_json::Value {
+        serde_json::from_str(doc).unwrap()
+    }
+
+    #[test]
+    fn every_key_is_present_even_for_a_stopped_vm() {
+        let doc = decode(&doc_of(vec![Vm::new("off", State::Shutoff)]));
+        let vm = &doc["data"]["VMs"]["off"];
+        for key in [
+            "mem_alloc",
+            "cpus",
+            "pcpu",
+            "pmem",
+            "os_type",
+            "ip",
+            "status_int",
+            "console_type",
+            "console",
+            "snaps",
+            "snaps_size",
+            "etimes",
+            "usertime",
+            "systime",
+            "rss",
+            "vsz",
+            "minflt",
+            "majflt",
+            "nvcsw",
+            "nivcsw",
+            "cow",
+            "nswap",
+            "inblk",
+            "oublk",
+            "nice",
+            "pri",
+            "rbytes",
+            "wbytes",
+            "rreqs",
+            "wreqs",
+            "freqs",
+            "rtime",
+            "wtime",
+            "ftime",
+            "disk_alloc",
+            "disk_in_use",
+            "disk_on_disk",
+            "ipkts",
+            "ibytes",
+            "ierrs",
+            "idrop",
+            "opkts",
+            "obytes",
+            "oerrs",
+            "odrop",
+            "coll",
+            "disks",
+            "ifs",
+        ] {
+            assert!(!vm[key].is_null(), "missing {key}");
+        }
+        assert_eq!(vm["status_int"], 5);
+        let totals = &doc["data"]["totals"];
+        for key in [
+            "on",
+            "blocked",
+            "paused",
+            "off_soft",
+            "off_hard",
+            "crashed",
+            "pmsuspended",
+            "off",
+            "nostate",
+            "unknown",
+        ] {
+            assert!(totals[key].is_u64(), "missing totals.{key}");
+        }
+        assert_eq!(totals["off_hard"], 1);
+        assert_eq!(doc["version"], 1);
+        assert_eq!(doc["error"], 0);
+        assert_eq!(doc["errorString"], "");
+        assert_eq!(doc["data"]["hv"], "libvirt");
+    }
+
+    #[test]
+    fn derive_fields_are_integers_and_floats_stay_finite() {
+        let mut vm = Vm::new("a", State::Running);
+        vm.process = Some(Process {
+            pcpu: f64::NAN,
+            usertime: 1.25,
+            minflt: 7,
+            ..Process::default()
+        });
+        vm.disks = vec![Disk {
+            name: "vda".into(),
+            io: DiskIo {
+                rbytes: 3,
+                rtime: 0.5,
+                ..DiskIo::default()
+            },
+            ..Disk::default()
+        }];
+        vm.nics = vec![Nic {
+            device: "vnet0".into(),
+            counters: NetCounters {
+                ibytes: 9,
+                ..NetCounters::default()
+            },
+            ..Nic::default()
+        }];
+        let doc = decode(&doc_of(vec![vm]));
+        let vm = &doc["data"]["VMs"]["a"];
+        assert!(vm["minflt"].is_u64() && vm["rbytes"].is_u64() && vm["ibytes"].is_u64());
+        assert_eq!(vm["pcpu"], 0.0);
+        assert_eq!(vm["usertime"], 1.25);
+        assert_eq!(vm["disks"]["vda"]["rtime"], 0.5);
+        assert_eq!(vm["ifs"]["nic0"]["if"], "vnet0");
+        assert_eq!(vm["ifs"]["nic0"]["ibytes"], 9);
+    }
+
+    #[test]
+    fn unknown_disk_stats_are_left_out_not_zero() {
+        let mut busy = Vm::new("busy", State::Running);
+        busy.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 10,
+            ..Disk::default()
+        }];
+        busy.disk_stats_unknown = true;
+        let mut idle = Vm::new("idle", State::Running);
+        idle.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 5,
+            ..Disk::default()
+        }];
+        let doc = decode(&doc_of(vec![busy, idle]));
+        let vms = &doc["data"]["VMs"];
+        for key in ["rbytes", "ftime", "disk_alloc", "disk_on_disk"] {
+            assert!(vms["busy"][key].is_null(), "busy VM {key}");
+            assert!(
+                doc["data"]["totals"][key].is_null(),
+                "a sum with an unknown part is unknown: {key}"
+            );
+            assert!(vms["idle"][key].is_number(), "idle VM {key}");
+        }
+        assert_eq!(
+            vms["busy"]["disks"]["vda"],
+            serde_json::json!({}),
+            "listed, nothing known"
+        );
+        assert_eq!(vms["idle"]["disks"]["vda"]["alloc"], 5);
+        assert_eq!(vms["busy"]["stats_incomplete"], 1, "the per-VM marker");
+        assert_eq!(vms["idle"]["stats_incomplete"], 0);
+        assert_eq!(doc["data"]["totals"]["mem_alloc"], 0, "other sums stay");
+    }
+
+    #[test]
+    fn vms_only_keeps_sums_and_empties_the_device_maps() {
+        let mut vm = Vm::new("a", State::Running);
+        vm.disks = vec![Disk {
+            name: "vda".into(),
+            alloc: 7,
+            ..Disk::default()
+        }];
+        vm.nics = vec![Nic {
+            counters: NetCounters {
+                ibytes: 3,
+                ..NetCounters::default()
+            },
+            ..Nic::default()
+        }];
+        let doc = decode(&document(
+            &snapshot_of(vec![vm]),
+            Detail::VmsOnly,
+            Form::Plain,
+        ));
+        let vm = &doc["data"]["VMs"]["a"];
+        assert_eq!(vm["disks"], serde_json::json!({}));
+        assert_eq!(vm["ifs"], serde_json::json!({}));
+        assert_eq!(
+            (vm["disk_alloc"].as_u64(), vm["ibytes"].as_u64()),
+            (Some(7), Some(3))
+        );
+    }
+
+    #[test]
+    fn hostile_names_give_documents_without_backslashes_in_both_forms() {
+        let names = [
+            "quo\"te",
+            "back\\slash",
+            "new\nline",
+            "caf\u{e9}",
+            "50%",
+            "a:b=c/../d",
+        ];
+        let snapshot = snapshot_of(names.iter().map(|n| Vm::new(*n, State::Running)).collect());
+        let plain = document(&snapshot, Detail::Devices, Form::Plain);
+        assert!(!plain.contains('\\'), "{plain}");
+        assert!(plain.bytes().all(|b| (0x20..0x7f).contains(&b)));
+        let compressed = document(&snapshot, Detail::Devices, Form::Compressed);
+        assert!(!compressed.contains('\\'), "{compressed}");
+        for doc in [plain, compressed.clone()] {
+            let vms = decode(&doc)["data"]["VMs"].as_object().unwrap().len();
+            assert_eq!(vms, names.len());
+        }
+        let vms = decode(&compressed)["data"]["VMs"].clone();
+        for key in [
+            "quo%22te",
+            "back%5Cslash",
+            "new%0Aline",
+            "caf\u{e9}",
+            "50%25",
+            "a:b=c/../d",
+        ] {
+            assert!(vms[key].is_object(), "{key} in {vms}");
+        }
+    }
+
+    #[test]
+    fn every_string_travels_in_its_form() {
+        let mut vm = Vm::new("r\u{e9}seau", State::Running);
+        vm.os_type = "\u{e9}t\u{e9}".into();
+        vm.disks = vec![Disk {
+            name: "disque \u{e9}".into(),
+            ..Disk::default()
+        }];
+        vm.nics = vec![Nic {
+            parent: "pont-\u{e9}".into(),
+            ..Nic::default()
+        }];
+        let snapshot = snapshot_of(vec![vm]);
+        let c = decode(&document(&snapshot, Detail::Devices, Form::Compressed));
+        let vm = &c["data"]["VMs"]["r\u{e9}seau"];
+        assert_eq!(vm["os_type"], "\u{e9}t\u{e9}");
+        assert!(vm["disks"]["disque \u{e9}"].is_object());
+        assert_eq!(vm["ifs"]["nic0"]["parent"], "pont-\u{e9}");
+        let p = decode(&document(&snapshot, Detail::Devices, Form::Plain));
+        let vm = &p["data"]["VMs"]["r%C3%A9seau"];
+        assert_eq!(vm["os_type"], "%C3%A9t%C3%A9");
+        assert!(vm["disks"]["disque %C3%A9"].is_object());
+        assert_eq!(vm["ifs"]["nic0"]["parent"], "pont-%C3%A9");
+    }
+
+    #[test]
+    fn vms_and_disks_sharing_an_rrd_file_get_distinct_keys() {
+        let disks = ["dup name", "dup_name", "dup-name"]
+            .map(|name| Disk {
+                name: name.into(),
+                ..Disk::default()
+            })
+            .to_vec();
+        let vms = ["dup name", "dup_name", "\u{e9}lan", "\u{f6}lan"].map(|n| {
+            let mut vm = Vm::new(n, State::Running);
+            vm.disks = disks.clone();
+            vm
+        });
+        let doc = decode(&document(
+            &snapshot_of(vms.to_vec()),
+            Detail::Devices,
+            Form::Compressed,
+        ));
+        let vms = doc["data"]["VMs"].as_object().unwrap();
+        let files: std::collections::HashSet<String> =
+            vms.keys().map(|k| names::rrd_safe_name(k)).collect();
+        assert_eq!(files.len(), 4, "{:?}", vms.keys());
+        assert!(vms.contains_key("dup_name"));
+        for vm in vms.values() {
+            let disks = vm["disks"].as_object().unwrap();
+            let files: std::collections::HashSet<String> =
+                disks.keys().map(|k| names::rrd_safe_name(k)).collect();
+            assert_eq!(files.len(), 3, "{:?}", disks.keys());
+        }
+    }
+
+    #[test]
+    fn error_documents_need_no_escapes() {
+        let doc = error_document(1, "cannot connect to \"qemu:///system\": C:\\path\nnext");
+        assert!(!doc.contains('\\'), "{doc}");
+        let v = decode(&doc);
+        assert_eq!(v["error"], 1);
+        assert_eq!(
+            v["errorString"],
+            "cannot connect to 'qemu:///system': C:/path next"
+        );
+        assert!(v["data"].is_object());
+    }
+
+    #[test]
+    fn compressed_form_round_trips() {
+        use std::io::Read;
+        let snapshot = snapshot_of(vec![Vm::new("\u{e9}lan", State::Running)]);
+        let doc = document(&snapshot, Detail::Devices, Form::Compressed);
+        let c = compressed_document(&snapshot, Detail::Devices);
+        assert!(
+            c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        );
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&c)
+            .unwrap();
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, doc);
+    }
+}

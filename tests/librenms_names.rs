@@ -1,0 +1,359 @@
+//! VM names through LibreNMS's own decoding and file naming: the `-c` form carries them as
+//! libvirt gives them (UTF-8) for LibreNMS 24.4 and later and for older versions alike, and
+//! no two VMs, and no two disks or NICs of one VM, ever share a LibreNMS RRD file, in either
+//! form. Domains come from libvirt's test driver (a node XML); LibreNMS's side is
+//! `json_app_get`, `Rrd::safeName` and the hv-monitor poller's file names, reproduced in
+//! tests/common.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use common::{
+    JsonAppGet, TestDomain, librenms_decode_as, librenms_rrd_files, librenms_safe_name, node_xml,
+    run, stderr, stdout, write_node,
+};
+use serde_json::Value;
+
+/// Names as libvirt holds them and the `-c` key each must come out as.
+const AWKWARD: [(&str, &str); 12] = [
+    ("\u{e9}lan-vm", "\u{e9}lan-vm"),
+    ("web 01", "web 01"),
+    ("\u{65e5}\u{672c}\u{8a9e}", "\u{65e5}\u{672c}\u{8a9e}"),
+    ("\u{1f680} rocket", "\u{1f680} rocket"),
+    ("it's <b>&", "it's <b>&"),
+    ("caf\u{e9}:port=80", "caf\u{e9}:port=80"),
+    ("quo\"te", "quo%22te"),
+    ("back\\slash", "back%5Cslash"),
+    ("50%", "50%25"),
+    ("line\nbreak", "line%0Abreak"),
+    ("tab\there", "tab%09here"),
+    ("c1\u{85}control", "c1%C2%85control"),
+];
+
+/// Names that land in one LibreNMS RRD file in one form or both, and case twins.
+const COLLIDING: [&str; 13] = [
+    "dup name",
+    "dup_name",
+    "dup-name",
+    "dup:name",
+    "\u{e9}lan-vm",
+    "\u{f6}lan-vm",
+    "__lan-vm",
+    "Web",
+    "web",
+    "WEB 01",
+    "web 01",
+    "50%",
+    "50_25",
+];
+
+struct Node {
+    _dir: tempfile::TempDir,
+    uri: String,
+}
+
+/// A test-driver node of running domains with two disks, a CD-ROM and two NICs each.
+fn node(names: &[&str]) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let domains: Vec<TestDomain> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut d = TestDomain::new(name, 1);
+            d.disks = vec!["vda".into(), "vdb".into()];
+            d.cdrom = true;
+            d.nics = (0..2)
+                .map(|k| format!("52:54:00:13:{i:02x}:{k:02x}"))
+                .collect();
+            d
+        })
+        .collect();
+    let (_, uri) = write_node(dir.path(), &node_xml(&domains));
+    Node { _dir: dir, uri }
+}
+
+fn output(node: &Node, args: &[&str]) -> String {
+    let mut all = vec!["--uri", &node.uri];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(out.status.success(), "hv_monitor failed: {}", stderr(&out));
+    stdout(&out).trim_end().to_string()
+}
+
+fn decode(output: &str, version: JsonAppGet) -> Value {
+    librenms_decode_as(output, version)
+        .unwrap_or_else(|code| panic!("LibreNMS ({version:?}) error {code} on {output:.200}"))
+}
+
+fn vm_keys(doc: &Value) -> Vec<String> {
+    doc["data"]["VMs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Every RRD file LibreNMS writes for `doc` is its own: no VM, disk or NIC shares one.
+fn assert_own_rrd_files(doc: &Value, what: &str) {
+    let files = librenms_rrd_files(doc, 7);
+    let distinct: HashSet<&String> = files.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        files.len(),
+        "{what}: shared RRD files in {files:#?}"
+    );
+}
+
+#[test]
+fn compressed_output_carries_libvirt_names_for_librenms_before_and_after_24_4() {
+    let names: Vec<&str> = AWKWARD.iter().map(|(name, _)| *name).collect();
+    let node = node(&names);
+    let compressed = output(&node, &["-c"]);
+    let current = decode(&compressed, JsonAppGet::Current);
+    let before = decode(&compressed, JsonAppGet::Before24_4);
+    assert_eq!(
+        current, before,
+        "stripslashes changes nothing: no backslash"
+    );
+    let vms = current["data"]["VMs"].as_object().unwrap();
+    assert_eq!(vms.len(), AWKWARD.len());
+    for (name, key) in AWKWARD {
+        assert!(
+            vms.contains_key(key),
+            "{name:?} should be {key:?}: {:?}",
+            vm_keys(&current)
+        );
+    }
+
+    // The cache file snmpd serves in the cached mode is the same form.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hv_monitor.json");
+    output(&node, &["-w", "-q", "-o", cache.to_str().unwrap()]);
+    let snmp = std::fs::read_to_string(dir.path().join("hv_monitor.json.snmp")).unwrap();
+    for version in [JsonAppGet::Current, JsonAppGet::Before24_4] {
+        assert_eq!(
+            vm_keys(&decode(snmp.trim_end(), version)),
+            vm_keys(&current)
+        );
+    }
+}
+
+#[test]
+fn the_plain_form_keeps_printable_ascii_keys() {
+    let names: Vec<&str> = AWKWARD.iter().map(|(name, _)| *name).collect();
+    let node = node(&names);
+    let plain = output(&node, &[]);
+    assert!(
+        plain
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    );
+    let doc = decode(&plain, JsonAppGet::Current);
+    assert_eq!(doc, decode(&plain, JsonAppGet::Before24_4));
+    let vms = doc["data"]["VMs"].as_object().unwrap();
+    for key in [
+        "%C3%A9lan-vm",
+        "web 01",
+        "%E6%97%A5%E6%9C%AC%E8%AA%9E",
+        "caf%C3%A9:port=80",
+        "quo%22te",
+        "50%25",
+    ] {
+        assert!(vms.contains_key(key), "{key:?} in {:?}", vm_keys(&doc));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hv_monitor.json");
+    output(&node, &["-w", "-q", "-o", cache.to_str().unwrap()]);
+    let json = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(
+        vm_keys(&decode(json.trim_end(), JsonAppGet::Current)),
+        vm_keys(&doc)
+    );
+}
+
+/// Every form LibreNMS can read, by name: `-c` and plain output, and both `-w` files.
+fn every_form(node: &Node) -> Vec<(&'static str, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hv_monitor.json");
+    output(node, &["-w", "-q", "-o", cache.to_str().unwrap()]);
+    let json = std::fs::read_to_string(&cache).unwrap();
+    let snmp = std::fs::read_to_string(dir.path().join("hv_monitor.json.snmp")).unwrap();
+    vec![
+        ("-c", decode(&output(node, &["-c"]), JsonAppGet::Current)),
+        ("plain", decode(&output(node, &[]), JsonAppGet::Current)),
+        ("-w json", decode(json.trim_end(), JsonAppGet::Current)),
+        ("-w snmp", decode(snmp.trim_end(), JsonAppGet::Current)),
+    ]
+}
+
+#[test]
+fn colliding_names_never_share_an_rrd_file_and_safe_names_keep_theirs() {
+    let node = node(&COLLIDING);
+    for (form, doc) in every_form(&node) {
+        assert_own_rrd_files(&doc, form);
+        let vms = doc["data"]["VMs"].as_object().unwrap();
+        assert_eq!(vms.len(), COLLIDING.len(), "{form}");
+        // LibreNMS's safeName leaves these as they are, so they are their own keys. Case
+        // twins are different files: safeName does not lower-case, Linux file names are
+        // case-sensitive.
+        for safe in ["dup_name", "dup-name", "__lan-vm", "Web", "web", "50_25"] {
+            assert!(
+                vms.contains_key(safe),
+                "{form}: {safe:?} in {:?}",
+                vm_keys(&doc)
+            );
+        }
+        for (vm, info) in vms {
+            let disks: Vec<&String> = info["disks"].as_object().unwrap().keys().collect();
+            assert_eq!(disks, ["hdc", "vda", "vdb"], "{form} {vm}");
+            let nics: Vec<&String> = info["ifs"].as_object().unwrap().keys().collect();
+            assert_eq!(nics, ["nic0", "nic1"], "{form} {vm}");
+        }
+    }
+}
+
+#[test]
+fn a_suffix_is_the_names_own_and_steps_aside_for_a_safe_name() {
+    let node_a = node(&COLLIDING);
+    let mut reversed = COLLIDING;
+    reversed.reverse();
+    let node_b = node(&reversed);
+    for args in [&["-c"][..], &[][..]] {
+        let keys = |n: &Node| vm_keys(&decode(&output(n, args), JsonAppGet::Current));
+        let first = keys(&node_a);
+        assert_eq!(first, keys(&node_a), "the same on every run");
+        assert_eq!(
+            first,
+            keys(&node_b),
+            "whatever order libvirt lists the VMs in"
+        );
+
+        // A VM named like the file of a suffixed key keeps its name as its key; the
+        // suffixed one moves on to a file of its own.
+        let suffixed = first
+            .iter()
+            .find(|k| k.starts_with("dup name~"))
+            .expect("`dup name` shares `dup_name`'s file, so it has a suffix")
+            .clone();
+        let trap = librenms_safe_name(&suffixed);
+        let mut names: Vec<&str> = COLLIDING.to_vec();
+        names.push(&trap);
+        let doc = decode(&output(&node(&names), args), JsonAppGet::Current);
+        assert_own_rrd_files(&doc, &trap);
+        let keys = vm_keys(&doc);
+        assert!(keys.contains(&trap), "{keys:?}");
+        assert!(!keys.contains(&suffixed), "{keys:?}");
+        assert!(
+            keys.iter().any(|k| k.starts_with(&format!("{suffixed}-"))),
+            "{keys:?}"
+        );
+    }
+}
+
+/// Disks whose names collide cannot come from libvirt ("Invalid harddisk device name": it
+/// accepts only names like `vda`), but CBSD names disks after their files. So this builds
+/// the document from the model, with awkward VM and disk names drawn from a small alphabet
+/// that collides often, and checks every RRD file of both forms.
+mod from_the_model {
+    use super::*;
+    use hv_monitor::emit::librenms::{Detail, Form, document};
+    use hv_monitor::model::{Disk, Hypervisor, Nic, Snapshot, State, Vm};
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a",
+                "A",
+                "_",
+                "-",
+                " ",
+                ":",
+                "%",
+                "~",
+                "\u{e9}",
+                "\u{f6}",
+                "\"",
+                "\\",
+                "\n",
+                "\u{1f680}",
+                "25",
+                "1",
+            ]),
+            1..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn snapshot(vms: BTreeMap<String, Vec<String>>) -> Snapshot {
+        Snapshot {
+            hypervisor: Hypervisor::Cbsd,
+            taken_at: std::time::SystemTime::UNIX_EPOCH,
+            vms: vms
+                .into_iter()
+                .map(|(vm_name, disks)| {
+                    let mut vm = Vm::new(vm_name, State::Running);
+                    vm.disks = disks
+                        .into_iter()
+                        .map(|name| Disk {
+                            name,
+                            ..Disk::default()
+                        })
+                        .collect();
+                    vm.nics = vec![Nic::default(), Nic::default()];
+                    vm
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_two_vms_or_disks_of_a_vm_share_an_rrd_file(
+            vms in prop::collection::btree_map(
+                name(),
+                prop::collection::btree_set(name(), 0..5).prop_map(Vec::from_iter),
+                1..8,
+            )
+        ) {
+            let snapshot = snapshot(vms);
+            for form in [Form::Plain, Form::Compressed] {
+                let text = document(&snapshot, Detail::Devices, form);
+                prop_assert!(!text.contains('\\'));
+                let doc: Value = serde_json::from_str(&text).unwrap();
+                // VM and NIC files; disk files are checked per VM below.
+                let files: Vec<String> = librenms_rrd_files(&doc, 1)
+                    .into_iter()
+                    .filter(|f| !f.starts_with("app-hv-monitor-1-vmdisk-"))
+                    .collect();
+                let distinct: HashSet<&String> = files.iter().collect();
+                prop_assert_eq!(distinct.len(), files.len(), "{:?}", files);
+                prop_assert_eq!(files.len(), 1 + 3 * snapshot.vms.len());
+                let keys = vm_keys(&doc);
+                for vm in &snapshot.vms {
+                    if librenms_safe_name(&vm.name) == vm.name {
+                        prop_assert!(keys.contains(&vm.name), "{} kept", vm.name);
+                    }
+                    let own = form.text(&vm.name);
+                    let key = keys
+                        .iter()
+                        .find(|k| k.as_str() == own || k.starts_with(&format!("{own}~")));
+                    prop_assert!(key.is_some(), "{:?} has a key starting with its text", vm.name);
+                }
+                for (vm, info) in doc["data"]["VMs"].as_object().unwrap() {
+                    let disk_files: Vec<String> = info["disks"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .map(|d| librenms_safe_name(&format!("app-hv-monitor-1-vmdisk-{vm}-__-__-{d}")))
+                        .collect();
+                    let distinct: HashSet<&String> = disk_files.iter().collect();
+                    prop_assert_eq!(distinct.len(), disk_files.len(), "{:?}", disk_files);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The Xymon pages an admin sees, on the Debian `xymon` package's own layout: our drop-ins in
+//! /etc/xymon/*.d, Xymon started as its init script does (as the xymon user) on
+//! 127.0.0.1:19890, the packaged CGIs behind Apache with Debian's xymon.conf on
+//! 127.0.0.1:18080 (tests/lab/xymon-debian-up.sh, which saves /etc/xymon and /var/lib/xymon
+//! and puts them back when this test process exits). hv_monitor runs as the xymon user with
+//! 20 and 500 test-driver VMs in both graph forms; headless Chromium loads svcstatus for both
+//! columns and the trends page, and every graph image on them must be a PNG of sensible size.
+//! Screenshots and DOMs stay in target/xymon-web/.
+//! Needs root and the Debian packages xymon, rrdtool, apache2, chromium.
+
+mod common_xymon;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common_xymon::{XYMON_BIN, node_xml, repo, require, text};
+
+const PORT: u16 = 19890;
+const HTTP_PORT: u16 = 18080;
+const RRD_DIR: &str = "/var/lib/xymon/rrd";
+/// VMs per image on the hvmonrrd page: the GRAPHS entry "hvmonrrd::20".
+const VMS_PER_IMAGE: usize = 20;
+const SMALL: &str = "hv20.example.com";
+const LARGE: &str = "hv500.example.com";
+const TRAP: &str = "hvtrap.example.com";
+/// The hosts.cfg tag xymon/README.md gives hosts with more VMs than Xymon 4.3.30's trends
+/// page can list (it cuts its list of graph links after about 20 kB, mid-link).
+const LARGE_TRENDS: &str = "TRENDS:*,!hvmonrrd";
+const LARGE_HOST_VMS: usize = 300;
+
+struct Lab {
+    xml_dir: PathBuf,
+}
+
+/// Starts the lab once per test process; `None` when something it needs is missing.
+fn lab() -> Option<&'static Lab> {
+    static LAB: OnceLock<Option<Lab>> = OnceLock::new();
+    LAB.get_or_init(|| {
+        let root = unsafe { libc::geteuid() } == 0;
+        let installed = Path::new(XYMON_BIN).join("xymond").exists()
+            && Path::new("/usr/sbin/apache2").exists()
+            && Path::new("/usr/bin/chromium").exists()
+            && Path::new("/usr/share/xymon/init-common.sh").exists();
+        if !require(
+            "root, and the Debian packages xymon apache2 chromium",
+            root && installed,
+        ) {
+            return None;
+        }
+        let out = Command::new(repo().join("tests/lab/xymon-debian-up.sh"))
+            .args([
+                PORT.to_string(),
+                HTTP_PORT.to_string(),
+                std::process::id().to_string(),
+            ])
+            // As the guide says for large hosts: no per-VM graphs on the trends page.
+            .env(
+                "XYMON_HOSTS",
+                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP}"),
+            )
+            .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+            .output()
+            .expect("run xymon-debian-up.sh");
+        assert!(
+            out.status.success(),
+            "xymon-debian-up.sh failed: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        // The test driver's XMLs: readable by the xymon user, and in the lab's directory,
+        // which xymon-debian-down.sh removes.
+        let xml_dir = PathBuf::from("/tmp/hvmon-debxy/vms");
+        std::fs::create_dir_all(&xml_dir).unwrap();
+        Some(Lab { xml_dir })
+    })
+    .as_ref()
+}
+
+/// `hv_monitor xymon ARGS` as the xymon user, the way xymonlaunch runs it.
+fn hv_as_xymon(args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args([
+            "-u",
+            "xymon",
+            "--",
+            env!("CARGO_BIN_EXE_hv_monitor"),
+            "xymon",
+        ])
+        .args(args)
+        .args(["--server", &format!("127.0.0.1:{PORT}")])
+        .output()
+        .expect("run hv_monitor as xymon")
+}
+
+fn state_path(host: &str, form: &str) -> String {
+    format!("/var/lib/xymon/tmp/hv_monitor.web.{host}.{form}.json")
+}
+
+/// Two runs per form (the first has no previous counters, so no rates): status for the
+/// page, every graph line in data messages (`--message both`). Each run waits for the RRDs
+/// it creates: xymond_rrd makes a few hundred RRDs a second (8,500 for 500 VMs in SPLITNCV).
+fn send_both_forms(lab: &Lab, host: &str, vms: usize) {
+    let xml = lab.xml_dir.join(format!("{host}.xml"));
+    let uri = node_xml::write_mixed(vms, &xml);
+    std::fs::set_permissions(
+        &lab.xml_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let last = format!("vm{:04}", vms - 1);
+    for (form, first_run, second_run) in [
+        (
+            "splitncv",
+            format!("hvmon,vm_{last}_diskused.rrd"),
+            format!("hvmon,vm_{last}_netout.rrd"),
+        ),
+        (
+            "rrd-script",
+            format!("hvmonrrd,vm_{last}.rrd"),
+            "hvmonrrd-states.rrd".to_string(),
+        ),
+    ] {
+        for file in [first_run, second_run] {
+            let state = state_path(host, form);
+            let out = hv_as_xymon(&[
+                "--uri",
+                &uri,
+                "--host",
+                host,
+                "--format",
+                form,
+                "--message",
+                "both",
+                "--state",
+                &state,
+            ]);
+            assert!(out.status.success(), "{host} {form}: {}", text(&out.stderr));
+            wait_for(&Path::new(RRD_DIR).join(host).join(file));
+        }
+    }
+}
+
+fn wait_for(path: &Path) {
+    let until = Instant::now() + Duration::from_secs(240);
+    while !path.exists() {
+        assert!(Instant::now() < until, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A plain HTTP/1.0 GET on the lab's Apache: (status line, content type, body).
+fn http_get(path_and_query: &str) -> (String, String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", HTTP_PORT)).expect("connect to apache");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1:{HTTP_PORT}\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read HTTP answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP header end");
+    let head = text(&raw[..split]);
+    let status = head.lines().next().unwrap_or("").to_string();
+    let ctype = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, ctype, raw[split + 4..].to_vec())
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    if png.len() < 24 || !png.starts_with(b"\x89PNG\r\n\x1a\n") || &png[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&png[16..20]), be(&png[20..24])))
+}
+
+fn artefacts() -> PathBuf {
+    let dir = repo().join("target/xymon-web");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Loads a page in headless Chromium: its DOM after loading, and a screenshot kept in
+/// target/xymon-web/NAME.png.
+fn chromium(url: &str, name: &str) -> String {
+    // A profile of its own per run: two Chromiums on one profile refuse to start.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let profile = PathBuf::from(format!(
+        "/tmp/hvmon-web-chromium-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+    ];
+    let profile_arg = format!("--user-data-dir={}", profile.display());
+    let dom = Command::new("chromium")
+        .args(common)
+        .arg(&profile_arg)
+        .args(["--dump-dom", url])
+        .output()
+        .expect("run chromium --dump-dom");
+    assert!(
+        dom.status.success(),
+        "chromium --dump-dom {url}: {}",
+        text(&dom.stderr)
+    );
+    let shot = artefacts().join(format!("{name}.png"));
+    let out = Command::new("chromium")
+        .args(common)
+        .arg(&profile_arg)
+        .args([
+            "--window-size=1280,4000",
+            &format!("--screenshot={}", shot.display()),
+            url,
+        ])
+        .output()
+        .expect("run chromium --screenshot");
+    assert!(
+        out.status.success(),
+        "chromium --screenshot {url}: {}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = text(&dom.stdout);
+    std::fs::write(artefacts().join(format!("{name}.html")), &dom).unwrap();
+    assert!(
+        png_size(&std::fs::read(&shot).expect("screenshot written")).is_some(),
+        "{name}: screenshot is no PNG"
+    );
+    dom
+}
+
+/// One graph image on a page: its showgraph service and first/count, and the PNG's size.
+#[derive(Debug)]
+struct Graph {
+    service: String,
+    first: Option<usize>,
+    count: Option<usize>,
+    width: u32,
+    height: u32,
+}
+
+fn query_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+/// Every showgraph image in the DOM, each fetched (three at a time): it must answer a PNG
+/// (a broken graph answers HTML, e.g. "Unknown graph requested").
+fn graphs_on(dom: &str, page: &str) -> Vec<Graph> {
+    let urls: Vec<String> = dom
+        .split("<img")
+        .skip(1)
+        .filter_map(|tag| tag.split("src=\"").nth(1)?.split('"').next())
+        .filter(|src| src.contains("showgraph.sh"))
+        .map(|src| src.replace("&amp;", "&"))
+        .collect();
+    let fetch = |url: &String| {
+        let (status, ctype, body) = http_get(url);
+        assert!(
+            status.contains(" 200") && ctype == "image/png",
+            "{page}: {url} answered {status} {ctype}: {}",
+            text(&body[..body.len().min(300)])
+        );
+        let (width, height) =
+            png_size(&body).unwrap_or_else(|| panic!("{page}: {url} is not a PNG"));
+        Graph {
+            service: query_param(url, "service").unwrap_or("").to_string(),
+            first: query_param(url, "first").and_then(|v| v.parse().ok()),
+            count: query_param(url, "count").and_then(|v| v.parse().ok()),
+            width,
+            height,
+        }
+    };
+    let mut graphs = Vec::new();
+    for batch in urls.chunks(3) {
+        std::thread::scope(|s| {
+            let running: Vec<_> = batch.iter().map(|u| s.spawn(|| fetch(u))).collect();
+            graphs.extend(
+                running
+                    .into_iter()
+                    .map(|t| t.join().expect("fetch a graph")),
+            );
+        });
+    }
+    graphs
+}
+
+fn page(host: &str, column: &str) -> (String, Vec<Graph>) {
+    let url =
+        format!("http://127.0.0.1:{HTTP_PORT}/xymon-cgi/svcstatus.sh?HOST={host}&SERVICE={column}");
+    let dom = chromium(&url, &format!("{host}-{column}"));
+    assert!(
+        !dom.contains("Unknown graph") && !dom.contains("Invalid request"),
+        "{host} {column}: Xymon refused the page"
+    );
+    let graphs = graphs_on(&dom, &format!("{host} {column}"));
+    (dom, graphs)
+}
+
+fn by_service(graphs: &[Graph]) -> BTreeMap<&str, Vec<&Graph>> {
+    let mut m: BTreeMap<&str, Vec<&Graph>> = BTreeMap::new();
+    for g in graphs {
+        m.entry(g.service.as_str()).or_default().push(g);
+    }
+    m
+}
+
+/// A drawn graph: rrdtool's canvas is at least the 576x120 Xymon asks for.
+fn drawn(g: &Graph) -> bool {
+    g.width >= 576 && g.height > 120
+}
+
+/// The images of one split graph cover VMs 1..=vms, at most VMS_PER_IMAGE each.
+fn assert_split(service: &str, images: &[&Graph], vms: usize) {
+    let mut next = 1;
+    for g in images {
+        let (first, count) = (g.first.unwrap(), g.count.unwrap());
+        assert_eq!(first, next, "{service}: images follow each other");
+        assert!(
+            count <= VMS_PER_IMAGE,
+            "{service}: {count} lines in one image"
+        );
+        // Twenty legend lines and the graph itself fit in a screen.
+        assert!(drawn(g) && g.height < 600, "{service}: {g:?}");
+        next += count;
+    }
+    assert!(
+        next > vms,
+        "{service}: the images show only {} of {vms} VMs",
+        next - 1
+    );
+}
+
+fn check_pages(host: &str, vms: usize) {
+    // SPLITNCV: one image per graph, every VM in it; the states graph has fixed colours.
+    let (dom, graphs) = page(host, "hvmon");
+    let hvmon = by_service(&graphs);
+    assert_eq!(
+        hvmon.keys().copied().collect::<Vec<_>>(),
+        [
+            "hvmon",
+            "hvmon-cpu",
+            "hvmon-disk",
+            "hvmon-disklat",
+            "hvmon-diskops",
+            "hvmon-mem",
+            "hvmon-net"
+        ],
+        "{host} hvmon graphs"
+    );
+    for (service, images) in &hvmon {
+        assert_eq!(images.len(), 1, "{host} {service}");
+        let g = images[0];
+        if ["hvmon-cpu", "hvmon-mem"].contains(service) {
+            // Test-driver VMs have no QEMU process, so no CPU or RSS RRD: Xymon answers its
+            // blank 1x1 PNG for a graph without files.
+            assert_eq!((g.width, g.height), (1, 1), "{host} {service}");
+        } else {
+            assert!(drawn(g), "{host} {service}: {g:?}");
+        }
+    }
+    // The page keeps the VM table and no graph lines (they went in data messages).
+    assert!(dom.contains("vm0000"), "{host}: VM table missing");
+    assert!(
+        !dom.contains("vm_vm0000_rbytes"),
+        "{host}: graph lines on the page"
+    );
+
+    // rrd-script: every graph split into images of at most 20 VMs.
+    let (dom, graphs) = page(host, "hvmonrrd");
+    let rrd = by_service(&graphs);
+    assert_eq!(
+        rrd.keys().copied().collect::<Vec<_>>(),
+        [
+            "hvmonrrd",
+            "hvmonrrd-disk",
+            "hvmonrrd-disklat",
+            "hvmonrrd-diskops",
+            "hvmonrrd-mem",
+            "hvmonrrd-net"
+        ],
+        "{host} hvmonrrd graphs"
+    );
+    for (service, images) in &rrd {
+        assert_split(service, images, vms);
+    }
+    assert!(
+        dom.contains(&format!("linecount={vms}")),
+        "{host}: linecount"
+    );
+    assert!(
+        !dom.contains("vm_vm0000_rbytes"),
+        "{host}: graph lines on the page"
+    );
+
+    // Trends: both states graphs, one image each, and the per-VM hvmonrrd images.
+    let (_, graphs) = page(host, "trends");
+    let trends = by_service(&graphs);
+    for states in ["hvmon", "hvmonrrd-states"] {
+        let images = trends
+            .get(states)
+            .unwrap_or_else(|| panic!("{host} trends: no {states}"));
+        assert_eq!(images.len(), 1, "{host} trends {states}");
+        assert!(drawn(images[0]), "{host} trends {states}: {:?}", images[0]);
+    }
+    if vms <= LARGE_HOST_VMS {
+        let per_vm = trends.get("hvmonrrd").expect("trends: hvmonrrd");
+        assert_split("trends hvmonrrd", per_vm, vms);
+    } else {
+        assert!(
+            !trends.contains_key("hvmonrrd"),
+            "{host}: {LARGE_TRENDS} ignored"
+        );
+    }
+    eprintln!(
+        "{host}: hvmon page {} images, hvmonrrd page {} images, trends {} images",
+        hvmon.values().map(Vec::len).sum::<usize>(),
+        graphs_count(&rrd),
+        graphs_count(&trends)
+    );
+}
+
+fn graphs_count(m: &BTreeMap<&str, Vec<&Graph>>) -> usize {
+    m.values().map(Vec::len).sum()
+}
+
+#[test]
+fn both_forms_graph_on_the_status_and_trends_pages_at_20_and_500_vms() {
+    let Some(lab) = lab() else { return };
+    let started = Instant::now();
+    send_both_forms(lab, SMALL, 20);
+    check_pages(SMALL, 20);
+    eprintln!("20 VMs sent and checked in {:?}", started.elapsed());
+    let started = Instant::now();
+    send_both_forms(lab, LARGE, 500);
+    eprintln!(
+        "500 VMs sent and their RRDs created in {:?}",
+        started.elapsed()
+    );
+    check_pages(LARGE, 500);
+    eprintln!("500 VMs sent and checked in {:?}", started.elapsed());
+}
+
+#[test]
+fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
+    let Some(lab) = lab() else { return };
+    let xml = lab.xml_dir.join("trap.xml");
+    let uri = node_xml::write_mixed(3, &xml);
+    let state = "/var/lib/xymon/tmp/hv_monitor.web.trap.json";
+    // One run by hand as root leaves the lock (and state) owned by root...
+    let root = Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+        .args(["xymon", "--uri", &uri, "--host", TRAP, "--state", state])
+        .args(["--server", &format!("127.0.0.1:{PORT}")])
+        .output()
+        .unwrap();
+    assert!(root.status.success(), "{}", text(&root.stderr));
+    // ...and every later run as the xymon user cannot keep rates: exit 6, and the page says
+    // so in yellow, with what to do.
+    let out = hv_as_xymon(&["--uri", &uri, "--host", TRAP, "--state", state]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let (dom, _) = page(TRAP, "hvmon");
+    let log = Command::new(Path::new(XYMON_BIN).join("xymon"))
+        .args([
+            &format!("127.0.0.1:{PORT}"),
+            &format!("xymondlog {TRAP}.hvmon"),
+        ])
+        .output()
+        .unwrap();
+    let log = text(&log.stdout);
+    assert!(log.contains("|hvmon|yellow|"), "{log}");
+    for needed in [
+        "keeps no rates",
+        "Permission denied",
+        &format!("{state}.lock"),
+        "chown xymon:",
+    ] {
+        assert!(dom.contains(needed), "the page does not say {needed:?}");
+    }
+}
+
+/// Config the pages depend on: every graph a page can ask for is defined, and states keep
+/// one colour each in every graph (crashed red, paused yellow, off grey, never @COLOR@).
+#[test]
+fn every_requested_graph_is_defined_and_states_keep_their_colours() {
+    let graphs = std::fs::read_to_string(repo().join("xymon/graphs.d/hv-monitor.cfg")).unwrap();
+    let server =
+        std::fs::read_to_string(repo().join("xymon/xymonserver.d/hv-monitor.cfg")).unwrap();
+    let mut sections: BTreeMap<String, String> = BTreeMap::new();
+    let mut current = None;
+    for line in graphs.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.to_string());
+            sections.insert(name.to_string(), String::new());
+        } else if let Some(name) = &current {
+            let body = sections.get_mut(name).unwrap();
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    let mut requested = Vec::new();
+    for line in server.lines().filter(|l| l.starts_with("GRAPHS")) {
+        let list = line.split_once('=').unwrap().1.trim_matches(['"', ',']);
+        for entry in list.trim_start_matches(',').split(',') {
+            requested.push(entry.split(':').next().unwrap().to_string());
+        }
+    }
+    for name in &requested {
+        assert!(
+            sections.contains_key(name),
+            "GRAPHS names [{name}], graphs.d lacks it"
+        );
+    }
+    let colours = [
+        ("running", "00CC00"),
+        ("paused", "FFCC00"),
+        ("off", "888888"),
+        ("crashed", "FF0000"),
+    ];
+    for (name, body) in &sections {
+        for (state, colour) in colours {
+            if body.contains(&format!("DEF:{state}=")) {
+                assert!(
+                    body.contains(&format!("LINE2:{state}#{colour}:")),
+                    "[{name}]: {state} is not #{colour}"
+                );
+            }
+        }
+        if body.contains("DEF:running=") {
+            assert!(
+                !body.contains("@COLOR@"),
+                "[{name}]: states drawn in rotating colours"
+            );
+        }
+        // Every dataset a graph reads is named in its legend: a labelled LINE, or a GPRINT
+        // of it or of a CDEF computed from it.
+        let mut legend: Vec<String> = Vec::new();
+        for line in body.lines().map(str::trim) {
+            let parts: Vec<&str> = line.split(':').collect();
+            match parts[0] {
+                "GPRINT" => legend.push(parts[1].to_string()),
+                p if p.starts_with("LINE") && parts.len() > 2 && !parts[2].is_empty() => {
+                    legend.push(parts[1].split('#').next().unwrap().to_string())
+                }
+                _ => {}
+            }
+        }
+        for line in body
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("CDEF:"))
+        {
+            let (var, expr) = line["CDEF:".len()..].split_once('=').unwrap();
+            if legend.iter().any(|l| l == var) {
+                legend.extend(expr.split(',').map(str::to_string));
+            }
+        }
+        for line in body
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("DEF:"))
+        {
+            let var = line["DEF:".len()..].split('=').next().unwrap();
+            assert!(
+                legend.iter().any(|l| l == var),
+                "[{name}]: no legend for {var}"
+            );
+        }
+    }
+}
