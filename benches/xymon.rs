@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use common_xymon::{Server, node_xml, scratch};
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::combo::combine;
 use hv_monitor::emit::xymon::message;
 use hv_monitor::emit::xymon::metrics::VmSample;
-use hv_monitor::emit::xymon::rates::RateState;
-use hv_monitor::emit::xymon::rrd_script;
 use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
-use hv_monitor::emit::xymon::transport::{Sender, Target};
+use hv_monitor::rates::RateState;
+use hv_monitor::rrd_script;
+use hv_monitor::transport::combo::combine;
+use hv_monitor::transport::{Sender, Target};
 
 const PORT: u16 = 19845;
 const HOST: &str = "hv-bench.example.com";

@@ -157,6 +157,26 @@ impl SendError {
     }
 }
 
+/// `hv_monitor xymon` was asked for something that cannot work; found before collecting.
+#[derive(Debug, Error)]
+pub enum XymonSetupError {
+    #[error("host name '{0}' has characters Xymon cannot take (letters, digits, . , - _ only)")]
+    BadHost(String),
+    #[error("column '{0}' must be 1-60 of [A-Za-z0-9_-] (it becomes part of RRD file names)")]
+    BadColumn(String),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+impl XymonSetupError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            XymonSetupError::BadHost(_) | XymonSetupError::BadColumn(_) => exit::USAGE,
+            XymonSetupError::Send(e) => e.exit_code(),
+        }
+    }
+}
+
 /// The `xymon-rrd` extra-script handler could not use what xymond_rrd gave it.
 #[derive(Debug, Error)]
 pub enum RrdScriptError {

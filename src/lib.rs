@@ -8,8 +8,12 @@
 //! - [`emit::librenms`]: the JSON document of the LibreNMS `hv-monitor` snmpd extend, a drop-in
 //!   for the Perl tool HV::Monitor, plain or gzip+base64.
 //! - [`emit::xymon`]: a Xymon status column (colour by documented rules, a table of VMs) and
-//!   NCV/SPLITNCV graph lines, sent over Xymon's TCP protocol or HTTP(S), plus the
-//!   `xymond_rrd --extra-script` handler that writes per-VM RRDs with DERIVE counters.
+//!   NCV/SPLITNCV graph lines.
+//!
+//! Around the emitters: [`transport`] sends Xymon messages over Xymon's TCP protocol or
+//! HTTP(S); [`rates`] keeps the previous run's counters for rates; [`rrd_script`] is the
+//! `xymond_rrd --extra-script` handler (`hv_monitor xymon-rrd`) that writes per-VM RRDs with
+//! DERIVE counters; [`app`] runs each job and [`error`] maps every failure to an exit code.
 //!
 //! Backends: libvirt (Linux, through the `virt` crate, one bulk stats call for all VMs) and
 //! CBSD + bhyve (FreeBSD).
@@ -21,6 +25,9 @@ pub mod emit;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod rates;
+pub mod rrd_script;
 pub mod safe_file;
 pub mod seconds;
 pub mod text;
+pub mod transport;

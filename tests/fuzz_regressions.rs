@@ -13,7 +13,7 @@ use hv_monitor::emit::librenms::safe_text;
 use hv_monitor::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::Counter;
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-use hv_monitor::emit::xymon::rrd_script;
+use hv_monitor::rrd_script;
 use proptest::prelude::*;
 
 #[path = "../fuzz/src/lib.rs"]

@@ -16,10 +16,10 @@ use hv_monitor::emit::librenms::{Detail, Form, document, safe_text, utf8_text};
 use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-use hv_monitor::emit::xymon::rates::RateState;
-use hv_monitor::emit::xymon::rrd_script;
 use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
 use hv_monitor::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+use hv_monitor::rates::RateState;
+use hv_monitor::rrd_script;
 
 /// The metric names, from the metric types.
 pub fn vm_gauges() -> Vec<&'static str> {

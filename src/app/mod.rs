@@ -2,4 +2,3 @@
 
 pub mod librenms;
 pub mod xymon;
-pub mod xymon_state;

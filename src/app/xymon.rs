@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::combo::combine;
 use crate::emit::xymon::message;
 use crate::emit::xymon::metrics::VmSample;
 use crate::emit::xymon::names::{host_for_message, valid_column};
-use crate::emit::xymon::rates::RateState;
-use crate::emit::xymon::rrd_script;
 use crate::emit::xymon::settings::{Format, Kind, Report, Settings};
-use crate::emit::xymon::transport::{DEFAULT_PORT, Sender, Target, parse_port};
-use crate::error::{SendError, exit};
+use crate::error::{SendError, XymonSetupError, exit};
+use crate::rates::RateState;
+use crate::rrd_script;
+use crate::transport::combo::combine;
+use crate::transport::{DEFAULT_PORT, Sender, Target, parse_port};
 
-use super::xymon_state::{STATE_LOCK_WAIT, StateLock, default_state_path};
+use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path};
 
 /// The column each format is meant for; the shipped server settings use these names.
 pub fn default_column(format: Format) -> &'static str {
@@ -56,9 +56,9 @@ pub struct Options {
 pub fn run(options: &Options) -> i32 {
     match prepare(options) {
         Ok(plan) => execute(options, &plan),
-        Err((code, message)) => {
-            eprintln!("hv_monitor: {message}");
-            code
+        Err(e) => {
+            eprintln!("hv_monitor: {e}");
+            e.exit_code()
         }
     }
 }
@@ -73,7 +73,7 @@ struct Plan {
     state_path: Option<Result<PathBuf, String>>,
 }
 
-fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
+fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     let host = match &options.host {
         Some(h) => h.clone(),
         None => std::env::var("MACHINE")
@@ -81,32 +81,21 @@ fn prepare(options: &Options) -> Result<Plan, (i32, String)> {
             .filter(|m| !m.is_empty())
             .unwrap_or_else(this_host_name),
     };
-    let message_host = host_for_message(&host).ok_or_else(|| {
-        (
-            exit::USAGE,
-            format!(
-                "host name '{}' has characters Xymon cannot take (letters, digits, . , - _ only)",
-                host.escape_debug()
-            ),
-        )
-    })?;
+    let message_host = host_for_message(&host)
+        .ok_or_else(|| XymonSetupError::BadHost(host.escape_debug().to_string()))?;
     let column = options
         .column
         .clone()
         .unwrap_or_else(|| default_column(options.format).to_string());
     if !valid_column(&column) {
-        return Err((
-            exit::USAGE,
-            format!(
-                "column '{}' must be 1-60 of [A-Za-z0-9_-] (it becomes part of RRD file names)",
-                column.escape_debug()
-            ),
+        return Err(XymonSetupError::BadColumn(
+            column.escape_debug().to_string(),
         ));
     }
     let targets = if options.print {
         Vec::new()
     } else {
-        targets(&options.servers).map_err(|e| (e.exit_code(), e.to_string()))?
+        targets(&options.servers)?
     };
     let state_path = match (&options.state, options.format.uses_rates(), options.print) {
         (_, false, _) => None,

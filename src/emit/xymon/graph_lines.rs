@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use super::metrics::{Counter, TotalGauge, VmGauge, VmSample, total_counters, total_gauges};
-use super::rates::{CounterRates, display_rates, total_rates};
 use super::settings::Format;
 use crate::model::{Snapshot, Totals};
+use crate::rates::{CounterRates, display_rates, total_rates};
 
 /// One value as it goes into a line.
 #[derive(Debug, Clone, Copy)]

@@ -25,9 +25,9 @@ use std::fmt::Write as _;
 use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::metrics::{Counter, VmSample};
-use super::rates::CounterRates;
 use super::settings::{Format, Kind, Report, Settings, lifetime_minutes, max_rate_age};
 use super::status_page::{escape, failure_text, status_text, summary};
+use crate::rates::CounterRates;
 
 pub const END_MARKER: &str = "<!-- hvmon end -->";
 pub const MARKER_PREFIX: &str = "<!-- hvmon v1 ";
@@ -183,10 +183,10 @@ mod tests {
     use super::*;
     use crate::emit::xymon::metrics::TotalGauge;
     use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-    use crate::emit::xymon::rates::RateState;
     use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format};
     use crate::emit::xymon::test_support::*;
     use crate::model::{Snapshot, State, Vm};
+    use crate::rates::RateState;
 
     const HOSTILE: &[&str] = &[
         "web-01",

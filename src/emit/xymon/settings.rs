@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::rates::RateState;
 use crate::model::Snapshot;
+use crate::rates::RateState;
 
 /// xymond cuts status and data messages at 256 KiB on the way to its workers; the channel
 /// header it adds needs a little room too.

@@ -9,10 +9,10 @@ use proptest::prelude::*;
 use super::graph_lines;
 use super::message::{END_MARKER, MARKER_PREFIX, build};
 use super::metrics::VmSample;
-use super::rates::CounterRates;
 use super::settings::{DEFAULT_MAX_SIZE, Kind, MIN_MAX_SIZE, Report};
 use super::test_support::*;
 use crate::model::{State, Vm};
+use crate::rates::CounterRates;
 
 #[test]
 fn the_largest_group_fits_the_smallest_message() {

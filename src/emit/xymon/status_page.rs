@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use super::colour::{Colour, Finding};
 use super::metrics::{Counter, TotalGauge, total_gauges};
 use super::names::vm_key;
-use super::rates::CounterRates;
 use crate::model::{Snapshot, Totals};
+use crate::rates::CounterRates;
 
 /// The first line's free text, after the date.
 pub fn summary(snapshot: &Snapshot) -> String {

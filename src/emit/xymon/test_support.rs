@@ -3,9 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::metrics::{Counter, VmSample};
-use super::rates::RateState;
 use super::settings::{Format, Kind, Settings};
 use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+use crate::rates::RateState;
 
 pub const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
 pub const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];

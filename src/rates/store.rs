@@ -7,9 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::emit::xymon::rates::RateState;
 use crate::error::{SafeFileError, WriteError};
 use crate::output::replace_files;
+use crate::rates::RateState;
 use crate::safe_file::{self, Owner};
 
 /// Our own state directory when neither Xymon nor systemd gives one (FreeBSD keeps such

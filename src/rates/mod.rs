@@ -7,13 +7,17 @@
 //! down, or the previous sample is missing or stale. The extra-script mode sends the raw
 //! counters instead and declares them DERIVE with min 0, so RRDtool computes the rates and a
 //! reset gives one unknown point, never a spike.
+//!
+//! Where the file lives, its lock, and reading it safely: [`store`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{Counter, VmSample};
+use crate::emit::xymon::metrics::{Counter, VmSample};
+
+pub mod store;
 
 /// Per-second rates of the raw counters, indexed by [`Counter`]; `None` where no honest rate
 /// exists.

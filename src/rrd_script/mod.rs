@@ -24,11 +24,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::graph_lines::number;
-use super::message::{END_MARKER, MARKER_PREFIX};
-use super::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
-use super::names::{MAX_KEY_LEN, valid_column};
-use super::settings::Format;
+use crate::emit::xymon::graph_lines::number;
+use crate::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
+use crate::emit::xymon::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
+use crate::emit::xymon::names::{MAX_KEY_LEN, valid_column};
+use crate::emit::xymon::settings::Format;
 use crate::error::RrdScriptError;
 use crate::safe_file;
 

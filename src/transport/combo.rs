@@ -1,5 +1,5 @@
-//! Framing several messages as one `extcombo` for the trip to xymond: part of the transport,
-//! kept beside [`super::transport`], which sends what this builds.
+//! Framing several messages as one `extcombo` for the trip to xymond; [`super::Sender`]
+//! sends what this builds.
 
 use std::fmt::Write as _;
 

@@ -9,7 +9,10 @@
 //! `--timeout` bounds the whole [`Exchange`] with one server, not each socket call: a
 //! server that trickles a byte a second, never reads or never closes costs at most that
 //! long, so a run ends within `-t` plus one timeout per server.
+//!
+//! Several messages travel as one `extcombo`, framed by [`combo`].
 
+pub mod combo;
 mod http;
 mod target;
 mod tcp;
