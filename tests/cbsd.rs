@@ -513,13 +513,12 @@ fn a_hanging_zfs_is_killed_and_costs_only_zvol_data() {
         run.elapsed
     );
     let stderr = run.stderr();
-    assert!(
-        stderr.contains(
-            "warning: command 'zfs list -Hp -t volume -o name,volsize,used,referenced' failed: \
-             no answer within 1.8 s; killed"
-        ),
-        "{stderr}"
-    );
+    // The time left when zfs starts: 1.8 s unless the commands before it were slow.
+    let killed = regex::Regex::new(
+        r"command 'zfs list -Hp -t volume -o name,volsize,used,referenced' failed: no answer within 1\.[0-8] s; killed",
+    )
+    .unwrap();
+    assert!(killed.is_match(&stderr), "{stderr}");
     let vm1 = &run.json()["data"]["VMs"]["vm1"];
     assert_eq!(vm1["disks"]["dsk1.vhd"]["alloc"], 20 * GIB, "CBSD's size");
     assert_eq!(vm1["rbytes"], 0, "no zvol, no kstats");
@@ -596,10 +595,9 @@ fn bls_hanging_fails_quickly_naming_it() {
     assert_eq!(doc["error"], 2);
     let message = doc["errorString"].as_str().unwrap();
     assert!(message.starts_with("command 'cbsd bls "), "{message}");
-    assert!(
-        message.ends_with("no answer within 1.4 s; killed"),
-        "{message}"
-    );
+    // 1.4 s: the deadline less its margin, unless the process was slow to start bls.
+    let killed = regex::Regex::new(r"no answer within 1\.[0-4] s; killed$").unwrap();
+    assert!(killed.is_match(message), "{message}");
 }
 
 #[test]
