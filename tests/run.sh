@@ -19,7 +19,7 @@ set -a
 . "$HVMON_LAB/env"
 set +a
 
-cargo test --locked
+cargo test --locked --no-fail-fast
 # The Debian package: build, lint, install, use, purge; its Xymon test sends the QEMU guests
 # above, so it runs while libvirtd is up.
 tests/deb/test-package.sh

@@ -41,7 +41,7 @@ _hv_monitor() {
 
     case "${cmd}" in
         hv_monitor)
-            opts="-b -c -w -o -q -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --deadline --version --help xymon xymon-rrd help"
+            opts="-b -c -w -o -q -j -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --connections --deadline --version --help xymon xymon-rrd help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -64,6 +64,14 @@ _hv_monitor() {
                     return 0
                     ;;
                 --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -139,7 +147,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon)
-            opts="-b -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --backend --uri --deadline --help"
+            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --backend --uri --connections --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +201,14 @@ _hv_monitor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -209,7 +225,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon__subcmd__rrd)
-            opts="-b -t -h --backend --uri --deadline --help"
+            opts="-b -j -t -h --backend --uri --connections --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +240,14 @@ _hv_monitor() {
                     return 0
                     ;;
                 --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
