@@ -186,6 +186,10 @@ fn run_on_server(server: &Server, dir: &Path, count: usize, name_len: usize, for
     let host = host(count, name_len, format);
     let (uri, names) = write_node(dir, count, name_len);
     let state = dir.join(format!("{count}-{name_len}-{format}.state.json"));
+    // A new host's first messages reach the status and the data worker at once, and both
+    // create its RRD directory: the loser logs "File exists" and drops its message (Xymon's
+    // own race, costing one run on a real server). The directory is made first here.
+    std::fs::create_dir_all(server.home.join("var/rrd").join(&host)).unwrap();
     let addr = server.addr();
     let args = [
         "xymon",
