@@ -9,21 +9,50 @@
 //! - counters (bytes, requests, packets, faults, switches): integers since the device or
 //!   process started; they reset when the VM restarts.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::SystemTime;
 
-/// Which hypervisor stack produced a snapshot; LibreNMS compares the exact strings.
+/// The hypervisor stack a snapshot comes from; `-b` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hypervisor {
+pub enum Backend {
     Libvirt,
     Cbsd,
 }
 
-impl Hypervisor {
-    /// The `data.hv` value LibreNMS's app page expects.
-    pub fn as_str(self) -> &'static str {
+impl Backend {
+    /// The Perl tool's defaults: CBSD on FreeBSD, libvirt elsewhere.
+    pub fn default_for_this_os() -> Backend {
+        if cfg!(target_os = "freebsd") {
+            Backend::Cbsd
+        } else {
+            Backend::Libvirt
+        }
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
-            Hypervisor::Libvirt => "libvirt",
-            Hypervisor::Cbsd => "CBSD",
+            Backend::Libvirt => "libvirt",
+            Backend::Cbsd => "cbsd",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    /// Case-insensitive, so the Perl tool's `-b Libvirt` and `-b CBSD` keep working.
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "libvirt" => Ok(Backend::Libvirt),
+            "cbsd" => Ok(Backend::Cbsd),
+            _ => Err(format!("unknown backend '{s}' (expected libvirt or cbsd)")),
         }
     }
 }
@@ -31,7 +60,7 @@ impl Hypervisor {
 /// Everything one collection saw, at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub hypervisor: Hypervisor,
+    pub backend: Backend,
     pub taken_at: SystemTime,
     /// Sorted by name, so every output is stable from run to run.
     pub vms: Vec<Vm>,

@@ -259,7 +259,7 @@ fn a_suffix_is_the_names_own_and_steps_aside_for_a_safe_name() {
 mod from_the_model {
     use super::*;
     use hv_monitor::emit::librenms::{Detail, Form, document};
-    use hv_monitor::model::{Disk, Hypervisor, Nic, Snapshot, State, Vm};
+    use hv_monitor::model::{Backend, Disk, Nic, Snapshot, State, Vm};
     use proptest::prelude::*;
 
     fn name() -> impl Strategy<Value = String> {
@@ -289,7 +289,7 @@ mod from_the_model {
 
     fn snapshot(vms: BTreeMap<String, Vec<String>>) -> Snapshot {
         Snapshot {
-            hypervisor: Hypervisor::Cbsd,
+            backend: Backend::Cbsd,
             taken_at: std::time::SystemTime::UNIX_EPOCH,
             vms: vms
                 .into_iter()

@@ -17,7 +17,7 @@ use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
 use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
 use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
-use hv_monitor::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+use hv_monitor::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
 use hv_monitor::rates::RateState;
 use hv_monitor::rrd_script;
 
@@ -174,7 +174,7 @@ pub fn xymon_names(data: &[u8]) {
     }
 
     let snapshot = Snapshot {
-        hypervisor: Hypervisor::Libvirt,
+        backend: Backend::Libvirt,
         taken_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         vms: names
             .iter()
@@ -413,7 +413,7 @@ pub fn librenms(data: &[u8]) {
     names.dedup();
     names.truncate(8);
     let snapshot = Snapshot {
-        hypervisor: Hypervisor::Cbsd,
+        backend: Backend::Cbsd,
         taken_at: SystemTime::UNIX_EPOCH,
         vms: names
             .iter()
@@ -660,7 +660,7 @@ pub fn cbsd_assemble(data: &[u8]) {
     let vms = assemble(bls, &host, &mut warnings);
     assert!(vms.len() <= bls_count);
     let snapshot = Snapshot {
-        hypervisor: Hypervisor::Cbsd,
+        backend: Backend::Cbsd,
         taken_at: UNIX_EPOCH,
         vms,
         warnings,

@@ -3,14 +3,13 @@
 //! Each backend keeps the code that talks to the hypervisor (libvirt calls, commands) apart
 //! from pure parsing functions, which are tested on text.
 
-use std::fmt;
 use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::error::{CollectError, RunError};
+pub use crate::model::Backend;
 use crate::model::Snapshot;
 
 pub mod cbsd;
@@ -22,50 +21,6 @@ pub mod procfs;
 /// A backend that can take a snapshot of every VM on this host.
 pub trait Collector {
     fn collect(&mut self) -> Result<Snapshot, CollectError>;
-}
-
-/// The backends `-b` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Libvirt,
-    Cbsd,
-}
-
-impl Backend {
-    /// The Perl tool's defaults: CBSD on FreeBSD, libvirt elsewhere.
-    pub fn default_for_this_os() -> Backend {
-        if cfg!(target_os = "freebsd") {
-            Backend::Cbsd
-        } else {
-            Backend::Libvirt
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Libvirt => "libvirt",
-            Backend::Cbsd => "cbsd",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Backend {
-    type Err = String;
-
-    /// Case-insensitive, so the Perl tool's `-b Libvirt` and `-b CBSD` keep working.
-    fn from_str(s: &str) -> Result<Backend, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "libvirt" => Ok(Backend::Libvirt),
-            "cbsd" => Ok(Backend::Cbsd),
-            _ => Err(format!("unknown backend '{s}' (expected libvirt or cbsd)")),
-        }
-    }
 }
 
 /// What a collection may be told from the command line.
@@ -89,18 +44,28 @@ fn collect_before(
     options: &CollectOptions,
     deadline: Option<Instant>,
 ) -> Result<Snapshot, CollectError> {
+    open(backend, options, deadline)?.collect()
+}
+
+/// The collector of `backend`: connected (libvirt) or ready to run its commands (CBSD).
+fn open(
+    backend: Backend,
+    options: &CollectOptions,
+    deadline: Option<Instant>,
+) -> Result<Box<dyn Collector>, CollectError> {
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
-        Backend::Libvirt => {
-            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline, options.connections)?
-                .collect()
-        }
+        Backend::Libvirt => Ok(Box::new(libvirt::LibvirtCollector::open(
+            options.uri.as_deref(),
+            deadline,
+            options.connections,
+        )?)),
         #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
         Backend::Libvirt => {
             let _ = options;
             Err(CollectError::Unsupported("libvirt"))
         }
-        Backend::Cbsd => cbsd::CbsdCollector::from_env(deadline).collect(),
+        Backend::Cbsd => Ok(Box::new(cbsd::CbsdCollector::from_env(deadline))),
     }
 }
 

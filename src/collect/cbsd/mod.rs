@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::Collector;
 use crate::error::CollectError;
-use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
 use parse::{BlsVm, DiskRow, NicRow, Parsed, SnapshotSum, Zvol};
 use run::{CommandFailure, Runner, Running};
 
@@ -197,7 +197,7 @@ impl Collector for CbsdCollector {
         };
         let vms = assemble(bls, &host, &mut warnings);
         Ok(Snapshot {
-            hypervisor: Hypervisor::Cbsd,
+            backend: Backend::Cbsd,
             taken_at: SystemTime::now(),
             vms,
             warnings,

@@ -31,7 +31,7 @@ use virt::sys;
 
 use super::{Collector, procfs};
 use crate::error::CollectError;
-use crate::model::{Hypervisor, Snapshot, Vm};
+use crate::model::{Backend, Snapshot, Vm};
 use policy::Connection;
 
 /// Most connections the default picks: past this libvirtd's worker threads (5 by default,
@@ -133,7 +133,7 @@ impl Collector for LibvirtCollector {
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Snapshot {
-            hypervisor: Hypervisor::Libvirt,
+            backend: Backend::Libvirt,
             taken_at: SystemTime::now(),
             vms,
             warnings,

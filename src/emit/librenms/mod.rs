@@ -18,7 +18,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::Serialize;
 
-use crate::model::{Snapshot, Totals};
+use crate::model::{Backend, Snapshot, Totals};
 use fields::{TotalsOut, VmOut};
 pub use names::{Form, safe_text, utf8_text};
 
@@ -66,7 +66,7 @@ pub enum Detail {
     /// Every VM's `disks` and `ifs` maps filled (LibreNMS's per-disk and per-NIC graphs).
     #[default]
     Devices,
-    /// `disks` and `ifs` left empty, VM-level sums kept: about a third of the size, for hosts
+    /// `disks` and `ifs` left empty, VM-level sums kept: about half the size (BENCHMARKS.md), for hosts
     /// whose full document does not fit one SNMP reply.
     VmsOnly,
 }
@@ -75,7 +75,11 @@ pub enum Detail {
 pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
     let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
     let data = Data {
-        hv: snapshot.hypervisor.as_str(),
+        hv: match snapshot.backend {
+            // The `data.hv` values LibreNMS's app page compares with, as the Perl tool sent them.
+            Backend::Libvirt => "libvirt",
+            Backend::Cbsd => "CBSD",
+        },
         vms: names::keys_of(&names, form)
             .into_iter()
             .zip(&snapshot.vms)
@@ -120,12 +124,12 @@ pub fn compress(document: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, State, Vm};
+    use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, State, Vm};
     use std::time::SystemTime;
 
     fn snapshot_of(vms: Vec<Vm>) -> Snapshot {
         Snapshot {
-            hypervisor: Hypervisor::Libvirt,
+            backend: Backend::Libvirt,
             taken_at: SystemTime::now(),
             vms,
             warnings: vec![],

@@ -77,11 +77,11 @@ pub fn assess(snapshot: &Snapshot) -> (Colour, Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Hypervisor;
+    use crate::model::Backend;
 
     fn snapshot(vms: Vec<Vm>) -> Snapshot {
         Snapshot {
-            hypervisor: Hypervisor::Libvirt,
+            backend: Backend::Libvirt,
             taken_at: std::time::SystemTime::now(),
             vms,
             warnings: vec!["VM 'gone' vanished during collection; left out".into()],

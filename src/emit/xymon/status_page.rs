@@ -122,7 +122,7 @@ pub fn status_text(
     let version = format!(
         "hv_monitor {} ({} backend)\n",
         env!("CARGO_PKG_VERSION"),
-        snapshot.hypervisor.as_str()
+        snapshot.backend
     );
     let all_well = "&green all VMs as expected\n";
     let mut room = budget.saturating_sub(

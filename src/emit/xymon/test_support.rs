@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use super::metrics::{Counter, VmSample};
 use super::settings::{Format, Kind, Settings};
-use crate::model::{Disk, DiskIo, Hypervisor, NetCounters, Nic, Process, Snapshot, State, Vm};
+use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
 use crate::rates::RateState;
 
 pub const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
@@ -79,7 +79,7 @@ pub fn busy_vm(name: &str) -> Vm {
 
 pub fn snapshot(vms: Vec<Vm>) -> Snapshot {
     Snapshot {
-        hypervisor: Hypervisor::Libvirt,
+        backend: Backend::Libvirt,
         taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         vms,
         warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
