@@ -1,5 +1,5 @@
 #!/bin/bash
-# Prints the robustness figures for the README, against the lab (tests/lab/libvirt-up.sh,
+# Prints the robustness figures for BENCHMARKS.md, against the lab (tests/lab/libvirt-up.sh,
 # run as root):
 #   - a stopped libvirtd (SIGSTOP): time to the LibreNMS error envelope, default deadline;
 #   - a VM whose QEMU is stopped (its monitor never answers): time of the first run (which
