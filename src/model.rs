@@ -231,9 +231,9 @@ impl Vm {
         for disk in &self.disks {
             sum.io.add(&disk.io);
             if !disk.is_image {
-                sum.alloc = sum.alloc.saturating_add(disk.alloc);
-                sum.in_use = sum.in_use.saturating_add(disk.in_use);
-                sum.on_disk = sum.on_disk.saturating_add(disk.on_disk);
+                sum.capacity = sum.capacity.saturating_add(disk.capacity);
+                sum.allocated = sum.allocated.saturating_add(disk.allocated);
+                sum.physical = sum.physical.saturating_add(disk.physical);
             }
         }
         sum
@@ -291,14 +291,17 @@ pub struct Process {
 pub struct Disk {
     /// Target device (`vda`) on libvirt, the disk file name on CBSD.
     pub name: String,
-    /// A read-only image (CD-ROM/ISO), left out of the VM's size sums.
+    /// A read-only image (CD-ROM/ISO), left out of the VM's size sums. Each backend decides
+    /// it in one place (libvirt: `collect::libvirt::assemble::is_image`).
     pub is_image: bool,
-    /// Capacity the guest sees, bytes.
-    pub alloc: u64,
-    /// Bytes allocated on the host.
-    pub in_use: u64,
-    /// Physical size of the container on the host, bytes.
-    pub on_disk: u64,
+    /// Size the guest sees, bytes (libvirt's capacity, a zvol's `volsize`).
+    pub capacity: u64,
+    /// Host storage the image occupies, bytes, like `du` (libvirt's allocation, a zvol's
+    /// `referenced`): below `capacity` while a sparse or thin image fills.
+    pub allocated: u64,
+    /// Size of the image's container on the host, bytes, like `ls` (libvirt's physical, a
+    /// zvol's `used`, its snapshots and reservation included).
+    pub physical: u64,
     pub io: DiskIo,
 }
 
@@ -333,12 +336,12 @@ impl DiskIo {
     }
 }
 
-/// A VM's disks summed.
+/// A VM's disks summed: I/O over every disk, sizes (named as in [`Disk`]) without images.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiskSum {
-    pub alloc: u64,
-    pub in_use: u64,
-    pub on_disk: u64,
+    pub capacity: u64,
+    pub allocated: u64,
+    pub physical: u64,
     pub io: DiskIo,
 }
 
@@ -428,9 +431,9 @@ impl Totals {
                 s.oublk = s.oublk.saturating_add(p.oublk);
             }
             let disk = vm.disk_sum();
-            t.disk.alloc = t.disk.alloc.saturating_add(disk.alloc);
-            t.disk.in_use = t.disk.in_use.saturating_add(disk.in_use);
-            t.disk.on_disk = t.disk.on_disk.saturating_add(disk.on_disk);
+            t.disk.capacity = t.disk.capacity.saturating_add(disk.capacity);
+            t.disk.allocated = t.disk.allocated.saturating_add(disk.allocated);
+            t.disk.physical = t.disk.physical.saturating_add(disk.physical);
             t.disk.io.add(&disk.io);
             t.disk_stats_unknown |= vm.disk_stats_unknown;
             t.net.add(&vm.net_sum());
@@ -453,9 +456,9 @@ mod tests {
         Disk {
             name: name.into(),
             is_image,
-            alloc: size,
-            in_use: size / 2,
-            on_disk: size / 2,
+            capacity: size,
+            allocated: size / 2,
+            physical: size / 2,
             io: DiskIo {
                 rbytes,
                 freqs,
@@ -492,7 +495,7 @@ mod tests {
         ];
         let t = Totals::of(&[vm.clone(), vm]);
         assert_eq!(
-            (t.disk.alloc, t.disk.io.rbytes, t.net.ibytes),
+            (t.disk.capacity, t.disk.io.rbytes, t.net.ibytes),
             (u64::MAX, u64::MAX, u64::MAX)
         );
         assert_eq!(t.disk.io.freqs, 4);
@@ -506,8 +509,8 @@ mod tests {
             disk("hdc", true, 500, 7, 0),
         ];
         let sum = vm.disk_sum();
-        assert_eq!(sum.alloc, 1000);
-        assert_eq!(sum.in_use, 500);
+        assert_eq!(sum.capacity, 1000);
+        assert_eq!(sum.allocated, 500);
         assert_eq!(sum.io.rbytes, 17);
         assert_eq!(sum.io.freqs, 1);
         assert_eq!(sum.io.ftime, 3.0);
@@ -550,7 +553,7 @@ mod tests {
         assert_eq!(t.disk.io.ftime, 3.0);
         assert_eq!(t.net.ibytes, 15, "every NIC, not only the last");
         assert_eq!(t.net.opkts, 3);
-        assert_eq!(t.disk.alloc, 400, "stopped VMs count too");
+        assert_eq!(t.disk.capacity, 400, "stopped VMs count too");
         assert_eq!(t.process.rss, 4096);
         assert_eq!(t.process.majflt, 3);
         assert_eq!(t.in_state(State::Running), 1);

@@ -179,7 +179,7 @@ pub fn xymon_names(data: &[u8]) {
         vms: names
             .iter()
             .enumerate()
-            .map(|(i, name)| busy_vm(name, i as u64))
+            .map(|(i, name)| vm_with_known_stats(name, i as u64))
             .collect(),
         warnings: names.iter().map(|n| format!("VM '{n}' warned")).collect(),
     };
@@ -236,7 +236,8 @@ fn check_key(name: &str, key: &str) {
     }
 }
 
-fn busy_vm(name: &str, i: u64) -> Vm {
+/// A VM in the `i`th state (cycling) with every stat known, its strings all `name`.
+fn vm_with_known_stats(name: &str, i: u64) -> Vm {
     let mut vm = Vm::new(name, State::ALL[(i as usize) % State::ALL.len()]);
     vm.cpus = 2;
     vm.mem_alloc = 1 << 30;
@@ -252,8 +253,8 @@ fn busy_vm(name: &str, i: u64) -> Vm {
     });
     vm.disks = vec![Disk {
         name: name.to_string(),
-        alloc: 10 << 30,
-        in_use: 1 << 30,
+        capacity: 10 << 30,
+        allocated: 1 << 30,
         io: DiskIo {
             rbytes: 1000,
             rreqs: 10,
@@ -361,7 +362,7 @@ pub fn rate_state(data: &[u8]) {
         return;
     };
     assert_eq!(RateState::from_json(&state.to_json()).as_ref(), Ok(&state));
-    let mut vm = busy_vm("vm", 0);
+    let mut vm = vm_with_known_stats("vm", 0);
     vm.state = State::Running;
     let sample = VmSample::of(&vm);
     for secs in [1_700_000_000, 1_700_000_300, u64::MAX / 2_000] {
@@ -418,7 +419,7 @@ pub fn librenms(data: &[u8]) {
         vms: names
             .iter()
             .enumerate()
-            .map(|(i, n)| busy_vm(n, i as u64))
+            .map(|(i, n)| vm_with_known_stats(n, i as u64))
             .collect(),
         warnings: Vec::new(),
     };

@@ -343,7 +343,7 @@ mod tests {
     use crate::emit::xymon::message::build;
     use crate::emit::xymon::names::vm_key;
     use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Kind, Report};
-    use crate::emit::xymon::test_support::{busy_vm, settings, snapshot};
+    use crate::emit::xymon::test_support::{running_vm, settings, snapshot};
     use crate::model::{State, Vm};
 
     const HOST: &str = "hv1.example.com";
@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn our_message_becomes_ds_sets_files_and_values() {
-        let m = message(vec![busy_vm("web-01"), Vm::new("off", State::Shutoff)]);
+        let m = message(vec![running_vm("web-01"), Vm::new("off", State::Shutoff)]);
         let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
         assert_eq!(parsed.interval, 300);
         assert_eq!(parsed.vms.len(), 2);
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn the_heartbeat_follows_the_interval() {
-        let m = message(vec![busy_vm("a")]).replace("interval 300", "interval 900");
+        let m = message(vec![running_vm("a")]).replace("interval 300", "interval 900");
         let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);
         assert!(out.starts_with("DS:vms:GAUGE:1800:0:U\n"));
     }
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn hostile_and_broken_messages_are_refused_whole() {
-        let good = message(vec![busy_vm("a")]);
+        let good = message(vec![running_vm("a")]);
         let vm_line = good.lines().find(|l| l.starts_with("vm_a_vcpus")).unwrap();
         let with = |from: &str, to: &str| good.replacen(from, to, 1);
         let cases: Vec<(String, &str)> = vec![
@@ -488,8 +488,8 @@ mod tests {
     #[test]
     fn the_table_and_free_text_are_skipped_but_names_in_it_cannot_escape() {
         let m = message(vec![
-            busy_vm("evil\nvm_a_cpu : 1"),
-            busy_vm("<!-- ncv_skipend -->"),
+            running_vm("evil\nvm_a_cpu : 1"),
+            running_vm("<!-- ncv_skipend -->"),
         ]);
         let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
         assert_eq!(parsed.vms.len(), 2);

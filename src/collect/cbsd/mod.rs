@@ -393,10 +393,11 @@ fn disk(
 ) -> Disk {
     let mut disk = Disk {
         name: row.path.clone(),
+        // bhyve-dsk-list lists a VM's own disks only; CBSD keeps ISO media in a list apart.
         is_image: false,
-        alloc: row.size,
-        in_use: row.size,
-        on_disk: row.size,
+        capacity: row.size,
+        allocated: row.size,
+        physical: row.size,
         io: DiskIo::default(),
     };
     let zvols = host.zvols.as_deref().unwrap_or_default();
@@ -424,9 +425,9 @@ fn disk(
             zvol.name
         ));
     }
-    disk.alloc = zvol.volsize;
-    disk.in_use = zvol.referenced;
-    disk.on_disk = zvol.used;
+    disk.capacity = zvol.volsize;
+    disk.allocated = zvol.referenced;
+    disk.physical = zvol.used;
     // No kstats at all means sysctl failed, already warned about.
     if let Some(kstats) = &host.kstats {
         match kstats.get(&zvol.name) {
@@ -629,9 +630,9 @@ mod tests {
         assert_eq!(devices["vm10"], ["tap1"]);
         assert_eq!(vms[0].nics[1].counters.ipkts, 6);
         assert_eq!(vms[0].nics[1].mac, "", "no CBSD row for nic1");
-        assert_eq!(vms[0].disks[0].alloc, 20);
-        assert_eq!(vms[1].disks[0].in_use, 5);
-        assert_eq!(vms[1].disks[0].on_disk, 7);
+        assert_eq!(vms[0].disks[0].capacity, 20);
+        assert_eq!(vms[1].disks[0].allocated, 5);
+        assert_eq!(vms[1].disks[0].physical, 7);
         assert_eq!(vms[1].disks[0].io.wbytes, 4, "written bytes, not read");
         assert_eq!(vms[1].disks[0].io.wreqs, 2);
         assert_eq!(

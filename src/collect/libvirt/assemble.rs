@@ -15,7 +15,7 @@ pub fn vm(raw: &RawDomain, warnings: &mut Vec<String>) -> Result<Vm, CallError> 
     let mut vm = Vm::new(name, State::NoState);
     let params = stats::Params::new(&raw.stats);
     let groups = stats::apply(&mut vm, &params);
-    if params.disk_io_missing() && vm.state.has_process() {
+    if params.disk_stats_unknown() {
         vm.disk_stats_unknown = true;
         warnings.push(format!(
             "VM '{name}' is busy (job lock held): disk stats unknown this run"
@@ -59,13 +59,11 @@ pub fn vm(raw: &RawDomain, warnings: &mut Vec<String>) -> Result<Vm, CallError> 
             .collect();
     }
     for disk in &mut vm.disks {
-        if xml
-            .disks
-            .iter()
-            .any(|d| d.target == disk.name && d.device == "cdrom")
-        {
-            disk.is_image = true;
-        }
+        let device = xml.disks.iter().find(|d| d.target == disk.name);
+        disk.is_image = is_image(
+            device.map(|d| d.device.as_str()),
+            params.disk_path(&disk.name),
+        );
     }
     vm.nics = nics(raw, &xml, groups.net.then_some(&vm.nics), &mut warn);
     for (nic, iface) in vm.nics.iter_mut().zip(&xml.interfaces) {
@@ -92,6 +90,15 @@ pub fn vm(raw: &RawDomain, warnings: &mut Vec<String>) -> Result<Vm, CallError> 
     Ok(vm)
 }
 
+/// Whether a disk is an image: CD/DVD media the VM reads, not storage it owns, so the model
+/// leaves it out of size sums. The domain XML says so by `device='cdrom'` (`xml_device`); the
+/// bulk stats, which carry no device kind, by a `block.N.path` ending in `.iso`, any case
+/// (`bulk_path`; the Perl tool's rule, and all there is when the XML could not be read).
+pub fn is_image(xml_device: Option<&str>, bulk_path: Option<&str>) -> bool {
+    xml_device == Some("cdrom")
+        || bulk_path.is_some_and(|p| p.to_ascii_lowercase().ends_with(".iso"))
+}
+
 /// A disk's sizes and counters from per-domain calls, for drivers without bulk block stats.
 /// A shut-off domain's disk that libvirt cannot probe keeps size 0, unwarned.
 fn disk_from_calls(
@@ -101,7 +108,6 @@ fn disk_from_calls(
 ) -> Disk {
     let mut disk = Disk {
         name: xml.target.clone(),
-        is_image: xml.device == "cdrom",
         ..Disk::default()
     };
     let Some(answers) = raw.blocks.iter().find(|b| b.target == xml.target) else {
@@ -109,9 +115,9 @@ fn disk_from_calls(
     };
     match &answers.info {
         Ok(info) => {
-            disk.alloc = info.capacity;
-            disk.in_use = info.allocation;
-            disk.on_disk = info.physical;
+            disk.capacity = info.capacity;
+            disk.allocated = info.allocation;
+            disk.physical = info.physical;
         }
         Err(e) if answers.stats.is_some() => warn(&format!("block info of {}", xml.target), e),
         Err(_) => {}

@@ -58,8 +58,8 @@ fn a_running_qemu_guest_takes_everything_from_bulk_stats_and_xml() {
         [("vda", false), ("hdc", true)],
         "the CD-ROM is an image"
     );
-    assert_eq!(vm.disks[0].alloc, 64 << 20);
-    assert_eq!(vm.disks[1].alloc, 1 << 20);
+    assert_eq!(vm.disks[0].capacity, 64 << 20);
+    assert_eq!(vm.disks[1].capacity, 1 << 20);
     assert_eq!(vm.disks[0].io.rreqs, stat(&raw, "block.0.rd.reqs"));
     assert_eq!(vm.nics.len(), 1);
     let nic = &vm.nics[0];
@@ -87,7 +87,7 @@ fn a_shut_off_guest_has_sizes_snapshots_and_autostart_but_no_console() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(vm.state, State::Shutoff);
     assert_eq!((vm.snaps, vm.autostart), (1, Some(true)));
-    assert_eq!(vm.disks[0].alloc, 64 << 20);
+    assert_eq!(vm.disks[0].capacity, 64 << 20);
     assert_eq!(vm.console, "", "no port while shut off");
     assert_eq!(vm.nics[0].mac, "52:54:00:4d:00:03");
     assert_eq!(vm.nics[0].counters, NetCounters::default());
@@ -105,8 +105,8 @@ fn the_test_driver_fills_the_rest_from_per_domain_answers() {
         panic!("recorded answers");
     };
     assert_eq!(vm.disks.len(), 1);
-    assert_eq!(vm.disks[0].alloc, sizes.capacity);
-    assert_eq!(vm.disks[0].in_use, sizes.allocation);
+    assert_eq!(vm.disks[0].capacity, sizes.capacity);
+    assert_eq!(vm.disks[0].allocated, sizes.allocation);
     assert_eq!(vm.disks[0].io.wreqs, counter(counters.wr_req));
     let Ok(net) = &raw.interfaces[0].counters else {
         panic!("recorded answer");
@@ -140,7 +140,7 @@ fn failed_calls_cost_their_piece_and_a_warning_each() {
     raw.process = Some(Err("no PID file".into()));
     let (vm, warnings) = assembled(&raw);
     assert_eq!(vm.disks[0].io, DiskIo::default());
-    assert!(vm.disks[0].alloc > 0, "the block info still counts");
+    assert!(vm.disks[0].capacity > 0, "the block info still counts");
     assert_eq!(vm.autostart, None);
     assert_eq!(
         warnings,
@@ -190,4 +190,32 @@ fn a_vanished_or_stateless_domain_is_left_out() {
     let (vm, _) = assembled(&raw);
     assert_eq!(vm.state, State::Paused);
     assert!(vm.paused_on_io_error);
+}
+
+#[test]
+fn an_image_is_a_cdrom_or_an_iso_path() {
+    assert!(
+        is_image(Some("cdrom"), None),
+        "per-domain calls: the XML only"
+    );
+    assert!(is_image(Some("cdrom"), Some("/dev/sr0")));
+    assert!(is_image(Some("disk"), Some("/isos/debian.ISO")), "any case");
+    assert!(is_image(None, Some("/isos/debian.iso")), "no XML: the path");
+    assert!(!is_image(Some("disk"), Some("/var/lib/vm.raw")));
+    assert!(!is_image(Some("disk"), None));
+    assert!(!is_image(None, None));
+}
+
+#[test]
+fn without_the_xml_the_iso_path_still_marks_the_image() {
+    let mut raw = recorded("hvmon-running");
+    raw.xml = failed(false);
+    let (vm, _) = assembled(&raw);
+    let images: Vec<(&str, bool)> = vm
+        .disks
+        .iter()
+        .map(|d| (d.name.as_str(), d.is_image))
+        .collect();
+    assert_eq!(images, [("vda", false), ("hdc", true)]);
+    assert_eq!(vm.disk_sum().capacity, 64 << 20, "the ISO left out");
 }

@@ -25,7 +25,6 @@ use super::bulk::{self, DomainStats};
 use super::gather::is_vanished;
 use super::stats;
 use crate::error::CollectError;
-use crate::model::State;
 
 const NOWAIT: u32 = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
 
@@ -238,10 +237,10 @@ fn ask_busy_domains_again(domains: &[Domain], stats: &mut HashMap<String, Domain
         let busy: Vec<&Domain> = domains
             .iter()
             .filter(|d| {
-                d.name().ok().and_then(|n| stats.get(&n)).is_some_and(|s| {
-                    let p = stats::Params::new(&s.params);
-                    p.disk_io_missing() && p.state().is_some_and(State::has_process)
-                })
+                d.name()
+                    .ok()
+                    .and_then(|n| stats.get(&n))
+                    .is_some_and(|s| stats::Params::new(&s.params).disk_stats_unknown())
             })
             .collect();
         if busy.is_empty() {

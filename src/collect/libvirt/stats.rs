@@ -39,10 +39,21 @@ impl<'a> Params<'a> {
         self.count(key) as f64 / 1e6
     }
 
-    /// Whether the driver listed disks but left out their I/O counters: QEMU's answer needs
-    /// the domain's job lock, which NOWAIT does not wait for.
-    pub fn disk_io_missing(&self) -> bool {
-        self.count("block.count") > 0 && !self.0.contains_key("block.0.rd.reqs")
+    /// The model's [`Vm::disk_stats_unknown`]: a domain with a process listed its disks but
+    /// left out their I/O counters, because QEMU's answer needs the domain's job lock, which
+    /// NOWAIT does not wait for. (A shut-off domain has no counters to give.)
+    pub fn disk_stats_unknown(&self) -> bool {
+        self.count("block.count") > 0
+            && !self.0.contains_key("block.0.rd.reqs")
+            && self.state().is_some_and(State::has_process)
+    }
+
+    /// The host path of disk `name` (`block.N.path`; the first entry, the top image).
+    pub fn disk_path(&self, name: &str) -> Option<&'a str> {
+        let count = self.u64("block.count")?;
+        (0..count)
+            .find(|i| self.str(&format!("block.{i}.name")) == Some(name))
+            .and_then(|i| self.str(&format!("block.{i}.path")))
     }
 
     /// Whether the driver returned the block group in bulk (the test driver does not).
@@ -111,13 +122,13 @@ fn disks(p: &Params) -> Option<Vec<Disk>> {
         if disks.iter().any(|d| d.name == name) {
             continue;
         }
-        let path = p.str(&key("path")).unwrap_or("");
         disks.push(Disk {
             name: name.to_string(),
-            is_image: is_image_path(path),
-            alloc: p.count(&key("capacity")),
-            in_use: p.count(&key("allocation")),
-            on_disk: p.count(&key("physical")),
+            // Decided with the domain XML: assemble::is_image.
+            is_image: false,
+            capacity: p.count(&key("capacity")),
+            allocated: p.count(&key("allocation")),
+            physical: p.count(&key("physical")),
             io: DiskIo {
                 rbytes: p.count(&key("rd.bytes")),
                 rreqs: p.count(&key("rd.reqs")),
@@ -158,11 +169,6 @@ fn nics(p: &Params) -> Option<Vec<Nic>> {
         })
         .collect();
     Some(nics)
-}
-
-/// CD/DVD images are media, not storage the VM owns (the Perl tool's `.iso` rule).
-pub fn is_image_path(path: &str) -> bool {
-    path.to_ascii_lowercase().ends_with(".iso")
 }
 
 #[cfg(test)]
@@ -224,13 +230,17 @@ mod tests {
         assert_eq!(vm.mem_alloc, 128 << 20);
         assert_eq!(vm.cpus, 2);
         let vda = &vm.disks[0];
-        assert_eq!((vda.alloc, vda.in_use, vda.on_disk), (67108864, 1000, 2000));
+        assert_eq!(
+            (vda.capacity, vda.allocated, vda.physical),
+            (67108864, 1000, 2000)
+        );
         assert_eq!(vda.io.rtime, 2.5);
         assert_eq!(vda.io.wtime, 1.0);
         assert_eq!(vda.io.ftime, 0.5);
         assert_eq!((vda.io.rreqs, vda.io.wbytes, vda.io.freqs), (10, 512, 1));
-        assert!(vm.disks[1].is_image);
-        assert_eq!(vm.disk_sum().alloc, 67108864);
+        let p = Params::new(&raw);
+        assert_eq!(p.disk_path("hdc"), Some("/isos/debian.ISO"));
+        assert_eq!(p.disk_path("sda"), None);
         let nic = &vm.nics[0];
         assert_eq!(nic.device, "vnet3");
         assert_eq!(
@@ -246,19 +256,33 @@ mod tests {
 
     #[test]
     fn a_busy_domain_lists_disks_without_counters() {
+        let running = ("state.state", ParamValue::Int(1));
         let busy = params(&[
+            running.clone(),
             ("block.count", UInt(1)),
             ("block.0.name", Str("vda".into())),
             ("block.0.capacity", UInt(1 << 20)),
         ]);
-        assert!(Params::new(&busy).disk_io_missing());
+        assert!(Params::new(&busy).disk_stats_unknown());
         let idle = params(&[
+            running.clone(),
             ("block.count", UInt(1)),
             ("block.0.name", Str("vda".into())),
             ("block.0.rd.reqs", UInt(0)),
         ]);
-        assert!(!Params::new(&idle).disk_io_missing());
-        assert!(!Params::new(&params(&[("block.count", UInt(0))])).disk_io_missing());
+        assert!(!Params::new(&idle).disk_stats_unknown());
+        let no_disks = params(&[running, ("block.count", UInt(0))]);
+        assert!(!Params::new(&no_disks).disk_stats_unknown());
+        let shut_off = params(&[
+            ("state.state", ParamValue::Int(5)),
+            ("block.count", UInt(1)),
+            ("block.0.name", Str("vda".into())),
+            ("block.0.capacity", UInt(1 << 20)),
+        ]);
+        assert!(
+            !Params::new(&shut_off).disk_stats_unknown(),
+            "no process, no counters to miss"
+        );
     }
 
     #[test]

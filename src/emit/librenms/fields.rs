@@ -131,9 +131,9 @@ impl DiskOut {
     fn new(d: &Disk, unknown: bool) -> DiskOut {
         DiskOut {
             sizes: (!unknown).then_some(DiskSizesOut {
-                alloc: d.alloc,
-                in_use: d.in_use,
-                on_disk: d.on_disk,
+                alloc: d.capacity,
+                in_use: d.allocated,
+                on_disk: d.physical,
             }),
             io: (!unknown).then(|| IoOut::from(&d.io)),
         }
@@ -204,9 +204,9 @@ impl SumsOut {
             process,
             io: (!disk_unknown).then(|| IoOut::from(&disk.io)),
             sizes: (!disk_unknown).then_some(DiskSumSizesOut {
-                disk_alloc: disk.alloc,
-                disk_in_use: disk.in_use,
-                disk_on_disk: disk.on_disk,
+                disk_alloc: disk.capacity,
+                disk_in_use: disk.allocated,
+                disk_on_disk: disk.physical,
             }),
             net: NetOut::from(net),
         }
@@ -220,8 +220,10 @@ pub(super) struct VmOut {
     os_type: String,
     ip: String,
     status_int: u8,
-    /// 1 when some stats could not be read this run (a busy VM); those keys are left out.
-    stats_incomplete: u8,
+    /// 1 when the VM's disk stats could not be read this run (a busy VM); those keys are left
+    /// out.
+    #[serde(rename = "stats_incomplete")]
+    disk_stats_unknown: u8,
     console_type: String,
     console: String,
     nice: i64,
@@ -265,7 +267,7 @@ impl VmOut {
             os_type: form.text(&vm.os_type).into_owned(),
             ip: form.text(&vm.ip).into_owned(),
             status_int: vm.state.code(),
-            stats_incomplete: u8::from(vm.disk_stats_unknown),
+            disk_stats_unknown: u8::from(vm.disk_stats_unknown),
             console_type: form.text(&vm.console_type).into_owned(),
             console: form.text(&vm.console).into_owned(),
             nice: process.map_or(0, |p| p.nice),

@@ -264,14 +264,14 @@ mod tests {
         let mut busy = Vm::new("busy", State::Running);
         busy.disks = vec![Disk {
             name: "vda".into(),
-            alloc: 10,
+            capacity: 10,
             ..Disk::default()
         }];
         busy.disk_stats_unknown = true;
         let mut idle = Vm::new("idle", State::Running);
         idle.disks = vec![Disk {
             name: "vda".into(),
-            alloc: 5,
+            capacity: 5,
             ..Disk::default()
         }];
         let doc = decode(&doc_of(vec![busy, idle]));
@@ -300,7 +300,7 @@ mod tests {
         let mut vm = Vm::new("a", State::Running);
         vm.disks = vec![Disk {
             name: "vda".into(),
-            alloc: 7,
+            capacity: 7,
             ..Disk::default()
         }];
         vm.nics = vec![Nic {

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn xymond_reads_exactly_our_graph_lines_and_its_rules_keep_every_name() {
-        let s = snapshot(HOSTILE.iter().map(|n| busy_vm(n)).collect());
+        let s = snapshot(HOSTILE.iter().map(|n| running_vm(n)).collect());
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn a_total_no_vm_has_a_rate_for_is_left_out_in_splitncv() {
         // Disk rates but no process, hence no CPU rate: all_cpu must not be a flat 0.
-        let mut vm = busy_vm("a");
+        let mut vm = running_vm("a");
         vm.process = None;
         let s = snapshot(vec![vm]);
         let earlier = RateState::new(
@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn lost_rates_turn_the_column_yellow_with_the_reason() {
-        let s = snapshot(vec![busy_vm("a")]);
+        let s = snapshot(vec![running_vm("a")]);
         let report = Report::Collected {
             snapshot: &s,
             previous: None,
@@ -292,8 +292,8 @@ mod tests {
 
     #[test]
     fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
-        let one = snapshot(vec![busy_vm("a")]);
-        let two = snapshot(vec![busy_vm("a"), Vm::new("b", State::Shutoff)]);
+        let one = snapshot(vec![running_vm("a")]);
+        let two = snapshot(vec![running_vm("a"), Vm::new("b", State::Shutoff)]);
         let earlier = RateState::new(
             two.taken_at - Duration::from_secs(300),
             &two.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn big_hosts_split_under_the_limit_with_each_vm_whole() {
-        let vms: Vec<Vm> = (0..400).map(|i| busy_vm(&format!("vm{i:04}"))).collect();
+        let vms: Vec<Vm> = (0..400).map(|i| running_vm(&format!("vm{i:04}"))).collect();
         let s = snapshot(vms);
         let report = Report::Collected {
             snapshot: &s,
@@ -362,7 +362,9 @@ mod tests {
 
     #[test]
     fn the_table_is_trimmed_to_fit_with_problems_first() {
-        let mut vms: Vec<Vm> = (0..3000).map(|i| busy_vm(&format!("vm{i:04}"))).collect();
+        let mut vms: Vec<Vm> = (0..3000)
+            .map(|i| running_vm(&format!("vm{i:04}")))
+            .collect();
         vms[2999].state = State::Crashed;
         let s = snapshot(vms);
         let report = Report::Collected {
@@ -385,7 +387,7 @@ mod tests {
 
     #[test]
     fn kinds_and_failures() {
-        let s = snapshot(vec![busy_vm("a")]);
+        let s = snapshot(vec![running_vm("a")]);
         let report = Report::Collected {
             snapshot: &s,
             previous: None,

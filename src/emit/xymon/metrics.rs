@@ -147,8 +147,8 @@ impl VmGauge {
             VmGauge::Vcpus => Some(vm.cpus as f64),
             VmGauge::Mem => Some(vm.mem_alloc as f64),
             VmGauge::Rss => vm.process.as_ref().map(|p| p.rss as f64),
-            VmGauge::DiskSize => sizes_known.then_some(disk.alloc as f64),
-            VmGauge::DiskUsed => sizes_known.then_some(disk.in_use as f64),
+            VmGauge::DiskSize => sizes_known.then_some(disk.capacity as f64),
+            VmGauge::DiskUsed => sizes_known.then_some(disk.allocated as f64),
         }
     }
 }
@@ -290,8 +290,8 @@ impl TotalGauge {
             TotalGauge::Vcpus => Some(t.cpus as f64),
             TotalGauge::Mem => Some(t.mem_alloc as f64),
             TotalGauge::Rss => Some(t.process.rss as f64),
-            TotalGauge::DiskSize => sizes_known.then_some(t.disk.alloc as f64),
-            TotalGauge::DiskUsed => sizes_known.then_some(t.disk.in_use as f64),
+            TotalGauge::DiskSize => sizes_known.then_some(t.disk.capacity as f64),
+            TotalGauge::DiskUsed => sizes_known.then_some(t.disk.allocated as f64),
         }
     }
 }
@@ -409,7 +409,7 @@ mod tests {
         busy.disk_stats_unknown = true;
         let mut sized = Vm::new("s", State::Shutoff);
         sized.disks = vec![Disk {
-            alloc: 10,
+            capacity: 10,
             ..Disk::default()
         }];
         let vms = vec![

@@ -112,7 +112,7 @@ proptest! {
                 let name = format!("{}{i}", names[i % names.len()]);
                 let mut vm = match figures {
                     0 => Vm::new(name, State::ALL[state]),
-                    1 => { let mut vm = busy_vm(&name); vm.state = State::ALL[state]; vm }
+                    1 => { let mut vm = running_vm(&name); vm.state = State::ALL[state]; vm }
                     _ => maximal_vm(&name, State::ALL[state]),
                 };
                 vm.autostart = Some(autostart);

@@ -50,7 +50,8 @@ pub fn ncv_parse(message: &str) -> Vec<(String, f64)> {
     out
 }
 
-pub fn busy_vm(name: &str) -> Vm {
+/// A running VM with a process, one disk and every stat known.
+pub fn running_vm(name: &str) -> Vm {
     let mut vm = Vm::new(name, State::Running);
     vm.cpus = 2;
     vm.mem_alloc = 1 << 30;
@@ -64,8 +65,8 @@ pub fn busy_vm(name: &str) -> Vm {
     });
     vm.disks = vec![Disk {
         name: "vda".into(),
-        alloc: 10 << 30,
-        in_use: 1 << 30,
+        capacity: 10 << 30,
+        allocated: 1 << 30,
         io: DiskIo {
             rbytes: 1000,
             rreqs: 10,
@@ -99,7 +100,7 @@ pub fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
 
 /// A VM with every figure at its largest, so every graph line is as long as it gets.
 pub fn maximal_vm(name: &str, state: State) -> Vm {
-    let mut vm = busy_vm(name);
+    let mut vm = running_vm(name);
     vm.state = state;
     vm.cpus = u64::MAX;
     vm.mem_alloc = u64::MAX;
@@ -107,8 +108,8 @@ pub fn maximal_vm(name: &str, state: State) -> Vm {
         p.rss = u64::MAX;
         p.usertime = 1e300;
     }
-    vm.disks[0].alloc = u64::MAX;
-    vm.disks[0].in_use = u64::MAX;
+    vm.disks[0].capacity = u64::MAX;
+    vm.disks[0].allocated = u64::MAX;
     vm.disks[0].io = DiskIo {
         rbytes: u64::MAX,
         wbytes: u64::MAX,
