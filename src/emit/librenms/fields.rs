@@ -1,8 +1,12 @@
-//! The per-VM, per-device and total fields of the document, shaped as LibreNMS reads them.
+//! The per-VM, per-device and total fields of the document, written straight from the model
+//! under the keys LibreNMS reads, in the Perl tool's order.
+//!
+//! Unknown disk stats (a busy VM) are left out, not written as 0: LibreNMS stores a missing
+//! key as U, the honest value.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::Detail;
 use super::names::{Form, keys_of};
@@ -13,309 +17,193 @@ fn num(v: f64) -> f64 {
     if v.is_finite() { v } else { 0.0 }
 }
 
-#[derive(Serialize, Default)]
-struct ProcessOut {
-    pcpu: f64,
-    pmem: f64,
-    etimes: u64,
-    usertime: f64,
-    systime: f64,
-    rss: u64,
-    vsz: u64,
-    minflt: u64,
-    majflt: u64,
-    nvcsw: u64,
-    nivcsw: u64,
-    cow: u64,
-    nswap: u64,
-    inblk: u64,
-    oublk: u64,
+fn process_entries<M: SerializeMap>(m: &mut M, p: &Process) -> Result<(), M::Error> {
+    m.serialize_entry("pcpu", &num(p.pcpu))?;
+    m.serialize_entry("pmem", &num(p.pmem))?;
+    m.serialize_entry("etimes", &p.etimes)?;
+    m.serialize_entry("usertime", &num(p.usertime))?;
+    m.serialize_entry("systime", &num(p.systime))?;
+    m.serialize_entry("rss", &p.rss)?;
+    m.serialize_entry("vsz", &p.vsz)?;
+    m.serialize_entry("minflt", &p.minflt)?;
+    m.serialize_entry("majflt", &p.majflt)?;
+    m.serialize_entry("nvcsw", &p.nvcsw)?;
+    m.serialize_entry("nivcsw", &p.nivcsw)?;
+    m.serialize_entry("cow", &p.cow)?;
+    m.serialize_entry("nswap", &p.nswap)?;
+    m.serialize_entry("inblk", &p.inblk)?;
+    m.serialize_entry("oublk", &p.oublk)
 }
 
-impl From<&Process> for ProcessOut {
-    fn from(p: &Process) -> ProcessOut {
-        ProcessOut {
-            pcpu: num(p.pcpu),
-            pmem: num(p.pmem),
-            etimes: p.etimes,
-            usertime: num(p.usertime),
-            systime: num(p.systime),
-            rss: p.rss,
-            vsz: p.vsz,
-            minflt: p.minflt,
-            majflt: p.majflt,
-            nvcsw: p.nvcsw,
-            nivcsw: p.nivcsw,
-            cow: p.cow,
-            nswap: p.nswap,
-            inblk: p.inblk,
-            oublk: p.oublk,
-        }
-    }
+fn io_entries<M: SerializeMap>(m: &mut M, io: &DiskIo) -> Result<(), M::Error> {
+    m.serialize_entry("rbytes", &io.rbytes)?;
+    m.serialize_entry("rreqs", &io.rreqs)?;
+    m.serialize_entry("rtime", &num(io.rtime))?;
+    m.serialize_entry("wbytes", &io.wbytes)?;
+    m.serialize_entry("wreqs", &io.wreqs)?;
+    m.serialize_entry("wtime", &num(io.wtime))?;
+    m.serialize_entry("freqs", &io.freqs)?;
+    m.serialize_entry("ftime", &num(io.ftime))
 }
 
-#[derive(Serialize)]
-struct IoOut {
-    rbytes: u64,
-    rreqs: u64,
-    rtime: f64,
-    wbytes: u64,
-    wreqs: u64,
-    wtime: f64,
-    freqs: u64,
-    ftime: f64,
-}
-
-impl From<&DiskIo> for IoOut {
-    fn from(io: &DiskIo) -> IoOut {
-        IoOut {
-            rbytes: io.rbytes,
-            rreqs: io.rreqs,
-            rtime: num(io.rtime),
-            wbytes: io.wbytes,
-            wreqs: io.wreqs,
-            wtime: num(io.wtime),
-            freqs: io.freqs,
-            ftime: num(io.ftime),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct NetOut {
-    ipkts: u64,
-    ibytes: u64,
-    ierrs: u64,
-    idrop: u64,
-    opkts: u64,
-    obytes: u64,
-    oerrs: u64,
-    odrop: u64,
-    coll: u64,
-}
-
-impl From<&NetCounters> for NetOut {
-    fn from(n: &NetCounters) -> NetOut {
-        NetOut {
-            ipkts: n.ipkts,
-            ibytes: n.ibytes,
-            ierrs: n.ierrs,
-            idrop: n.idrop,
-            opkts: n.opkts,
-            obytes: n.obytes,
-            oerrs: n.oerrs,
-            odrop: n.odrop,
-            coll: n.coll,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct DiskOut {
-    /// Sizes and counters are left out when unknown (a busy VM): LibreNMS stores a missing
-    /// key as U, the honest value.
-    #[serde(flatten)]
-    sizes: Option<DiskSizesOut>,
-    #[serde(flatten)]
-    io: Option<IoOut>,
-}
-
-#[derive(Serialize)]
-struct DiskSizesOut {
-    alloc: u64,
-    in_use: u64,
-    on_disk: u64,
-}
-
-impl DiskOut {
-    fn new(d: &Disk, unknown: bool) -> DiskOut {
-        DiskOut {
-            sizes: (!unknown).then_some(DiskSizesOut {
-                alloc: d.capacity,
-                in_use: d.allocated,
-                on_disk: d.physical,
-            }),
-            io: (!unknown).then(|| IoOut::from(&d.io)),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct NicOut {
-    #[serde(rename = "if")]
-    device: String,
-    parent: String,
-    mac: String,
-    #[serde(flatten)]
-    counters: NetOut,
-}
-
-impl NicOut {
-    fn new(n: &Nic, form: Form) -> NicOut {
-        NicOut {
-            device: form.text(&n.device).into_owned(),
-            parent: form.text(&n.parent).into_owned(),
-            mac: form.text(&n.mac).into_owned(),
-            counters: NetOut::from(&n.counters),
-        }
-    }
+fn net_entries<M: SerializeMap>(m: &mut M, n: &NetCounters) -> Result<(), M::Error> {
+    m.serialize_entry("ipkts", &n.ipkts)?;
+    m.serialize_entry("ibytes", &n.ibytes)?;
+    m.serialize_entry("ierrs", &n.ierrs)?;
+    m.serialize_entry("idrop", &n.idrop)?;
+    m.serialize_entry("opkts", &n.opkts)?;
+    m.serialize_entry("obytes", &n.obytes)?;
+    m.serialize_entry("oerrs", &n.oerrs)?;
+    m.serialize_entry("odrop", &n.odrop)?;
+    m.serialize_entry("coll", &n.coll)
 }
 
 /// The keys a VM and the totals share: sizes, process stats, disk and network sums.
-#[derive(Serialize)]
-struct SumsOut {
+struct Sums<'a> {
     mem_alloc: u64,
     cpus: u64,
     snaps: u64,
     snaps_size: u64,
-    #[serde(flatten)]
-    process: ProcessOut,
-    /// Left out when unknown: LibreNMS stores a missing key as U, the honest value.
-    #[serde(flatten)]
-    io: Option<IoOut>,
-    #[serde(flatten)]
-    sizes: Option<DiskSumSizesOut>,
-    #[serde(flatten)]
-    net: NetOut,
+    /// `None`: no process, every process key 0.
+    process: Option<&'a Process>,
+    /// `None`: unknown, left out.
+    disk: Option<&'a DiskSum>,
+    net: &'a NetCounters,
 }
 
-#[derive(Serialize)]
-struct DiskSumSizesOut {
-    disk_alloc: u64,
-    disk_in_use: u64,
-    disk_on_disk: u64,
-}
-
-impl SumsOut {
-    fn new(
-        mem_alloc: u64,
-        cpus: u64,
-        snaps: (u64, u64),
-        process: ProcessOut,
-        disk: &DiskSum,
-        disk_unknown: bool,
-        net: &NetCounters,
-    ) -> SumsOut {
-        SumsOut {
-            mem_alloc,
-            cpus,
-            snaps: snaps.0,
-            snaps_size: snaps.1,
-            process,
-            io: (!disk_unknown).then(|| IoOut::from(&disk.io)),
-            sizes: (!disk_unknown).then_some(DiskSumSizesOut {
-                disk_alloc: disk.capacity,
-                disk_in_use: disk.allocated,
-                disk_on_disk: disk.physical,
-            }),
-            net: NetOut::from(net),
+impl Sums<'_> {
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry("mem_alloc", &self.mem_alloc)?;
+        m.serialize_entry("cpus", &self.cpus)?;
+        m.serialize_entry("snaps", &self.snaps)?;
+        m.serialize_entry("snaps_size", &self.snaps_size)?;
+        process_entries(m, self.process.unwrap_or(&Process::default()))?;
+        if let Some(disk) = self.disk {
+            io_entries(m, &disk.io)?;
+            m.serialize_entry("disk_alloc", &disk.capacity)?;
+            m.serialize_entry("disk_in_use", &disk.allocated)?;
+            m.serialize_entry("disk_on_disk", &disk.physical)?;
         }
+        net_entries(m, self.net)
     }
 }
 
-#[derive(Serialize)]
-pub(super) struct VmOut {
-    #[serde(flatten)]
-    sums: SumsOut,
-    os_type: String,
-    ip: String,
-    status_int: u8,
-    /// 1 when the VM's disk stats could not be read this run (a busy VM); those keys are left
-    /// out.
-    #[serde(rename = "stats_incomplete")]
-    disk_stats_unknown: u8,
-    console_type: String,
-    console: String,
-    nice: i64,
-    pri: i64,
-    disks: BTreeMap<String, DiskOut>,
-    ifs: BTreeMap<String, NicOut>,
+/// One disk; nothing but the key when its VM's disk stats are unknown.
+struct DiskOut<'a> {
+    disk: &'a Disk,
+    known: bool,
 }
 
-impl VmOut {
-    pub(super) fn new(vm: &Vm, detail: Detail, form: Form) -> VmOut {
-        let (disks, ifs) = match detail {
-            Detail::Devices => {
-                let names: Vec<&str> = vm.disks.iter().map(|d| d.name.as_str()).collect();
-                let disks = keys_of(&names, form)
-                    .into_iter()
-                    .zip(&vm.disks)
-                    .map(|(key, d)| (key, DiskOut::new(d, vm.disk_stats_unknown)))
-                    .collect();
-                // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
-                let ifs = vm
-                    .nics
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (format!("nic{i}"), NicOut::new(n, form)))
-                    .collect();
-                (disks, ifs)
+impl Serialize for DiskOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if self.known {
+            m.serialize_entry("alloc", &self.disk.capacity)?;
+            m.serialize_entry("in_use", &self.disk.allocated)?;
+            m.serialize_entry("on_disk", &self.disk.physical)?;
+            io_entries(&mut m, &self.disk.io)?;
+        }
+        m.end()
+    }
+}
+
+struct NicOut<'a> {
+    nic: &'a Nic,
+    form: Form,
+}
+
+impl Serialize for NicOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("if", &self.form.text(&self.nic.device))?;
+        m.serialize_entry("parent", &self.form.text(&self.nic.parent))?;
+        m.serialize_entry("mac", &self.form.text(&self.nic.mac))?;
+        net_entries(&mut m, &self.nic.counters)?;
+        m.end()
+    }
+}
+
+/// One VM's object in `data.VMs`.
+pub(super) struct VmOut<'a> {
+    pub vm: &'a Vm,
+    pub detail: Detail,
+    pub form: Form,
+}
+
+impl Serialize for VmOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (vm, form) = (self.vm, self.form);
+        let known = !vm.disk_stats_unknown;
+        let mut m = s.serialize_map(None)?;
+        Sums {
+            mem_alloc: vm.mem_alloc,
+            cpus: vm.cpus,
+            snaps: vm.snaps,
+            snaps_size: vm.snaps_size,
+            process: vm.process.as_ref(),
+            disk: known.then_some(&vm.disk_sum()),
+            net: &vm.net_sum(),
+        }
+        .entries(&mut m)?;
+        m.serialize_entry("os_type", &form.text(&vm.os_type))?;
+        m.serialize_entry("ip", &form.text(&vm.ip))?;
+        m.serialize_entry("status_int", &vm.state.code())?;
+        // 1 when some keys are left out because the VM's disk stats are unknown.
+        m.serialize_entry("stats_incomplete", &u8::from(vm.disk_stats_unknown))?;
+        m.serialize_entry("console_type", &form.text(&vm.console_type))?;
+        m.serialize_entry("console", &form.text(&vm.console))?;
+        m.serialize_entry("nice", &vm.process.as_ref().map_or(0, |p| p.nice))?;
+        m.serialize_entry("pri", &vm.process.as_ref().map_or(0, |p| p.pri))?;
+        let mut disks = BTreeMap::new();
+        let mut ifs = BTreeMap::new();
+        if self.detail == Detail::Devices {
+            let names: Vec<&str> = vm.disks.iter().map(|d| d.name.as_str()).collect();
+            for (key, disk) in keys_of(&names, form).into_iter().zip(&vm.disks) {
+                disks.insert(key, DiskOut { disk, known });
             }
-            Detail::VmsOnly => (BTreeMap::new(), BTreeMap::new()),
-        };
-        let process = vm.process.as_ref();
-        VmOut {
-            sums: SumsOut::new(
-                vm.mem_alloc,
-                vm.cpus,
-                (vm.snaps, vm.snaps_size),
-                process.map(ProcessOut::from).unwrap_or_default(),
-                &vm.disk_sum(),
-                vm.disk_stats_unknown,
-                &vm.net_sum(),
-            ),
-            os_type: form.text(&vm.os_type).into_owned(),
-            ip: form.text(&vm.ip).into_owned(),
-            status_int: vm.state.code(),
-            disk_stats_unknown: u8::from(vm.disk_stats_unknown),
-            console_type: form.text(&vm.console_type).into_owned(),
-            console: form.text(&vm.console).into_owned(),
-            nice: process.map_or(0, |p| p.nice),
-            pri: process.map_or(0, |p| p.pri),
-            disks,
-            ifs,
+            // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
+            for (i, nic) in vm.nics.iter().enumerate() {
+                ifs.insert(format!("nic{i}"), NicOut { nic, form });
+            }
         }
+        m.serialize_entry("disks", &disks)?;
+        m.serialize_entry("ifs", &ifs)?;
+        m.end()
     }
 }
 
-#[derive(Serialize)]
-pub(super) struct TotalsOut {
-    #[serde(flatten)]
-    sums: SumsOut,
-    on: u64,
-    blocked: u64,
-    paused: u64,
-    off_soft: u64,
-    off_hard: u64,
-    crashed: u64,
-    pmsuspended: u64,
-    off: u64,
-    nostate: u64,
-    unknown: u64,
-}
+/// `data.totals`: the shared sums, then VMs per state under the Perl tool's names.
+pub(super) struct TotalsOut<'a>(pub &'a Totals);
 
-impl From<&Totals> for TotalsOut {
-    fn from(t: &Totals) -> TotalsOut {
-        TotalsOut {
-            sums: SumsOut::new(
-                t.mem_alloc,
-                t.cpus,
-                (t.snaps, t.snaps_size),
-                ProcessOut::from(&t.process),
-                &t.disk,
-                t.disk_stats_unknown,
-                &t.net,
-            ),
-            on: t.in_state(State::Running),
-            blocked: t.in_state(State::Blocked),
-            paused: t.in_state(State::Paused),
-            off_soft: t.in_state(State::Shutdown),
-            off_hard: t.in_state(State::Shutoff),
-            crashed: t.in_state(State::Crashed),
-            pmsuspended: t.in_state(State::PmSuspended),
-            off: t.in_state(State::Off),
-            nostate: t.in_state(State::NoState),
-            unknown: t.in_state(State::Maintenance) + t.in_state(State::Unknown),
+impl Serialize for TotalsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut m = s.serialize_map(None)?;
+        Sums {
+            mem_alloc: t.mem_alloc,
+            cpus: t.cpus,
+            snaps: t.snaps,
+            snaps_size: t.snaps_size,
+            process: Some(&t.process),
+            disk: (!t.disk_stats_unknown).then_some(&t.disk),
+            net: &t.net,
         }
+        .entries(&mut m)?;
+        let unknown = t.in_state(State::Maintenance) + t.in_state(State::Unknown);
+        for (key, count) in [
+            ("on", t.in_state(State::Running)),
+            ("blocked", t.in_state(State::Blocked)),
+            ("paused", t.in_state(State::Paused)),
+            ("off_soft", t.in_state(State::Shutdown)),
+            ("off_hard", t.in_state(State::Shutoff)),
+            ("crashed", t.in_state(State::Crashed)),
+            ("pmsuspended", t.in_state(State::PmSuspended)),
+            ("off", t.in_state(State::Off)),
+            ("nostate", t.in_state(State::NoState)),
+            ("unknown", unknown),
+        ] {
+            m.serialize_entry(key, &count)?;
+        }
+        m.end()
     }
 }

@@ -53,11 +53,11 @@ struct Envelope<D> {
 }
 
 #[derive(Serialize)]
-struct Data {
+struct Data<'a> {
     hv: &'static str,
     #[serde(rename = "VMs")]
-    vms: BTreeMap<String, VmOut>,
-    totals: TotalsOut,
+    vms: BTreeMap<String, VmOut<'a>>,
+    totals: TotalsOut<'a>,
 }
 
 /// How much per-device detail a document carries.
@@ -74,6 +74,7 @@ pub enum Detail {
 /// The JSON document for a snapshot in `form`, one line, no trailing newline.
 pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
     let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
+    let totals = Totals::of(&snapshot.vms);
     let data = Data {
         hv: match snapshot.backend {
             // The `data.hv` values LibreNMS's app page compares with, as the Perl tool sent them.
@@ -83,9 +84,9 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
         vms: names::keys_of(&names, form)
             .into_iter()
             .zip(&snapshot.vms)
-            .map(|(key, vm)| (key, VmOut::new(vm, detail, form)))
+            .map(|(key, vm)| (key, VmOut { vm, detail, form }))
             .collect(),
-        totals: TotalsOut::from(&Totals::of(&snapshot.vms)),
+        totals: TotalsOut(&totals),
     };
     let envelope = Envelope {
         version: VERSION,
