@@ -1,0 +1,169 @@
+//! Unit tests of the extra-script handler, on messages the Xymon emitter builds.
+
+use super::*;
+use crate::emit::xymon::message::build;
+use crate::emit::xymon::names::vm_key;
+use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Kind, Report};
+use crate::emit::xymon::test_support::{running_vm, settings, snapshot};
+use crate::model::{State, Vm};
+
+const HOST: &str = "hv1.example.com";
+const TEST: &str = "hvmon";
+
+fn message(vms: Vec<Vm>) -> String {
+    let s = snapshot(vms);
+    let report = Report::Collected {
+        snapshot: &s,
+        previous: None,
+        rates_lost: None,
+    };
+    let mut m = build(
+        &report,
+        &settings(Format::RrdScript, Kind::Status, DEFAULT_MAX_SIZE),
+    );
+    m.remove(0)
+}
+
+#[test]
+fn our_message_becomes_ds_sets_files_and_values() {
+    let m = message(vec![running_vm("web-01"), Vm::new("off", State::Shutoff)]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.interval, 300);
+    assert_eq!(parsed.vms.len(), 2);
+    let out = render(&parsed, TEST);
+    assert!(
+        !out.contains("\n\n") && !out.starts_with('\n'),
+        "no blank line"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let ds_total = TotalGauge::ALL.len() + Counter::ALL.len();
+    assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
+    assert_eq!(lines[TotalGauge::ALL.len()], "DS:cpu:DERIVE:600:0:U");
+    assert_eq!(lines[ds_total], "hvmon-states.rrd");
+    assert!(
+        lines[ds_total + 1].starts_with("2:1:0:1:0:0:2:"),
+        "{}",
+        lines[ds_total + 1]
+    );
+    let vm_ds = ds_total + 2;
+    assert_eq!(lines[vm_ds], "DS:up:GAUGE:600:0:U");
+    let web = vm_ds + VmGauge::ALL.len() + Counter::ALL.len();
+    assert_eq!(lines[web], format!("hvmon,vm_{}.rrd", vm_key("web-01")));
+    let values: Vec<&str> = lines[web + 1].split(':').collect();
+    assert_eq!(values.len(), VmGauge::ALL.len() + Counter::ALL.len());
+    assert_eq!(&values[..4], ["1", "2", "1073741824", "268435456"]);
+    assert_eq!(values[VmGauge::ALL.len()], "1250", "12.5 CPU seconds");
+    assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
+    assert!(
+        lines[web + 3].starts_with("0:0:0:U:"),
+        "no process, no RSS: U"
+    );
+    assert_eq!(lines.len(), web + 4);
+}
+
+#[test]
+fn the_heartbeat_follows_the_interval() {
+    let m = message(vec![running_vm("a")]).replace("interval 300", "interval 900");
+    let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);
+    assert!(out.starts_with("DS:vms:GAUGE:1800:0:U\n"));
+}
+
+#[test]
+fn a_message_without_vms_or_totals_prints_nothing() {
+    let m = format!(
+        "status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n{END_MARKER}\n"
+    );
+    assert_eq!(render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST), "");
+}
+
+fn refused(bytes: &[u8]) -> String {
+    parse(bytes, HOST, TEST).expect_err("must be refused")
+}
+
+#[test]
+fn hostile_and_broken_messages_are_refused_whole() {
+    let good = message(vec![running_vm("a")]);
+    let vm_line = good.lines().find(|l| l.starts_with("vm_a_vcpus")).unwrap();
+    let with = |from: &str, to: &str| good.replacen(from, to, 1);
+    let cases: Vec<(String, &str)> = vec![
+        (good[..good.len() / 2].to_string(), "cut short"),
+        (good.replace(END_MARKER, ""), "cut short"),
+        (with(vm_line, "vm_../../etc/passwd_cpu : 1"), "unknown name"),
+        (with(vm_line, "vm_a b_cpu : 1"), "unknown name"),
+        (with(vm_line, "vm_a\nx_cpu : 1"), "not 'NAME : VALUE'"),
+        (with(vm_line, "vm_a:b_cpu : 1"), "unknown name"),
+        (with(vm_line, "vm_a_cpu : 1 : 2"), "not a counter"),
+        (with(vm_line, "vm_a_vcpus : nan"), "not a number"),
+        (with(vm_line, "vm_a_vcpus : 1e999"), "not a number"),
+        (with(vm_line, "vm_a_rbytes : -5"), "not a counter"),
+        (
+            with(vm_line, "vm_a_rbytes : 99999999999999999999999"),
+            "too large",
+        ),
+        (with(vm_line, "vm_a_bogus : 1"), "unknown metric"),
+        (with(vm_line, "vm__cpu : 1"), "unknown name"),
+        (
+            with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))),
+            "unknown name",
+        ),
+        (with(vm_line, "vm_a_up : 1"), "second value"),
+        (with(vm_line, "garbage"), "not 'NAME : VALUE'"),
+        (format!("{good}trailing text\n"), "after the end marker"),
+        (with("interval 300", "interval 0"), "interval"),
+        (with("rrd-script", "splitncv"), "'splitncv' form"),
+        (
+            good.replacen(MARKER_PREFIX, "<!-- other ", 1),
+            "no hv_monitor marker",
+        ),
+        (with(".hvmon ", ".other "), "test 'other'"),
+        (
+            with("hv1,example,com.", "hv2,example,com."),
+            "host 'hv2,example,com'",
+        ),
+        (with("status+11", "client"), "not a status or data message"),
+        (
+            good.replacen("status+11 hv1,example,com.hvmon", "status+11 nodot", 1),
+            "not HOST.TEST",
+        ),
+    ];
+    for (text, needle) in cases {
+        let err = refused(text.as_bytes());
+        assert!(
+            err.contains(needle),
+            "expected '{needle}', got '{err}' for:\n{text}"
+        );
+    }
+    assert!(refused(b"status a.hvmon green\x00\n").contains("NUL"));
+    assert!(refused(b"status a.hvmon green \xff\xfe\n").contains("UTF-8"));
+    assert!(refused(b"").contains("not a status"));
+    let hidden = good.replace(
+        "<!-- ncv_skipend -->",
+        &format!("{END_MARKER}\n<!-- ncv_skipend -->"),
+    );
+    let hidden = &hidden[..hidden.rfind(END_MARKER).unwrap()];
+    assert!(refused(hidden.as_bytes()).contains("outside the skipped text"));
+    let huge = vec![b'a'; MAX_MESSAGE_FILE as usize + 1];
+    assert!(refused(&huge).contains("too large"));
+}
+
+#[test]
+fn the_table_and_free_text_are_skipped_but_names_in_it_cannot_escape() {
+    let m = message(vec![
+        running_vm("evil\nvm_a_cpu : 1"),
+        running_vm("<!-- ncv_skipend -->"),
+    ]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.vms.len(), 2);
+    assert!(parsed.vms.iter().all(|(k, _)| k.contains("_h")));
+}
+
+#[test]
+fn test_names_that_could_leave_the_directory_are_refused() {
+    let dir = std::env::temp_dir();
+    for test in ["../x", "a/b", "a b", ""] {
+        let err = handle(HOST, test, &dir.join("nonexistent")).unwrap_err();
+        assert!(matches!(err, RrdScriptError::Usage(_)), "{test}: {err}");
+    }
+    let err = handle(HOST, TEST, &dir.join("hvmon-no-such-file")).unwrap_err();
+    assert!(err.to_string().contains("hvmon-no-such-file"), "{err}");
+}
