@@ -333,8 +333,8 @@ fn drawn(g: &Graph) -> bool {
     g.width >= 576 && g.height > 120
 }
 
-/// The images of one split graph cover VMs 1..=vms, at most VMS_PER_IMAGE each.
-fn assert_split(service: &str, images: &[&Graph], vms: usize) {
+/// The images of one split graph ask for VMs 1..=vms, at most VMS_PER_IMAGE each.
+fn assert_images_follow(service: &str, images: &[&Graph], vms: usize) {
     let mut next = 1;
     for g in images {
         let (first, count) = (g.first.unwrap(), g.count.unwrap());
@@ -343,8 +343,6 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
             count <= VMS_PER_IMAGE,
             "{service}: {count} lines in one image"
         );
-        // Twenty legend lines and the graph itself fit in a screen.
-        assert!(drawn(g) && g.height < 600, "{service}: {g:?}");
         next += count;
     }
     assert!(
@@ -354,34 +352,52 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
     );
 }
 
+/// The images of one split graph cover VMs 1..=vms, at most VMS_PER_IMAGE each, each drawn.
+fn assert_split(service: &str, images: &[&Graph], vms: usize) {
+    assert_images_follow(service, images, vms);
+    for g in images {
+        // Twenty legend lines and the graph itself fit in a screen.
+        assert!(drawn(g) && g.height < 600, "{service}: {g:?}");
+    }
+}
+
 fn check_pages(host: &str, vms: usize) {
-    // SPLITNCV: one image per graph, every VM in it; the states graph has fixed colours.
+    // SPLITNCV: every per-VM graph split into images of at most 20 VMs, as for hvmonrrd.
     let (dom, graphs) = page(host, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(
         hvmon.keys().copied().collect::<Vec<_>>(),
         [
-            "hvmon",
             "hvmon-cpu",
-            "hvmon-disk",
-            "hvmon-disklat",
-            "hvmon-diskops",
+            "hvmon-diskread",
+            "hvmon-diskwrite",
             "hvmon-mem",
-            "hvmon-net"
+            "hvmon-netin",
+            "hvmon-netout",
+            "hvmon-readlat",
+            "hvmon-readops",
+            "hvmon-writelat",
+            "hvmon-writeops"
         ],
         "{host} hvmon graphs"
     );
     for (service, images) in &hvmon {
-        assert_eq!(images.len(), 1, "{host} {service}");
-        let g = images[0];
         if ["hvmon-cpu", "hvmon-mem"].contains(service) {
-            // Test-driver VMs have no QEMU process, so no CPU or RSS RRD: Xymon answers its
-            // blank 1x1 PNG for a graph without files.
-            assert_eq!((g.width, g.height), (1, 1), "{host} {service}");
+            // Test-driver VMs have no QEMU process, so no CPU or memory RRD (not even the off
+            // VMs' zeros): Xymon answers its blank 1x1 PNG for a graph without files.
+            assert_images_follow(service, images, vms);
+            assert!(
+                images.iter().all(|g| (g.width, g.height) == (1, 1)),
+                "{host} {service}: {images:?}"
+            );
         } else {
-            assert!(drawn(g), "{host} {service}: {g:?}");
+            assert_split(service, images, vms);
         }
     }
+    assert!(
+        dom.contains(&format!("linecount={vms}")),
+        "{host}: hvmon linecount"
+    );
     // The page keeps the VM table and no graph lines (they went in data messages).
     assert!(dom.contains("vm0000"), "{host}: VM table missing");
     assert!(
@@ -523,8 +539,13 @@ fn every_requested_graph_is_defined_and_states_keep_their_colours() {
     let mut requested = Vec::new();
     for line in server.lines().filter(|l| l.starts_with("GRAPHS")) {
         let list = line.split_once('=').unwrap().1.trim_matches(['"', ',']);
+        // "ncv::20" sets the hvmon column's image size on Xymon's own "ncv" entry, and
+        // "$GRAPHS" is the stock list it goes in front of.
         for entry in list.trim_start_matches(',').split(',') {
-            requested.push(entry.split(':').next().unwrap().to_string());
+            let name = entry.split(':').next().unwrap();
+            if name != "ncv" && name != "$GRAPHS" {
+                requested.push(name.to_string());
+            }
         }
     }
     for name in &requested {
