@@ -29,6 +29,8 @@ const VMS_PER_IMAGE: usize = 20;
 const SMALL: &str = "hv20.example.com";
 const LARGE: &str = "hv500.example.com";
 const TRAP: &str = "hvtrap.example.com";
+/// The hypervisor of the client test: its Xymon client runs our clientlaunch.d drop-in.
+const CLIENT: &str = "hvclient.example.com";
 /// The hosts.cfg tag xymon/README.md gives hosts with more VMs than Xymon 4.3.30's trends
 /// page can list (it cuts its list of graph links after about 20 kB, mid-link).
 const LARGE_TRENDS: &str = "TRENDS:*,!hvmonrrd";
@@ -62,7 +64,7 @@ fn lab() -> Option<&'static Lab> {
             // As the guide says for large hosts: no per-VM graphs on the trends page.
             .env(
                 "XYMON_HOSTS",
-                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP}"),
+                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
             )
             .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
             .output()
@@ -498,14 +500,7 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
     let out = hv_as_xymon(&["--uri", &uri, "--host", TRAP, "--state", state]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let (dom, _) = page(TRAP, "hvmon");
-    let log = Command::new(Path::new(XYMON_BIN).join("xymon"))
-        .args([
-            &format!("127.0.0.1:{PORT}"),
-            &format!("xymondlog {TRAP}.hvmon"),
-        ])
-        .output()
-        .unwrap();
-    let log = text(&log.stdout);
+    let log = xymondlog(TRAP, "hvmon");
     assert!(log.contains("|hvmon|yellow|"), "{log}");
     for needed in [
         "keeps no rates",
@@ -515,6 +510,79 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
     ] {
         assert!(dom.contains(needed), "the page does not say {needed:?}");
     }
+}
+
+/// `xymon xymondlog HOST.COLUMN` on the lab's xymond: the column's status, empty if none.
+fn xymondlog(host: &str, column: &str) -> String {
+    let out = Command::new(Path::new(XYMON_BIN).join("xymon"))
+        .args([
+            &format!("127.0.0.1:{PORT}"),
+            &format!("xymondlog {host}.{column}"),
+        ])
+        .output()
+        .expect("run xymon");
+    text(&out.stdout)
+}
+
+/// The guide's client steps on a hypervisor: our clientlaunch.d drop-in (both columns), the
+/// client started as its init script starts it, as the xymon user, with no option naming the
+/// server, port or host (they come from the client's environment); then the guide's by-hand
+/// try with xymoncmd. Needs the lab's QEMU guests at qemu:///system (tests/lab/libvirt-up.sh).
+#[test]
+fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
+    let Some(_) = lab() else { return };
+    if !require(
+        "libvirtd with the lab's QEMU guests (tests/lab/libvirt-up.sh, HVMON_QEMU_URI)",
+        std::env::var("HVMON_QEMU_URI").as_deref() == Ok("qemu:///system"),
+    ) {
+        return;
+    }
+    let out = Command::new(repo().join("tests/lab/xymon-debian-client.sh"))
+        .args([CLIENT, &PORT.to_string()])
+        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+        .output()
+        .expect("run xymon-debian-client.sh");
+    assert!(
+        out.status.success(),
+        "xymon-debian-client.sh: {}",
+        text(&out.stderr)
+    );
+    // xymonlaunch runs each task once as it starts, then every INTERVAL.
+    let rrd = Path::new(RRD_DIR).join(CLIENT);
+    for (column, file) in [
+        ("hvmon", "hvmon,all_vms.rrd"),
+        ("hvmonrrd", "hvmonrrd-states.rrd"),
+    ] {
+        wait_for(&rrd.join(file));
+        let log = xymondlog(CLIENT, column);
+        assert!(
+            log.contains(&format!("|{column}|")) && log.contains("hvmon-running"),
+            "{column}: {log}"
+        );
+    }
+    let state = Path::new("/var/lib/xymon/tmp/hv_monitor.hvclient,example,com.hvmon.state.json");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(state).unwrap());
+    let xymon_uid = Command::new("id").args(["-u", "xymon"]).output().unwrap();
+    assert_eq!(
+        owner.to_string(),
+        text(&xymon_uid.stdout).trim(),
+        "state owner"
+    );
+
+    // By hand, as the guide says: as the xymon user, in the client's environment.
+    let by_hand = Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--print", "--message", "both"])
+        .output()
+        .unwrap();
+    assert!(by_hand.status.success(), "{}", text(&by_hand.stderr));
+    assert!(
+        text(&by_hand.stdout).starts_with("status+11 hvclient,example,com.hvmon "),
+        "{}",
+        text(&by_hand.stdout)
+    );
 }
 
 /// Config the pages depend on: every graph a page can ask for is defined, and states keep
@@ -608,6 +676,32 @@ fn every_requested_graph_is_defined_and_states_keep_their_colours() {
                 legend.iter().any(|l| l == var),
                 "[{name}]: no legend for {var}"
             );
+        }
+    }
+}
+
+/// Each drop-in line is one its reader takes whole: a comment, a `[section]` or a
+/// tab-indented setting (tasks, clientlaunch, graphs), a `NAME=` or `NAME+=` (xymonserver).
+/// A stray line of prose would start a section of its own in xymonlaunch.
+#[test]
+fn every_drop_in_line_is_one_xymon_reads() {
+    for dir in ["tasks.d", "clientlaunch.d", "graphs.d", "xymonserver.d"] {
+        let path = repo().join("xymon").join(dir).join("hv-monitor.cfg");
+        let cfg = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in cfg.lines().enumerate() {
+            let ok = line.is_empty()
+                || line.starts_with('#')
+                || if dir == "xymonserver.d" {
+                    line.split_once('=').is_some_and(|(name, _)| {
+                        name.trim_end_matches('+')
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                } else {
+                    (line.starts_with('[') && line.ends_with(']') && !line.contains(' '))
+                        || line.starts_with('\t')
+                };
+            assert!(ok, "{}:{}: {line:?}", path.display(), n + 1);
         }
     }
 }
