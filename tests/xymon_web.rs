@@ -583,6 +583,31 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
         "{}",
         text(&by_hand.stdout)
     );
+    // The same without --print sends, against the counters of the client's first run: rates
+    // for the real guests, so the page's CPU and memory graphs have one RRD per VM.
+    let sent = Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--message", "both"])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let until = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_dir(&rrd).unwrap().any(|f| {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
+    }) {
+        assert!(Instant::now() < until, "no CPU RRD for hvmon-running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, graphs) = page(CLIENT, "hvmon");
+    let hvmon = by_service(&graphs);
+    assert_eq!(hvmon.len(), 10, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    for (service, images) in &hvmon {
+        let vms = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, vms);
+    }
 }
 
 /// Config the pages depend on: every graph a page can ask for is defined, and states keep
