@@ -95,6 +95,7 @@ fn humanize(d: Duration) -> String {
 }
 
 /// `3 s`, `2.5 s`, `0.25 s`: the value as given on the command line.
+#[allow(clippy::cast_precision_loss)] // a deadline is far below 2^53 ms
 fn seconds(d: Duration) -> String {
     format!("{} s", d.as_millis() as f64 / 1000.0)
 }

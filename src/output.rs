@@ -63,7 +63,7 @@ fn write_temp(
         .prefix(&temp_prefix(path))
         .rand_bytes(RANDOM_LEN)
         .tempfile_in(dir_of(path))
-        .map_err(|e| fail(std::io::Error::new(e.kind(), strip_temp_name(e))))?;
+        .map_err(|e| fail(std::io::Error::new(e.kind(), strip_temp_name(&e))))?;
     // Held until the file is renamed or deleted: a run starting meanwhile leaves it alone.
     safe_file::try_lock(temp.as_file()).map_err(fail)?;
     // Through the File: NamedTempFile's own writes add the temporary path to errors.
@@ -76,7 +76,7 @@ fn write_temp(
 }
 
 /// tempfile adds the temporary path to its errors; ours name the target instead.
-fn strip_temp_name(e: std::io::Error) -> String {
+fn strip_temp_name(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.split_once(" at path ") {
         Some((reason, _)) => reason.to_string(),

@@ -49,7 +49,7 @@ pub fn read_capped(path: &Path, cap: u64, owner: Owner) -> Result<Vec<u8>, SafeF
     if size > cap {
         return Err(too_big(size));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     // The file may grow after the fstat; the cap holds either way.
     file.take(cap + 1)
         .read_to_end(&mut bytes)
@@ -108,7 +108,7 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
         })
     };
     if !meta.file_type().is_file() {
-        return refuse(not_regular(&meta.file_type()));
+        return refuse(not_regular(meta.file_type()));
     }
     if owner == Owner::Us {
         let me = euid();
@@ -132,7 +132,7 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     Ok(())
 }
 
-fn not_regular(t: &std::fs::FileType) -> String {
+fn not_regular(t: std::fs::FileType) -> String {
     if t.is_symlink() {
         return "a symbolic link (not followed)".into();
     }
@@ -164,7 +164,7 @@ fn open_error(path: &Path, e: std::io::Error) -> SafeFileError {
         let reason = if meta.file_type().is_file() {
             format!("owned by uid {} ({e})", meta.uid())
         } else {
-            not_regular(&meta.file_type())
+            not_regular(meta.file_type())
         };
         return SafeFileError::Refused {
             path: path.to_path_buf(),

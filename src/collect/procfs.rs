@@ -129,6 +129,8 @@ impl Host {
 }
 
 /// What `ps -o etimes,pcpu,pmem,rss,vsz,...` would print, from the parsed files.
+// Ticks and bytes as f64 lose digits only past 2^53, which /proc never gets near.
+#[allow(clippy::cast_precision_loss)]
 pub fn process(pid: u32, stat: &Stat, ctxt: (u64, u64), host: &Host) -> Process {
     let ticks = host.clock_ticks as f64;
     let usertime = stat.utime as f64 / ticks;
@@ -149,6 +151,8 @@ pub fn process(pid: u32, stat: &Stat, ctxt: (u64, u64), host: &Host) -> Process 
         } else {
             0.0
         },
+        // Whole seconds, as ps shows them; `elapsed` is not negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         etimes: elapsed as u64,
         usertime: round2(usertime),
         systime: round2(systime),

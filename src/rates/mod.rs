@@ -92,6 +92,8 @@ impl RateState {
     /// runs in another process than before (restarted), or the earlier sample is older than
     /// `max_age` (an average over hours would pass for a current rate); none for a counter
     /// that went down.
+    // Rates are floats: a difference past 2^53 loses only its lowest digits.
+    #[allow(clippy::cast_precision_loss)]
     pub fn rates(
         &self,
         taken_at: SystemTime,
@@ -101,7 +103,7 @@ impl RateState {
         let mut rates: CounterRates = [None; Counter::ALL.len()];
         let now_ms = millis(taken_at);
         let fresh =
-            now_ms > self.taken_at_ms && now_ms - self.taken_at_ms <= max_age.as_millis() as u64;
+            now_ms > self.taken_at_ms && now_ms - self.taken_at_ms <= saturating_millis(max_age);
         let Some(prev) = self.vms.get(&sample.key).filter(|_| fresh) else {
             return rates;
         };
@@ -161,8 +163,12 @@ pub fn display_rates(rates: &CounterRates) -> CounterRates {
 
 fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(saturating_millis)
         .unwrap_or(0)
+}
+
+fn saturating_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ fn hostile_and_broken_messages_are_refused_whole() {
     );
     let hidden = &hidden[..hidden.rfind(END_MARKER).unwrap()];
     assert!(refused(hidden.as_bytes()).contains("outside the skipped text"));
-    let huge = vec![b'a'; MAX_MESSAGE_FILE as usize + 1];
+    let huge = vec![b'a'; usize::try_from(MAX_MESSAGE_FILE).unwrap() + 1];
     assert!(refused(&huge).contains("too large"));
 }
 

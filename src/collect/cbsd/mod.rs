@@ -98,8 +98,8 @@ impl CbsdCollector {
         CbsdCollector::new(path, DEFAULT_COMMAND_TIMEOUT, deadline)
     }
 
-    fn start(&self, program: &str, args: Vec<String>) -> Result<Running, CommandFailure> {
-        self.runner.start(program, &args)
+    fn start(&self, program: &str, args: &[String]) -> Result<Running, CommandFailure> {
+        self.runner.start(program, args)
     }
 }
 
@@ -127,7 +127,7 @@ fn rows<T>(parsed: Parsed<T>, warnings: &mut Vec<String>) -> Vec<T> {
 impl Collector for CbsdCollector {
     fn collect(&mut self) -> Result<Snapshot, CollectError> {
         let mut warnings = Vec::new();
-        let bls_text = self.start("cbsd", strings(&BLS_ARGS))?.output(&[])?;
+        let bls_text = self.start("cbsd", &strings(&BLS_ARGS))?.output(&[])?;
         let bls = rows(parse::parse_bls(&bls_text), &mut warnings);
 
         let pids: BTreeSet<u32> = bls.iter().map(|vm| vm.pid).filter(|&p| p > 0).collect();
@@ -138,20 +138,20 @@ impl Collector for CbsdCollector {
             .join(",");
         let any_running = !pids.is_empty();
 
-        let disks = self.start("cbsd", strings(&DISK_LIST_ARGS));
-        let nics = self.start("cbsd", strings(&NIC_LIST_ARGS));
-        let snapshots = self.start("cbsd", strings(&SNAPSHOT_ARGS));
+        let disks = self.start("cbsd", &strings(&DISK_LIST_ARGS));
+        let nics = self.start("cbsd", &strings(&NIC_LIST_ARGS));
+        let snapshots = self.start("cbsd", &strings(&SNAPSHOT_ARGS));
         let zfs = self.start(
             "zfs",
-            strings(&["list", "-Hp", "-t", "volume", "-o", parse::ZFS_PROPERTIES]),
+            &strings(&["list", "-Hp", "-t", "volume", "-o", parse::ZFS_PROPERTIES]),
         );
         // Taps and bhyve processes exist only while a VM runs.
-        let ifconfig = any_running.then(|| self.start("ifconfig", Vec::new()));
-        let netstat = any_running.then(|| self.start("netstat", strings(&NETSTAT_ARGS)));
+        let ifconfig = any_running.then(|| self.start("ifconfig", &[]));
+        let netstat = any_running.then(|| self.start("netstat", &strings(&NETSTAT_ARGS)));
         let ps = any_running.then(|| {
             self.start(
                 "ps",
-                strings(&["-o", parse::PS_KEYWORDS, "-p", pid_list.as_str()]),
+                &strings(&["-o", parse::PS_KEYWORDS, "-p", pid_list.as_str()]),
             )
         });
 
@@ -172,7 +172,7 @@ impl Collector for CbsdCollector {
             .then(|| {
                 let mut args = vec!["-i".to_string()];
                 args.extend(pools.iter().map(|p| format!("kstat.zfs.{p}.dataset")));
-                wait(self.start("sysctl", args), &[], &mut warnings)
+                wait(self.start("sysctl", &args), &[], &mut warnings)
             })
             .flatten()
             .map(|text| parse::parse_kstat_datasets(&text));

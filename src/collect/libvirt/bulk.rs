@@ -28,6 +28,8 @@ impl ParamValue {
         match *self {
             ParamValue::Int(v) => u64::try_from(v).ok(),
             ParamValue::UInt(v) => Some(v),
+            // Not negative, finite: `as` only drops the fraction (and saturates).
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             ParamValue::Double(v) if v >= 0.0 && v.is_finite() => Some(v as u64),
             ParamValue::Bool(v) => Some(u64::from(v)),
             _ => None,
@@ -86,15 +88,16 @@ unsafe fn take_records(
     count: i32,
     records: *mut sys::virDomainStatsRecordPtr,
 ) -> Result<Vec<DomainStats>, virt::error::Error> {
-    if count < 0 {
+    // Negative: the call failed.
+    let Ok(count) = usize::try_from(count) else {
         return Err(virt::error::Error::last_error());
-    }
-    let mut out = Vec::with_capacity(count as usize);
-    for i in 0..count as usize {
+    };
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
         // SAFETY: i < count; each record and its params stay valid until the list is freed.
         let record = unsafe { &**records.add(i) };
         let name = unsafe { c_string(sys::virDomainGetName(record.dom)) };
-        let params = (0..record.nparams.max(0) as usize)
+        let params = (0..usize::try_from(record.nparams).unwrap_or(0))
             .filter_map(|j| unsafe { read_param(&*record.params.add(j)) })
             .collect();
         out.push(DomainStats { name, params });
@@ -120,7 +123,7 @@ unsafe fn read_param(param: &sys::virTypedParameter) -> Option<(String, ParamVal
     let field = unsafe { c_string(param.field.as_ptr()) };
     let v = &param.value;
     let value = unsafe {
-        match param.type_ as u32 {
+        match u32::try_from(param.type_).ok()? {
             sys::VIR_TYPED_PARAM_INT => ParamValue::Int(i64::from(v.i)),
             sys::VIR_TYPED_PARAM_UINT => ParamValue::UInt(u64::from(v.ui)),
             sys::VIR_TYPED_PARAM_LLONG => ParamValue::Int(v.l),

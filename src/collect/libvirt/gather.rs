@@ -52,6 +52,8 @@ pub fn domain(
 ) -> RawDomain {
     let params = stats::Params::new(&stats.params);
     let mut state = params.state();
+    // What the bulk stats lacked, asked before they move into the answer.
+    let (has_block_group, has_net_group) = (params.has_block_group(), params.has_net_group());
     let state_call = if state.is_none() {
         let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
             state: i64::from(state.to_raw()),
@@ -67,11 +69,12 @@ pub fn domain(
     } else {
         None
     };
-    let given_up = |xml: Answer<String>| RawDomain {
-        name: stats.name.clone(),
-        stats: stats.params.clone(),
-        state: state_call.clone(),
-        xml,
+    // What is known so far; returned as it is when the domain cannot be asked further.
+    let mut raw = RawDomain {
+        name: stats.name,
+        stats: stats.params,
+        state: state_call,
+        xml: Ok(String::new()),
         blocks: Vec::new(),
         interfaces: Vec::new(),
         bridges: Vec::new(),
@@ -79,22 +82,22 @@ pub fn domain(
         autostart: Ok(false),
         process: None,
     };
-    if matches!(state_call, Some(Err(_))) {
-        return given_up(Ok(String::new()));
+    if matches!(raw.state, Some(Err(_))) {
+        return raw;
     }
-    let xml_text = answer(dom.xml_desc(0));
-    if matches!(&xml_text, Err(e) if e.vanished) {
-        return given_up(xml_text);
+    raw.xml = answer(dom.xml_desc(0));
+    if matches!(&raw.xml, Err(e) if e.vanished) {
+        return raw;
     }
-    let xml = xml_text
+    let xml = raw
+        .xml
         .as_deref()
         .ok()
         .and_then(|t| domain_xml::parse(t).ok())
         .unwrap_or_default();
     let active = state.is_some_and(State::has_process);
-    let mut raw = given_up(xml_text);
 
-    if !params.has_block_group() {
+    if !has_block_group {
         raw.blocks = xml
             .disks
             .iter()
@@ -116,7 +119,7 @@ pub fn domain(
             })
             .collect();
     }
-    if active && !params.has_net_group() {
+    if active && !has_net_group {
         raw.interfaces = xml
             .interfaces
             .iter()

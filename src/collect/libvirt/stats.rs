@@ -35,6 +35,7 @@ impl<'a> Params<'a> {
     }
 
     /// A time in nanoseconds, as milliseconds.
+    #[allow(clippy::cast_precision_loss)] // ns past 2^53 (104 days) lose only sub-µs digits
     fn ms(&self, key: &str) -> f64 {
         self.count(key) as f64 / 1e6
     }
@@ -68,7 +69,7 @@ impl<'a> Params<'a> {
 
     pub fn state(&self) -> Option<State> {
         self.u64("state.state")
-            .map(|s| State::from_libvirt(s as i64))
+            .map(|s| i64::try_from(s).map_or(State::Unknown, State::from_libvirt))
     }
 
     /// Whether the domain is paused because a disk I/O failed.

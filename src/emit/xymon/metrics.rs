@@ -145,13 +145,13 @@ impl VmGauge {
         let sizes_known = !vm.disk_stats_unknown;
         match self {
             VmGauge::Up => Some(if vm.state.has_process() { 1.0 } else { 0.0 }),
-            VmGauge::Vcpus => Some(vm.cpus as f64),
-            VmGauge::Mem => Some(vm.mem_alloc as f64),
+            VmGauge::Vcpus => Some(gauge(vm.cpus)),
+            VmGauge::Mem => Some(gauge(vm.mem_alloc)),
             // A VM without a process holds no memory: 0, so every VM has its RRD.
             VmGauge::Rss if !vm.state.has_process() => Some(0.0),
-            VmGauge::Rss => vm.process.as_ref().map(|p| p.rss as f64),
-            VmGauge::DiskSize => sizes_known.then_some(disk.capacity as f64),
-            VmGauge::DiskUsed => sizes_known.then_some(disk.allocated as f64),
+            VmGauge::Rss => vm.process.as_ref().map(|p| gauge(p.rss)),
+            VmGauge::DiskSize => sizes_known.then_some(gauge(disk.capacity)),
+            VmGauge::DiskUsed => sizes_known.then_some(gauge(disk.allocated)),
         }
     }
 }
@@ -207,12 +207,12 @@ impl Counter {
     /// a zero would read as a counter reset.
     fn read(self, vm: &Vm, disk: &DiskSum, net: &NetCounters) -> Option<u64> {
         let io = (!vm.disk_stats_unknown).then_some(&disk.io);
-        let us = |ms: f64| (ms.max(0.0) * 1000.0).round() as u64;
+        let us = |ms: f64| whole(ms * 1000.0);
         match self {
             Counter::Cpu => vm
                 .process
                 .as_ref()
-                .map(|p| ((p.usertime + p.systime).max(0.0) * 100.0).round() as u64),
+                .map(|p| whole((p.usertime + p.systime) * 100.0)),
             Counter::RBytes => io.map(|io| io.rbytes),
             Counter::WBytes => io.map(|io| io.wbytes),
             Counter::ROps => io.map(|io| io.rreqs),
@@ -284,17 +284,17 @@ impl TotalGauge {
         };
         let sizes_known = !t.disk_stats_unknown;
         match self {
-            TotalGauge::Vms => Some(t.vms as f64),
+            TotalGauge::Vms => Some(gauge(t.vms)),
             TotalGauge::Running
             | TotalGauge::Paused
             | TotalGauge::Off
             | TotalGauge::Crashed
-            | TotalGauge::Other => Some(in_group() as f64),
-            TotalGauge::Vcpus => Some(t.cpus as f64),
-            TotalGauge::Mem => Some(t.mem_alloc as f64),
-            TotalGauge::Rss => Some(t.process.rss as f64),
-            TotalGauge::DiskSize => sizes_known.then_some(t.disk.capacity as f64),
-            TotalGauge::DiskUsed => sizes_known.then_some(t.disk.allocated as f64),
+            | TotalGauge::Other => Some(gauge(in_group())),
+            TotalGauge::Vcpus => Some(gauge(t.cpus)),
+            TotalGauge::Mem => Some(gauge(t.mem_alloc)),
+            TotalGauge::Rss => Some(gauge(t.process.rss)),
+            TotalGauge::DiskSize => sizes_known.then_some(gauge(t.disk.capacity)),
+            TotalGauge::DiskUsed => sizes_known.then_some(gauge(t.disk.allocated)),
         }
     }
 }
@@ -344,6 +344,19 @@ pub fn total_counters(samples: &[VmSample]) -> Counters {
         }
     }
     t
+}
+
+/// A count or size as a gauge value: past 2^53 (8 PiB) it loses only digits no graph shows.
+#[allow(clippy::cast_precision_loss)]
+fn gauge(v: u64) -> f64 {
+    v as f64
+}
+
+/// A float counter (CPU centiseconds, disk µs) as a whole number: below 0 and NaN read as 0,
+/// past `u64::MAX` as `u64::MAX` (what `as` does).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(v: f64) -> u64 {
+    v.max(0.0).round() as u64
 }
 
 #[cfg(test)]

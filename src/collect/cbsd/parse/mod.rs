@@ -162,6 +162,12 @@ pub fn parse_size(cell: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = value * 1024f64.powi(exponent);
+    // In range (checked first), so `as` only rounds off the fraction.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then(|| bytes.round() as u64)
 }
 

@@ -89,6 +89,7 @@ pub fn parse_cpu_time(cell: &str) -> Option<f64> {
         total = total * 60.0 + part.parse::<f64>().ok()?;
     }
     // A few hundred digits parse as an infinite f64: no time at all, not an endless one.
+    #[allow(clippy::cast_precision_loss)] // days past 2^53 are nonsense either way
     let total = days as f64 * 86_400.0 + total * 60.0 + seconds;
     (seconds >= 0.0 && total.is_finite()).then_some(total)
 }
