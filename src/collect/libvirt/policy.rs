@@ -8,10 +8,15 @@
 //! collection starts again on a new connection: libvirt's client does not reliably serve
 //! further calls on a connection beside a call that never ends (9.0 was seen to leave one of
 //! them waiting for good). The stuck domain's lock is held now, so NOWAIT skips its monitor
-//! and the new call returns its state with the disk I/O missing. Each further stuck domain
-//! costs one more attempt. A call given up on may only have been slow (libvirtd waiting on a
-//! domain that is being started, on a loaded host): whichever attempt answers first is used. With several connections ([`super::LibvirtCollector`]), a stuck
-//! domain costs only its own group's connection that attempt.
+//! and the new call returns its state without disk I/O: its disk stats are unknown
+//! ([`crate::model::Vm::disk_stats_unknown`]). Each further stuck domain costs one more
+//! attempt. A call given up on may only have been slow (libvirtd waiting on a domain that is
+//! being started, on a loaded host): whichever attempt answers first is used. With several
+//! connections ([`super::LibvirtCollector`]), a stuck domain costs only its own group's
+//! connection that attempt.
+//!
+//! This is the one place the deadline, retry and stuck-QEMU story is told; the README and the
+//! other modules link here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
@@ -30,7 +35,7 @@ const NOWAIT: u32 = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
 
 /// How often, and how far apart, domains that were busy under NOWAIT are asked again. Another
 /// poller's query holds the job lock for milliseconds; a stuck domain stays busy and is
-/// reported with its I/O counters unknown.
+/// reported with its disk stats unknown.
 const BUSY_RETRIES: u32 = 3;
 const BUSY_RETRY_PAUSE: Duration = Duration::from_millis(40);
 
