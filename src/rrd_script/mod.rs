@@ -247,7 +247,7 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     }
 }
 
-/// What [`super::names::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
+/// What [`crate::emit::xymon::names::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LEN

@@ -2,7 +2,7 @@
 //! messages and RRDs, its unit (on the variant), its RRD type and how it is read from the
 //! model. Values of one kind sit in fixed-size arrays indexed by the metric.
 //!
-//! Counters (bytes, requests, CPU time) grow from the VM's start; [`super::rates`] turns them
+//! Counters (bytes, requests, CPU time) grow from the VM's start; [`crate::rates`] turns them
 //! into rates for the NCV and SPLITNCV formats.
 
 use std::ops::{Index, IndexMut};

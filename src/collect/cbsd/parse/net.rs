@@ -34,7 +34,7 @@ pub fn parse_ifconfig_descriptions(text: &str) -> Vec<(String, String)> {
 const MAX_NICS: usize = 256;
 
 /// CBSD's tap description `VM-nicN`: the VM name (which may itself contain `-nic`) and N,
-/// below [`MAX_NICS`].
+/// below `MAX_NICS` (256).
 pub fn parse_tap_description(description: &str) -> Option<(&str, usize)> {
     let (vm, index) = description.rsplit_once("-nic")?;
     if vm.is_empty() || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
