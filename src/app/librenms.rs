@@ -89,7 +89,7 @@ fn silence_stderr_when_it_is_stdout() {
     unsafe {
         let mut out: libc::stat = std::mem::zeroed();
         let mut err: libc::stat = std::mem::zeroed();
-        if libc::fstat(1, &mut out) != 0 || libc::fstat(2, &mut err) != 0 {
+        if libc::fstat(1, &raw mut out) != 0 || libc::fstat(2, &raw mut err) != 0 {
             return;
         }
         let is_pipe = matches!(out.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK);

@@ -129,7 +129,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
         Some(Err(e)) => {
             eprintln!("hv_monitor: {e}; this run sends no rates");
             code = exit::WRITE_FAILED;
-            rates_lost = Some(rates_lost_text(&e.to_string(), None));
+            rates_lost = Some(rates_lost_text(e, None));
             None
         }
         Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
@@ -145,7 +145,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
             Err(e) => {
                 eprintln!("hv_monitor: {e}; this run sends no rates");
                 code = exit::WRITE_FAILED;
-                rates_lost = Some(rates_lost_text(&e.to_string(), Some(path)));
+                rates_lost = Some(rates_lost_text(&e, Some(path)));
                 None
             }
         },

@@ -61,7 +61,8 @@ pub fn all_domain_stats(
     let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
     // SAFETY: conn is a live connection; on success libvirt sets `records` to a list that
     // take_records reads and frees.
-    let count = unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), 0, &mut records, flags) };
+    let count =
+        unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), 0, &raw mut records, flags) };
     unsafe { take_records(count, records) }
 }
 
@@ -76,7 +77,8 @@ pub fn domain_stats(
     list.push(std::ptr::null_mut());
     let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
     // SAFETY: `list` is a NULL-terminated array of live domains of one connection.
-    let count = unsafe { sys::virDomainListGetStats(list.as_mut_ptr(), 0, &mut records, flags) };
+    let count =
+        unsafe { sys::virDomainListGetStats(list.as_mut_ptr(), 0, &raw mut records, flags) };
     unsafe { take_records(count, records) }
 }
 
