@@ -3,17 +3,16 @@
 //! no two VMs, and no two disks or NICs of one VM, ever share a LibreNMS RRD file, in either
 //! form. Domains come from libvirt's test driver (a node XML); LibreNMS's side is
 //! `json_app_get`, `Rrd::safeName` and the hv-monitor poller's file names, reproduced in
-//! tests/common.
+//! tests/support/librenms.rs.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::{
-    JsonAppGet, TestDomain, librenms_decode_as, librenms_rrd_files, librenms_safe_name, node_xml,
-    run, stderr, stdout, write_node,
-};
 use serde_json::Value;
+use support::librenms::{JsonAppGet, librenms_decode_as, librenms_rrd_files, librenms_safe_name};
+use support::node_xml::{self, TestDomain};
+use support::{run, stderr, stdout};
 
 /// Names as libvirt holds them and the `-c` key each must come out as.
 const AWKWARD: [(&str, &str); 12] = [
@@ -69,7 +68,7 @@ fn node(names: &[&str]) -> Node {
             d
         })
         .collect();
-    let (_, uri) = write_node(dir.path(), &node_xml(&domains));
+    let uri = node_xml::write(&domains, &dir.path().join("node.xml"));
     Node { _dir: dir, uri }
 }
 

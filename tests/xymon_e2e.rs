@@ -2,29 +2,24 @@
 //! package) on 127.0.0.1:19841, checked with rrdtool, `xymon query` and showgraph.cgi;
 //! HTTP through the real xymoncgimsg.cgi behind python3's CGI server on 127.0.0.1:19842.
 
-mod common;
-mod common_xymon;
+mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common_xymon::{Server, node_xml, require, rrd_info, run_hv, scratch, text};
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::colour;
 use hv_monitor::emit::xymon::names::vm_key;
+use support::node_xml::{self, TestDomain};
+use support::xymon::{self, Server, rrd_info};
+use support::{require, run, scratch, text};
 
 const PORT: u16 = 19841;
 const HTTP_PORT: u16 = 19842;
 
 fn server() -> Option<&'static Server> {
-    let server = Server::shared(PORT);
-    require(
-        "Xymon server (apt-get install xymon rrdtool)",
-        server.is_some(),
-    )
-    .then_some(())?;
-    server
+    xymon::required(Server::shared(PORT))
 }
 
 /// Runs `hv_monitor xymon ARGS --server 127.0.0.1:PORT`, asserting success.
@@ -33,7 +28,7 @@ fn send(server: &Server, args: &[&str]) -> String {
     let addr = server.addr();
     all.push(&addr);
     all.extend_from_slice(args);
-    let out = run_hv(&all);
+    let out = run(&all);
     assert!(
         out.status.success(),
         "hv_monitor {all:?} failed ({:?}): {}",
@@ -241,7 +236,11 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         "tab\tx",
         "a-very-long-vm-name-that-goes-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on",
     ];
-    let domains: Vec<(String, u8)> = names.iter().map(|n| (n.to_string(), 1)).collect();
+    let domains: Vec<TestDomain> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| TestDomain::lab(i, n, 1))
+        .collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
     let state = dir.join("state.json");
     for format in ["splitncv", "rrd-script"] {
@@ -321,7 +320,11 @@ fn colours_on_the_server_follow_the_vm_states() {
     let host = "hv-colour.example.com";
     let dir = scratch("colour");
     let healthy = node_xml::write(
-        &[("up".into(), 1), ("resting".into(), 3), ("down".into(), 5)],
+        &[
+            TestDomain::lab(0, "up", 1),
+            TestDomain::lab(1, "resting", 3),
+            TestDomain::lab(2, "down", 5),
+        ],
         &dir.join("healthy.xml"),
     );
     send(server, &["--uri", &healthy, "--host", host]);
@@ -330,7 +333,7 @@ fn colours_on_the_server_follow_the_vm_states() {
     assert!(page.contains("all VMs as expected"), "{page}");
 
     let crashed = node_xml::write(
-        &[("up".into(), 1), ("broken".into(), 6)],
+        &[TestDomain::lab(0, "up", 1), TestDomain::lab(1, "broken", 6)],
         &dir.join("crashed.xml"),
     );
     next_second();
@@ -345,7 +348,7 @@ fn colours_on_the_server_follow_the_vm_states() {
 
     // A collector that cannot connect: red, with the error, and a non-zero exit.
     next_second();
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--server",
         &server.addr(),
@@ -377,7 +380,7 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     let host = "hv-split2.example.com";
     let dir = scratch("many");
     let uri = node_xml::write_mixed(300, &dir.join("node.xml"));
-    let printed = run_hv(&[
+    let printed = run(&[
         "xymon",
         "--print",
         "--uri",
@@ -420,7 +423,7 @@ fn cgi_server(server: &Server) -> CgiServer {
     let root = scratch("cgi");
     std::fs::create_dir_all(root.join("cgi-bin")).unwrap();
     std::fs::copy(
-        Path::new(common_xymon::XYMON_BIN).join("xymoncgimsg.cgi"),
+        Path::new(xymon::XYMON_BIN).join("xymoncgimsg.cgi"),
         root.join("cgi-bin/xymoncgimsg.cgi"),
     )
     .unwrap();
@@ -465,7 +468,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     let host = "hv-http.example.com";
     let _cgi = cgi_server(server);
     let url = format!("http://127.0.0.1:{HTTP_PORT}/cgi-bin/xymoncgimsg.cgi");
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--server",
         &url,
@@ -481,7 +484,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     let fails = |args: &[&str], code: i32, needle: &str| {
         let mut all = vec!["xymon", "--uri", "test:///default"];
         all.extend_from_slice(args);
-        let out = run_hv(&all);
+        let out = run(&all);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{all:?}: {err}");
         assert!(
@@ -535,7 +538,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
         "404",
     );
     // Several servers: the good one still gets the message, the bad one fails the run.
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--uri",
         "test:///default",
@@ -560,7 +563,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
 fn the_xymonlaunch_environment_is_honoured() {
     let Some(server) = server() else { return };
     let host = "hv-split.example.com";
-    let out = common_xymon::hv_monitor()
+    let out = support::hv_monitor()
         .args(["xymon", "--uri", "test:///default", "--column", "hvenv"])
         .env("XYMSRV", "0.0.0.0")
         .env("XYMSERVERS", "127.0.0.1")
@@ -578,7 +581,7 @@ fn the_xymonlaunch_environment_is_honoured() {
 #[test]
 fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let Some(server) = server() else { return };
-    let uri = common::qemu_uri();
+    let uri = support::qemu_uri();
     if !require("HVMON_QEMU_URI (tests/lab/libvirt-up.sh)", uri.is_some()) {
         return;
     }
