@@ -43,16 +43,16 @@ pub fn run(args: &[&str]) -> Output {
         .expect("hv_monitor runs")
 }
 
-/// Where runs without `--state` keep their rates: one private directory per test process
-/// under Cargo's scratch directory for tests, so no test writes the real default
-/// (/var/lib/hv-monitor) and none leaves anything in /tmp.
+/// Where runs without `--state` keep their rates: a private directory per test binary under
+/// Cargo's scratch directory for tests, emptied on first use in a run, so no test writes the
+/// real default (/var/lib/hv-monitor) or leaves anything in /tmp.
 pub fn state_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         use std::os::unix::fs::DirBuilderExt;
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("hvmon-state-{}", std::process::id()));
-        // An earlier process with the same PID may have left one.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let name = exe.file_name().expect("a file name").to_string_lossy();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hvmon-state-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::DirBuilder::new()
             .mode(0o700)
