@@ -10,7 +10,9 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
-use support::librenms::{JsonAppGet, librenms_decode_as, librenms_rrd_files, librenms_safe_name};
+use support::librenms::{
+    JsonAppGet, librenms_decode_as, librenms_rrd_files, librenms_safe_name, vm_keys,
+};
 use support::node_xml::{self, TestDomain};
 use support::{run, stderr, stdout};
 
@@ -83,15 +85,6 @@ fn output(node: &Node, args: &[&str]) -> String {
 fn decode(output: &str, version: JsonAppGet) -> Value {
     librenms_decode_as(output, version)
         .unwrap_or_else(|code| panic!("LibreNMS ({version:?}) error {code} on {output:.200}"))
-}
-
-fn vm_keys(doc: &Value) -> Vec<String> {
-    doc["data"]["VMs"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect()
 }
 
 /// Every RRD file LibreNMS writes for `doc` is its own: no VM, disk or NIC shares one.

@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use support::librenms::librenms_decode;
+use support::librenms::{librenms_decode, vm_keys};
 use support::node_xml::{self, TestDomain};
 use support::{hv_monitor, run, stderr, stdout};
 
@@ -218,14 +218,7 @@ fn compressed_output_is_one_base64_line_of_the_same_document_with_utf8_names() {
     let a = librenms_decode(plain.trim_end()).unwrap();
     let b = librenms_decode(compressed.trim_end()).unwrap();
     // Counters of the test driver move with the clock; compare the keys and stable values.
-    let keys = |doc: &Value| -> BTreeSet<String> {
-        doc["data"]["VMs"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect()
-    };
+    let keys = |doc: &Value| -> BTreeSet<String> { vm_keys(doc).into_iter().collect() };
     let expected = |odd_key: fn(&(&str, &'static str, &'static str)) -> &'static str| {
         lab.domains
             .iter()

@@ -98,6 +98,16 @@ pub fn librenms_rrd_files(doc: &serde_json::Value, app_id: u32) -> Vec<String> {
     files
 }
 
+/// The VM keys of a document, in order.
+pub fn vm_keys(doc: &serde_json::Value) -> Vec<String> {
+    doc["data"]["VMs"]
+        .as_object()
+        .expect("a VMs object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
 /// PHP's stripslashes: `\x` becomes `x`, `\\` becomes `\`, a lone trailing `\` goes.
 fn php_stripslashes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
