@@ -93,7 +93,7 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
         "{} bytes",
         png.len()
     );
-    let png = server.showgraph(host, "hvmon-disk");
+    let png = server.showgraph(host, "hvmon-diskread");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5000,
         "{} bytes",

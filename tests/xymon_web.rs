@@ -30,6 +30,8 @@ const VMS_PER_IMAGE: usize = 20;
 const SMALL: &str = "hv20.example.com";
 const LARGE: &str = "hv500.example.com";
 const TRAP: &str = "hvtrap.example.com";
+/// The hypervisor of the client test: its Xymon client runs our clientlaunch.d drop-in.
+const CLIENT: &str = "hvclient.example.com";
 /// The hosts.cfg tag xymon/README.md gives hosts with more VMs than Xymon 4.3.30's trends
 /// page can list (it cuts its list of graph links after about 20 kB, mid-link).
 const LARGE_TRENDS: &str = "TRENDS:*,!hvmonrrd";
@@ -63,7 +65,7 @@ fn lab() -> Option<&'static Lab> {
             // As the guide says for large hosts: no per-VM graphs on the trends page.
             .env(
                 "XYMON_HOSTS",
-                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP}"),
+                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
             )
             .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
             .output()
@@ -334,8 +336,8 @@ fn drawn(g: &Graph) -> bool {
     g.width >= 576 && g.height > 120
 }
 
-/// The images of one split graph cover VMs 1..=vms, at most VMS_PER_IMAGE each.
-fn assert_split(service: &str, images: &[&Graph], vms: usize) {
+/// The images of one split graph ask for VMs 1..=vms, at most VMS_PER_IMAGE each.
+fn assert_images_follow(service: &str, images: &[&Graph], vms: usize) {
     let mut next = 1;
     for g in images {
         let (first, count) = (g.first.unwrap(), g.count.unwrap());
@@ -344,8 +346,6 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
             count <= VMS_PER_IMAGE,
             "{service}: {count} lines in one image"
         );
-        // Twenty legend lines and the graph itself fit in a screen.
-        assert!(drawn(g) && g.height < 600, "{service}: {g:?}");
         next += count;
     }
     assert!(
@@ -355,34 +355,52 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
     );
 }
 
+/// The images of one split graph cover VMs 1..=vms, at most VMS_PER_IMAGE each, each drawn.
+fn assert_split(service: &str, images: &[&Graph], vms: usize) {
+    assert_images_follow(service, images, vms);
+    for g in images {
+        // Twenty legend lines and the graph itself fit in a screen.
+        assert!(drawn(g) && g.height < 600, "{service}: {g:?}");
+    }
+}
+
 fn check_pages(host: &str, vms: usize) {
-    // SPLITNCV: one image per graph, every VM in it; the states graph has fixed colours.
+    // SPLITNCV: every per-VM graph split into images of at most 20 VMs, as for hvmonrrd.
     let (dom, graphs) = page(host, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(
         hvmon.keys().copied().collect::<Vec<_>>(),
         [
-            "hvmon",
             "hvmon-cpu",
-            "hvmon-disk",
-            "hvmon-disklat",
-            "hvmon-diskops",
+            "hvmon-diskread",
+            "hvmon-diskwrite",
             "hvmon-mem",
-            "hvmon-net"
+            "hvmon-netin",
+            "hvmon-netout",
+            "hvmon-readlat",
+            "hvmon-readops",
+            "hvmon-writelat",
+            "hvmon-writeops"
         ],
         "{host} hvmon graphs"
     );
     for (service, images) in &hvmon {
-        assert_eq!(images.len(), 1, "{host} {service}");
-        let g = images[0];
         if ["hvmon-cpu", "hvmon-mem"].contains(service) {
-            // Test-driver VMs have no QEMU process, so no CPU or RSS RRD: Xymon answers its
-            // blank 1x1 PNG for a graph without files.
-            assert_eq!((g.width, g.height), (1, 1), "{host} {service}");
+            // Test-driver VMs have no QEMU process, so no CPU or memory RRD (not even the off
+            // VMs' zeros): Xymon answers its blank 1x1 PNG for a graph without files.
+            assert_images_follow(service, images, vms);
+            assert!(
+                images.iter().all(|g| (g.width, g.height) == (1, 1)),
+                "{host} {service}: {images:?}"
+            );
         } else {
-            assert!(drawn(g), "{host} {service}: {g:?}");
+            assert_split(service, images, vms);
         }
     }
+    assert!(
+        dom.contains(&format!("linecount={vms}")),
+        "{host}: hvmon linecount"
+    );
     // The page keeps the VM table and no graph lines (they went in data messages).
     assert!(dom.contains("vm0000"), "{host}: VM table missing");
     assert!(
@@ -483,14 +501,7 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
     let out = hv_as_xymon(&["--uri", &uri, "--host", TRAP, "--state", state]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let (dom, _) = page(TRAP, "hvmon");
-    let log = Command::new(Path::new(XYMON_BIN).join("xymon"))
-        .args([
-            &format!("127.0.0.1:{PORT}"),
-            &format!("xymondlog {TRAP}.hvmon"),
-        ])
-        .output()
-        .unwrap();
-    let log = text(&log.stdout);
+    let log = xymondlog(TRAP, "hvmon");
     assert!(log.contains("|hvmon|yellow|"), "{log}");
     for needed in [
         "keeps no rates",
@@ -499,6 +510,104 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
         "chown xymon:",
     ] {
         assert!(dom.contains(needed), "the page does not say {needed:?}");
+    }
+}
+
+/// `xymon xymondlog HOST.COLUMN` on the lab's xymond: the column's status, empty if none.
+fn xymondlog(host: &str, column: &str) -> String {
+    let out = Command::new(Path::new(XYMON_BIN).join("xymon"))
+        .args([
+            &format!("127.0.0.1:{PORT}"),
+            &format!("xymondlog {host}.{column}"),
+        ])
+        .output()
+        .expect("run xymon");
+    text(&out.stdout)
+}
+
+/// The guide's client steps on a hypervisor: our clientlaunch.d drop-in (both columns), the
+/// client started as its init script starts it, as the xymon user, with no option naming the
+/// server, port or host (they come from the client's environment); then the guide's by-hand
+/// try with xymoncmd. Needs the lab's QEMU guests at qemu:///system (tests/lab/libvirt-up.sh).
+#[test]
+fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
+    let Some(_) = lab() else { return };
+    if !require(
+        "libvirtd with the lab's QEMU guests (tests/lab/libvirt-up.sh, HVMON_QEMU_URI)",
+        std::env::var("HVMON_QEMU_URI").as_deref() == Ok("qemu:///system"),
+    ) {
+        return;
+    }
+    let out = Command::new(repo().join("tests/lab/xymon-debian-client.sh"))
+        .args([CLIENT, &PORT.to_string()])
+        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+        .output()
+        .expect("run xymon-debian-client.sh");
+    assert!(
+        out.status.success(),
+        "xymon-debian-client.sh: {}",
+        text(&out.stderr)
+    );
+    // xymonlaunch runs each task once as it starts, then every INTERVAL.
+    let rrd = Path::new(RRD_DIR).join(CLIENT);
+    for (column, file) in [
+        ("hvmon", "hvmon,all_vms.rrd"),
+        ("hvmonrrd", "hvmonrrd-states.rrd"),
+    ] {
+        wait_for(&rrd.join(file));
+        let log = xymondlog(CLIENT, column);
+        assert!(
+            log.contains(&format!("|{column}|")) && log.contains("hvmon-running"),
+            "{column}: {log}"
+        );
+    }
+    let state = Path::new("/var/lib/xymon/tmp/hv_monitor.hvclient,example,com.hvmon.state.json");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(state).unwrap());
+    let xymon_uid = Command::new("id").args(["-u", "xymon"]).output().unwrap();
+    assert_eq!(
+        owner.to_string(),
+        text(&xymon_uid.stdout).trim(),
+        "state owner"
+    );
+
+    // By hand, as the guide says: as the xymon user, in the client's environment.
+    let by_hand = Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--print", "--message", "both"])
+        .output()
+        .unwrap();
+    assert!(by_hand.status.success(), "{}", text(&by_hand.stderr));
+    assert!(
+        text(&by_hand.stdout).starts_with("status+11 hvclient,example,com.hvmon "),
+        "{}",
+        text(&by_hand.stdout)
+    );
+    // The same without --print sends, against the counters of the client's first run: rates
+    // for the real guests, so the page's CPU and memory graphs have one RRD per VM.
+    let sent = Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--message", "both"])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let until = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_dir(&rrd).unwrap().any(|f| {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
+    }) {
+        assert!(Instant::now() < until, "no CPU RRD for hvmon-running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, graphs) = page(CLIENT, "hvmon");
+    let hvmon = by_service(&graphs);
+    assert_eq!(hvmon.len(), 10, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    for (service, images) in &hvmon {
+        let vms = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, vms);
     }
 }
 
@@ -524,8 +633,13 @@ fn every_requested_graph_is_defined_and_states_keep_their_colours() {
     let mut requested = Vec::new();
     for line in server.lines().filter(|l| l.starts_with("GRAPHS")) {
         let list = line.split_once('=').unwrap().1.trim_matches(['"', ',']);
+        // "ncv::20" sets the hvmon column's image size on Xymon's own "ncv" entry, and
+        // "$GRAPHS" is the stock list it goes in front of.
         for entry in list.trim_start_matches(',').split(',') {
-            requested.push(entry.split(':').next().unwrap().to_string());
+            let name = entry.split(':').next().unwrap();
+            if name != "ncv" && name != "$GRAPHS" {
+                requested.push(name.to_string());
+            }
         }
     }
     for name in &requested {
@@ -588,6 +702,32 @@ fn every_requested_graph_is_defined_and_states_keep_their_colours() {
                 legend.iter().any(|l| l == var),
                 "[{name}]: no legend for {var}"
             );
+        }
+    }
+}
+
+/// Each drop-in line is one its reader takes whole: a comment, a `[section]` or a
+/// tab-indented setting (tasks, clientlaunch, graphs), a `NAME=` or `NAME+=` (xymonserver).
+/// A stray line of prose would start a section of its own in xymonlaunch.
+#[test]
+fn every_drop_in_line_is_one_xymon_reads() {
+    for dir in ["tasks.d", "clientlaunch.d", "graphs.d", "xymonserver.d"] {
+        let path = repo().join("xymon").join(dir).join("hv-monitor.cfg");
+        let cfg = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in cfg.lines().enumerate() {
+            let ok = line.is_empty()
+                || line.starts_with('#')
+                || if dir == "xymonserver.d" {
+                    line.split_once('=').is_some_and(|(name, _)| {
+                        name.trim_end_matches('+')
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                } else {
+                    (line.starts_with('[') && line.ends_with(']') && !line.contains(' '))
+                        || line.starts_with('\t')
+                };
+            assert!(ok, "{}:{}: {line:?}", path.display(), n + 1);
         }
     }
 }

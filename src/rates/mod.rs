@@ -115,6 +115,10 @@ impl RateState {
                 .and_then(|(now, before)| now.checked_sub(before))
                 .map(|d| d as f64 / seconds);
         }
+        if !sample.running {
+            // No process then and now: the VM used no CPU (its counter is unknown, not 0).
+            rates[Counter::Cpu] = Some(0.0);
+        }
         rates
     }
 }
@@ -199,6 +203,20 @@ mod tests {
             shown[Counter::WTime],
             Some(0.0),
             "no writes: 0, not a division by zero"
+        );
+    }
+
+    #[test]
+    fn a_vm_off_then_and_now_used_no_cpu() {
+        let off = VmSample::of(&Vm::new("vm", State::Shutoff));
+        let state = RateState::new(at(1000), std::slice::from_ref(&off));
+        let rates = state.rates(at(1300), &off, AGE);
+        assert_eq!(rates[Counter::Cpu], Some(0.0));
+        let started = VmSample::of(&Vm::new("vm", State::Running));
+        assert_eq!(
+            state.rates(at(1300), &started, AGE)[Counter::Cpu],
+            None,
+            "started since: no rate"
         );
     }
 

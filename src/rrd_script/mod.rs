@@ -394,8 +394,8 @@ mod tests {
         assert_eq!(values[VmGauge::ALL.len()], "1250", "12.5 CPU seconds");
         assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
         assert!(
-            lines[web + 3].starts_with("0:0:0:U:"),
-            "no process, no RSS: U"
+            lines[web + 3].starts_with("0:0:0:0:"),
+            "no process, no memory held: RSS 0"
         );
         assert_eq!(lines.len(), web + 4);
     }

@@ -1,7 +1,8 @@
 #!/bin/sh
-# xymon-debian-down.sh - undo xymon-debian-up.sh: stop its Apache and the Xymon server (by PID
-# only, never by name), then put /etc/xymon, /var/lib/xymon, /var/log/xymon and /var/run/xymon
-# back exactly as they were saved, and remove the extra-script wrapper if the run installed it.
+# xymon-debian-down.sh - undo xymon-debian-up.sh: stop its Apache, the Xymon server and the
+# client of xymon-debian-client.sh (by PID only, never by name), then put /etc/xymon,
+# /var/lib/xymon, /var/log/xymon and /var/run/xymon back exactly as they were saved, and remove
+# the extra-script wrapper if the run installed it.
 WORK=/tmp/hvmon-debxy
 [ -e "$WORK/backup.tar" ] || exit 0
 
@@ -27,6 +28,8 @@ stop_tree() {
 
 [ -s "$WORK/apache/apache2.pid" ] && stop_tree "$(cat "$WORK/apache/apache2.pid")"
 [ -s /var/run/xymon/xymonlaunch.pid ] && stop_tree "$(cat /var/run/xymon/xymonlaunch.pid)"
+# The client of xymon-debian-client.sh, if one was started.
+[ -s /var/run/xymon/clientlaunch.pid ] && stop_tree "$(cat /var/run/xymon/clientlaunch.pid)"
 
 rm -rf /etc/xymon /var/lib/xymon /var/log/xymon /var/run/xymon
 tar -C / -xpf "$WORK/backup.tar"

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::metrics::{Counter, TotalGauge, VmGauge, VmSample, total_counters, total_gauges};
+use super::metrics::{
+    Counter, TotalGauge, VmGauge, VmGauges, VmSample, total_counters, total_gauges,
+};
 use super::settings::Format;
 use crate::model::{Snapshot, Totals};
 use crate::rates::{CounterRates, display_rates, total_rates};
@@ -37,6 +39,7 @@ pub fn groups(
     rates: &[CounterRates],
     format: Format,
 ) -> Vec<String> {
+    let (vm_gauges, rates) = process_figures_if_seen(samples, rates);
     let gauges = total_gauges(&Totals::of(&snapshot.vms));
     let gauges = TotalGauge::ALL.map(|g| (g.name(), gauges[g].map(Figure::Real)));
     let totals: Vec<(&str, Option<Figure>)> = match format {
@@ -46,7 +49,7 @@ pub fn groups(
             gauges.into_iter().chain(counters).collect()
         }
         Format::SplitNcv | Format::Ncv => {
-            let shown = display_rates(&split_totals(format, rates));
+            let shown = display_rates(&split_totals(format, &rates));
             let rates = Counter::ALL.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
             let all: Vec<_> = gauges.into_iter().chain(rates).collect();
             // NCV keeps one RRD whose datasets the first message fixes for good: all the names
@@ -63,8 +66,8 @@ pub fn groups(
     if format == Format::Ncv {
         return out;
     }
-    for (sample, rates) in samples.iter().zip(rates) {
-        let gauges = VmGauge::ALL.map(|g| (g.name(), sample.gauges[g].map(Figure::Real)));
+    for ((sample, gauges), rates) in samples.iter().zip(&vm_gauges).zip(&rates) {
+        let gauges = VmGauge::ALL.map(|g| (g.name(), gauges[g].map(Figure::Real)));
         let figures: Vec<(&str, Option<Figure>)> = if format == Format::RrdScript {
             let counters = Counter::ALL.map(|c| (c.name(), sample.counters[c].map(Figure::Whole)));
             gauges.into_iter().chain(counters).collect()
@@ -76,6 +79,29 @@ pub fn groups(
         out.push(group(&format!("vm_{}_", sample.key), &figures, format));
     }
     out
+}
+
+/// Each VM's gauges and rates, but where no VM shows a process (the test driver, a remote
+/// URI) without CPU and memory for anyone. Xymon splits a per-VM graph into images by VM
+/// count, so its RRDs must be one per VM, and an off VM's CPU and memory are 0 for that; when
+/// nobody's are known, RRDs (and a host total) for the off VMs alone would be out of step.
+fn process_figures_if_seen(
+    samples: &[VmSample],
+    rates: &[CounterRates],
+) -> (Vec<VmGauges>, Vec<CounterRates>) {
+    let seen = samples.iter().any(|s| s.pid.is_some());
+    samples
+        .iter()
+        .zip(rates)
+        .map(|(sample, rates)| {
+            let (mut gauges, mut rates) = (sample.gauges, *rates);
+            if !seen {
+                gauges[VmGauge::Rss] = None;
+                rates[Counter::Cpu] = None;
+            }
+            (gauges, rates)
+        })
+        .unzip()
 }
 
 /// `PREFIXNAME : value` lines. An unknown value (or one NCV cannot read, like NaN) is `U`
@@ -109,6 +135,41 @@ pub fn number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::model::{Process, State, Vm};
+    use crate::rates::RateState;
+    use std::time::Duration;
+
+    /// SPLITNCV lines of two runs 300 s apart over the same VMs.
+    fn second_run_lines(vms: Vec<Vm>) -> String {
+        let snapshot = crate::emit::xymon::test_support::snapshot(vms);
+        let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
+        let before = RateState::new(snapshot.taken_at - Duration::from_secs(300), &samples);
+        let rates: Vec<CounterRates> = samples
+            .iter()
+            .map(|s| before.rates(snapshot.taken_at, s, Duration::from_secs(900)))
+            .collect();
+        groups(&snapshot, &samples, &rates, Format::SplitNcv).concat()
+    }
+
+    #[test]
+    fn an_off_vm_graphs_zero_cpu_and_memory_where_processes_are_seen() {
+        let mut running = Vm::new("run", State::Running);
+        running.process = Some(Process {
+            pid: 7,
+            ..Process::default()
+        });
+        let lines = second_run_lines(vec![running.clone(), Vm::new("off", State::Shutoff)]);
+        for line in ["vm_off_cpu : 0\n", "vm_off_rss : 0\n", "vm_run_cpu : 0\n"] {
+            assert!(lines.contains(line), "{line:?} missing from {lines}");
+        }
+        // No process anywhere (a remote URI): nobody's CPU or memory, no total either.
+        running.process = None;
+        let lines = second_run_lines(vec![running, Vm::new("off", State::Shutoff)]);
+        for name in ["vm_off_cpu", "vm_off_rss", "all_cpu"] {
+            assert!(!lines.contains(name), "{name} in {lines}");
+        }
+    }
 
     #[test]
     fn numbers_never_use_exponents() {

@@ -115,9 +115,10 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             if let Some(why) = rates_lost {
                 text.insert_str(0, &format!("&yellow {}\n", escape(why)));
             }
-            if settings.format == Format::RrdScript {
-                // svcstatus splits each graph into images of the GRAPHS entry's size
-                // ("hvmonrrd::20") when the status says how many RRDs (one per VM) there are.
+            if settings.format != Format::Ncv {
+                // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
+                // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph
+                // has: one per VM.
                 let _ = writeln!(text, "<!-- linecount={} -->", snapshot.vms.len());
             }
             (

@@ -139,13 +139,16 @@ impl VmGauge {
         }
     }
 
-    /// Unknown (a busy VM's disk sizes, a VM without a process), never a made-up 0.
+    /// Unknown (a busy VM's disk sizes, a running VM whose process was not found), never a
+    /// made-up 0.
     fn read(self, vm: &Vm, disk: &DiskSum) -> Option<f64> {
         let sizes_known = !vm.disk_stats_unknown;
         match self {
             VmGauge::Up => Some(if vm.state.has_process() { 1.0 } else { 0.0 }),
             VmGauge::Vcpus => Some(vm.cpus as f64),
             VmGauge::Mem => Some(vm.mem_alloc as f64),
+            // A VM without a process holds no memory: 0, so every VM has its RRD.
+            VmGauge::Rss if !vm.state.has_process() => Some(0.0),
             VmGauge::Rss => vm.process.as_ref().map(|p| p.rss as f64),
             VmGauge::DiskSize => sizes_known.then_some(disk.alloc as f64),
             VmGauge::DiskUsed => sizes_known.then_some(disk.in_use as f64),
@@ -399,7 +402,8 @@ mod tests {
                 off.gauges[VmGauge::Rss],
                 off.counters[Counter::Cpu]
             ),
-            (Some(0.0), None, None)
+            (Some(0.0), Some(0.0), None),
+            "an off VM holds no memory; its CPU counter is unknown (a 0 would be a reset)"
         );
     }
 
