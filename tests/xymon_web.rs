@@ -56,25 +56,18 @@ fn lab() -> Option<&'static Lab> {
         ) {
             return None;
         }
-        let out = Command::new(repo().join("tests/lab/xymon-debian-up.sh"))
-            .args([
-                PORT.to_string(),
-                HTTP_PORT.to_string(),
-                std::process::id().to_string(),
-            ])
+        lab_script(
+            "xymon-debian-up.sh",
+            &[
+                &PORT.to_string(),
+                &HTTP_PORT.to_string(),
+                &std::process::id().to_string(),
+            ],
             // As the guide says for large hosts: no per-VM graphs on the trends page.
-            .env(
+            &[(
                 "XYMON_HOSTS",
-                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
-            )
-            .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
-            .output()
-            .expect("run xymon-debian-up.sh");
-        assert!(
-            out.status.success(),
-            "xymon-debian-up.sh failed: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
+                &format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
+            )],
         );
         // The test driver's XMLs: readable by the xymon user, and in the lab's directory,
         // which xymon-debian-down.sh removes.
@@ -83,6 +76,35 @@ fn lab() -> Option<&'static Lab> {
         Some(Lab { xml_dir })
     })
     .as_ref()
+}
+
+/// Runs `tests/lab/SCRIPT ARGS` with the binary under test and `ENV`; it must succeed.
+fn lab_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
+    let out = Command::new(repo().join("tests/lab").join(script))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// The guide's by-hand try on the client: `hv_monitor xymon --uri qemu:///system --message
+/// both ARGS` as the xymon user through the client's xymoncmd, host CLIENT.
+fn client_run(args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--message", "both"])
+        .args(args)
+        .output()
+        .expect("run xymoncmd as xymon")
 }
 
 /// `hv_monitor xymon ARGS` as the xymon user, the way xymonlaunch runs it.
@@ -538,16 +560,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     ) {
         return;
     }
-    let out = Command::new(repo().join("tests/lab/xymon-debian-client.sh"))
-        .args([CLIENT, &PORT.to_string()])
-        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
-        .output()
-        .expect("run xymon-debian-client.sh");
-    assert!(
-        out.status.success(),
-        "xymon-debian-client.sh: {}",
-        text(&out.stderr)
-    );
+    lab_script("xymon-debian-client.sh", &[CLIENT, &PORT.to_string()], &[]);
     // xymonlaunch runs each task once as it starts, then every INTERVAL.
     let rrd = Path::new(RRD_DIR).join(CLIENT);
     for (column, file) in [
@@ -571,13 +584,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     );
 
     // By hand, as the guide says: as the xymon user, in the client's environment.
-    let by_hand = Command::new("runuser")
-        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
-        .arg("/usr/lib/xymon/client/bin/xymoncmd")
-        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
-        .args(["--uri", "qemu:///system", "--print", "--message", "both"])
-        .output()
-        .unwrap();
+    let by_hand = client_run(&["--print"]);
     assert!(by_hand.status.success(), "{}", text(&by_hand.stderr));
     assert!(
         text(&by_hand.stdout).starts_with("status+11 hvclient,example,com.hvmon "),
@@ -586,13 +593,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     );
     // The same without --print sends, against the counters of the client's first run: rates
     // for the real guests, so the page's CPU and memory graphs have one RRD per VM.
-    let sent = Command::new("runuser")
-        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
-        .arg("/usr/lib/xymon/client/bin/xymoncmd")
-        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
-        .args(["--uri", "qemu:///system", "--message", "both"])
-        .output()
-        .unwrap();
+    let sent = client_run(&[]);
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     let until = Instant::now() + Duration::from_secs(120);
     while !std::fs::read_dir(&rrd).unwrap().any(|f| {
