@@ -79,7 +79,6 @@ fn sizes() {
         print!(" {:>24} |", format!("{largest} B {verdict}"));
     }
     println!();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn main() {

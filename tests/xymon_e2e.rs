@@ -409,13 +409,17 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     assert_eq!(server.colour(host, "hvmon"), "green");
 }
 
-/// python3's CGI server with a copy of the real xymoncgimsg.cgi, forwarding to our xymond.
-struct CgiServer(Child);
+/// python3's CGI server with a copy of the real xymoncgimsg.cgi, forwarding to our xymond;
+/// the directory it serves is removed after it stops.
+struct CgiServer {
+    child: Child,
+    _root: support::Scratch,
+}
 
 impl Drop for CgiServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -453,7 +457,7 @@ fn cgi_server(server: &Server) -> CgiServer {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    CgiServer(child)
+    CgiServer { child, _root: root }
 }
 
 #[test]
@@ -563,13 +567,14 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
 fn the_xymonlaunch_environment_is_honoured() {
     let Some(server) = server() else { return };
     let host = "hv-split.example.com";
+    let xymontmp = scratch("env");
     let out = support::hv_monitor()
         .args(["xymon", "--uri", "test:///default", "--column", "hvenv"])
         .env("XYMSRV", "0.0.0.0")
         .env("XYMSERVERS", "127.0.0.1")
         .env("XYMONDPORT", server.port.to_string())
         .env("MACHINE", host.replace('.', ","))
-        .env("XYMONTMP", scratch("env"))
+        .env("XYMONTMP", &*xymontmp)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -62,12 +62,32 @@ pub fn state_dir() -> &'static Path {
     })
 }
 
-/// A scratch directory under /tmp for one test.
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hvmon-xymon-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory under /tmp for one test, removed with everything in it when the
+/// value is dropped (a test's end, pass or fail).
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+pub fn scratch(name: &str) -> Scratch {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hvmon-test-{name}-"))
+        .tempdir()
+        .expect("create a scratch directory");
+    // Readable by the daemons a test starts, as a plain mkdir would be.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    Scratch(dir)
 }
 
 pub fn repo() -> PathBuf {
