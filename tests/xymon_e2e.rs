@@ -87,18 +87,8 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     assert_eq!(server.colour(host, "hvmon"), "green");
 
     // The states graph is named after the column (the trends page's rule).
-    let png = server.showgraph(host, "hvmon");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
-    let png = server.showgraph(host, "hvmon-diskread");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
+    assert_drawn(server, host, "hvmon");
+    assert_drawn(server, host, "hvmon-diskread");
 }
 
 #[test]
@@ -137,12 +127,7 @@ fn ncv_totals_land_in_one_rrd_with_fixed_datasets() {
     assert_eq!(info["ds[vms].last_ds"], "1");
     assert_eq!(info["ds[running].last_ds"], "1");
     assert_eq!(server.colour(host, "hvmontot"), "green");
-    let png = server.showgraph(host, "hvmontot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
+    assert_drawn(server, host, "hvmontot");
 }
 
 #[test]
@@ -203,12 +188,7 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     assert_eq!(server.colour(host, "hvmonrrd"), "green");
 
     for graph in ["hvmonrrd-states", "hvmonrrd-disk", "hvmonrrd-net"] {
-        let png = server.showgraph(host, graph);
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 5000,
-            "{graph}: {} bytes",
-            png.len()
-        );
+        assert_drawn(server, host, graph);
     }
 }
 
@@ -658,10 +638,15 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let (expected, _) = colour::assess(&snapshot);
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
-    let png = server.showgraph(host, "hvmon-cpu");
+    assert_drawn(server, host, "hvmon-cpu");
+}
+
+/// showgraph.cgi draws GRAPH for HOST: a PNG, and more than Xymon's blank one.
+fn assert_drawn(server: &Server, host: &str, graph: &str) {
+    let png = server.showgraph(host, graph);
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
+        "{graph}: {} bytes",
         png.len()
     );
 }
