@@ -4,16 +4,13 @@
 //! 127.0.0.1:19845 (tests/lab/xymon-up.sh); without Xymon installed it reports building only.
 //!
 //! `cargo bench --bench xymon -- sizes` (scripts/message-size-figures.sh): instead, the largest
-//! message over the mass-failure matrix (tests/mass_failure) against each `--max-size`.
+//! message over the mass-failure matrix (tests/support/mass_failure.rs) against each `--max-size`.
 
-#[path = "../tests/common_xymon/mod.rs"]
-mod common_xymon;
-#[path = "../tests/mass_failure/mod.rs"]
-mod mass_failure;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common_xymon::{Server, node_xml, scratch};
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::message;
 use hv_monitor::emit::xymon::metrics::VmSample;
@@ -22,6 +19,8 @@ use hv_monitor::rates::RateState;
 use hv_monitor::rrd_script;
 use hv_monitor::transport::combo::combine;
 use hv_monitor::transport::{Sender, Target};
+use support::xymon::Server;
+use support::{mass_failure, node_xml, scratch};
 
 const PORT: u16 = 19845;
 const HOST: &str = "hv-bench.example.com";
@@ -80,7 +79,6 @@ fn sizes() {
         print!(" {:>24} |", format!("{largest} B {verdict}"));
     }
     println!();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn main() {
@@ -170,7 +168,7 @@ fn main() {
         let per_message = started.elapsed() / (ROUNDS * files.len() as u32);
         let started = Instant::now();
         for f in &files {
-            let out = common_xymon::hv_monitor()
+            let out = support::hv_monitor()
                 .args(["xymon-rrd", HOST, "hvmonrrd", f.to_str().unwrap()])
                 .output()
                 .unwrap();

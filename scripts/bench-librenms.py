@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """LibreNMS job benchmark: one `hv_monitor -c` run against libvirt's test driver.
 
-For 10, 100, 500 and 2000 domains (node XMLs from tests/lab/gen-test-xml.py): wall time
-(median of RUNS), peak RSS, and the size of the plain and `-c` output; then the largest VM
-count whose `-c` output still fits one SNMP reply over UDP (65,438 bytes) and the extend
-output limit (102,399 bytes). Builds the release binary first.
+For 10, 100, 500 and 2000 domains (node XMLs in the lab mix of tests/support/node_xml.rs,
+written by `--example node_xml`): wall time (median of RUNS), peak RSS, and the size of the
+plain and `-c` output; then the largest VM count whose `-c` output still fits one SNMP reply
+over UDP (65,438 bytes) and the extend output limit (102,399 bytes). Builds the release
+binary and the node generator first.
 
 usage: scripts/bench-librenms.py [RUNS=5]
 """
@@ -12,7 +13,7 @@ import os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "hv_monitor")
-GEN = os.path.join(ROOT, "tests", "lab", "gen-test-xml.py")
+GEN = os.path.join(ROOT, "target", "release", "examples", "node_xml")
 UDP_LIMIT, TOTAL_LIMIT = 65_438, 102_399
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 work = tempfile.mkdtemp(prefix="hvmon-bench-")
@@ -21,7 +22,7 @@ work = tempfile.mkdtemp(prefix="hvmon-bench-")
 def node(n):
     path = os.path.join(work, f"node-{n}.xml")
     if not os.path.exists(path):
-        subprocess.run([sys.executable, GEN, str(n), path], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([GEN, str(n), path], check=True, stdout=subprocess.DEVNULL)
     return "test://" + path
 
 
@@ -55,7 +56,11 @@ def largest_fitting(limit, *extra):
     return lo
 
 
-subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+subprocess.run(
+    ["cargo", "build", "--release", "--locked", "--quiet", "--bins", "--example", "node_xml"],
+    cwd=ROOT,
+    check=True,
+)
 print(f"hv_monitor -c against the libvirt test driver, median of {RUNS} runs ({os.cpu_count()} cores)")
 print(f"{'VMs':>6} {'wall ms':>9} {'peak RSS MiB':>13} {'plain bytes':>12} {'-c bytes':>9} {'fits UDP':>9} {'-c --no-devices':>16}")
 for n in (10, 100, 500, 2000):

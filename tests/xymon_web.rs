@@ -8,7 +8,7 @@
 //! Screenshots and DOMs stay in target/xymon-web/.
 //! Needs root and the Debian packages xymon, rrdtool, apache2, chromium.
 
-mod common_xymon;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common_xymon::{XYMON_BIN, node_xml, repo, require, text};
+use support::xymon::XYMON_BIN;
+use support::{node_xml, repo, require, text};
 
 const PORT: u16 = 19890;
 const HTTP_PORT: u16 = 18080;

@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 
 use crate::model::{Backend, Snapshot, Totals};
+pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
 use fields::{TotalsOut, VmOut};
 pub use names::{Form, safe_text, utf8_text};
 
