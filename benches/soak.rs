@@ -3,15 +3,15 @@
 //! number of open file descriptors after the first run, after a warm-up tenth of the runs
 //! (allocator pools and libvirt's one-time setup are grown by then), and after the last.
 //!
-//! URIs: `SOAK_URIS` (whitespace-separated), else a 500-domain test-driver node made by
-//! tests/lab/gen-test-xml.py plus the lab's QEMU guests when tests/lab/libvirt-up.sh runs.
+//! URIs: `SOAK_URIS` (whitespace-separated), else a 500-domain test-driver node in the lab
+//! mix (tests/support/node_xml.rs) plus the lab's QEMU guests when tests/lab/libvirt-up.sh runs.
 //! scripts/soak.sh runs this and the same soak through the CLI, with libvirtd's own figures.
 //!
 //! Fails (exit 1) when a run fails, descriptors grow, or RSS grows after the warm-up by more
 //! than [`RSS_GROWTH_LIMIT_KIB`]: one leaked document a run would pass that in a few hundred.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -130,19 +130,11 @@ fn ms(d: Duration) -> f64 {
 
 /// The 500-domain node and the lab's QEMU URI, when nothing was named.
 fn default_uris(scratch: &Path) -> Vec<String> {
-    let node = scratch.join("test-500.xml");
-    let made = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/lab/gen-test-xml.py"
-        ))
-        .arg("500")
-        .arg(&node)
-        .output()
-        .expect("python3 runs tests/lab/gen-test-xml.py");
-    assert!(made.status.success(), "gen-test-xml.py failed");
-    let mut uris = vec![format!("test://{}", node.display())];
-    match common::qemu_uri() {
+    let mut uris = vec![support::node_xml::write_mixed(
+        500,
+        &scratch.join("test-500.xml"),
+    )];
+    match support::qemu_uri() {
         Some(uri) => uris.push(uri),
         None => eprintln!("soak: no lab (tests/lab/libvirt-up.sh): QEMU guests left out"),
     }

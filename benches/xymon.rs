@@ -6,18 +6,15 @@
 //! xymon` writes it there.
 //!
 //! `cargo bench --bench xymon -- sizes` (scripts/message-size-figures.sh): instead, the table
-//! of the largest message over the mass-failure matrix (tests/mass_failure) against each
-//! `--max-size`.
+//! of the largest message over the mass-failure matrix (tests/support/mass_failure.rs) against
+//! each `--max-size`.
 
-#[path = "../tests/common_xymon/mod.rs"]
-mod common_xymon;
-#[path = "../tests/mass_failure/mod.rs"]
-mod mass_failure;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common_xymon::{Server, node_xml, scratch};
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::message;
 use hv_monitor::emit::xymon::metrics::VmSample;
@@ -26,6 +23,8 @@ use hv_monitor::rates::RateState;
 use hv_monitor::rrd_script;
 use hv_monitor::transport::combo::combine;
 use hv_monitor::transport::{Sender, Target};
+use support::xymon::Server;
+use support::{mass_failure, node_xml, scratch};
 
 const PORT: u16 = 19845;
 const HOST: &str = "hv-bench.example.com";
@@ -88,13 +87,12 @@ fn sizes() {
         print!(" {largest} B {verdict} |");
     }
     println!(" |");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The `produced-by` line of the section (scripts/benchmarks_md.py, shared by every
 /// benchmark).
 fn produced_by(command: &str) -> String {
-    let out = Command::new(common_xymon::repo().join("scripts/benchmarks_md.py"))
+    let out = Command::new(support::repo().join("scripts/benchmarks_md.py"))
         .args(["produced-by", command])
         .output()
         .expect("run scripts/benchmarks_md.py");
@@ -201,7 +199,7 @@ fn main() {
         let per_message = started.elapsed() / (ROUNDS * files.len() as u32);
         let started = Instant::now();
         for f in &files {
-            let out = common_xymon::hv_monitor()
+            let out = support::hv_monitor()
                 .args(["xymon-rrd", HOST, "hvmonrrd", f.to_str().unwrap()])
                 .output()
                 .unwrap();

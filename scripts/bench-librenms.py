@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """LibreNMS job benchmark: one `hv_monitor -c` run against libvirt's test driver.
 
-For 10, 100, 500 and 2000 domains (node XMLs from tests/lab/gen-test-xml.py): wall time
-(median of RUNS), peak RSS, libvirt's own time to load the node XML (`virsh list`), and the
-size of the plain and `-c` output; the same against the lab's real guests when
-HVMON_QEMU_URI is set (/tmp/hvmon-lab/env); then the largest VM count whose `-c` output
-still fits one SNMP reply over UDP (65,438 bytes) and the extend output limit (102,399
-bytes). Builds the release binary first. Prints its BENCHMARKS.md section; to write it there:
+For 10, 100, 500 and 2000 domains (node XMLs in the lab mix of tests/support/node_xml.rs,
+written by `--example node_xml`): wall time (median of RUNS), peak RSS, libvirt's own time
+to load the node XML (`virsh list`), and the size of the plain and `-c` output; the same
+against the lab's real guests when HVMON_QEMU_URI is set (/tmp/hvmon-lab/env); then the
+largest VM count whose `-c` output still fits one SNMP reply over UDP (65,438 bytes) and the
+extend output limit (102,399 bytes). Builds the release binary and the node generator first.
+Prints its BENCHMARKS.md section; to write it there:
 
     scripts/benchmarks_md.py write -- scripts/bench-librenms.py [RUNS=5]
 """
@@ -24,7 +25,7 @@ BIN = os.path.join(ROOT, "target", "release", "hv_monitor")
 # One connection: each test-driver connection parses the node XML anew, so more would only
 # multiply that (scripts/bench-parallel.py measures connections on real guests).
 HV = [BIN, "-j", "1"]
-GEN = os.path.join(ROOT, "tests", "lab", "gen-test-xml.py")
+GEN = os.path.join(ROOT, "target", "release", "examples", "node_xml")
 UDP_LIMIT, TOTAL_LIMIT = 65_438, 102_399
 COUNTS = (10, 100, 500, 2000)
 
@@ -51,8 +52,7 @@ class Bench:
     def node(self, n):
         path = os.path.join(self.work, f"node-{n}.xml")
         if not os.path.exists(path):
-            subprocess.run([sys.executable, GEN, str(n), path], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run([GEN, str(n), path], check=True, stdout=subprocess.DEVNULL)
         return "test://" + path
 
     def compressed_size(self, uri, *extra):
@@ -87,8 +87,8 @@ class Bench:
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     provenance = produced_by(f"scripts/bench-librenms.py {runs}")
-    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--bin", "hv_monitor"],
-                   cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--bins",
+                    "--example", "node_xml"], cwd=ROOT, check=True)
     lab = os.environ.get("HVMON_QEMU_URI")
     with tempfile.TemporaryDirectory(prefix="hvmon-bench-") as work:
         bench = Bench(work, runs)
@@ -102,8 +102,8 @@ def main():
 
 {provenance}
 
-`hv_monitor -j 1 -c` (release build) against libvirt's test driver, node XMLs from
-`tests/lab/gen-test-xml.py` (1-3 disks and 1-2 NICs per VM, mixed states){guests}. One
+`hv_monitor -j 1 -c` (release build) against libvirt's test driver, node XMLs in the lab
+mix of `tests/support/node_xml.rs` (1-3 disks and 1-2 NICs per VM, mixed states){guests}. One
 connection: each test-driver connection parses the node XML anew, so the default `-j` (4
 connections at 2000 VMs) only multiplies that; `scripts/bench-parallel.py` measures
 connections on real guests. Wall time is the median of {runs} runs, peak RSS the largest of

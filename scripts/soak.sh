@@ -1,7 +1,7 @@
 #!/bin/bash
 # Soak: SOAK_RUNS (default 1000) consecutive collections against a 500-domain libvirt test
-# driver node (tests/lab/gen-test-xml.py) and against the lab's real QEMU guests
-# (tests/lab/libvirt-up.sh, when it runs), looking for leaks:
+# driver node (the lab mix of tests/support/node_xml.rs, written by `--example node_xml`) and
+# against the lab's real QEMU guests (tests/lab/libvirt-up.sh, when it runs), looking for leaks:
 #   1. in one process (benches/soak.rs): its VmRSS and open descriptors, first and last run;
 #   2. through the CLI, a fresh process a run, as snmpd runs it: failed runs, the peak RSS of
 #      the first and the last run, and libvirtd's VmRSS and descriptors before and after
@@ -16,7 +16,8 @@ LAB=${HVMON_LAB:-/tmp/hvmon-lab}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 tests/lab/gen-test-xml.py 500 "$work/test-500.xml" >/dev/null
+cargo build --release --locked -q --bins --example node_xml
+target/release/examples/node_xml 500 "$work/test-500.xml" >/dev/null
 uris=("test://$work/test-500.xml")
 libvirtd=
 if [ -f "$LAB/env" ] && [ -f "$LAB/libvirtd.pid" ]; then
@@ -38,7 +39,6 @@ if [ -n "$libvirtd" ]; then
     libvirtd_fds_before=$(fds "$libvirtd")
 fi
 
-cargo build --release --locked -q
 cat <<EOF
 ## Soak: leaks over many runs in a row (\`scripts/soak.sh\`)
 

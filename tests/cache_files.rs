@@ -4,15 +4,14 @@
 //! is exact) leave both old files, and the next run removes what the killed one left. `-w -q`
 //! still prints warnings on stderr (cron mails them). Mounting needs root (CI runs as root).
 
-mod common;
-mod common_xymon;
+mod support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{librenms_decode, missing_service, stderr};
-use common_xymon::node_xml;
+use support::librenms::librenms_decode;
+use support::{have, hv_monitor, node_xml, require, stderr};
 
 /// The old files: a host with 3 VMs. The new ones: a host with `BIG` VMs, whose `.snmp`
 /// file alone takes several pages.
@@ -39,7 +38,7 @@ fn hosts() -> Hosts {
 }
 
 fn write_cache(uri: &str, output: &Path) -> std::process::Output {
-    common::hv_monitor()
+    hv_monitor()
         .args(["--uri", uri, "-t", DEADLINE, "-w", "-q", "-o"])
         .arg(output)
         .output()
@@ -81,11 +80,10 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 fn is_root() -> bool {
-    if hv_monitor::safe_file::euid() == 0 {
-        return true;
-    }
-    missing_service("root (to mount a tmpfs)");
-    false
+    require(
+        "root (to mount a tmpfs)",
+        hv_monitor::safe_file::euid() == 0,
+    )
 }
 
 /// A tmpfs of `size` mounted on a fresh directory; unmounted when dropped.
@@ -201,8 +199,7 @@ fn killed_at(calls: &str, nth: u32, uri: &str, output: &Path) -> std::process::O
 
 #[test]
 fn a_kill_in_the_write_window_keeps_both_old_files_and_the_next_run_cleans_up() {
-    if !common::have("strace") {
-        missing_service("strace (apt-get install strace)");
+    if !require("strace (apt-get install strace)", have("strace")) {
         return;
     }
     let hosts = hosts();
@@ -258,7 +255,7 @@ fn quiet_writes_still_warn_on_stderr_about_the_size() {
     let uri = node_xml::write_mixed(1600, &dir.path().join("node.xml"));
     let output = dir.path().join("hv_monitor.json");
     let quiet = |extra: &[&str]| {
-        common::hv_monitor()
+        hv_monitor()
             .args(["--uri", &uri, "-t", DEADLINE, "-w", "-q", "-o"])
             .arg(&output)
             .args(extra)

@@ -2,17 +2,20 @@
 //! its README), and whole collections by `hv_monitor -b cbsd` against the fake FreeBSD
 //! programs in tests/fake-bin, found through HV_MONITOR_CBSD_PATH.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::cbsd::parse;
 use hv_monitor::model::NetCounters;
 use serde_json::Value;
+use support::{hv_monitor, repo, stderr};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cbsd")
+    repo().join("tests/fixtures/cbsd")
 }
 
 fn fixture(name: &str) -> String {
@@ -20,7 +23,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn fake_bin() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-bin")
+    repo().join("tests/fake-bin")
 }
 
 const GIB: u64 = 1 << 30;
@@ -279,7 +282,7 @@ impl Run {
     }
 
     fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
+        stderr(&self.output)
     }
 
     /// Log lines of one program.
@@ -293,10 +296,10 @@ impl Run {
 
 /// Runs `hv_monitor -b cbsd ARGS` with `path` as HV_MONITOR_CBSD_PATH and the host14
 /// fixtures; `env` adds HV_FAKE_HANG / HV_FAKE_FAIL.
-fn hv_monitor(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+fn run_cbsd(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("calls.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hv_monitor"));
+    let mut command = hv_monitor();
     command
         .args(["-b", "cbsd"])
         .args(args)
@@ -321,7 +324,7 @@ fn hv_monitor(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 
 #[test]
 fn whole_collection_as_librenms_json() {
-    let run = hv_monitor(&fake_bin(), &[], &[]);
+    let run = run_cbsd(&fake_bin(), &[], &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
     assert_eq!(run.stderr(), "", "no warnings for a healthy host");
     let doc = run.json();
@@ -479,8 +482,8 @@ fn whole_collection_as_librenms_json() {
 
 #[test]
 fn compressed_output_decodes_to_the_same_document() {
-    let plain = hv_monitor(&fake_bin(), &[], &[]);
-    let packed = hv_monitor(&fake_bin(), &["-c"], &[]);
+    let plain = run_cbsd(&fake_bin(), &[], &[]);
+    let packed = run_cbsd(&fake_bin(), &["-c"], &[]);
     assert!(packed.output.status.success(), "{}", packed.stderr());
     let line = String::from_utf8(packed.output.stdout.clone()).unwrap();
     assert!(
@@ -505,7 +508,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
 
 #[test]
 fn a_hanging_zfs_is_killed_and_costs_only_zvol_data() {
-    let run = hv_monitor(&fake_bin(), &["-t", "2"], &[("HV_FAKE_HANG", "zfs")]);
+    let run = run_cbsd(&fake_bin(), &["-t", "2"], &[("HV_FAKE_HANG", "zfs")]);
     assert!(run.output.status.success(), "{}", run.stderr());
     assert!(
         run.elapsed < Duration::from_secs(4),
@@ -542,7 +545,7 @@ fn a_hanging_zfs_is_killed_and_costs_only_zvol_data() {
 
 #[test]
 fn a_failing_command_is_a_warning_naming_it() {
-    let run = hv_monitor(
+    let run = run_cbsd(
         &fake_bin(),
         &[],
         &[("HV_FAKE_FAIL", "cbsd-jsnapshot netstat")],
@@ -573,7 +576,7 @@ fn a_failing_command_is_a_warning_naming_it() {
 
 #[test]
 fn bls_failing_fails_the_collection_with_error_2() {
-    let run = hv_monitor(&fake_bin(), &[], &[("HV_FAKE_FAIL", "cbsd-bls")]);
+    let run = run_cbsd(&fake_bin(), &[], &[("HV_FAKE_FAIL", "cbsd-bls")]);
     assert_eq!(run.output.status.code(), Some(4), "{}", run.stderr());
     let doc = run.json();
     assert_eq!(doc["error"], 2);
@@ -588,7 +591,7 @@ fn bls_failing_fails_the_collection_with_error_2() {
 
 #[test]
 fn bls_hanging_fails_quickly_naming_it() {
-    let run = hv_monitor(&fake_bin(), &["-t", "1.6"], &[("HV_FAKE_HANG", "cbsd-bls")]);
+    let run = run_cbsd(&fake_bin(), &["-t", "1.6"], &[("HV_FAKE_HANG", "cbsd-bls")]);
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
     assert_eq!(run.output.status.code(), Some(4), "{}", run.stderr());
     let doc = run.json();
@@ -603,7 +606,7 @@ fn bls_hanging_fails_quickly_naming_it() {
 #[test]
 fn missing_cbsd_is_reported_by_name() {
     let empty = tempfile::tempdir().unwrap();
-    let run = hv_monitor(empty.path(), &[], &[]);
+    let run = run_cbsd(empty.path(), &[], &[]);
     assert_eq!(run.output.status.code(), Some(4), "{}", run.stderr());
     let message = run.json()["errorString"].as_str().unwrap().to_string();
     assert!(message.contains("'cbsd' not found in PATH"), "{message}");
@@ -615,7 +618,7 @@ fn missing_zfs_on_a_ufs_host_costs_only_zvol_data() {
     for program in ["cbsd", "ps", "netstat", "ifconfig", "sysctl"] {
         std::os::unix::fs::symlink(fake_bin().join(program), bin.path().join(program)).unwrap();
     }
-    let run = hv_monitor(bin.path(), &[], &[]);
+    let run = run_cbsd(bin.path(), &[], &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
     let stderr = run.stderr();
     assert!(
@@ -632,7 +635,7 @@ fn missing_zfs_on_a_ufs_host_costs_only_zvol_data() {
 fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
     use hv_monitor::emit::xymon::names::vm_key;
     let host = "bhyve1.example.com";
-    let run = hv_monitor(&fake_bin(), &["xymon", "--print", "--host", host], &[]);
+    let run = run_cbsd(&fake_bin(), &["xymon", "--print", "--host", host], &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
     let status = String::from_utf8(run.output.stdout.clone()).unwrap();
     let first = status.lines().next().unwrap();
@@ -656,7 +659,7 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         assert!(status.lines().any(|l| l == line), "missing {line:?}");
     }
 
-    let run = hv_monitor(
+    let run = run_cbsd(
         &fake_bin(),
         &["xymon", "--print", "--host", host, "--format", "rrd-script"],
         &[],
@@ -665,16 +668,12 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
     let dir = tempfile::tempdir().unwrap();
     let message = dir.path().join("message.txt");
     fs::write(&message, &run.output.stdout).unwrap();
-    let rrd = Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+    let rrd = hv_monitor()
         .args(["xymon-rrd", host, "hvmonrrd"])
         .arg(&message)
         .output()
         .unwrap();
-    assert!(
-        rrd.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rrd.stderr)
-    );
+    assert!(rrd.status.success(), "{}", stderr(&rrd));
     let lines: Vec<String> = String::from_utf8(rrd.stdout)
         .unwrap()
         .lines()

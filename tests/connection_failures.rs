@@ -12,7 +12,7 @@
 //!
 //! Peers listen on 127.0.0.1:16550-16559.
 
-mod common;
+mod support;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -21,8 +21,8 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{hv_monitor, stderr, stdout};
 use serde_json::Value;
+use support::{hv_monitor, stderr, stdout};
 
 /// Runs at once; more than the cores, so threads get preempted mid-exit.
 const PARALLEL: usize = 6;

@@ -6,7 +6,7 @@
 //! (no hang on a FIFO), create nothing through a link, read no device, report no rate from a
 //! forged state file, and say which file it refused and why. Runs as root (CI does).
 
-mod common_xymon;
+mod support;
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -16,7 +16,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use common_xymon::{Server, hv_monitor, require, text};
+use support::xymon::{self, Server};
+use support::{hv_monitor, require, text};
 
 /// Our private xymond (this binary's port range is 19870-19879).
 const XYMON_PORT: u16 = 19870;
@@ -218,13 +219,7 @@ fn hv(args: &[&str]) -> Command {
 }
 
 fn xymon_server() -> Option<&'static Server> {
-    let server = Server::shared(XYMON_PORT);
-    require(
-        "Xymon server (apt-get install xymon rrdtool)",
-        server.is_some(),
-    )
-    .then_some(())?;
-    server
+    xymon::required(Server::shared(XYMON_PORT))
 }
 
 /// A state file as hv_monitor writes it, with every counter 0 and taken a second ago: if

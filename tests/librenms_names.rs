@@ -3,17 +3,18 @@
 //! no two VMs, and no two disks or NICs of one VM, ever share a LibreNMS RRD file, in either
 //! form. Domains come from libvirt's test driver (a node XML); LibreNMS's side is
 //! `json_app_get`, `Rrd::safeName` and the hv-monitor poller's file names, reproduced in
-//! tests/common.
+//! tests/support/librenms.rs.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::{
-    JsonAppGet, TestDomain, librenms_decode_as, librenms_rrd_files, librenms_safe_name, node_xml,
-    run, stderr, stdout, write_node,
-};
 use serde_json::Value;
+use support::librenms::{
+    JsonAppGet, librenms_decode_as, librenms_rrd_files, librenms_safe_name, vm_keys,
+};
+use support::node_xml::{self, TestDomain};
+use support::{run, stderr, stdout};
 
 /// Names as libvirt holds them and the `-c` key each must come out as.
 const AWKWARD: [(&str, &str); 12] = [
@@ -69,7 +70,7 @@ fn node(names: &[&str]) -> Node {
             d
         })
         .collect();
-    let (_, uri) = write_node(dir.path(), &node_xml(&domains));
+    let uri = node_xml::write(&domains, &dir.path().join("node.xml"));
     Node { _dir: dir, uri }
 }
 
@@ -84,15 +85,6 @@ fn output(node: &Node, args: &[&str]) -> String {
 fn decode(output: &str, version: JsonAppGet) -> Value {
     librenms_decode_as(output, version)
         .unwrap_or_else(|code| panic!("LibreNMS ({version:?}) error {code} on {output:.200}"))
-}
-
-fn vm_keys(doc: &Value) -> Vec<String> {
-    doc["data"]["VMs"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect()
 }
 
 /// Every RRD file LibreNMS writes for `doc` is its own: no VM, disk or NIC shares one.

@@ -4,10 +4,11 @@
 //! `HVMON_EXTRA_GUESTS` says how many (tests/run.sh starts 20). Fails under CI when the lab
 //! is not up.
 
-mod common;
+mod support;
 
-use common::{librenms_decode, missing_service, qemu_uri, run, stderr, stdout};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use support::librenms::librenms_decode;
+use support::{lab_dir, qemu_uri, require, run, stderr, stdout};
 
 use serde_json::Value;
 
@@ -27,9 +28,10 @@ fn shared_lab() -> RwLockReadGuard<'static, ()> {
 
 fn uri_or_skip() -> Option<String> {
     let uri = qemu_uri();
-    if uri.is_none() {
-        missing_service("libvirtd with the hvmon-* QEMU guests (tests/lab/libvirt-up.sh)");
-    }
+    require(
+        "libvirtd with the hvmon-* QEMU guests (tests/lab/libvirt-up.sh)",
+        uri.is_some(),
+    );
     uri
 }
 
@@ -298,7 +300,7 @@ impl StuckGuest {
         };
         // Left over by a run that was killed before its guard ran.
         virsh(&["destroy", STUCK]);
-        let lab = std::env::var("HVMON_LAB").unwrap_or_else(|_| "/tmp/hvmon-lab".into());
+        let lab = lab_dir();
         let disk = std::path::Path::new(&lab).join(format!("{STUCK}.raw"));
         std::fs::File::create(&disk)
             .and_then(|f| f.set_len(1 << 20))

@@ -2,10 +2,12 @@
 //! generated node XML: many domains, every state the driver can hold, several disks and NICs,
 //! snapshots, and names with spaces, dots, quotes, backslashes and non-ASCII.
 
-mod common;
+mod support;
 
-use common::{TestDomain, librenms_decode, node_xml, run, stderr, stdout, write_node};
 use std::collections::BTreeSet;
+use support::librenms::{librenms_decode, vm_keys};
+use support::node_xml::{self, TestDomain};
+use support::{hv_monitor, run, stderr, stdout};
 
 use serde_json::Value;
 
@@ -73,7 +75,7 @@ struct Lab {
 fn lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let domains = domains();
-    let (_, uri) = write_node(dir.path(), &node_xml(&domains));
+    let uri = node_xml::write(&domains, &dir.path().join("node.xml"));
     Lab {
         _dir: dir,
         uri,
@@ -216,14 +218,7 @@ fn compressed_output_is_one_base64_line_of_the_same_document_with_utf8_names() {
     let a = librenms_decode(plain.trim_end()).unwrap();
     let b = librenms_decode(compressed.trim_end()).unwrap();
     // Counters of the test driver move with the clock; compare the keys and stable values.
-    let keys = |doc: &Value| -> BTreeSet<String> {
-        doc["data"]["VMs"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect()
-    };
+    let keys = |doc: &Value| -> BTreeSet<String> { vm_keys(doc).into_iter().collect() };
     let expected = |odd_key: fn(&(&str, &'static str, &'static str)) -> &'static str| {
         lab.domains
             .iter()
@@ -354,7 +349,7 @@ fn perl_flags_still_work() {
 #[test]
 fn the_default_uri_comes_from_the_environment() {
     let lab = lab();
-    let out = common::hv_monitor()
+    let out = hv_monitor()
         .env("LIBVIRT_DEFAULT_URI", &lab.uri)
         .output()
         .unwrap();

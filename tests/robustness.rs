@@ -8,7 +8,7 @@
 //! assertion cannot leave libvirtd or a QEMU stopped. Tests needing the lab fail under CI
 //! when it is missing.
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -17,8 +17,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{hv_monitor, librenms_decode, missing_service, qemu_uri, run, stderr, stdout};
 use serde_json::Value;
+use support::librenms::librenms_decode;
+use support::{hv_monitor, lab_dir, qemu_uri, require, run, stderr, stdout};
 
 static LAB: Mutex<()> = Mutex::new(());
 
@@ -28,11 +29,7 @@ fn lab() -> MutexGuard<'static, ()> {
     LAB.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lab_dir() -> PathBuf {
-    PathBuf::from(std::env::var("HVMON_LAB").unwrap_or_else(|_| "/tmp/hvmon-lab".into()))
-}
-
-/// The lab's URI and libvirtd's PID, or `None` after [`missing_service`] said why.
+/// The lab's URI and libvirtd's PID, or `None` after [`require`] said why.
 fn lab_or_skip() -> Option<(String, i32)> {
     let pid = std::fs::read_to_string(lab_dir().join("libvirtd.pid"))
         .ok()
@@ -40,7 +37,10 @@ fn lab_or_skip() -> Option<(String, i32)> {
     match (qemu_uri(), pid) {
         (Some(uri), Some(pid)) if alive(pid) => Some((uri, pid)),
         _ => {
-            missing_service("libvirtd and the hvmon-* QEMU guests (tests/lab/libvirt-up.sh)");
+            require(
+                "libvirtd and the hvmon-* QEMU guests (tests/lab/libvirt-up.sh)",
+                false,
+            );
             None
         }
     }

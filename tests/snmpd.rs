@@ -2,17 +2,19 @@
 //! output, read back with `snmpget` by numeric OID and decoded the way LibreNMS's
 //! `json_app_get` does. snmpd runs as Debian-snmp, as Debian's unit runs it.
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    JsonAppGet, TestDomain, have, librenms_decode, librenms_decode_as, librenms_rrd_files,
-    librenms_snmp_value, missing_service, node_xml, run, write_node,
+use hv_monitor::emit::librenms::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
+use support::librenms::{
+    JsonAppGet, librenms_decode, librenms_decode_as, librenms_rrd_files, librenms_snmp_value,
 };
+use support::node_xml::{self, TestDomain};
+use support::{have, require, run};
 
 /// NET-SNMP-EXTEND-MIB::nsExtendOutputFull."NAME" as a numeric OID.
 fn extend_output_oid(name: &str) -> String {
@@ -47,18 +49,17 @@ fn stage(domains: &[TestDomain]) -> Stage {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = dir.path().join("hv_monitor");
-    std::fs::copy(common::binary(), &binary).unwrap();
+    std::fs::copy(support::binary(), &binary).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (_, uri) = write_node(dir.path(), &node_xml(domains));
+    let uri = node_xml::write(domains, &dir.path().join("node.xml"));
     Stage { dir, binary, uri }
 }
 
 fn snmp_tools() -> bool {
-    let ok = Path::new("/usr/sbin/snmpd").exists() && have("snmpget");
-    if !ok {
-        missing_service("net-snmp (snmpd, snmpget)");
-    }
-    ok
+    require(
+        "net-snmp (snmpd, snmpget)",
+        Path::new("/usr/sbin/snmpd").exists() && have("snmpget"),
+    )
 }
 
 fn user_exists(name: &str) -> bool {
@@ -157,69 +158,20 @@ fn domains() -> Vec<TestDomain> {
     out
 }
 
-/// Every key the LibreNMS hv-monitor poller reads, per VM and in the totals, and the odd
-/// VM under `odd_key`.
+/// Every key the LibreNMS hv-monitor poller reads, per VM and in the totals (the emitter's
+/// own lists), and the odd VM under `odd_key`.
 fn assert_librenms_reads_everything(doc: &serde_json::Value, vms: usize, odd_key: &str) {
     assert_eq!(doc["error"], 0);
     assert_eq!(doc["data"]["hv"], "libvirt");
     let all = doc["data"]["VMs"].as_object().unwrap();
     assert_eq!(all.len(), vms);
     for (name, vm) in all {
-        for key in [
-            "mem_alloc",
-            "cpus",
-            "pcpu",
-            "pmem",
-            "status_int",
-            "snaps",
-            "snaps_size",
-            "etimes",
-            "usertime",
-            "systime",
-            "rss",
-            "vsz",
-            "minflt",
-            "majflt",
-            "nvcsw",
-            "nivcsw",
-            "cow",
-            "nswap",
-            "inblk",
-            "oublk",
-            "rbytes",
-            "wbytes",
-            "rreqs",
-            "wreqs",
-            "freqs",
-            "rtime",
-            "wtime",
-            "ftime",
-            "disk_alloc",
-            "disk_in_use",
-            "disk_on_disk",
-            "ipkts",
-            "ibytes",
-            "ierrs",
-            "idrop",
-            "opkts",
-            "obytes",
-            "oerrs",
-            "odrop",
-            "coll",
-        ] {
+        for key in VM_RRD_KEYS {
             assert!(vm[key].is_number(), "VMs.{name}.{key} = {}", vm[key]);
         }
     }
-    for key in [
-        "on",
-        "paused",
-        "off_hard",
-        "crashed",
-        "unknown",
-        "rbytes",
-        "mem_alloc",
-        "snaps",
-    ] {
+    let sums = VM_RRD_KEYS.into_iter().filter(|k| *k != "status_int");
+    for key in TOTALS_STATE_KEYS.into_iter().chain(sums) {
         assert!(doc["data"]["totals"][key].is_number(), "totals.{key}");
     }
     assert!(all.contains_key(odd_key), "{odd_key:?} in {:?}", all.keys());

@@ -7,7 +7,7 @@
 //! (scripts/bad-server-figures.sh prints the figures). Also: what a server says is shown
 //! escaped, so it cannot forge lines on the terminal.
 
-mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{hv_monitor, stderr};
+use support::{hv_monitor, stderr};
 
 const SEND_FAILED: i32 = 7;
 /// How long a misbehaving server keeps a connection at most; far past any timeout here.

@@ -2,29 +2,24 @@
 //! package) on 127.0.0.1:19841, checked with rrdtool, `xymon query` and showgraph.cgi;
 //! HTTP through the real xymoncgimsg.cgi behind python3's CGI server on 127.0.0.1:19842.
 
-mod common;
-mod common_xymon;
+mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common_xymon::{Server, node_xml, require, rrd_info, run_hv, scratch, text};
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::colour;
 use hv_monitor::emit::xymon::names::vm_key;
+use support::node_xml::{self, TestDomain};
+use support::xymon::{self, Server, rrd_info};
+use support::{require, run, scratch, text};
 
 const PORT: u16 = 19841;
 const HTTP_PORT: u16 = 19842;
 
 fn server() -> Option<&'static Server> {
-    let server = Server::shared(PORT);
-    require(
-        "Xymon server (apt-get install xymon rrdtool)",
-        server.is_some(),
-    )
-    .then_some(())?;
-    server
+    xymon::required(Server::shared(PORT))
 }
 
 /// Runs `hv_monitor xymon ARGS --server 127.0.0.1:PORT`, asserting success.
@@ -33,7 +28,7 @@ fn send(server: &Server, args: &[&str]) -> String {
     let addr = server.addr();
     all.push(&addr);
     all.extend_from_slice(args);
-    let out = run_hv(&all);
+    let out = run(&all);
     assert!(
         out.status.success(),
         "hv_monitor {all:?} failed ({:?}): {}",
@@ -92,18 +87,8 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     assert_eq!(server.colour(host, "hvmon"), "green");
 
     // The states graph is named after the column (the trends page's rule).
-    let png = server.showgraph(host, "hvmon");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
-    let png = server.showgraph(host, "hvmon-diskread");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
+    assert_drawn(server, host, "hvmon");
+    assert_drawn(server, host, "hvmon-diskread");
 }
 
 #[test]
@@ -142,12 +127,7 @@ fn ncv_totals_land_in_one_rrd_with_fixed_datasets() {
     assert_eq!(info["ds[vms].last_ds"], "1");
     assert_eq!(info["ds[running].last_ds"], "1");
     assert_eq!(server.colour(host, "hvmontot"), "green");
-    let png = server.showgraph(host, "hvmontot");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
+    assert_drawn(server, host, "hvmontot");
 }
 
 #[test]
@@ -208,12 +188,7 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     assert_eq!(server.colour(host, "hvmonrrd"), "green");
 
     for graph in ["hvmonrrd-states", "hvmonrrd-disk", "hvmonrrd-net"] {
-        let png = server.showgraph(host, graph);
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 5000,
-            "{graph}: {} bytes",
-            png.len()
-        );
+        assert_drawn(server, host, graph);
     }
 }
 
@@ -241,7 +216,11 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         "tab\tx",
         "a-very-long-vm-name-that-goes-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on",
     ];
-    let domains: Vec<(String, u8)> = names.iter().map(|n| (n.to_string(), 1)).collect();
+    let domains: Vec<TestDomain> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| TestDomain::lab(i, n, 1))
+        .collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
     let state = dir.join("state.json");
     for format in ["splitncv", "rrd-script"] {
@@ -321,7 +300,11 @@ fn colours_on_the_server_follow_the_vm_states() {
     let host = "hv-colour.example.com";
     let dir = scratch("colour");
     let healthy = node_xml::write(
-        &[("up".into(), 1), ("resting".into(), 3), ("down".into(), 5)],
+        &[
+            TestDomain::lab(0, "up", 1),
+            TestDomain::lab(1, "resting", 3),
+            TestDomain::lab(2, "down", 5),
+        ],
         &dir.join("healthy.xml"),
     );
     send(server, &["--uri", &healthy, "--host", host]);
@@ -330,7 +313,7 @@ fn colours_on_the_server_follow_the_vm_states() {
     assert!(page.contains("all VMs as expected"), "{page}");
 
     let crashed = node_xml::write(
-        &[("up".into(), 1), ("broken".into(), 6)],
+        &[TestDomain::lab(0, "up", 1), TestDomain::lab(1, "broken", 6)],
         &dir.join("crashed.xml"),
     );
     next_second();
@@ -345,7 +328,7 @@ fn colours_on_the_server_follow_the_vm_states() {
 
     // A collector that cannot connect: red, with the error, and a non-zero exit.
     next_second();
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--server",
         &server.addr(),
@@ -377,7 +360,7 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     let host = "hv-split2.example.com";
     let dir = scratch("many");
     let uri = node_xml::write_mixed(300, &dir.join("node.xml"));
-    let printed = run_hv(&[
+    let printed = run(&[
         "xymon",
         "--print",
         "--uri",
@@ -406,13 +389,17 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     assert_eq!(server.colour(host, "hvmon"), "green");
 }
 
-/// python3's CGI server with a copy of the real xymoncgimsg.cgi, forwarding to our xymond.
-struct CgiServer(Child);
+/// python3's CGI server with a copy of the real xymoncgimsg.cgi, forwarding to our xymond;
+/// the directory it serves is removed after it stops.
+struct CgiServer {
+    child: Child,
+    _root: support::Scratch,
+}
 
 impl Drop for CgiServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -420,7 +407,7 @@ fn cgi_server(server: &Server) -> CgiServer {
     let root = scratch("cgi");
     std::fs::create_dir_all(root.join("cgi-bin")).unwrap();
     std::fs::copy(
-        Path::new(common_xymon::XYMON_BIN).join("xymoncgimsg.cgi"),
+        Path::new(xymon::XYMON_BIN).join("xymoncgimsg.cgi"),
         root.join("cgi-bin/xymoncgimsg.cgi"),
     )
     .unwrap();
@@ -450,7 +437,7 @@ fn cgi_server(server: &Server) -> CgiServer {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    CgiServer(child)
+    CgiServer { child, _root: root }
 }
 
 #[test]
@@ -465,7 +452,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     let host = "hv-http.example.com";
     let _cgi = cgi_server(server);
     let url = format!("http://127.0.0.1:{HTTP_PORT}/cgi-bin/xymoncgimsg.cgi");
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--server",
         &url,
@@ -481,7 +468,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
     let fails = |args: &[&str], code: i32, needle: &str| {
         let mut all = vec!["xymon", "--uri", "test:///default"];
         all.extend_from_slice(args);
-        let out = run_hv(&all);
+        let out = run(&all);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{all:?}: {err}");
         assert!(
@@ -535,7 +522,7 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
         "404",
     );
     // Several servers: the good one still gets the message, the bad one fails the run.
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--uri",
         "test:///default",
@@ -560,13 +547,14 @@ fn http_through_xymoncgimsg_and_every_failure_is_clear() {
 fn the_xymonlaunch_environment_is_honoured() {
     let Some(server) = server() else { return };
     let host = "hv-split.example.com";
-    let out = common_xymon::hv_monitor()
+    let xymontmp = scratch("env");
+    let out = support::hv_monitor()
         .args(["xymon", "--uri", "test:///default", "--column", "hvenv"])
         .env("XYMSRV", "0.0.0.0")
         .env("XYMSERVERS", "127.0.0.1")
         .env("XYMONDPORT", server.port.to_string())
         .env("MACHINE", host.replace('.', ","))
-        .env("XYMONTMP", scratch("env"))
+        .env("XYMONTMP", &*xymontmp)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -578,7 +566,7 @@ fn the_xymonlaunch_environment_is_honoured() {
 #[test]
 fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let Some(server) = server() else { return };
-    let uri = common::qemu_uri();
+    let uri = support::qemu_uri();
     if !require("HVMON_QEMU_URI (tests/lab/libvirt-up.sh)", uri.is_some()) {
         return;
     }
@@ -650,10 +638,15 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
     let (expected, _) = colour::assess(&snapshot);
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
-    let png = server.showgraph(host, "hvmon-cpu");
+    assert_drawn(server, host, "hvmon-cpu");
+}
+
+/// showgraph.cgi draws GRAPH for HOST: a PNG, and more than Xymon's blank one.
+fn assert_drawn(server: &Server, host: &str, graph: &str) {
+    let png = server.showgraph(host, graph);
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
+        "{graph}: {} bytes",
         png.len()
     );
 }

@@ -13,19 +13,19 @@
 //! to parse a 5000-domain node, every run parses it again: the whole test takes a few
 //! minutes on two cores.
 
-mod common_xymon;
-mod mass_failure;
+mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common_xymon::{Server, repo, require, run_hv, scratch, text, xymon_installed};
 use hv_monitor::emit::xymon::message::END_MARKER;
 use hv_monitor::emit::xymon::names::vm_key;
-use mass_failure::{COUNTS, NAME_LENGTHS, build_all, collect, write_node};
+use support::mass_failure::{COUNTS, NAME_LENGTHS, build_all, collect, write_node};
+use support::xymon::{self, Server, rrd_info};
+use support::{run, scratch, text};
 
 const PORT: u16 = 19850;
 
@@ -68,37 +68,14 @@ fn column(format: &str) -> &'static str {
 fn server() -> Option<&'static Server> {
     static SERVER: OnceLock<Option<Server>> = OnceLock::new();
     let server = SERVER.get_or_init(|| {
-        if !xymon_installed() {
-            return None;
-        }
         let hosts: Vec<String> = SERVER_RUNS
             .iter()
             .map(|(c, n, f)| host(*c, *n, f))
             .chain(["mf-control.example.com".to_string()])
             .collect();
-        let home = PathBuf::from(format!("/tmp/hvmon-xymon-{PORT}"));
-        let out = Command::new(repo().join("tests/lab/xymon-up.sh"))
-            .arg(&home)
-            .arg(PORT.to_string())
-            .arg(std::process::id().to_string())
-            .env("XYMON_HOSTS", hosts.join(" "))
-            .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
-            .output()
-            .expect("run tests/lab/xymon-up.sh");
-        assert!(
-            out.status.success(),
-            "xymon-up.sh failed:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        Some(Server { home, port: PORT })
+        Server::start(PORT, &hosts)
     });
-    require(
-        "Xymon server (apt-get install xymon rrdtool)",
-        server.is_some(),
-    )
-    .then_some(())?;
-    server.as_ref()
+    xymon::required(server.as_ref())
 }
 
 /// hv_monitor's stderr lines for messages the extra-script refused, from the workers' logs.
@@ -151,7 +128,6 @@ fn every_combination_builds_messages_under_max_size() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -163,7 +139,7 @@ fn the_extra_script_refusal_check_sees_a_cut_message() {
         "status {}.hvmonrrd green x\n<!-- hvmon v1 rrd-script interval 300 -->\nall_vms : 1\n",
         host.replace('.', ",")
     );
-    let out = Command::new(Path::new(common_xymon::XYMON_BIN).join("xymon"))
+    let out = Command::new(Path::new(xymon::XYMON_BIN).join("xymon"))
         .arg(server.addr())
         .arg(&cut)
         .output()
@@ -206,12 +182,12 @@ fn run_on_server(server: &Server, dir: &Path, count: usize, name_len: usize, for
         "-t",
         "600",
     ];
-    let out = run_hv(&args);
+    let out = run(&args);
     assert!(out.status.success(), "{host}: {}", text(&out.stderr));
     if format == "ncv" {
         // NCV sends its totals once rates exist: a second run, a second later.
         std::thread::sleep(Duration::from_millis(1100));
-        let out = run_hv(&args);
+        let out = run(&args);
         assert!(out.status.success(), "{host}: {}", text(&out.stderr));
     }
 
@@ -245,7 +221,7 @@ fn run_on_server(server: &Server, dir: &Path, count: usize, name_len: usize, for
     );
     assert_eq!(server.colour(&host, column(format)), "red", "{host}");
     if format == "ncv" {
-        let info = common_xymon::rrd_info(&server.rrd(&host, "hvmontot.rrd"));
+        let info = rrd_info(&server.rrd(&host, "hvmontot.rrd"));
         assert_eq!(info["ds[vms].last_ds"], count.to_string(), "{host}");
     }
     let refused: Vec<String> = refusals(server)
@@ -270,5 +246,4 @@ fn a_mass_failure_reaches_every_rrd_in_every_format() {
     for (count, name_len, format) in SERVER_RUNS {
         run_on_server(server, &dir, *count, *name_len, format);
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

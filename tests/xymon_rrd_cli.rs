@@ -1,12 +1,12 @@
 //! `hv_monitor xymon-rrd HOST TEST FILE` as xymond_rrd runs it: good messages give lines on
 //! stdout and exit 0; hostile files give a clear stderr line, nothing on stdout, exit 8.
 
-mod common_xymon;
+mod support;
 
-use common_xymon::{run_hv, scratch, text};
+use support::{run, scratch, text};
 
 fn print_message(host: &str, format: &str) -> String {
-    let out = run_hv(&[
+    let out = run(&[
         "xymon",
         "--print",
         "--uri",
@@ -27,7 +27,7 @@ fn a_message_we_built_becomes_rrd_lines() {
     let dir = scratch("cli-good");
     let file = dir.join("msg");
     std::fs::write(&file, print_message("hv1.example.com", "rrd-script")).unwrap();
-    let out = run_hv(&[
+    let out = run(&[
         "xymon-rrd",
         "hv1.example.com",
         "hvmonrrd",
@@ -81,7 +81,7 @@ fn hostile_files_are_refused_with_nothing_on_stdout() {
     for (name, bytes, needle) in cases {
         let file = dir.join(name);
         std::fs::write(&file, bytes).unwrap();
-        let out = run_hv(&[
+        let out = run(&[
             "xymon-rrd",
             "hv1.example.com",
             "hvmonrrd",
@@ -101,14 +101,14 @@ fn hostile_files_are_refused_with_nothing_on_stdout() {
         assert_eq!(err.lines().count(), 1, "{name}: one clear line: {err}");
     }
     let missing = dir.join("missing");
-    let out = run_hv(&[
+    let out = run(&[
         "xymon-rrd",
         "hv1.example.com",
         "hvmonrrd",
         missing.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(8));
-    let out = run_hv(&[
+    let out = run(&[
         "xymon-rrd",
         "hv1.example.com",
         "../etc",

@@ -8,7 +8,7 @@
 //! Screenshots and DOMs stay in target/xymon-web/.
 //! Needs root and the Debian packages xymon, rrdtool, apache2, chromium.
 
-mod common_xymon;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common_xymon::{XYMON_BIN, node_xml, repo, require, text};
+use support::xymon::XYMON_BIN;
+use support::{node_xml, repo, require, text};
 
 const PORT: u16 = 19890;
 const HTTP_PORT: u16 = 18080;
@@ -55,25 +56,18 @@ fn lab() -> Option<&'static Lab> {
         ) {
             return None;
         }
-        let out = Command::new(repo().join("tests/lab/xymon-debian-up.sh"))
-            .args([
-                PORT.to_string(),
-                HTTP_PORT.to_string(),
-                std::process::id().to_string(),
-            ])
+        lab_script(
+            "xymon-debian-up.sh",
+            &[
+                &PORT.to_string(),
+                &HTTP_PORT.to_string(),
+                &std::process::id().to_string(),
+            ],
             // As the guide says for large hosts: no per-VM graphs on the trends page.
-            .env(
+            &[(
                 "XYMON_HOSTS",
-                format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
-            )
-            .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
-            .output()
-            .expect("run xymon-debian-up.sh");
-        assert!(
-            out.status.success(),
-            "xymon-debian-up.sh failed: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
+                &format!("{SMALL} {LARGE}+{LARGE_TRENDS} {TRAP} {CLIENT}"),
+            )],
         );
         // The test driver's XMLs: readable by the xymon user, and in the lab's directory,
         // which xymon-debian-down.sh removes.
@@ -82,6 +76,35 @@ fn lab() -> Option<&'static Lab> {
         Some(Lab { xml_dir })
     })
     .as_ref()
+}
+
+/// Runs `tests/lab/SCRIPT ARGS` with the binary under test and `ENV`; it must succeed.
+fn lab_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
+    let out = Command::new(repo().join("tests/lab").join(script))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// The guide's by-hand try on the client: `hv_monitor xymon --uri qemu:///system --message
+/// both ARGS` as the xymon user through the client's xymoncmd, host CLIENT.
+fn client_run(args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
+        .arg("/usr/lib/xymon/client/bin/xymoncmd")
+        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .args(["--uri", "qemu:///system", "--message", "both"])
+        .args(args)
+        .output()
+        .expect("run xymoncmd as xymon")
 }
 
 /// `hv_monitor xymon ARGS` as the xymon user, the way xymonlaunch runs it.
@@ -537,16 +560,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     ) {
         return;
     }
-    let out = Command::new(repo().join("tests/lab/xymon-debian-client.sh"))
-        .args([CLIENT, &PORT.to_string()])
-        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
-        .output()
-        .expect("run xymon-debian-client.sh");
-    assert!(
-        out.status.success(),
-        "xymon-debian-client.sh: {}",
-        text(&out.stderr)
-    );
+    lab_script("xymon-debian-client.sh", &[CLIENT, &PORT.to_string()], &[]);
     // xymonlaunch runs each task once as it starts, then every INTERVAL.
     let rrd = Path::new(RRD_DIR).join(CLIENT);
     for (column, file) in [
@@ -570,19 +584,32 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     );
 
     // By hand, as the guide says: as the xymon user, in the client's environment.
-    let by_hand = Command::new("runuser")
-        .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
-        .arg("/usr/lib/xymon/client/bin/xymoncmd")
-        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
-        .args(["--uri", "qemu:///system", "--print", "--message", "both"])
-        .output()
-        .unwrap();
+    let by_hand = client_run(&["--print"]);
     assert!(by_hand.status.success(), "{}", text(&by_hand.stderr));
     assert!(
         text(&by_hand.stdout).starts_with("status+11 hvclient,example,com.hvmon "),
         "{}",
         text(&by_hand.stdout)
     );
+    // The same without --print sends, against the counters of the client's first run: rates
+    // for the real guests, so the page's CPU and memory graphs have one RRD per VM.
+    let sent = client_run(&[]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let until = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_dir(&rrd).unwrap().any(|f| {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
+    }) {
+        assert!(Instant::now() < until, "no CPU RRD for hvmon-running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, graphs) = page(CLIENT, "hvmon");
+    let hvmon = by_service(&graphs);
+    assert_eq!(hvmon.len(), 10, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    for (service, images) in &hvmon {
+        let vms = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, vms);
+    }
 }
 
 /// Config the pages depend on: every graph a page can ask for is defined, and states keep

@@ -1,6 +1,6 @@
 #!/bin/sh
 # xymon-down.sh DIR - stop the server xymon-up.sh started in DIR: by PID only (xymonlaunch,
-# the tasks it started and their children), never by name.
+# the tasks it started and their children), never by name; then remove DIR.
 DIR=${1:?usage: xymon-down.sh DIR}
 PIDF="$DIR/run/xymonlaunch.pid"
 [ -s "$PIDF" ] || exit 0
@@ -39,4 +39,5 @@ if [ -n "$alive" ]; then
         done
     fi
 fi
-rm -f "$PIDF"
+# Nothing of the server is left behind: its config, RRDs and logs go with it.
+rm -rf "$DIR"

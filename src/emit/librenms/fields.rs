@@ -8,6 +8,65 @@ use super::Detail;
 use super::names::{Form, keys_of};
 use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, State, Totals, Vm};
 
+/// The per-VM numbers LibreNMS's hv-monitor poller stores in the VM's RRD (the VM's other
+/// keys it does not read). `totals` holds their sums, but for `status_int`.
+pub const VM_RRD_KEYS: [&str; 40] = [
+    "mem_alloc",
+    "cpus",
+    "pcpu",
+    "pmem",
+    "status_int",
+    "snaps",
+    "snaps_size",
+    "etimes",
+    "usertime",
+    "systime",
+    "rss",
+    "vsz",
+    "minflt",
+    "majflt",
+    "nvcsw",
+    "nivcsw",
+    "cow",
+    "nswap",
+    "inblk",
+    "oublk",
+    "rbytes",
+    "wbytes",
+    "rreqs",
+    "wreqs",
+    "freqs",
+    "rtime",
+    "wtime",
+    "ftime",
+    "disk_alloc",
+    "disk_in_use",
+    "disk_on_disk",
+    "ipkts",
+    "ibytes",
+    "ierrs",
+    "idrop",
+    "opkts",
+    "obytes",
+    "oerrs",
+    "odrop",
+    "coll",
+];
+
+/// The VM counts by state in `totals`, next to the sums of [`VM_RRD_KEYS`].
+pub const TOTALS_STATE_KEYS: [&str; 10] = [
+    "on",
+    "blocked",
+    "paused",
+    "off_soft",
+    "off_hard",
+    "crashed",
+    "pmsuspended",
+    "off",
+    "nostate",
+    "unknown",
+];
+
 /// A float LibreNMS can store: finite, never `null`.
 fn num(v: f64) -> f64 {
     if v.is_finite() { v } else { 0.0 }

@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 
 use crate::model::{Backend, Snapshot, Totals};
+pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
 use fields::{TotalsOut, VmOut};
 pub use names::{Form, safe_text, utf8_text};
 
@@ -125,6 +126,7 @@ pub fn compress(document: &str) -> String {
 mod tests {
     use super::*;
     use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, State, Vm};
+    use std::collections::BTreeSet;
     use std::time::SystemTime;
 
     fn snapshot_of(vms: Vec<Vm>) -> Snapshot {
@@ -144,76 +146,29 @@ mod tests {
         serde_json::from_str(doc).unwrap()
     }
 
+    /// A VM's keys LibreNMS does not store in the VM's RRD.
+    const VM_OTHER_KEYS: [&str; 9] = [
+        "os_type",
+        "ip",
+        "console_type",
+        "console",
+        "nice",
+        "pri",
+        "stats_incomplete",
+        "disks",
+        "ifs",
+    ];
+
     #[test]
     fn every_key_is_present_even_for_a_stopped_vm() {
         let doc = decode(&doc_of(vec![Vm::new("off", State::Shutoff)]));
         let vm = &doc["data"]["VMs"]["off"];
-        for key in [
-            "mem_alloc",
-            "cpus",
-            "pcpu",
-            "pmem",
-            "os_type",
-            "ip",
-            "status_int",
-            "console_type",
-            "console",
-            "snaps",
-            "snaps_size",
-            "etimes",
-            "usertime",
-            "systime",
-            "rss",
-            "vsz",
-            "minflt",
-            "majflt",
-            "nvcsw",
-            "nivcsw",
-            "cow",
-            "nswap",
-            "inblk",
-            "oublk",
-            "nice",
-            "pri",
-            "rbytes",
-            "wbytes",
-            "rreqs",
-            "wreqs",
-            "freqs",
-            "rtime",
-            "wtime",
-            "ftime",
-            "disk_alloc",
-            "disk_in_use",
-            "disk_on_disk",
-            "ipkts",
-            "ibytes",
-            "ierrs",
-            "idrop",
-            "opkts",
-            "obytes",
-            "oerrs",
-            "odrop",
-            "coll",
-            "disks",
-            "ifs",
-        ] {
+        for key in VM_RRD_KEYS.iter().chain(&VM_OTHER_KEYS) {
             assert!(!vm[key].is_null(), "missing {key}");
         }
         assert_eq!(vm["status_int"], 5);
         let totals = &doc["data"]["totals"];
-        for key in [
-            "on",
-            "blocked",
-            "paused",
-            "off_soft",
-            "off_hard",
-            "crashed",
-            "pmsuspended",
-            "off",
-            "nostate",
-            "unknown",
-        ] {
+        for key in TOTALS_STATE_KEYS {
             assert!(totals[key].is_u64(), "missing totals.{key}");
         }
         assert_eq!(totals["off_hard"], 1);
@@ -221,6 +176,29 @@ mod tests {
         assert_eq!(doc["error"], 0);
         assert_eq!(doc["errorString"], "");
         assert_eq!(doc["data"]["hv"], "libvirt");
+    }
+
+    #[test]
+    fn the_key_lists_name_every_key_of_the_document() {
+        let doc = decode(&doc_of(vec![Vm::new("off", State::Shutoff)]));
+        let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let listed = |lists: &[&[&str]]| -> BTreeSet<String> {
+            lists.concat().into_iter().map(String::from).collect()
+        };
+        assert_eq!(
+            keys(&doc["data"]["VMs"]["off"]),
+            listed(&[&VM_RRD_KEYS, &VM_OTHER_KEYS])
+        );
+        let sums: Vec<&str> = VM_RRD_KEYS
+            .into_iter()
+            .filter(|k| *k != "status_int")
+            .collect();
+        assert_eq!(
+            keys(&doc["data"]["totals"]),
+            listed(&[&sums, &TOTALS_STATE_KEYS])
+        );
     }
 
     #[test]

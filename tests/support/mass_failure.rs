@@ -1,5 +1,3 @@
-#![allow(dead_code)] // The bench reads the sizes only; the test also names what failed.
-
 //! The mass-failure matrix shared by tests/xymon_mass_failure.rs and the `sizes` mode of
 //! benches/xymon.rs: hosts whose VMs are all crashed or blocked (libvirt test-driver runstate
 //! 6 and 2), with names of a given length, and the size of every message built for them.
@@ -7,13 +5,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common_xymon::node_xml;
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::message::{self, END_MARKER};
 use hv_monitor::emit::xymon::settings::{
     DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE, Report, Settings,
 };
 use hv_monitor::model::Snapshot;
+
+use super::node_xml::{self, TestDomain};
 
 pub const COUNTS: [usize; 3] = [100, 2000, 5000];
 pub const NAME_LENGTHS: [usize; 3] = [10, 150, 1000];
@@ -38,11 +37,11 @@ pub fn vm_name(i: usize, len: usize) -> String {
 /// A node XML of `count` VMs, crashed and blocked in turn, in `dir`; returns its URI and
 /// the names.
 pub fn write_node(dir: &Path, count: usize, name_len: usize) -> (String, Vec<String>) {
-    let domains: Vec<(String, u8)> = (0..count)
-        .map(|i| (vm_name(i, name_len), if i % 2 == 0 { 6 } else { 2 }))
+    let domains: Vec<TestDomain> = (0..count)
+        .map(|i| TestDomain::lab(i, &vm_name(i, name_len), if i % 2 == 0 { 6 } else { 2 }))
         .collect();
     let uri = node_xml::write(&domains, &dir.join(format!("node-{count}-{name_len}.xml")));
-    (uri, domains.into_iter().map(|(n, _)| n).collect())
+    (uri, domains.into_iter().map(|d| d.name).collect())
 }
 
 /// Collects the node at `uri` through libvirt's test driver.

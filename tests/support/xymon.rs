@@ -1,19 +1,14 @@
-//! Harness for the Xymon tests: a private xymond + xymond_rrd (tests/lab/xymon-up.sh) on
-//! 127.0.0.1 with its own XYMONHOME, helpers to run hv_monitor, xymon, rrdtool and
-//! showgraph.cgi, and libvirt test-driver node XMLs.
-//!
-//! A test that needs a missing service calls [`require`]: with CI=true that fails the test,
-//! elsewhere it prints a loud notice and the test returns early.
+//! A private Xymon server (xymond + xymond_rrd from tests/lab/xymon-up.sh) on 127.0.0.1 with
+//! its own XYMONHOME, and the `xymon` client, rrdtool and showgraph.cgi to look at it.
 
-#![allow(dead_code)] // Each test binary uses its own subset of these helpers.
-
-pub mod node_xml;
-
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use super::{binary, repo, text};
 
 pub const XYMON_BIN: &str = "/usr/lib/xymon/server/bin";
 
@@ -31,20 +26,6 @@ pub const HOSTS: &[&str] = &[
     "hv-bench.example.com",
 ];
 
-/// Fails the test under CI, else says loudly why it is skipped. Returns whether to go on.
-pub fn require(what: &str, available: bool) -> bool {
-    if available {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required for this test and missing under CI=true: {what}");
-    }
-    eprintln!(
-        "\n!!!!!!!! SKIPPED: {what} is not available (set CI=true to make this fail) !!!!!!!!\n"
-    );
-    false
-}
-
 pub fn xymon_installed() -> bool {
     [
         "xymond",
@@ -59,54 +40,14 @@ pub fn xymon_installed() -> bool {
         && Command::new("rrdtool").arg("--version").output().is_ok()
 }
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The binary under test: this build's, or `HV_MONITOR_BIN` (tests/deb/test-package.sh points
-/// it at the installed package's /usr/bin/hv_monitor).
-pub fn binary() -> PathBuf {
-    std::env::var_os("HV_MONITOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hv_monitor")))
-}
-
-pub fn hv_monitor() -> Command {
-    Command::new(binary())
-}
-
-/// Runs hv_monitor with `args`, with no Xymon variables from the caller's environment.
-pub fn run_hv(args: &[&str]) -> Output {
-    hv_monitor()
-        .args(args)
-        .env_remove("XYMSRV")
-        .env_remove("XYMSERVERS")
-        .env_remove("XYMONDPORT")
-        .env_remove("MACHINE")
-        .env_remove("XYMONTMP")
-        .env("STATE_DIRECTORY", state_dir())
-        .output()
-        .expect("run hv_monitor")
-}
-
-/// Where runs without `--state` keep their rates: one private directory per test process,
-/// so no test writes the real default (/var/lib/hv-monitor).
-pub fn state_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir =
-            std::env::temp_dir().join(format!("hvmon-xymon-test-{}-state", std::process::id()));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&dir)
-            .expect("create the state directory");
-        dir
-    })
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// `server`, when there is one; else [`super::require`]'s verdict on the missing Xymon.
+pub fn required(server: Option<&'static Server>) -> Option<&'static Server> {
+    super::require(
+        "Xymon server (apt-get install xymon rrdtool)",
+        server.is_some(),
+    )
+    .then_some(())?;
+    server
 }
 
 /// A running private Xymon server.
@@ -116,34 +57,35 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts (once per test binary) the server on `port` in /tmp/hvmon-xymon-PORT; it stops
-    /// by itself when this test process exits (a watchdog in xymon-up.sh). `None`: Xymon is
-    /// not installed (see [`require`]).
+    /// Starts a server on `port` in /tmp/hvmon-xymon-PORT, with `hosts` in its hosts.cfg; it
+    /// stops by itself when this test process exits (a watchdog in xymon-up.sh). `None`:
+    /// Xymon is not installed (see [`required`]).
+    pub fn start<S: Borrow<str>>(port: u16, hosts: &[S]) -> Option<Server> {
+        if !xymon_installed() {
+            return None;
+        }
+        let home = PathBuf::from(format!("/tmp/hvmon-xymon-{port}"));
+        let out = Command::new(repo().join("tests/lab/xymon-up.sh"))
+            .arg(&home)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .env("XYMON_HOSTS", hosts.join(" "))
+            .env("HV_MONITOR_BIN", binary())
+            .output()
+            .expect("run tests/lab/xymon-up.sh");
+        assert!(
+            out.status.success(),
+            "xymon-up.sh failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        Some(Server { home, port })
+    }
+
+    /// [`Server::start`] with [`HOSTS`], once per test binary.
     pub fn shared(port: u16) -> Option<&'static Server> {
         static SERVER: OnceLock<Option<Server>> = OnceLock::new();
-        SERVER
-            .get_or_init(|| {
-                if !xymon_installed() {
-                    return None;
-                }
-                let home = PathBuf::from(format!("/tmp/hvmon-xymon-{port}"));
-                let out = Command::new(repo().join("tests/lab/xymon-up.sh"))
-                    .arg(&home)
-                    .arg(port.to_string())
-                    .arg(std::process::id().to_string())
-                    .env("XYMON_HOSTS", HOSTS.join(" "))
-                    .env("HV_MONITOR_BIN", binary())
-                    .output()
-                    .expect("run tests/lab/xymon-up.sh");
-                assert!(
-                    out.status.success(),
-                    "xymon-up.sh failed:\n{}{}",
-                    text(&out.stdout),
-                    text(&out.stderr)
-                );
-                Some(Server { home, port })
-            })
-            .as_ref()
+        SERVER.get_or_init(|| Server::start(port, HOSTS)).as_ref()
     }
 
     pub fn addr(&self) -> String {
@@ -256,12 +198,4 @@ pub fn rrd_info(path: &Path) -> BTreeMap<String, String> {
         .filter_map(|l| l.split_once(" = "))
         .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
         .collect()
-}
-
-/// A scratch directory under /tmp for one test.
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hvmon-xymon-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
