@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 from benchmarks_md import produced_by
@@ -98,27 +99,30 @@ def main():
         udp = [bench.largest_fitting(UDP_LIMIT, *extra) for extra in ((), ("--no-devices",))]
         total = [bench.largest_fitting(TOTAL_LIMIT, *extra) for extra in ((), ("--no-devices",))]
     guests = ", and the lab's real QEMU guests (last row)" if lab else ""
+    method = (
+        f"`hv_monitor -j 1 -c` (release build) against libvirt's test driver, node XMLs in the "
+        f"lab mix of `tests/support/node_xml.rs` (1-3 disks and 1-2 NICs per VM, mixed "
+        f"states){guests}. One connection: each test-driver connection parses the node XML "
+        "anew, so the default `-j` (4 connections at 2000 VMs) only multiplies that; "
+        "`scripts/bench-parallel.py` measures connections on real guests. Wall time is the "
+        f"median of {runs} runs, peak RSS the largest of them; `virsh list --all` is libvirt's "
+        f"own time to connect and list the same URI (median of {runs}), most of which, on the "
+        "test driver, is loading the node XML; sizes are from one run each.")
     print(f"""## LibreNMS output by VM count (`scripts/bench-librenms.py`)
 
 {provenance}
 
-`hv_monitor -j 1 -c` (release build) against libvirt's test driver, node XMLs in the lab
-mix of `tests/support/node_xml.rs` (1-3 disks and 1-2 NICs per VM, mixed states){guests}. One
-connection: each test-driver connection parses the node XML anew, so the default `-j` (4
-connections at 2000 VMs) only multiplies that; `scripts/bench-parallel.py` measures
-connections on real guests. Wall time is the median of {runs} runs, peak RSS the largest of
-them; `virsh list --all` is libvirt's own time to connect and list the same URI (median of
-{runs}), most of which, on the test driver, is loading the node XML; sizes are from one run
-each.
+{textwrap.fill(method, 92, break_long_words=False, break_on_hyphens=False)}
 
 | VMs | wall | peak RSS | `virsh list --all` | plain JSON | `-c` | fits one UDP reply | `-c --no-devices` |
 |---|---:|---:|---:|---:|---:|:---:|---:|""")
     print("\n".join(rows))
-    print(f"""
-Largest VM count whose `-c` output fits one UDP reply ({UDP_LIMIT:,} B): **{udp[0]:,}**
-({udp[1]:,} with `--no-devices`); under snmpd's extend cut ({TOTAL_LIMIT:,} B):
-**{total[0]:,}** ({total[1]:,} with `--no-devices`). Sizes move a little between runs: the
-test driver's counters follow the clock.""")
+    fits = (f"Largest VM count whose `-c` output fits one UDP reply ({UDP_LIMIT:,} B): "
+            f"**{udp[0]:,}** ({udp[1]:,} with `--no-devices`); under snmpd's extend cut "
+            f"({TOTAL_LIMIT:,} B): **{total[0]:,}** ({total[1]:,} with `--no-devices`). Sizes "
+            "move a little between runs: the test driver's counters follow the clock.")
+    print()
+    print(textwrap.fill(fits, 92, break_long_words=False, break_on_hyphens=False))
 
 
 if __name__ == "__main__":

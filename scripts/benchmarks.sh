@@ -1,24 +1,26 @@
 #!/bin/bash
 # Regenerates the sections of BENCHMARKS.md, one benchmark after another, each through
 # scripts/benchmarks_md.py (a section is replaced only when its benchmark succeeds; the
-# others stay as they are). Times on the 2-core lab machine, release build already there.
+# others stay as they are).
 #
 #   scripts/benchmarks.sh [--robustness] [--parallel] [--soak] [--fuzz] [--sanitizers] [--all]
 #
-# Always (about 15 minutes):
-#   scripts/bench-librenms.py 7        LibreNMS output by VM count             ~5 min
+# Always (5 minutes in all on the 2-core lab machine, 2026-11-30, the release build included):
+#   scripts/bench-librenms.py 7        LibreNMS output by VM count             ~2 min
 #   cargo bench --bench xymon          Xymon messages by VM count (a private
 #                                      xymond on 127.0.0.1:19845)              ~1 min
-#   scripts/message-size-figures.sh    Xymon message sizes in a mass failure   ~5 min
+#   scripts/message-size-figures.sh    Xymon message sizes in a mass failure   ~2 min
 #   scripts/bad-server-figures.sh      giving up on bad Xymon servers          ~1 min
-# Only when asked:
+# Only when asked (not timed here):
 #   --robustness  scripts/robustness-figures.sh: root and the lab; stops the lab's libvirtd
-#                 and a QEMU of its own with SIGSTOP for a few seconds         ~15 s
+#                 (one 5 s deadline) and a QEMU of its own with SIGSTOP         seconds
 #   --parallel    scripts/bench-parallel.py: starts up to 97 extra QEMU guests on the lab's
-#                 libvirtd                                                     ~20 min
-#   --soak        scripts/soak.sh (SOAK_RUNS, default 1000)                    ~1 hour
-#   --fuzz        scripts/fuzz.sh (FUZZ_SECONDS per target, default 30)        17 x FUZZ_SECONDS
-#   --sanitizers  scripts/stress-sanitizers.sh 250 3: root; an ASan build      hours
+#                 libvirtd, 7 rounds of 6 commands at 4 guest counts            tens of minutes
+#   --soak        scripts/soak.sh: SOAK_RUNS (default 1000) runs, in process
+#                 and through the CLI, each against 500 VMs and the lab        tens of minutes
+#   --fuzz        scripts/fuzz.sh: FUZZ_SECONDS (default 30) per target (17)    17 x that, + build
+#   --sanitizers  scripts/stress-sanitizers.sh 250 3: root; an ASan build, 7
+#                 scenarios                                                    hours
 #   --all         all of the above
 # The lab's env (/tmp/hvmon-lab/env, tests/lab/libvirt-up.sh) is read when there: the
 # LibreNMS bench then measures the real guests too. Benchmarks that start xymond on a fixed
