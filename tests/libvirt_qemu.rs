@@ -8,7 +8,8 @@ mod support;
 
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use support::librenms::librenms_decode;
-use support::{lab_dir, qemu_uri, require, run, stderr, stdout};
+use support::stuck_guest::StuckGuest;
+use support::{qemu_uri, require, run, stderr, stdout};
 
 use serde_json::Value;
 
@@ -281,79 +282,6 @@ fn collect_over(uri: &str, connections: &str) -> Value {
 
 const STUCK: &str = "hvmon-stuck-group";
 
-/// A transient guest of this test's own whose QEMU is stopped (SIGSTOP) until dropped; then
-/// it is continued, destroyed and its disk removed.
-struct StuckGuest {
-    uri: String,
-    qemu: i32,
-    disk: std::path::PathBuf,
-}
-
-impl StuckGuest {
-    fn start(uri: &str) -> StuckGuest {
-        let virsh = |args: &[&str]| {
-            std::process::Command::new("virsh")
-                .args(["-q", "-c", uri])
-                .args(args)
-                .output()
-                .unwrap()
-        };
-        // Left over by a run that was killed before its guard ran.
-        virsh(&["destroy", STUCK]);
-        let lab = lab_dir();
-        let disk = std::path::Path::new(&lab).join(format!("{STUCK}.raw"));
-        std::fs::File::create(&disk)
-            .and_then(|f| f.set_len(1 << 20))
-            .unwrap();
-        let xml = std::path::Path::new(&lab).join(format!("{STUCK}.xml"));
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='qemu'><name>{STUCK}</name>\
-                 <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
-                 <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\
-                 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
-                 <disk type='file' device='disk'><driver name='qemu' type='raw'/>\
-                 <source file='{}'/><target dev='vda' bus='virtio'/></disk>\
-                 <memballoon model='none'/></devices></domain>",
-                disk.display()
-            ),
-        )
-        .unwrap();
-        let created = virsh(&["create", xml.to_str().unwrap()]);
-        std::fs::remove_file(&xml).unwrap();
-        assert!(
-            created.status.success(),
-            "virsh create: {}",
-            stderr(&created)
-        );
-        let qemu: i32 = std::fs::read_to_string(format!("/run/libvirt/qemu/{STUCK}.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let guest = StuckGuest {
-            uri: uri.to_string(),
-            qemu,
-            disk,
-        };
-        // SAFETY: kill has no memory effects.
-        unsafe { libc::kill(qemu, libc::SIGSTOP) };
-        guest
-    }
-}
-
-impl Drop for StuckGuest {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory effects; a gone process only makes it fail.
-        unsafe { libc::kill(self.qemu, libc::SIGCONT) };
-        let _ = std::process::Command::new("virsh")
-            .args(["-q", "-c", &self.uri, "destroy", STUCK])
-            .output();
-        let _ = std::fs::remove_file(&self.disk);
-    }
-}
-
 /// With several connections a VM whose QEMU stopped answering costs only its own group one
 /// more attempt: the run ends in time, every other VM keeps its disk I/O.
 #[test]
@@ -361,7 +289,8 @@ fn a_stuck_qemu_costs_only_its_group_a_retry() {
     use std::time::{Duration, Instant};
     let Some(uri) = uri_or_skip() else { return };
     let _lab = LAB.write().unwrap_or_else(PoisonError::into_inner);
-    let _guest = StuckGuest::start(&uri);
+    let guest = StuckGuest::start(&uri, STUCK);
+    guest.stop();
     let collect = || {
         let started = Instant::now();
         let out = run(&["--uri", &uri, "-j", "4", "-t", "3", "-c"]);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::librenms::librenms_decode;
+use support::stuck_guest::StuckGuest;
 use support::{hv_monitor, lab_dir, qemu_uri, require, run, stderr, stdout};
 
 static LAB: Mutex<()> = Mutex::new(());
@@ -100,15 +101,6 @@ fn document(out: &Output) -> Value {
     librenms_decode(stdout(out).trim_end()).expect("LibreNMS decodes the output")
 }
 
-fn virsh(uri: &str, args: &[&str]) -> Output {
-    Command::new("virsh")
-        .arg("-c")
-        .arg(uri)
-        .args(args)
-        .output()
-        .expect("virsh runs")
-}
-
 // ---------------------------------------------------------------------------------------
 // A hung libvirtd
 
@@ -165,63 +157,6 @@ fn a_stopped_libvirtd_ends_in_the_error_envelope_before_the_deadline() {
 
 const STUCK: &str = "hvmon-stuck";
 
-/// A transient guest of this test's own (the shape of tests/lab/libvirt-up.sh's, one disk),
-/// so hvmon-running stays as other test binaries expect it. Dropping it continues its QEMU
-/// and destroys it.
-struct StuckGuest {
-    uri: String,
-    qemu: i32,
-}
-
-impl StuckGuest {
-    fn start(uri: &str) -> StuckGuest {
-        let lab = lab_dir();
-        // Left over by a run that was killed before its guard ran.
-        virsh(uri, &["destroy", STUCK]);
-        let disk = lab.join(format!("{STUCK}.raw"));
-        std::fs::File::create(&disk)
-            .and_then(|f| f.set_len(1 << 20))
-            .unwrap();
-        let xml = lab.join(format!("{STUCK}.xml"));
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='qemu'><name>{STUCK}</name>\
-                 <memory unit='MiB'>64</memory><vcpu>1</vcpu>\
-                 <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\
-                 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
-                 <disk type='file' device='disk'><driver name='qemu' type='raw'/>\
-                 <source file='{}'/><target dev='vda' bus='virtio'/></disk>\
-                 </devices></domain>",
-                disk.display()
-            ),
-        )
-        .unwrap();
-        let created = virsh(uri, &["create", xml.to_str().unwrap()]);
-        assert!(
-            created.status.success(),
-            "virsh create: {}",
-            stderr(&created)
-        );
-        let qemu = std::fs::read_to_string(format!("/run/libvirt/qemu/{STUCK}.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        StuckGuest {
-            uri: uri.to_string(),
-            qemu,
-        }
-    }
-}
-
-impl Drop for StuckGuest {
-    fn drop(&mut self) {
-        signal(self.qemu, libc::SIGCONT);
-        virsh(&self.uri, &["destroy", STUCK]);
-    }
-}
-
 /// Disk I/O keys of a VM and of one of its disks: present, or all left out.
 fn has_disk_io(vm: &Value) -> bool {
     let keys = ["rbytes", "rreqs", "rtime", "wbytes", "wreqs", "wtime"];
@@ -243,7 +178,7 @@ fn a_vm_whose_qemu_stopped_answering_keeps_its_state_and_loses_only_its_disk_io(
     let Some((uri, _)) = lab_or_skip() else {
         return;
     };
-    let guest = StuckGuest::start(&uri);
+    let guest = StuckGuest::start(&uri, STUCK);
     let collect = |deadline: &str| timed(hv_monitor().args(["--uri", &uri, "-t", deadline, "-c"]));
     let (out, _) = collect("5");
     assert!(out.status.success(), "{}", stderr(&out));

@@ -10,6 +10,7 @@
 pub mod librenms;
 pub mod mass_failure;
 pub mod node_xml;
+pub mod stuck_guest;
 pub mod xymon;
 
 use std::path::{Path, PathBuf};
