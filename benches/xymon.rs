@@ -2,13 +2,17 @@
 //! 10, 100, 500 and 2000 VMs (libvirt test-driver node XMLs), how many messages each needs,
 //! and the extra-script handler's time per message. Sends to a private xymond on
 //! 127.0.0.1:19845 (tests/lab/xymon-up.sh); without Xymon installed it reports building only.
+//! Prints its BENCHMARKS.md section; `scripts/benchmarks_md.py write -- cargo bench --bench
+//! xymon` writes it there.
 //!
-//! `cargo bench --bench xymon -- sizes` (scripts/message-size-figures.sh): instead, the largest
-//! message over the mass-failure matrix (tests/support/mass_failure.rs) against each `--max-size`.
+//! `cargo bench --bench xymon -- sizes` (scripts/message-size-figures.sh): instead, the table
+//! of the largest message over the mass-failure matrix (tests/support/mass_failure.rs) against
+//! each `--max-size`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
@@ -44,15 +48,19 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// One line per node of the mass-failure matrix: per size limit, the largest message over
-/// every format and `--message` kind, and the most messages one run needed.
+/// A markdown table, one row per node of the mass-failure matrix: per size limit, the largest
+/// message over every format and `--message` kind, and the most messages one run needed.
 fn sizes() {
     let dir = scratch("bench-sizes");
-    print!("{:>5} {:>10} |", "VMs", "name bytes");
+    print!("| VMs | name bytes |");
     for max in mass_failure::MAX_SIZES {
-        print!(" {:>24} |", format!("--max-size {max}"));
+        print!(" `--max-size {max}` |");
     }
-    println!(" {:>10}", "collect");
+    println!(" collect |");
+    println!(
+        "|---:|---:|{}---:|",
+        "---:|".repeat(mass_failure::MAX_SIZES.len())
+    );
     let mut overall = [0usize; mass_failure::MAX_SIZES.len()];
     for count in mass_failure::COUNTS {
         for name_len in mass_failure::NAME_LENGTHS {
@@ -61,24 +69,38 @@ fn sizes() {
             let snapshot = mass_failure::collect(&uri);
             let collect_time = started.elapsed();
             let built = mass_failure::build_all(&snapshot);
-            print!("{count:>5} {name_len:>10} |");
+            print!("| {count} | {name_len} |");
             for (i, max) in mass_failure::MAX_SIZES.iter().enumerate() {
                 let at_max = built.iter().filter(|b| b.max_size == *max);
                 let largest = at_max.clone().map(|b| b.largest).max().unwrap_or(0);
                 let messages = at_max.map(|b| b.messages).max().unwrap_or(0);
                 assert!(built.iter().all(|b| b.unterminated == 0));
                 overall[i] = overall[i].max(largest);
-                print!(" {:>24} |", format!("{largest} B, {messages} msgs"));
+                print!(" {largest} B, {messages} msgs |");
             }
-            println!(" {:>10}", ms(collect_time));
+            println!(" {} |", ms(collect_time));
         }
     }
-    print!("{:>16} |", "largest");
+    print!("| largest | |");
     for (largest, max) in overall.iter().zip(mass_failure::MAX_SIZES) {
         let verdict = if *largest <= max { "fits" } else { "OVER" };
-        print!(" {:>24} |", format!("{largest} B {verdict}"));
+        print!(" {largest} B {verdict} |");
     }
-    println!();
+    println!(" |");
+}
+
+/// The `produced-by` line of the section (scripts/benchmarks_md.py, shared by every
+/// benchmark).
+fn produced_by(command: &str) -> String {
+    let out = Command::new(support::repo().join("scripts/benchmarks_md.py"))
+        .args(["produced-by", command])
+        .output()
+        .expect("run scripts/benchmarks_md.py");
+    assert!(
+        out.status.success(),
+        "scripts/benchmarks_md.py produced-by failed"
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
 }
 
 fn main() {
@@ -91,25 +113,34 @@ fn main() {
         eprintln!("xymon not installed: building only, no sending");
     }
     let dir = scratch("bench");
+    let command = "cargo bench --bench xymon";
+    println!("## Xymon messages by VM count (`{command}`)\n");
+    println!("{}", produced_by(command));
     println!(
-        "{:>5} | {:>10} | {:>10} {:>9} {:>4} | {:>10} {:>9} {:>4} | {:>10} | {:>12} {:>12}",
-        "VMs",
-        "collect",
-        "splitncv",
-        "bytes",
-        "msgs",
-        "rrd-script",
-        "bytes",
-        "msgs",
-        "send",
-        "xymon-rrd",
-        "(process)"
+        "Libvirt test-driver hosts (the lab's state mix; test-driver VMs have no QEMU process, so \
+         no CPU/RSS lines), collected twice over one connection so every rate is present; each \
+         form built {ROUNDS} times (the mean shown); {}; the extra-script handler on every \
+         rrd-script message, in process and as xymond_rrd runs it (one process per message). \
+         \"collect\" is mostly libvirt loading the test driver's node XML.\n",
+        if server.is_some() {
+            "the SPLITNCV messages sent in one extcombo connection to a private xymond on \
+             loopback, host check included"
+        } else {
+            "no sending (Xymon is not installed)"
+        }
     );
+    println!(
+        "| VMs | collect | build splitncv | bytes | msgs | build rrd-script | bytes | msgs \
+         | send (TCP) | xymon-rrd per message (in process / as a process) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut largest_host = (0, 0);
     for n in [10usize, 100, 500, 2000] {
         let uri = node_xml::write_mixed(n, &dir.join(format!("node-{n}.xml")));
+        // One connection: each test-driver connection parses the node XML anew.
         let options = CollectOptions {
             uri: Some(uri.clone()),
-            ..CollectOptions::default()
+            connections: Some(1),
         };
         let started = Instant::now();
         let first = collect::collect(Backend::Libvirt, &options).expect("collect");
@@ -177,8 +208,7 @@ fn main() {
         let per_process = started.elapsed() / files.len() as u32;
 
         println!(
-            "{:>5} | {:>10} | {:>10} {:>9} {:>4} | {:>10} {:>9} {:>4} | {:>10} | {:>12} {:>12}",
-            n,
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
             ms(collect_time),
             ms(split_time),
             size(&split),
@@ -190,5 +220,10 @@ fn main() {
             ms(per_message),
             ms(per_process),
         );
+        largest_host = (n, split.len());
     }
+    let (vms, messages) = largest_host;
+    println!(
+        "\nA {vms}-VM host needs {messages} SPLITNCV messages, sent in one extcombo connection."
+    );
 }

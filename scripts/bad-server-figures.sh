@@ -116,20 +116,46 @@ timed_run() {
     fi
 }
 
-echo "hv_monitor xymon --timeout $TIMEOUT, one bad server ($BIN):"
+# What hv_monitor said, as one markdown table cell.
+said() { head -1 "$work/err" | cut -c1-240 | sed 's/|/\\|/g'; }
+
+cat <<EOF
+## Giving up on bad Xymon servers (\`scripts/bad-server-figures.sh\`)
+
+$(scripts/benchmarks_md.py produced-by "TIMEOUT=$TIMEOUT CAP=$CAP scripts/bad-server-figures.sh")
+
+Time for one \`hv_monitor xymon --timeout $TIMEOUT\` run (\`$BIN\`; collection from the libvirt
+test driver, then the host check and the message) against a server on 127.0.0.1 that
+misbehaves one way, and against all of them in one run; a run still going after $CAP s is
+killed. Every run should end within one \`--timeout\` per server plus process start and the
+collection.
+
+| bad server | run | what hv_monitor said |
+|---|---|---|
+EOF
 all=()
 for kind in tcp-trickle never-reads tcp-never-closes \
     http-trickle-headers http-trickle-body http-never-answers http-never-reads; do
     start_server "$kind"
     case $kind in
+        tcp-trickle) what="TCP, trickles its answer a byte a second" ;;
+        never-reads) what="TCP, accepts and never reads" ;;
+        tcp-never-closes) what="TCP, reads the message, never answers or closes" ;;
+        http-trickle-headers) what="HTTP, trickles its headers a byte a second" ;;
+        http-trickle-body) what="HTTP, trickles its body a byte a second" ;;
+        http-never-answers) what="HTTP, reads the request, never answers" ;;
+        http-never-reads) what="HTTP, accepts and never reads" ;;
+    esac
+    case $kind in
         tcp-* | never-reads) server=127.0.0.1:$port ;;
         *) server=http://127.0.0.1:$port/xymon-cgi/xymoncgimsg.cgi ;;
     esac
     all+=("$server")
-    printf '  %-22s %s\n' "$kind:" "$(timed_run "$server")"
-    printf '  %-22s %s\n' "" "$(head -c 300 "$work/err")"
+    run=$(timed_run "$server")
+    echo "| $what | $run | $(said) |"
 done
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf '  %-22s %s\n' "refused (closed port):" "$(timed_run "127.0.0.1:$closed")"
-echo "all ${#all[@]} bad servers in one run (bound: ${#all[@]} x $TIMEOUT s + collection):"
-echo "  $(timed_run "${all[@]}")"
+run=$(timed_run "127.0.0.1:$closed")
+echo "| closed port (refused) | $run | $(said) |"
+run=$(timed_run "${all[@]}")
+echo "| all ${#all[@]} bad servers above in one run (bound ${#all[@]} x $TIMEOUT s) | $run | $(said) |"

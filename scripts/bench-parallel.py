@@ -7,9 +7,10 @@ tests/lab/extra-guests.sh), runs in turn, ROUNDS times: `hv_monitor -c -j 1` (se
 `virsh domstats` (libvirt's own floor: one serial bulk call). Prints medians of wall time, CPU
 (user+sys) and peak RSS, and the libvirt calls each makes per VM, counted from libvirt's own
 client log (RPC_CLIENT_MSG_TX_QUEUE lines: one per remote call, connection set-up included).
+Prints its BENCHMARKS.md section (progress on stderr); to write it there:
 
-    scripts/bench-parallel.py [--counts 3,20,50,100] [--rounds 7] [--ks 2,4,8]
-                              [--before OLD_HV_MONITOR] [--write BENCHMARKS.md]
+    scripts/benchmarks_md.py write -- scripts/bench-parallel.py [--counts 3,20,50,100]
+        [--rounds 7] [--ks 2,4,8] [--before OLD_HV_MONITOR]
 
 Needs the lab (tests/lab/libvirt-up.sh) and a release build (built here). Starts the extra
 guests it needs and removes them all when done; the hvmon-* lab guests are never touched.
@@ -24,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks_md import produced_by
+
 ROOT = Path(__file__).resolve().parent.parent
 URI = os.environ.get("HVMON_QEMU_URI", "qemu:///system")
 EXTRA = ROOT / "tests/lab/extra-guests.sh"
-BEGIN, END = "<!-- bench-parallel: begin -->", "<!-- bench-parallel: end -->"
 
 
 def measure(cmd, env=None):
@@ -68,8 +70,8 @@ def main():
     ap.add_argument("--before", help="an earlier hv_monitor binary: its calls per VM are counted "
                     "(not timed: it may be a debug build)")
     ap.add_argument("--no-build", action="store_true", help="use target/release as it is")
-    ap.add_argument("--write", help="replace this script's section of this markdown file")
     args = ap.parse_args()
+    provenance = produced_by(" ".join(["scripts/bench-parallel.py"] + sys.argv[1:]))
     counts = [int(c) for c in args.counts.split(",")]
     ks = [int(k) for k in args.ks.split(",") if k]
 
@@ -84,7 +86,7 @@ def main():
     variants.append(("virsh domstats", ["virsh", "-c", URI, "domstats"]))
 
     rows = []
-    subprocess.run([EXTRA, "stop"], check=True)
+    subprocess.run([EXTRA, "stop"], check=True, stdout=sys.stderr)
     try:
         for count in counts:
             subprocess.run([EXTRA, "start", str(max(count - len(lab), 0))], check=True,
@@ -104,22 +106,23 @@ def main():
                 n = calls(cmd)
                 rows.append((vms, f"`{name}`", f"{wall * 1000:.1f}", f"{cpu * 1000:.1f}",
                              f"{rss / 1024:.1f}", n, f"{wall / floor:.2f}"))
-                print(rows[-1], flush=True)
+                print(rows[-1], file=sys.stderr, flush=True)
             if args.before:
                 n = calls([args.before, "--uri", URI, "-c"])
                 rows.append((vms, "before (`hv_monitor -c` of --before, calls only)",
                              "", "", "", n, ""))
-                print(rows[-1], flush=True)
+                print(rows[-1], file=sys.stderr, flush=True)
     finally:
-        subprocess.run([EXTRA, "stop"], check=True)
+        subprocess.run([EXTRA, "stop"], check=True, stdout=sys.stderr)
 
     load = os.getloadavg()
     section = [
-        BEGIN,
         "## Large libvirt hosts: serial vs several connections (`scripts/bench-parallel.py`)",
         "",
+        provenance,
+        "",
         f"Real QEMU guests (TCG, the extra ones paused, 64 MiB) on the lab's libvirtd, "
-        f"{os.cpu_count()} cores, median of {args.rounds} rounds run in turn, release build; "
+        f"median of {args.rounds} rounds run in turn, release build; "
         f"load average at the end {load[0]:.1f} (other builds share the machine). Calls: "
         "libvirt remote calls one run makes (its client log), connection set-up included. "
         "x domstats: wall time over one `virsh domstats` of the same round set.",
@@ -129,17 +132,7 @@ def main():
     ]
     section += [f"| {v} | {name} | {w} | {c} | {r} | {n} | {n / v:.2f} | {x} |"
                 for v, name, w, c, r, n, x in rows]
-    section.append(END)
-    text = "\n".join(section) + "\n"
-    print(text)
-    if args.write:
-        path = Path(args.write)
-        old = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in old and END in old:
-            new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END) + 1:]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text
-        path.write_text(new)
+    print("\n".join(section))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@
 # Inputs: fuzz/seeds/TARGET (committed, from fuzz/make-seeds.sh; read only) and
 # fuzz/corpus/TARGET (what fuzzing kept, minimised with `cargo fuzz cmin` after each run so
 # the next run starts where this one ended; git-ignored, megabytes). Not for CI: minutes.
+# Prints its BENCHMARKS.md section (written only when nothing crashed):
+#   FUZZ_SECONDS=60 scripts/benchmarks_md.py write -- scripts/fuzz.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +51,8 @@ target_dir=fuzz/target/${toolchain[0]:-+stable}-$sanitizer
 target_dir=${target_dir/+/}
 fuzz=(cargo "${toolchain[@]}" fuzz)
 opts=(--sanitizer "$sanitizer" --target-dir "$target_dir")
-echo "toolchain: $(rustc "${toolchain[@]}" --version), sanitizer: $sanitizer, $seconds s per target" >&2
+toolchain_line="$(rustc "${toolchain[@]}" --version), sanitizer: $sanitizer, $seconds s per target"
+echo "toolchain: $toolchain_line" >&2
 
 if [ $# -gt 0 ]; then
     targets=("$@")
@@ -64,6 +67,17 @@ if ! "${fuzz[@]}" build "${opts[@]}" >"$logs/build.log" 2>&1; then
     exit 2
 fi
 status=0
+cat <<EOF
+## Fuzzing (\`scripts/fuzz.sh\`)
+
+$(scripts/benchmarks_md.py produced-by "FUZZ_SECONDS=$seconds FUZZ_SANITIZER=$sanitizer scripts/fuzz.sh${*:+ $*}")
+
+Each cargo-fuzz target ($toolchain_line) run from its committed seeds and the corpus earlier
+runs kept; per target: seconds, executions, crashes found, corpus files after \`cargo fuzz
+cmin\`.
+
+\`\`\`
+EOF
 printf '%-16s %8s %12s %8s %12s\n' target seconds executions crashes corpus_files
 for t in "${targets[@]}"; do
     corpus=fuzz/corpus/$t
@@ -95,4 +109,5 @@ for t in "${targets[@]}"; do
         find "$artifacts" -type f -printf '%T@ %p\n' | sort -n | tail -"$crashes" | cut -d' ' -f2- >&2
     fi
 done
+echo '```'
 exit $status

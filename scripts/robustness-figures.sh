@@ -1,13 +1,14 @@
 #!/bin/bash
-# Prints the robustness figures for BENCHMARKS.md, against the lab (tests/lab/libvirt-up.sh,
-# run as root):
-#   - a stopped libvirtd (SIGSTOP): time to the LibreNMS error envelope, default deadline;
+# Prints the BENCHMARKS.md section "Deadlines: a stopped libvirtd, a stopped QEMU", against
+# the lab (tests/lab/libvirt-up.sh, run as root):
+#   - the lab's libvirtd stopped (SIGSTOP) for one run: time to the LibreNMS error envelope,
+#     default deadline;
 #   - a VM whose QEMU is stopped (its monitor never answers): time of the first run (which
-#     has to give up on a stats call) and of a later run, default deadline;
-#   - the largest VM count served in one SNMP reply (scripts/bench-librenms.py);
-#   - the soak: scripts/soak.sh with SOAK_RUNS (default 1000; 0 leaves it out);
-#   - fuzz executions and crashes: scripts/fuzz.sh when FUZZ_SECONDS is set (per target).
-# Whatever it stops is continued on exit, however the script ends.
+#     has to give up on a stats call) and of a later run, default deadline.
+# Whatever it stops is continued on exit, however the script ends. Takes about 15 s. (The
+# largest VM counts per SNMP reply are scripts/bench-librenms.py's section, the soak
+# scripts/soak.sh's, fuzzing scripts/fuzz.sh's.) To write the section:
+#   scripts/benchmarks_md.py write -- scripts/robustness-figures.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAB=${HVMON_LAB:-/tmp/hvmon-lab}
@@ -38,10 +39,19 @@ timed_run() {
     awk -v ns=$((end - start)) -v c=$code 'BEGIN {printf "%.2f s, exit %d", ns / 1e9, c}'
 }
 
+cat <<EOF
+## Deadlines: a stopped libvirtd, a stopped QEMU (\`scripts/robustness-figures.sh\`)
+
+$(scripts/benchmarks_md.py produced-by scripts/robustness-figures.sh)
+
+\`hv_monitor -c\` (release build, default deadline 5 s) against the lab's libvirtd
+(\`$URI\`) while something it needs does not answer.
+
+EOF
 libvirtd=$(cat "$LAB/libvirtd.pid")
 kill -STOP "$libvirtd"
 stopped+=("$libvirtd")
-echo "stopped libvirtd, default deadline 5 s: answered in $(timed_run) (error envelope)"
+echo "- libvirtd stopped (SIGSTOP): answered in $(timed_run) (the error document)."
 kill -CONT "$libvirtd"
 
 # A guest of its own, shaped like the tests' (tests/robustness.rs), so the lab's stay as
@@ -59,22 +69,11 @@ virsh -c "$URI" create "$LAB/$STUCK.xml" >/dev/null
 qemu=$(cat "/run/libvirt/qemu/$STUCK.pid")
 kill -STOP "$qemu"
 stopped+=("$qemu")
-echo "VM with a stopped QEMU, default deadline 5 s: first run $(timed_run), later run $(timed_run)"
+echo "- A VM whose QEMU is stopped (SIGSTOP): first run $(timed_run), later run $(timed_run);"
 if grep -q "VM '$STUCK' is busy" "$LAB/figures.err"; then
-    echo "  the VM is listed with its state, its disk stats left out as unknown"
+    echo "  the VM is listed with its state, its disk stats left out as unknown."
 else
-    echo "  the VM was NOT marked busy: $(cat "$LAB/figures.err")"
+    echo "  the VM was NOT marked busy: $(head -1 "$LAB/figures.err")"
 fi
 kill -CONT "$qemu"
 virsh -c "$URI" destroy "$STUCK" >/dev/null
-
-if [ "${SOAK_RUNS:-1000}" != 0 ]; then
-    scripts/soak.sh
-fi
-
-echo "largest VM counts served in one SNMP reply (scripts/bench-librenms.py):"
-scripts/bench-librenms.py 1 | grep '^largest' | sed 's/^/  /'
-
-if [ "${FUZZ_SECONDS:-0}" != 0 ]; then
-    scripts/fuzz.sh
-fi

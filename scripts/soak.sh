@@ -6,7 +6,9 @@
 #   2. through the CLI, a fresh process a run, as snmpd runs it: failed runs, the peak RSS of
 #      the first and the last run, and libvirtd's VmRSS and descriptors before and after
 #      both soaks (leaks on the server's side: 2 x SOAK_RUNS connections came and went).
-# Exits 1 when a run failed or the in-process soak saw a leak.
+# Exits 1 when a run failed or the in-process soak saw a leak. Prints its BENCHMARKS.md section;
+# takes tens of minutes at the default SOAK_RUNS. To write the section:
+#   scripts/benchmarks_md.py write -- scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${SOAK_RUNS:-1000}
@@ -37,6 +39,19 @@ if [ -n "$libvirtd" ]; then
     libvirtd_fds_before=$(fds "$libvirtd")
 fi
 
+cat <<EOF
+## Soak: leaks over many runs in a row (\`scripts/soak.sh\`)
+
+$(scripts/benchmarks_md.py produced-by "SOAK_RUNS=$RUNS scripts/soak.sh")
+
+$RUNS collections in a row against each of: a 500-domain libvirt test-driver node and, when
+the lab runs, its real QEMU guests. First in one process (\`cargo bench --bench soak\`: its
+VmRSS and open descriptors after the warm-up and after the last run), then through the CLI,
+a fresh process a run as snmpd runs it (failed runs, peak RSS of the first and the last run),
+and libvirtd's VmRSS and descriptors before and after both.
+
+\`\`\`
+EOF
 status=0
 SOAK_URIS="${uris[*]}" SOAK_RUNS=$RUNS cargo bench --locked -q --bench soak || status=1
 
@@ -72,4 +87,5 @@ done
 if [ -n "$libvirtd" ]; then
     echo "libvirtd (PID $libvirtd) across both soaks: VmRSS $(mib "$libvirtd_rss_before") -> $(mib "$(rss_kib "$libvirtd")"), open fds $libvirtd_fds_before -> $(fds "$libvirtd")"
 fi
+echo '```'
 exit $status

@@ -26,6 +26,9 @@
 # Needs root (to run that libvirtd as nobody), python3, valgrind, qemu-system-x86_64.
 # The ASan binary is built with RUSTC_BOOTSTRAP=1 -Zsanitizer=address into target-asan/;
 # HV_MONITOR_ASAN and HV_MONITOR (the valgrind one) choose other binaries.
+# Prints its BENCHMARKS.md section (written only when no run had an error); hours at the
+# defaults:
+#   scripts/benchmarks_md.py write -- scripts/stress-sanitizers.sh 250 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ASAN_N=${1:-500}
@@ -61,7 +64,7 @@ cleanup() {
     # Failures are kept for reading; everything else goes.
     if [ -d "$WORK/failures" ]; then
         find "$WORK" -mindepth 1 -maxdepth 1 ! -name failures -exec rm -rf {} +
-        echo "failing runs' stderr: $WORK/failures"
+        echo "failing runs' stderr: $WORK/failures" >&2
     else
         rm -rf "$WORK"
     fi
@@ -184,7 +187,23 @@ run_scenario() { # SCENARIO TOOL N
 }
 
 TOTAL_ERRORS=0
-echo "hv_monitor sanitizer stress: $(date -u +%FT%TZ), $ASAN_N ASan and $VALGRIND_N valgrind iterations per scenario"
+cat <<EOF
+## Sanitizer and valgrind runs of the connection-failure and deadline paths (\`scripts/stress-sanitizers.sh\`)
+
+$(scripts/benchmarks_md.py produced-by "scripts/stress-sanitizers.sh $ASAN_N $VALGRIND_N $SCENARIOS")
+
+hv_monitor against misbehaving libvirt peers, $ASAN_N times per scenario under
+AddressSanitizer and $VALGRIND_N times under valgrind (with ten times the deadline):
+reset-first (a \`qemu+tcp\` peer that resets after the client's first byte), reset-random (a
+proxy to a real libvirtd that resets at a random byte), silent (never answers, \`-t 0.3\`),
+reset-late (never answers, resets 0.2-0.4 s later), slow (a proxy that trickles, deadlines 0.2
+to 1.2 s), stopped-libvirtd (a private libvirtd stopped with SIGSTOP), stuck-qemu (a private
+QEMU guest stopped with SIGSTOP before each run). An error is an exit code other than
+0/3/4/5, any ASan or valgrind report, or stdout that is not one LibreNMS document. libvirt
+$(libvirtd --version | awk '{print $NF}'), $(openssl version | awk '{print $1, $2}').
+
+\`\`\`
+EOF
 for scenario in ${SCENARIOS//,/ }; do
     case $scenario in
     stopped-libvirtd) kill -STOP "$LIBVIRTD" ;;
@@ -198,4 +217,5 @@ for scenario in ${SCENARIOS//,/ }; do
     esac
 done
 echo "errors in all: $TOTAL_ERRORS"
+echo '```'
 [ "$TOTAL_ERRORS" = 0 ]
