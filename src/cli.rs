@@ -35,14 +35,15 @@ pub struct Cli {
     #[arg(short = 'q', long = "quiet", requires = "write")]
     pub quiet: bool,
     /// Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output
-    /// passes what one SNMP reply carries (see README, Large hosts).
+    /// passes what one SNMP reply carries (see librenms/README.md, Large hosts).
     #[arg(long = "no-devices")]
     pub no_devices: bool,
     /// libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt's own choice).
     #[arg(long = "uri", value_name = "URI", global = true)]
     pub uri: Option<String>,
     /// libvirt connections to collect over at once, each with its share of the VMs; 1 is one
-    /// serial connection (default: one per 16 VMs, at most 4 and two per core).
+    /// serial connection (default: one per 16 VMs, at most 4 and two per core; one on the
+    /// test driver, which loads its host anew for each connection).
     #[arg(short = 'j', long = "connections", value_name = "K", value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
     pub connections: Option<u16>,
     /// Give up after this many seconds; snmpd's poller waits about 6.

@@ -250,7 +250,7 @@ fn a_kill_in_the_write_window_keeps_both_old_files_and_the_next_run_cleans_up() 
 #[test]
 fn quiet_writes_still_warn_on_stderr_about_the_size() {
     // Over what one UDP reply carries even without the device maps, and over what snmpd
-    // passes at all with them (README, Large hosts).
+    // passes at all with them (librenms/README.md, Large hosts).
     let dir = tempfile::tempdir().unwrap();
     let uri = node_xml::write_mixed(1600, &dir.path().join("node.xml"));
     let output = dir.path().join("hv_monitor.json");

@@ -121,7 +121,7 @@ fn warn_about_size(compressed_len: usize, vms: usize, detail: librenms::Detail) 
         };
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; snmpd cuts extend \
-             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: {advice} (README, Large hosts)"
+             output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: {advice} (librenms/README.md, Large hosts)"
         );
     } else if compressed_len > SNMP_UDP_LIMIT {
         let advice = if devices {
@@ -131,7 +131,7 @@ fn warn_about_size(compressed_len: usize, vms: usize, detail: librenms::Detail) 
         };
         eprintln!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; over UDP one SNMP \
-             reply carries {SNMP_UDP_LIMIT}: {advice} (README, Large hosts)"
+             reply carries {SNMP_UDP_LIMIT}: {advice} (librenms/README.md, Large hosts)"
         );
     }
 }

@@ -27,12 +27,12 @@ end
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s o -l output -d 'Cache file path for -w' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
-complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s c -l compress -d 'Print gzip+base64 (one line), as LibreNMS decodes it'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s w -l write -d 'Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s q -l quiet -d 'Print nothing on stdout (with -w)'
-complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output passes what one SNMP reply carries (see README, Large hosts)'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output passes what one SNMP reply carries (see librenms/README.md, Large hosts)'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s V -s v -l version -d 'Print the version'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
@@ -53,14 +53,14 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout 
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'File keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l print -d 'Print the messages instead of sending them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-host-check -d 'Do not ask the server whether it lists the host (needed when xymond runs with --ghosts=allow or refuses hostinfo from this sender)'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'

@@ -52,6 +52,12 @@ pub fn default_connections(vms: usize) -> usize {
         .clamp(1, MAX_DEFAULT_CONNECTIONS)
 }
 
+/// Whether every connection to `uri` loads a host of its own: the test driver reads its node
+/// XML anew for each, so more connections only multiply that work; one unless told.
+fn loads_host_per_connection(uri: &str) -> bool {
+    uri.starts_with("test:")
+}
+
 pub struct LibvirtCollector {
     conn: Connect,
     uri: Option<String>,
@@ -76,13 +82,15 @@ impl LibvirtCollector {
         // libvirt's default handler prints every error to stderr; we report them ourselves.
         virt::error::clear_error_callback();
         let conn = policy::connect(uri)?;
-        let pid_dir = conn.uri().ok().and_then(|u| qemu_process::pid_dir(&u));
+        let actual_uri = conn.uri().ok();
+        let pid_dir = actual_uri.as_deref().and_then(qemu_process::pid_dir);
+        let one_host_per_connection = actual_uri.is_some_and(|u| loads_host_per_connection(&u));
         Ok(LibvirtCollector {
             conn,
             uri: uri.map(str::to_string),
             pid_dir,
             deadline,
-            connections,
+            connections: connections.or(one_host_per_connection.then_some(1)),
         })
     }
 
@@ -237,4 +245,26 @@ fn collect_group(
         }
     }
     Ok((vms, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_grows_with_the_vms_up_to_four_connections() {
+        assert_eq!(default_connections(0), 1);
+        assert_eq!(default_connections(31), 1);
+        let most = MAX_DEFAULT_CONNECTIONS
+            .min(2 * std::thread::available_parallelism().map_or(1, usize::from));
+        assert_eq!(default_connections(10_000), most);
+    }
+
+    #[test]
+    fn only_the_test_driver_loads_a_host_per_connection() {
+        assert!(loads_host_per_connection("test:///default"));
+        assert!(loads_host_per_connection("test:///tmp/node.xml"));
+        assert!(!loads_host_per_connection("qemu:///system"));
+        assert!(!loads_host_per_connection("qemu+ssh://host/system"));
+    }
 }

@@ -1,4 +1,4 @@
-//! The status column's colour, by fixed rules (README, "Xymon", "Colours"):
+//! The status column's colour, by fixed rules (xymon/README.md, "Colours"):
 //!
 //! | finding                                         | colour |
 //! |-------------------------------------------------|--------|

@@ -1,5 +1,5 @@
 //! Xymon output: a status column with a colour and a table of VMs, and "NAME : value" lines
-//! that xymond_rrd turns into RRD graphs (README, "Xymon").
+//! that xymond_rrd turns into RRD graphs (xymon/README.md).
 //!
 //! - [`names`]: VM names made safe for NCV/SPLITNCV and RRD file names;
 //! - [`metrics`]: what is graphed, each metric a type (rates come from [`crate::rates`]);
