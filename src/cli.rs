@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
 use crate::collect::Backend;
-use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE};
+use crate::emit::xymon::settings::{
+    DEFAULT_MAX_SIZE, Format, Kind, MAX_INTERVAL_SECS, MIN_MAX_SIZE,
+};
 use crate::seconds::parse_seconds;
 
 /// VM statistics for LibreNMS (snmpd extend `hv-monitor`) and Xymon, from libvirt or CBSD.
@@ -94,7 +96,7 @@ pub struct XymonArgs {
     #[arg(long = "message", value_enum, default_value = "status")]
     pub message: KindArg,
     /// How often this runs, seconds: sets the status lifetime and the RRD heartbeat.
-    #[arg(long = "interval", value_name = "SECONDS", default_value = "300", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    #[arg(long = "interval", value_name = "SECONDS", default_value = "300", value_parser = clap::value_parser!(u64).range(10..=MAX_INTERVAL_SECS))]
     pub interval: u64,
     /// Largest message, bytes; more VMs go into further messages.
     #[arg(long = "max-size", value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE, value_parser = parse_max_size)]

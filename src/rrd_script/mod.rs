@@ -28,7 +28,7 @@ use crate::emit::xymon::graph_lines::number;
 use crate::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
 use crate::emit::xymon::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
 use crate::emit::xymon::names::{MAX_KEY_LEN, valid_column};
-use crate::emit::xymon::settings::Format;
+use crate::emit::xymon::settings::{Format, MAX_INTERVAL_SECS};
 use crate::error::RrdScriptError;
 use crate::safe_file;
 
@@ -201,9 +201,9 @@ fn parse_marker(line: &str) -> Result<u64, String> {
                 ));
             }
             match seconds.parse::<u64>() {
-                Ok(s) if (1..=86_400).contains(&s) => Ok(s),
+                Ok(s) if (1..=MAX_INTERVAL_SECS).contains(&s) => Ok(s),
                 _ => Err(format!(
-                    "line 2: interval '{}' is not 1..86400 seconds",
+                    "line 2: interval '{}' is not 1..{MAX_INTERVAL_SECS} seconds",
                     truncate(seconds)
                 )),
             }

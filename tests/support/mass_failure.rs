@@ -78,14 +78,7 @@ pub fn build_all(snapshot: &Snapshot) -> Vec<Built> {
     for format in FORMATS {
         for kind in KINDS {
             for max_size in MAX_SIZES {
-                let settings = Settings {
-                    host: "h".repeat(253),
-                    column: "c".repeat(60),
-                    format,
-                    kind,
-                    interval: Duration::from_secs(86_400),
-                    max_size,
-                };
+                let settings = Settings::longest(format, kind, max_size);
                 let messages = message::build(&report, &settings);
                 out.push(Built {
                     format,

@@ -5,6 +5,7 @@
 //! are fixed points of those rules, so the file a graph definition expects is the file
 //! xymond_rrd writes. A VM's part of a name is its [`vm_key`].
 
+use super::settings::{MAX_COLUMN_LEN, MAX_HOST_LEN};
 use crate::emit::fnv1a64;
 
 /// Longest VM part of a name we keep readable; the rest is represented by the hash.
@@ -83,10 +84,10 @@ fn looks_hashed(key: &str) -> bool {
 }
 
 /// A Xymon column (test) name we accept: it ends up in RRD file names and graph sections,
-/// so only `[A-Za-z0-9_-]`, 1 to 60 characters.
+/// so only `[A-Za-z0-9_-]`, 1 to [`MAX_COLUMN_LEN`] characters.
 pub fn valid_column(column: &str) -> bool {
     !column.is_empty()
-        && column.len() <= 60
+        && column.len() <= MAX_COLUMN_LEN
         && column
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -96,7 +97,7 @@ pub fn valid_column(column: &str) -> bool {
 /// Accepts letters, digits, `.`, `,`, `-`, `_`; anything else is refused by the caller.
 pub fn host_for_message(host: &str) -> Option<String> {
     let ok = !host.is_empty()
-        && host.len() <= 253
+        && host.len() <= MAX_HOST_LEN
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b',' | b'-' | b'_'));

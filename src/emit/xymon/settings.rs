@@ -55,6 +55,13 @@ pub enum Kind {
     Both,
 }
 
+/// Longest host name we send (DNS's limit).
+pub const MAX_HOST_LEN: usize = 253;
+/// Longest column name we accept: it ends up in RRD file names and graph sections.
+pub const MAX_COLUMN_LEN: usize = 60;
+/// Longest `--interval`, seconds (a day; the RRD heartbeat is twice it).
+pub const MAX_INTERVAL_SECS: u64 = 86_400;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// As it goes into messages (dots written as commas).
@@ -65,6 +72,21 @@ pub struct Settings {
     /// How often the job runs: sets the status lifetime and the RRD heartbeat.
     pub interval: Duration,
     pub max_size: usize,
+}
+
+impl Settings {
+    /// The longest host, column and interval the CLI accepts: the most a message's fixed
+    /// parts can take from its size budget.
+    pub fn longest(format: Format, kind: Kind, max_size: usize) -> Settings {
+        Settings {
+            host: "h".repeat(MAX_HOST_LEN),
+            column: "c".repeat(MAX_COLUMN_LEN),
+            format,
+            kind,
+            interval: Duration::from_secs(MAX_INTERVAL_SECS),
+            max_size,
+        }
+    }
 }
 
 /// What one run has to report.

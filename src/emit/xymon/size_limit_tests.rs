@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::graph_lines;
 use super::message::{END_MARKER, MARKER_PREFIX, build};
 use super::metrics::VmSample;
-use super::settings::{DEFAULT_MAX_SIZE, Kind, MIN_MAX_SIZE, Report};
+use super::settings::{DEFAULT_MAX_SIZE, Kind, MIN_MAX_SIZE, Report, Settings};
 use super::test_support::*;
 use crate::model::{State, Vm};
 use crate::rates::CounterRates;
@@ -60,7 +60,7 @@ fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind
                     previous: Some(&previous),
                     rates_lost: None,
                 };
-                let messages = build(&report, &longest_settings(format, kind, max_size));
+                let messages = build(&report, &Settings::longest(format, kind, max_size));
                 for (i, m) in messages.iter().enumerate() {
                     assert!(
                         m.len() <= max_size && m.ends_with(&format!("\n{END_MARKER}\n")),
@@ -127,7 +127,7 @@ proptest! {
         for format in FORMATS {
             for kind in KINDS {
                 let settings = if long_settings {
-                    longest_settings(format, kind, max_size)
+                    Settings::longest(format, kind, max_size)
                 } else {
                     settings(format, kind, max_size)
                 };

@@ -149,15 +149,3 @@ pub fn zero_counters_just_before(s: &Snapshot) -> RateState {
         .collect();
     RateState::new(s.taken_at - Duration::from_millis(1), &samples)
 }
-
-/// The longest host, column and interval the CLI accepts.
-pub fn longest_settings(format: Format, kind: Kind, max_size: usize) -> Settings {
-    Settings {
-        host: "h".repeat(253),
-        column: "c".repeat(60),
-        format,
-        kind,
-        interval: Duration::from_secs(86_400),
-        max_size,
-    }
-}
