@@ -23,9 +23,9 @@ from benchmarks_md import produced_by
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "hv_monitor")
-# One connection: each test-driver connection parses the node XML anew, so more would only
-# multiply that (scripts/bench-parallel.py measures connections on real guests).
-HV = [BIN, "-j", "1"]
+# The default connections: one on the test driver (scripts/bench-parallel.py measures
+# several on real guests).
+HV = [BIN]
 GEN = os.path.join(ROOT, "target", "release", "examples", "node_xml")
 UDP_LIMIT, TOTAL_LIMIT = 65_438, 102_399
 COUNTS = (10, 100, 500, 2000)
@@ -100,11 +100,11 @@ def main():
         total = [bench.largest_fitting(TOTAL_LIMIT, *extra) for extra in ((), ("--no-devices",))]
     guests = ", and the lab's real QEMU guests (last row)" if lab else ""
     method = (
-        f"`hv_monitor -j 1 -c` (release build) against libvirt's test driver, node XMLs in the "
+        f"`hv_monitor -c` (release build) against libvirt's test driver, node XMLs in the "
         f"lab mix of `tests/support/node_xml.rs` (1-3 disks and 1-2 NICs per VM, mixed "
-        f"states){guests}. One connection: each test-driver connection parses the node XML "
-        "anew, so the default `-j` (4 connections at 2000 VMs) only multiplies that; "
-        "`scripts/bench-parallel.py` measures connections on real guests. Wall time is the "
+        f"states){guests}, over one connection: the default on the test driver, which parses "
+        "its node XML anew for each (`scripts/bench-parallel.py` measures several "
+        "connections on real guests). Wall time is the "
         f"median of {runs} runs, peak RSS the largest of them; `virsh list --all` is libvirt's "
         f"own time to connect and list the same URI (median of {runs}), most of which, on the "
         "test driver, is loading the node XML; sizes are from one run each.")
