@@ -202,6 +202,18 @@ fn bounded(cmd: &mut Command) -> Output {
 }
 
 /// `hv_monitor ARGS` with none of the caller's Xymon or systemd variables.
+/// `hv_monitor xymon --print` for the test driver's one VM, host HOST: add the state or form.
+fn print_messages() -> Command {
+    hv(&[
+        "xymon",
+        "--print",
+        "--uri",
+        "test:///default",
+        "--host",
+        HOST,
+    ])
+}
+
 fn hv(args: &[&str]) -> Command {
     let mut cmd = hv_monitor();
     cmd.args(args);
@@ -226,18 +238,11 @@ fn xymon_server() -> Option<&'static Server> {
 /// believed, every rate would be the whole counter per second (the 16 PB/s).
 fn forged_state(dir: &Path) -> PathBuf {
     let genuine = dir.join("genuine.json");
-    let out = hv(&[
-        "xymon",
-        "--print",
-        "--uri",
-        "test:///default",
-        "--host",
-        HOST,
-    ])
-    .arg("--state")
-    .arg(&genuine)
-    .output()
-    .unwrap();
+    let out = print_messages()
+        .arg("--state")
+        .arg(&genuine)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&genuine).unwrap()).unwrap();
@@ -355,20 +360,7 @@ fn a_forged_state_file_gives_no_rates() {
     };
     let scene = Scene::new();
     let forged = forged_state(scene.guarded.path());
-    let print = |state: &Path| {
-        bounded(
-            hv(&[
-                "xymon",
-                "--print",
-                "--uri",
-                "test:///default",
-                "--host",
-                HOST,
-            ])
-            .arg("--state")
-            .arg(state),
-        )
-    };
+    let print = |state: &Path| bounded(print_messages().arg("--state").arg(state));
 
     // The same bytes in a file of our own: believed, which shows what a forgery would do.
     let ours = scene.at("ours.json");
@@ -414,17 +406,10 @@ fn the_xymon_rrd_message_file_is_never_followed_or_waited_on() {
     };
     let scene = Scene::new();
     let message = scene.guarded.path().join("message");
-    let out = hv(&[
-        "xymon",
-        "--print",
-        "--uri",
-        "test:///default",
-        "--host",
-        HOST,
-    ])
-    .args(["--format", "rrd-script"])
-    .output()
-    .unwrap();
+    let out = print_messages()
+        .args(["--format", "rrd-script"])
+        .output()
+        .unwrap();
     std::fs::write(&message, &out.stdout).unwrap();
     std::fs::set_permissions(&message, std::fs::Permissions::from_mode(0o644)).unwrap();
     let handler = |file: &Path| bounded(hv(&["xymon-rrd", HOST, "hvmonrrd"]).arg(file));
