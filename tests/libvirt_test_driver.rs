@@ -383,3 +383,69 @@ fn no_devices_keeps_every_vm_and_its_sums_but_no_device_maps() {
         full["data"]["totals"]["disk_alloc"]
     );
 }
+
+/// What the node file becomes once the first libvirt connection has opened it.
+enum Then {
+    /// A regular file that is no node XML: the next connection fails.
+    Broken,
+    /// A FIFO with no writer: the next connection's open never returns.
+    Silent,
+}
+
+/// A test-driver host whose node XML is a FIFO: the first connection reads `node`; every
+/// connection after it (libvirt opens the file anew for each) finds `then`.
+fn fifo_host(dir: &std::path::Path, node: String, then: Then) -> String {
+    let path = dir.join("node.xml");
+    mkfifo(&path);
+    let feed = path.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        // Blocks until the first connection opens the node file; it keeps reading this.
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&feed).unwrap();
+        std::fs::remove_file(&feed).unwrap();
+        match then {
+            Then::Broken => std::fs::write(&feed, "<not-a-node").unwrap(),
+            Then::Silent => mkfifo(&feed),
+        }
+        let _ = fifo.write_all(node.as_bytes());
+    });
+    format!("test://{}", path.display())
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn an_extra_connection_that_fails_or_hangs_costs_only_time() {
+    for (case, then) in [("fails", Then::Broken), ("hangs", Then::Silent)] {
+        let dir = support::scratch("extra-connection");
+        let uri = fifo_host(&dir, node_xml::node(&domains()), then);
+        let started = std::time::Instant::now();
+        let out = run(&["--uri", &uri, "-j", "2", "-t", "4", "-c"]);
+        let took = started.elapsed();
+        assert!(out.status.success(), "{case}: {}", stderr(&out));
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{case}: took {took:?}"
+        );
+        let doc = librenms_decode(&stdout(&out)).expect("a document");
+        assert_eq!(vm_keys(&doc).len(), domains().len(), "{case}: every VM");
+        assert!(
+            stderr(&out).contains("an extra libvirt connection failed"),
+            "{case}: said so: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn connections_are_capped() {
+    let out = run(&["--uri", "test:///default", "-j", "9", "-c"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1..=8"), "{}", stderr(&out));
+    let out = run(&["--uri", "test:///default", "-j", "8", "-c"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

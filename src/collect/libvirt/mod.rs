@@ -180,7 +180,7 @@ impl LibvirtCollector {
                     let work = move || {
                         let conn = match conn {
                             Some(conn) => conn,
-                            None => policy::connect(self.uri.as_deref())?,
+                            None => policy::connect_within(self.uri.as_deref(), self.deadline)?,
                         };
                         collect_group(self.connection(conn), listed, Some(keep), shared)
                     };
@@ -193,14 +193,43 @@ impl LibvirtCollector {
                 .collect();
             workers
                 .into_iter()
-                .map(|worker| match worker {
-                    Ok(handle) => handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    Err(work) => work(),
+                .zip(&groups)
+                .enumerate()
+                .map(|(i, (worker, keep))| {
+                    let result = match worker {
+                        Ok(handle) => handle
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                        Err(work) => work(),
+                    };
+                    match result {
+                        Err(e) if i > 0 => self.collect_on_first_connection(keep, shared, &e),
+                        result => result,
+                    }
                 })
                 .collect()
         })
+    }
+
+    /// A group whose extra connection failed or hung, collected again over the first one:
+    /// that one already listed every VM, so an extra connection costs time, never the run.
+    fn collect_on_first_connection(
+        &self,
+        keep: &HashSet<String>,
+        shared: &Shared,
+        failure: &CollectError,
+    ) -> Result<Group, CollectError> {
+        let (vms, mut warnings) =
+            collect_group(self.connection(self.conn.clone()), None, Some(keep), shared)?;
+        warnings.insert(
+            0,
+            format!(
+                "an extra libvirt connection failed ({failure}); its {} VMs were collected over \
+                 the first connection",
+                keep.len()
+            ),
+        );
+        Ok((vms, warnings))
     }
 }
 

@@ -57,6 +57,44 @@ pub fn connect(uri: Option<&str>) -> Result<Connect, CollectError> {
     })
 }
 
+/// [`connect`] for an extra connection, given at most half the time left before `deadline`:
+/// libvirt's open has no timeout of its own (a libvirtd that accepts but does not answer, a
+/// test-driver node file that blocks), so it runs on its own thread, left behind if it hangs.
+pub fn connect_within(
+    uri: Option<&str>,
+    deadline: Option<Instant>,
+) -> Result<Connect, CollectError> {
+    let Some(deadline) = deadline else {
+        return connect(uri);
+    };
+    let budget = deadline.saturating_duration_since(Instant::now()) / 2;
+    let (tx, rx) = mpsc::channel();
+    let owned = uri.map(str::to_string);
+    let spawned = std::thread::Builder::new()
+        .name("libvirt-connect".into())
+        .spawn(move || {
+            // Nobody listens any more when it answered too late.
+            let _ = tx.send(connect(owned.as_deref()));
+        });
+    let Ok(thread) = spawned else {
+        return connect(uri);
+    };
+    match rx.recv_timeout(budget) {
+        Ok(result) => {
+            // Joined, so its teardown never overlaps the exit handlers (see `collect::exit`).
+            let _ = thread.join();
+            result
+        }
+        Err(_) => {
+            crate::collect::note_abandoned_thread();
+            Err(CollectError::Connect {
+                uri: uri.unwrap_or("(libvirt default)").to_string(),
+                reason: format!("no answer within {} ms", budget.as_millis()),
+            })
+        }
+    }
+}
+
 /// Every domain of the connection (`flags` 0), or those a `VIR_CONNECT_LIST_DOMAINS_*`
 /// filter picks.
 pub fn list(conn: &Connect, flags: u32) -> Result<Vec<Domain>, CollectError> {
