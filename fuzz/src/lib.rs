@@ -502,12 +502,13 @@ pub fn domain_xml(data: &[u8]) {
 /// refused, and a parsed stat gives finite, non-negative process figures.
 #[cfg(target_os = "linux")]
 pub fn procfs(data: &[u8]) {
-    use hv_monitor::collect::procfs::{
+    use hv_monitor::collect::libvirt::procfs::{
         Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
         process,
     };
     let t = text(data);
     let host = Host {
+        root: std::path::PathBuf::from("/proc"),
         clock_ticks: 100,
         page_size: 4096,
         mem_total: parse_mem_total(&t).unwrap_or(16 << 30),

@@ -15,8 +15,6 @@ use crate::model::Snapshot;
 pub mod cbsd;
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub mod libvirt;
-#[cfg(target_os = "linux")]
-pub mod procfs;
 
 /// A backend that can take a snapshot of every VM on this host.
 pub trait Collector {

@@ -12,8 +12,7 @@ use super::raw::{
     Answer, BlockAnswers, BlockCounters, BlockSizes, CallError, InterfaceAnswer, InterfaceCounters,
     RawDomain, StateAnswer,
 };
-use super::{domain_xml, qemu_process, stats};
-use crate::collect::procfs;
+use super::{domain_xml, procfs, qemu_process, stats};
 use crate::model::State;
 
 /// libvirt's VIR_ERR_NO_DOMAIN: the domain went away between two calls.

@@ -17,19 +17,20 @@ pub mod bulk;
 pub mod domain_xml;
 pub mod gather;
 pub mod policy;
+pub mod procfs;
 pub mod qemu_process;
 pub mod raw;
 pub mod stats;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
-use super::{Collector, procfs};
+use super::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot, Vm};
 use policy::Connection;
@@ -109,7 +110,7 @@ impl Collector for LibvirtCollector {
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_snapshots = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
         let host = match &self.pid_dir {
-            Some(_) => procfs::Host::read()
+            Some(_) => procfs::Host::read(Path::new(procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
                 .ok(),
             None => None,

@@ -3,7 +3,7 @@
 use std::io::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 
-use crate::collect::procfs;
+use super::procfs;
 use crate::model::Process;
 
 /// Where QEMU keeps `NAME.pid` files for a local connection; `None` for drivers without
@@ -42,13 +42,64 @@ pub fn read(pid_dir: &Path, name: &str, host: &procfs::Host) -> std::io::Result<
                 format!("{} holds no PID", pid_file.display()),
             )
         })?;
-    let proc_root = Path::new("/proc");
-    let cmdline = std::fs::read(proc_root.join(pid.to_string()).join("cmdline"))?;
+    let cmdline = std::fs::read(host.root.join(pid.to_string()).join("cmdline"))?;
     if !procfs::cmdline_runs_guest(&cmdline, name) {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!("PID {pid} from {} is not this guest", pid_file.display()),
         ));
     }
-    procfs::read_process(proc_root, pid, host)
+    procfs::read_process(pid, host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/proc` and the PID file of the lab's `hvmon-running` guest, recorded on Debian 12
+    /// (tests/fixtures/proc-qemu/README.md).
+    fn recorded() -> (PathBuf, procfs::Host) {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc-qemu");
+        let mut host = procfs::Host::read(&base.join("proc")).expect("recorded host files");
+        // The machine's own were 100 ticks and 4 KiB pages, whatever this one has.
+        host.clock_ticks = 100;
+        host.page_size = 4096;
+        (base.join("run"), host)
+    }
+
+    #[test]
+    fn a_recorded_guest_is_found_through_its_pid_file_and_read_from_proc() {
+        let (pid_dir, host) = recorded();
+        assert_eq!(host.mem_total, 24_683_568 * 1024);
+        assert_eq!(host.uptime, 648.45);
+        let p = read(&pid_dir, "hvmon-running", &host).unwrap();
+        assert_eq!(p.pid, 9389);
+        assert_eq!((p.usertime, p.systime), (19.07, 0.89));
+        assert_eq!(p.etimes, 390, "uptime 648.45 s, started at tick 25792");
+        assert_eq!(p.rss, 12126 * 4096);
+        assert_eq!(p.vsz, 1_669_058_560);
+        assert_eq!((p.nvcsw, p.nivcsw), (9037, 802));
+        assert_eq!((p.minflt, p.majflt), (7443, 3));
+    }
+
+    #[test]
+    fn a_pid_file_of_another_guest_lends_nothing() {
+        let (pid_dir, host) = recorded();
+        let scratch = tempfile::tempdir().unwrap();
+        // The recorded PID under another guest's name: its command line says hvmon-running.
+        std::fs::copy(
+            pid_dir.join("hvmon-running.pid"),
+            scratch.path().join("other.pid"),
+        )
+        .unwrap();
+        let err = read(scratch.path(), "other", &host).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert!(err.to_string().contains("is not this guest"), "{err}");
+        let err = read(&pid_dir, "missing", &host).unwrap_err();
+        assert!(
+            err.to_string().contains("missing.pid"),
+            "names the file: {err}"
+        );
+        assert!(read(&pid_dir, "../run/hvmon-running", &host).is_err());
+    }
 }

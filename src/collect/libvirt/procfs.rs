@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::model::Process;
 
@@ -97,9 +97,14 @@ pub fn cmdline_runs_guest(cmdline: &[u8], name: &str) -> bool {
     })
 }
 
-/// Host-wide facts every process's figures are relative to; read once per run.
-#[derive(Debug, Clone, Copy)]
+/// Where the kernel's process files are; tests read a recorded tree instead.
+pub const PROC_ROOT: &str = "/proc";
+
+/// Host-wide facts every process's figures are relative to, and the /proc they were read
+/// from (every process is read from the same one); read once per run.
+#[derive(Debug, Clone)]
 pub struct Host {
+    pub root: PathBuf,
     pub clock_ticks: u64,
     pub page_size: u64,
     pub mem_total: u64,
@@ -107,9 +112,14 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn read() -> io::Result<Host> {
-        let bad =
-            |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {what}"));
+    pub fn read(root: &Path) -> io::Result<Host> {
+        let bad = |file: &str| {
+            let path = root.join(file);
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot parse {}", path.display()),
+            )
+        };
         // SAFETY: sysconf has no preconditions.
         let (ticks, page) = unsafe {
             (
@@ -117,13 +127,17 @@ impl Host {
                 libc::sysconf(libc::_SC_PAGESIZE),
             )
         };
+        let read = |file: &str| {
+            let path = root.join(file);
+            fs::read_to_string(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        };
         Ok(Host {
+            root: root.to_path_buf(),
             clock_ticks: u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100),
             page_size: u64::try_from(page).ok().filter(|&p| p > 0).unwrap_or(4096),
-            mem_total: parse_mem_total(&fs::read_to_string("/proc/meminfo")?)
-                .ok_or_else(|| bad("/proc/meminfo"))?,
-            uptime: parse_uptime(&fs::read_to_string("/proc/uptime")?)
-                .ok_or_else(|| bad("/proc/uptime"))?,
+            mem_total: parse_mem_total(&read("meminfo")?).ok_or_else(|| bad("meminfo"))?,
+            uptime: parse_uptime(&read("uptime")?).ok_or_else(|| bad("uptime"))?,
         })
     }
 }
@@ -176,9 +190,9 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// Reads one process's stats; `proc_root` is normally `/proc`.
-pub fn read_process(proc_root: &Path, pid: u32, host: &Host) -> io::Result<Process> {
-    let dir = proc_root.join(pid.to_string());
+/// Reads one process's stats from the host's /proc.
+pub fn read_process(pid: u32, host: &Host) -> io::Result<Process> {
+    let dir = host.root.join(pid.to_string());
     let stat = parse_stat(&fs::read_to_string(dir.join("stat"))?).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -226,6 +240,7 @@ mod tests {
     #[test]
     fn figures_match_what_ps_prints() {
         let host = Host {
+            root: PathBuf::from(PROC_ROOT),
             clock_ticks: 100,
             page_size: 4096,
             mem_total: 8 << 30,
@@ -246,6 +261,7 @@ mod tests {
     #[test]
     fn absurd_numbers_saturate_instead_of_overflowing() {
         let host = Host {
+            root: PathBuf::from(PROC_ROOT),
             clock_ticks: 100,
             page_size: 4096,
             mem_total: 8 << 30,
