@@ -16,9 +16,13 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::error::SendError;
 use crate::safe_file;
+use crate::text::for_terminal;
 
 /// More than any CA bundle (Debian's, ~140 CAs, is 0.2 MB).
 const MAX_BUNDLE: u64 = 4 << 20;
+
+/// Longest `--ca-file` path shown in an error.
+const MAX_PATH_SHOWN: usize = 200;
 
 /// Where systems keep their bundle of trusted CAs; the first one present is used.
 #[cfg(target_os = "freebsd")]
@@ -85,7 +89,7 @@ pub(super) fn roots(ca_file: Option<&CaFile>) -> Roots {
         described.push_str(&format!(
             ", and {} from --ca-file '{}'",
             ca_file.certs.len(),
-            ca_file.path.display()
+            for_terminal(&ca_file.path.display().to_string(), MAX_PATH_SHOWN)
         ));
     }
     let certs = ders
