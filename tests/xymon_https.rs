@@ -103,6 +103,7 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
 /// (SIGTERM to the parent, which stops its children) and its directory removed on drop.
 struct Apache {
     child: Child,
+    watchdog: Child,
     dir: Scratch,
     https_port: u16,
     http_port: u16,
@@ -207,8 +208,23 @@ impl Apache {
             .stderr(log)
             .spawn()
             .expect("start apache2");
+        // Stops it and removes its files should this test process die without dropping it.
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -TERM {}; sleep 2; rm -rf '{d}'",
+                std::process::id(),
+                child.id()
+            ))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the watchdog");
         let apache = Apache {
             child,
+            watchdog,
             dir,
             https_port,
             http_port,
@@ -259,6 +275,8 @@ impl Drop for Apache {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
 }
 
