@@ -327,7 +327,7 @@ fn environment_section() -> String {
 
 /// Variables other tools honour that hv_monitor deliberately does not.
 const NOT_READ: &str = "Not read: http_proxy, https_proxy, ALL_PROXY and NO_PROXY (messages go \
-    straight to the Xymon server named, as with Xymon's own tools), SSL_CERT_FILE and \
+    straight to the Xymon server named, as over Xymon's TCP protocol), SSL_CERT_FILE and \
     SSL_CERT_DIR (the system's CA bundle is trusted, and the certificates of --ca-file).";
 
 fn files_section() -> String {

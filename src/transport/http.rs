@@ -1,11 +1,11 @@
 //! HTTP(S) POST to xymoncgimsg.cgi, each request bounded by what is left of the exchange's
 //! timeout: reqwest's per-request timeout runs from connecting to the end of the body.
 //!
-//! Straight to the server named, as Xymon's own tools do: no redirect is followed (a
+//! Straight to the server named, as over Xymon's TCP protocol: no redirect is followed (a
 //! redirected POST turns into a GET without the message, which was lost silently) and proxy
 //! variables (`http_proxy`, `https_proxy`, `ALL_PROXY`) are ignored, so an environment
-//! inherited from cron or systemd cannot route the messages elsewhere. The TLS roots are
-//! [`tls`]'s.
+//! inherited from cron or systemd cannot route the messages elsewhere unseen. The TLS roots
+//! are [`tls`]'s.
 
 use std::io::Read;
 use std::sync::Once;
