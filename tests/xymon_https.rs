@@ -464,7 +464,6 @@ fn a_bad_ca_file_is_refused_before_any_work() {
         (dir.to_path_buf(), "a directory, not a regular file"),
         (key_only, "no certificate in it"),
     ] {
-        let started = Instant::now();
         let out = output_within(
             xymon_command(
                 "hv-https.example.com",
@@ -487,6 +486,5 @@ fn a_bad_ca_file_is_refused_before_any_work() {
             )),
             "{err}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
     }
 }
