@@ -169,7 +169,7 @@ fn main() {
 
         let send_time = server.map(|server| {
             let target = Target::parse(&server.addr(), 1984).unwrap();
-            let mut sender = Sender::new(Duration::from_secs(15));
+            let mut sender = Sender::new(Duration::from_secs(15), None);
             let payloads = combine(&split);
             let started = Instant::now();
             let mut exchange = sender.exchange(&target);

@@ -85,7 +85,9 @@ pub struct XymonArgs {
     #[arg(long = "print", conflicts_with = "servers")]
     pub print: bool,
     /// Xymon server: HOST, HOST:PORT, [V6]:PORT, or an http(s):// URL of xymoncgimsg.cgi;
-    /// repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0).
+    /// repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0). Always
+    /// straight to it: proxy variables (http_proxy, https_proxy, ALL_PROXY) are ignored and
+    /// an HTTP redirect is an error, not followed.
     #[arg(long = "server", value_name = "ADDR[:PORT]|URL")]
     pub servers: Vec<String>,
     /// Host name as listed in the server's hosts.cfg (default: $MACHINE, else this host).
@@ -121,6 +123,10 @@ pub struct XymonArgs {
     /// --ghosts=allow or refuses hostinfo from this sender).
     #[arg(long = "no-host-check")]
     pub no_host_check: bool,
+    /// PEM file of one or more CA certificates trusted for https:// servers besides the
+    /// system's (SSL_CERT_FILE and SSL_CERT_DIR are not read).
+    #[arg(long = "ca-file", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]

@@ -123,6 +123,27 @@ pub enum SendError {
         status: String,
         body: String,
     },
+    /// A 3xx answer: following it would turn the POST into a GET without the message.
+    #[error(
+        "HTTP POST to {url}: the server redirects ({status}) to {}: not followed, as a \
+         redirected POST loses its message; give the URL it points to as --server",
+        location.as_deref().map_or_else(
+            || "no Location given".to_string(),
+            |l| format!("'{}'", for_terminal(l, ANSWER_SHOWN))
+        )
+    )]
+    HttpRedirect {
+        url: String,
+        status: String,
+        location: Option<String>,
+    },
+    /// `--ca-file` cannot be used: unreadable, not a regular file, no certificate in it.
+    #[error(
+        "--ca-file '{}': {}",
+        for_terminal(&path.display().to_string(), ANSWER_SHOWN),
+        for_terminal(reason, ANSWER_SHOWN)
+    )]
+    CaFile { path: PathBuf, reason: String },
     /// The whole exchange with one server (every connection, the host check, every message
     /// and answer) took longer than `--timeout`.
     #[error("Xymon server {target}: timed out after {} {during}", seconds(*after))]
@@ -147,10 +168,13 @@ pub enum SendError {
 impl SendError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            SendError::BadServer { .. } | SendError::NoServer => exit::USAGE,
+            SendError::BadServer { .. } | SendError::NoServer | SendError::CaFile { .. } => {
+                exit::USAGE
+            }
             SendError::Tcp { .. }
             | SendError::Http { .. }
             | SendError::HttpStatus { .. }
+            | SendError::HttpRedirect { .. }
             | SendError::TimedOut { .. }
             | SendError::UnknownHost { .. }
             | SendError::NotXymon { .. } => exit::SEND_FAILED,
@@ -290,6 +314,24 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("HTTP POST to http://x/: HTTP status 502 Bad Gateway: <html>yyy"));
         assert!(text.len() < ANSWER_SHOWN + 100, "{}", text.len());
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_escaped_and_cut() {
+        let e = SendError::HttpRedirect {
+            url: "http://x/cgi".into(),
+            status: "302 Found".into(),
+            location: Some(format!("http://y/\r\nhv_monitor: ok{}", "z".repeat(5000))),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "HTTP POST to http://x/cgi: the server redirects (302 Found) to 'http://y/\\r\\nhv_monitor: ok"
+            ),
+            "{text}"
+        );
+        assert!(text.len() < ANSWER_SHOWN + 250, "{}", text.len());
+        assert_eq!(e.exit_code(), exit::SEND_FAILED);
     }
 
     #[test]

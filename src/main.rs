@@ -46,6 +46,7 @@ fn main() {
             timeout: args.timeout,
             state: args.state,
             host_check: !args.no_host_check,
+            ca_file: args.ca_file,
         }),
         Some(Command::XymonRrd { host, test, file }) => app::xymon::run_rrd(&host, &test, &file),
     };

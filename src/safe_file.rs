@@ -3,9 +3,10 @@
 //! path (a symlink, a FIFO, a device, a file of their own) gives an error naming the file and
 //! why: never a hang, never a read of a device, never a file created through a link.
 //!
-//! Every open is `O_NOFOLLOW` (a symlink in the last component fails), `O_NONBLOCK` (a FIFO
-//! opens at once instead of waiting for a writer) and `O_NOCTTY`; the descriptor is checked
-//! with fstat before a byte is read, and reads stop at a cap.
+//! Every open but [`read_named`]'s is `O_NOFOLLOW` (a symlink in the last component fails);
+//! all are `O_NONBLOCK` (a FIFO opens at once instead of waiting for a writer) and
+//! `O_NOCTTY`; the descriptor is checked with fstat before a byte is read, and reads stop at
+//! a cap.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -40,7 +41,23 @@ pub fn open_read(path: &Path, owner: Owner) -> Result<File, SafeFileError> {
 
 /// The whole of `path`, at most `cap` bytes (a larger file is refused, not cut).
 pub fn read_capped(path: &Path, cap: u64, owner: Owner) -> Result<Vec<u8>, SafeFileError> {
-    let file = open_read(path, owner)?;
+    read_all_capped(open_read(path, owner)?, path, cap)
+}
+
+/// The whole of a file the admin named (a CA bundle), at most `cap` bytes. Symlinks are
+/// followed, as such files are commonly installed through them; a FIFO or device still fails
+/// at once instead of hanging or being read.
+pub fn read_named(path: &Path, cap: u64) -> Result<Vec<u8>, SafeFileError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| open_error(path, e))?;
+    check(&file, path, Owner::Anyone)?;
+    read_all_capped(file, path, cap)
+}
+
+fn read_all_capped(file: File, path: &Path, cap: u64) -> Result<Vec<u8>, SafeFileError> {
     let too_big = |size: u64| SafeFileError::Refused {
         path: path.to_path_buf(),
         reason: format!("{size} bytes, more than the {cap} bytes allowed"),
@@ -226,6 +243,19 @@ mod tests {
         assert!(refused(read_capped(&fifo, 10, Owner::Anyone)).contains("a FIFO"));
         assert!(refused(open_lock(&fifo)).contains("a FIFO"));
         assert!(refused(read_capped(dir.path(), 10, Owner::Anyone)).contains("directory"));
+        assert!(refused(read_named(&fifo, 10)).contains("a FIFO"));
+        assert!(refused(read_named(&zero, 10)).contains("character device"));
+    }
+
+    #[test]
+    fn a_named_file_is_read_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, b"pem").unwrap();
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(read_named(&link, 3).unwrap(), b"pem");
+        assert!(refused(read_named(&link, 2)).contains("3 bytes, more than the 2"));
     }
 
     #[test]

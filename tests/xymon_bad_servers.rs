@@ -1,5 +1,5 @@
 //! `hv_monitor xymon` against servers that misbehave, each a real TCP listener on 127.0.0.1
-//! (ports 19860-19869) written here with std::net: one that trickles its answer a byte a
+//! (ports 19858-19869) written here with std::net: one that trickles its answer a byte a
 //! second, one that accepts and never reads, one that never answers nor closes, and the same
 //! for HTTP (trickled headers, trickled body, no answer). `--timeout` bounds the whole
 //! exchange with each server, so every run ends in time with exit 7 and an error naming the
@@ -262,5 +262,79 @@ fn what_a_server_says_is_shown_escaped() {
             "{server}: {err:?}"
         );
         assert_eq!(err.lines().count(), 1, "{server}: {err}");
+    }
+}
+
+/// Every request line the redirecting server got, in order.
+static REDIRECTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Answers `POST /CODE/...` with that 3xx status pointing at /moved, and anything else (the
+/// GET a followed redirect would make) with an empty 200, as a web server's landing page
+/// would. Keeps the connection for further requests, logging each in [`REDIRECTED`].
+fn redirects_to_moved(mut conn: TcpStream) {
+    loop {
+        let request = read_http_request(&mut conn);
+        let Some(line) = String::from_utf8_lossy(&request)
+            .lines()
+            .next()
+            .map(String::from)
+        else {
+            return;
+        };
+        REDIRECTED.lock().unwrap().push(line.clone());
+        let code = line.split('/').nth(1).unwrap_or_default();
+        let answer = match code {
+            "301" | "302" | "303" | "307" => format!(
+                "HTTP/1.1 {code} Moved\r\nLocation: http://127.0.0.1:19858/moved\r\n\
+                 Content-Length: 0\r\n\r\n"
+            ),
+            _ => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string(),
+        };
+        if conn.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A redirect turned the POST into a GET without the message (and 307 re-sent it elsewhere):
+/// with --no-host-check the run said 0 with nothing delivered, with the check it blamed
+/// hosts.cfg. Now it is an error naming the status and the Location, after one request.
+#[test]
+fn an_http_redirect_is_an_error_naming_its_location_and_is_not_followed() {
+    serve(19858, redirects_to_moved);
+    for code in ["301", "302", "303", "307"] {
+        for check in [true, false] {
+            REDIRECTED.lock().unwrap().clear();
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("http://127.0.0.1:19858/{code}/xymoncgimsg.cgi");
+            let mut cmd = hv_monitor();
+            cmd.args([
+                "xymon",
+                "--uri",
+                "test:///default",
+                "--host",
+                "bad.example.com",
+            ])
+            .args(["--timeout", "5", "--server", &url, "--state"])
+            .arg(dir.path().join("state.json"));
+            if !check {
+                cmd.arg("--no-host-check");
+            }
+            let out = cmd.output().expect("hv_monitor runs");
+            let err = stderr(&out);
+            let case = format!("{code}, host check {check}");
+            assert_eq!(out.status.code(), Some(SEND_FAILED), "{case}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "HTTP POST to {url}: the server redirects ({code} "
+                )) && err.contains(") to 'http://127.0.0.1:19858/moved': not followed"),
+                "{case}: {err}"
+            );
+            assert_eq!(
+                *REDIRECTED.lock().unwrap(),
+                [format!("POST /{code}/xymoncgimsg.cgi HTTP/1.1")],
+                "{case}: one request, the POST; {err}"
+            );
+        }
     }
 }

@@ -321,8 +321,14 @@ fn environment_section() -> String {
     for (name, text) in ENVIRONMENT {
         s += &format!(".TP\n\\fB{name}\\fR\n{}\n", roff_text(text));
     }
+    s += &format!(".PP\n{}\n", roff_text(NOT_READ));
     s
 }
+
+/// Variables other tools honour that hv_monitor deliberately does not.
+const NOT_READ: &str = "Not read: http_proxy, https_proxy, ALL_PROXY and NO_PROXY (messages go \
+    straight to the Xymon server named, as over Xymon's TCP protocol), SSL_CERT_FILE and \
+    SSL_CERT_DIR (the system's CA bundle is trusted, and the certificates of --ca-file).";
 
 fn files_section() -> String {
     format!(

@@ -14,7 +14,7 @@ use crate::error::{SendError, XymonSetupError, exit};
 use crate::rates::RateState;
 use crate::rrd_script;
 use crate::transport::combo::combine;
-use crate::transport::{DEFAULT_PORT, Sender, Target, parse_port};
+use crate::transport::{CaFile, DEFAULT_PORT, Sender, Target, parse_port};
 
 use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path};
 
@@ -50,6 +50,8 @@ pub struct Options {
     pub state: Option<PathBuf>,
     /// Ask each server whether it knows the host before sending.
     pub host_check: bool,
+    /// `--ca-file`: CA certificates trusted for https:// servers besides the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Runs `hv_monitor xymon`; returns the exit code.
@@ -69,6 +71,7 @@ struct Plan {
     /// The host as xymond knows it (dots), for the `hostinfo` check.
     dotted_host: String,
     targets: Vec<Target>,
+    ca_file: Option<CaFile>,
     /// `Err`: the default state directory is unusable (said how to fix it).
     state_path: Option<Result<PathBuf, String>>,
 }
@@ -97,6 +100,10 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     } else {
         targets(&options.servers)?
     };
+    let ca_file = match &options.ca_file {
+        Some(path) if !options.print => Some(CaFile::read(path)?),
+        _ => None,
+    };
     let state_path = match (&options.state, options.format.uses_rates(), options.print) {
         (_, false, _) => None,
         (Some(path), true, _) => Some(Ok(path.clone())),
@@ -114,6 +121,7 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         },
         dotted_host: message_host.replace(',', "."),
         targets,
+        ca_file,
         state_path,
     })
 }
@@ -209,7 +217,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
         return code;
     }
     let payloads = combine(&messages);
-    let mut sender = Sender::new(options.timeout);
+    let mut sender = Sender::new(options.timeout, plan.ca_file.clone());
     let mut failed = false;
     for target in &plan.targets {
         if let Err(e) = send_to(

@@ -16,10 +16,12 @@ pub mod combo;
 mod http;
 mod target;
 mod tcp;
+mod tls;
 
 use std::time::{Duration, Instant};
 
 pub use target::{Target, parse_port};
+pub use tls::CaFile;
 
 use crate::error::SendError;
 
@@ -30,13 +32,16 @@ const MAX_ANSWER: usize = 1 << 20;
 /// Sends to servers; one HTTP client (and its connection pool) for the whole run.
 pub struct Sender {
     timeout: Duration,
-    http: Option<reqwest::blocking::Client>,
+    /// Trusted for https:// besides the system's CAs.
+    ca_file: Option<CaFile>,
+    http: Option<http::HttpClient>,
 }
 
 impl Sender {
-    pub fn new(timeout: Duration) -> Sender {
+    pub fn new(timeout: Duration, ca_file: Option<CaFile>) -> Sender {
         Sender {
             timeout,
+            ca_file,
             http: None,
         }
     }
@@ -67,7 +72,13 @@ impl Exchange<'_> {
         match self.budget.target {
             Target::Tcp { host, port } => tcp::send(&self.budget, host, *port, payload),
             Target::Http { url } => {
-                let client = http::client(&mut self.sender.http, self.sender.timeout, url)?;
+                let sender = &mut *self.sender;
+                let client = http::client(
+                    &mut sender.http,
+                    sender.timeout,
+                    sender.ca_file.as_ref(),
+                    url,
+                )?;
                 http::send(&client, &self.budget, url, payload)
             }
         }

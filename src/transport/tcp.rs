@@ -160,7 +160,7 @@ mod tests {
             .unwrap()
             .port();
         let target = tcp(port);
-        let err = Sender::new(Duration::from_secs(2))
+        let err = Sender::new(Duration::from_secs(2), None)
             .exchange(&target)
             .send(b"status x.y green")
             .unwrap_err()
@@ -182,7 +182,7 @@ mod tests {
             got
         });
         let target = tcp(port);
-        let answer = Sender::new(Duration::from_secs(5))
+        let answer = Sender::new(Duration::from_secs(5), None)
             .exchange(&target)
             .send(b"data h.t\nx : 1\n")
             .unwrap();
@@ -207,7 +207,7 @@ mod tests {
         });
         let target = tcp(port);
         let started = Instant::now();
-        let err = Sender::new(Duration::from_millis(700))
+        let err = Sender::new(Duration::from_millis(700), None)
             .exchange(&target)
             .send(b"hostinfo host=x")
             .unwrap_err()
@@ -236,7 +236,7 @@ mod tests {
         // Far more than loopback's socket buffers take.
         let payload = vec![b'x'; 64 << 20];
         let started = Instant::now();
-        let err = Sender::new(Duration::from_millis(500))
+        let err = Sender::new(Duration::from_millis(500), None)
             .exchange(&target)
             .send(&payload)
             .unwrap_err()
@@ -264,7 +264,7 @@ mod tests {
             }
         });
         let target = tcp(port);
-        let mut sender = Sender::new(Duration::from_millis(1000));
+        let mut sender = Sender::new(Duration::from_millis(1000), None);
         let mut exchange = sender.exchange(&target);
         let started = Instant::now();
         let mut sent = 0;

@@ -3,12 +3,14 @@
 # Test peers: libvirtd + QEMU (real guests), net-snmp (snmpd, snmpget), Xymon (xymond,
 # xymond_rrd, showgraph.cgi) and rrdtool; strace (a SIGKILL at an exact system call) and
 # passwd (useradd: a second local user) for the file-safety tests; Apache (Debian's
-# xymon.conf) and Chromium for the web pages (tests/xymon_web.rs). Not libvirt-daemon-system:
-# it pulls in systemd.
+# xymon.conf) and Chromium for the web pages (tests/xymon_web.rs); Apache's mod_ssl, the
+# openssl CLI and the system CA bundle for HTTPS to xymoncgimsg.cgi (tests/xymon_https.rs). Not
+# libvirt-daemon-system: it pulls in systemd.
 set -euo pipefail
 packages=(pkg-config libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
           qemu-system-x86 snmpd snmp xymon rrdtool python3 procps iproute2
-          strace passwd apache2 chromium)
+          strace passwd apache2 openssl ca-certificates
+          chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
