@@ -11,11 +11,12 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::librenms::librenms_decode;
+use support::librenms::{librenms_decode, librenms_snmp_value};
 use support::xymon::{self, Server};
 use support::{Scratch, qemu_uri, repo, require, run, scratch, stderr, stdout, text};
 use virt::connect::Connect;
@@ -25,6 +26,7 @@ use virt::enumutil::{Enum, RawEnum};
 const GUEST: &str = "hvmon-ioerror";
 const XYMON_PORT: u16 = 19880;
 const XYMON_HOST: &str = "hv-ioerror.example.com";
+const SNMP_PORT: u16 = 16185;
 /// The tmpfs the second disk lives on, and the disk: QEMU can write 2 MiB of it at most.
 const TMPFS_SIZE: &str = "size=2m";
 const DISK2_SIZE: u64 = 32 << 20;
@@ -169,6 +171,87 @@ fn xymon_print(uri: &str) -> String {
     stdout(&out)
 }
 
+/// A net-snmp snmpd on 127.0.0.1 serving `extend hv-monitor` as tests/snmpd.rs runs it (as
+/// Debian-snmp, like Debian's unit), stopped when dropped.
+struct Snmpd {
+    child: Child,
+    _dir: Scratch,
+}
+
+impl Snmpd {
+    /// Serves a copy of the binary under test (the scratch directory of a root test is not
+    /// for other users) running `hv_monitor --uri URI -c`.
+    fn start(uri: &str) -> Snmpd {
+        let dir = scratch("ioerror-snmpd");
+        let binary = dir.join("hv_monitor");
+        std::fs::copy(support::binary(), &binary).unwrap();
+        let (conf, persist) = (dir.join("conf"), dir.join("persist"));
+        for d in [&conf, &persist] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        std::fs::write(
+            conf.join("snmpd.conf"),
+            format!(
+                "rocommunity public 127.0.0.1\nextend hv-monitor {} --uri {uri} -c\n",
+                binary.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(conf.join("snmp.conf"), "mibs :\n").unwrap();
+        let child = Command::new("/usr/sbin/snmpd")
+            .env("SNMPCONFPATH", &conf)
+            .env("SNMP_PERSISTENT_DIR", &persist)
+            .args(["-f", "-Lf"])
+            .arg(dir.join("snmpd.log"))
+            .args(["-u", "Debian-snmp", "-g", "Debian-snmp"])
+            .arg(format!("udp:127.0.0.1:{SNMP_PORT}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd starts");
+        let snmpd = Snmpd { child, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !snmpget(".1.3.6.1.2.1.1.3.0", "0.5").status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "snmpd on 127.0.0.1:{SNMP_PORT} did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        snmpd
+    }
+
+    /// The extend's output as LibreNMS polls it (nsExtendOutputFull."hv-monitor").
+    fn poll(&self) -> String {
+        let mut oid = format!(".1.3.6.1.4.1.8072.1.3.2.3.1.2.{}", "hv-monitor".len());
+        for b in "hv-monitor".bytes() {
+            oid += &format!(".{b}");
+        }
+        let out = snmpget(&oid, "20");
+        assert!(out.status.success(), "snmpget: {}", stderr(&out));
+        librenms_snmp_value(&stdout(&out))
+    }
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn snmpget(oid: &str, timeout: &str) -> Output {
+    Command::new("snmpget")
+        .args([
+            "-v2c", "-c", "public", "-On", "-Oqv", "-r", "0", "-t", timeout,
+        ])
+        .arg(format!("127.0.0.1:{SNMP_PORT}"))
+        .arg(oid)
+        .output()
+        .expect("snmpget runs")
+}
+
 fn prerequisites() -> Option<String> {
     let uri = qemu_uri();
     let ok = require(
@@ -181,6 +264,12 @@ fn prerequisites() -> Option<String> {
     ) && require(
         "xymond (apt-get install xymon rrdtool)",
         xymon::xymon_installed(),
+    ) && require(
+        "net-snmp's snmpd and snmpget, and the Debian-snmp user (apt-get install snmpd snmp)",
+        Path::new("/usr/sbin/snmpd").exists()
+            && support::have("snmpget")
+            && std::fs::read_to_string("/etc/passwd")
+                .is_ok_and(|p| p.lines().any(|l| l.starts_with("Debian-snmp:"))),
     );
     uri.filter(|_| ok)
 }
@@ -190,6 +279,7 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
     let Some(uri) = prerequisites() else { return };
     let guest = FullDiskGuest::start(&uri);
     let server = Server::start(XYMON_PORT, &[XYMON_HOST]).expect("Xymon is installed");
+    let snmpd = Snmpd::start(&uri);
 
     let before = librenms_vm(&uri);
     assert_eq!(
@@ -221,6 +311,14 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
         "libvirt's VIR_DOMAIN_PAUSED_IOERROR: {vm}"
     );
     assert_eq!(vm["state_reason_name"], "ioerror");
+
+    // The same through snmpd, decoded as LibreNMS's json_app_get does.
+    let doc = librenms_decode(&snmpd.poll()).expect("LibreNMS decodes the extend's output");
+    let vm = &doc["data"]["VMs"][GUEST];
+    assert_eq!(vm["status_int"], 3, "through snmpd: {vm}");
+    assert_eq!(vm["state_reason"], DomainPausedReason::IOError.to_raw());
+    assert_eq!(vm["state_reason_name"], "ioerror");
+    drop(snmpd);
 
     let sent = run(&[
         "xymon",
