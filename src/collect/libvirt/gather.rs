@@ -72,6 +72,7 @@ pub fn domain(
     let mut state = params.state();
     // What the bulk stats lacked, asked before they move into the answer.
     let (has_block_group, has_net_group) = (params.has_block_group(), params.has_net_group());
+    // The state and its reason, asked when the bulk record lacks them (its stats call failed).
     let state_call = if params.reason().is_none() {
         let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
             state: state.to_raw(),
