@@ -69,8 +69,8 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
 }
 
-/// A VM's state as the LibreNMS `status_int` codes number it (libvirt's virDomainState 0..7,
-/// then CBSD's own states).
+/// A VM's state, in the order of the LibreNMS `status_int` codes (libvirt's virDomainState
+/// first, then CBSD's own states; the libvirt collector maps libvirt's numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     NoState,
@@ -122,21 +122,6 @@ impl State {
         }
     }
 
-    /// From libvirt's virDomainState; values past the known range are `Unknown`.
-    pub fn from_libvirt(state: i64) -> State {
-        match state {
-            0 => State::NoState,
-            1 => State::Running,
-            2 => State::Blocked,
-            3 => State::Paused,
-            4 => State::Shutdown,
-            5 => State::Shutoff,
-            6 => State::Crashed,
-            7 => State::PmSuspended,
-            _ => State::Unknown,
-        }
-    }
-
     /// Lower-case name for humans (status pages, logs).
     pub fn name(self) -> &'static str {
         match self {
@@ -163,6 +148,132 @@ impl State {
     }
 }
 
+/// Why a VM is in its state, as libvirt says (`virDomainGetState`'s reason, the bulk stats'
+/// `state.reason`): its code, whose meaning depends on the state, and that meaning. The
+/// libvirt collector decodes it with the bindings' enums, once; other backends give none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateReason {
+    /// The code as libvirt gives it; `None` where the backend gives no reason (CBSD).
+    pub code: Option<u32>,
+    pub kind: Reason,
+}
+
+impl StateReason {
+    /// No reason given.
+    pub const NONE: StateReason = StateReason {
+        code: None,
+        kind: Reason::Unknown,
+    };
+}
+
+/// libvirt's reasons (virDomainRunningReason, virDomainPausedReason, virDomainShutoffReason,
+/// virDomainCrashedReason, ...), one variant per name: a name that several states use
+/// (`crashed`, `from_snapshot`, `migrated`, `postcopy`, `user`) is one variant, the state
+/// telling them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// libvirt's `*_UNKNOWN`, a code newer than this build, or no reason at all.
+    Unknown,
+    Booted,
+    Migrated,
+    Restored,
+    FromSnapshot,
+    Unpaused,
+    MigrationCanceled,
+    SaveCanceled,
+    Wakeup,
+    Crashed,
+    PostCopy,
+    PostCopyFailed,
+    User,
+    Migration,
+    Save,
+    Dump,
+    IoError,
+    Watchdog,
+    ShuttingDown,
+    Snapshot,
+    StartingUp,
+    ApiError,
+    Shutdown,
+    Destroyed,
+    Saved,
+    Failed,
+    Daemon,
+    Panicked,
+}
+
+impl Reason {
+    /// libvirt's own name, lower-cased, without the state: `VIR_DOMAIN_PAUSED_IOERROR` is
+    /// `ioerror` (the LibreNMS `state_reason_name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Unknown => "unknown",
+            Reason::Booted => "booted",
+            Reason::Migrated => "migrated",
+            Reason::Restored => "restored",
+            Reason::FromSnapshot => "from_snapshot",
+            Reason::Unpaused => "unpaused",
+            Reason::MigrationCanceled => "migration_canceled",
+            Reason::SaveCanceled => "save_canceled",
+            Reason::Wakeup => "wakeup",
+            Reason::Crashed => "crashed",
+            Reason::PostCopy => "postcopy",
+            Reason::PostCopyFailed => "postcopy_failed",
+            Reason::User => "user",
+            Reason::Migration => "migration",
+            Reason::Save => "save",
+            Reason::Dump => "dump",
+            Reason::IoError => "ioerror",
+            Reason::Watchdog => "watchdog",
+            Reason::ShuttingDown => "shutting_down",
+            Reason::Snapshot => "snapshot",
+            Reason::StartingUp => "starting_up",
+            Reason::ApiError => "api_error",
+            Reason::Shutdown => "shutdown",
+            Reason::Destroyed => "destroyed",
+            Reason::Saved => "saved",
+            Reason::Failed => "failed",
+            Reason::Daemon => "daemon",
+            Reason::Panicked => "panicked",
+        }
+    }
+
+    /// For humans, after the state: `paused (I/O error)`, `shutoff (guest shutdown)`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Reason::Unknown => "unknown",
+            Reason::Booted => "booted",
+            Reason::Migrated => "migrated",
+            Reason::Restored => "restored",
+            Reason::FromSnapshot => "from a snapshot",
+            Reason::Unpaused => "unpaused",
+            Reason::MigrationCanceled => "migration canceled",
+            Reason::SaveCanceled => "save canceled",
+            Reason::Wakeup => "woken up",
+            Reason::Crashed => "guest crash",
+            Reason::PostCopy => "post-copy migration",
+            Reason::PostCopyFailed => "post-copy migration failed",
+            Reason::User => "user",
+            Reason::Migration => "migration",
+            Reason::Save => "save",
+            Reason::Dump => "dump",
+            Reason::IoError => "I/O error",
+            Reason::Watchdog => "watchdog",
+            Reason::ShuttingDown => "shutting down",
+            Reason::Snapshot => "snapshot",
+            Reason::StartingUp => "starting up",
+            Reason::ApiError => "failed API call",
+            Reason::Shutdown => "guest shutdown",
+            Reason::Destroyed => "destroyed",
+            Reason::Saved => "saved",
+            Reason::Failed => "failed to start",
+            Reason::Daemon => "killed by libvirtd",
+            Reason::Panicked => "guest panic",
+        }
+    }
+}
+
 /// One virtual machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vm {
@@ -183,9 +294,9 @@ pub struct Vm {
     pub console: String,
     /// Set to start with the host (libvirt autostart); `None` where the backend cannot tell.
     pub autostart: Option<bool>,
-    /// Paused by the hypervisor because a disk I/O failed (libvirt's state reason
-    /// VIR_DOMAIN_PAUSED_IOERROR), not by a person: the guest is stuck until someone acts.
-    pub paused_on_io_error: bool,
+    /// Why the VM is in its state (paused by a person or on a disk I/O error, shut off by
+    /// the guest or destroyed, ...).
+    pub reason: StateReason,
     /// Number of snapshots.
     pub snaps: u64,
     /// Bytes held by snapshots; 0 where unknown.
@@ -214,13 +325,21 @@ impl Vm {
             console_type: String::new(),
             console: String::new(),
             autostart: None,
-            paused_on_io_error: false,
+            reason: StateReason::NONE,
             snaps: 0,
             snaps_size: 0,
             process: None,
             disks: Vec::new(),
             disk_stats_unknown: false,
             nics: Vec::new(),
+        }
+    }
+
+    /// The state for humans, with its reason where one is known: `paused (I/O error)`.
+    pub fn state_text(&self) -> String {
+        match self.reason.kind {
+            Reason::Unknown => self.state.name().to_string(),
+            kind => format!("{} ({})", self.state.name(), kind.text()),
         }
     }
 

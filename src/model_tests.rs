@@ -25,8 +25,17 @@ fn state_codes_follow_the_librenms_table() {
     for (i, s) in State::ALL.iter().enumerate() {
         assert_eq!(*s as usize, i, "State::ALL is indexed by discriminant");
     }
-    assert_eq!(State::from_libvirt(5), State::Shutoff);
-    assert_eq!(State::from_libvirt(42), State::Unknown);
+}
+
+#[test]
+fn the_state_text_names_a_known_reason_only() {
+    let mut vm = Vm::new("a", State::Paused);
+    assert_eq!(vm.state_text(), "paused", "no reason given");
+    vm.reason.kind = Reason::IoError;
+    assert_eq!(vm.state_text(), "paused (I/O error)");
+    vm.state = State::Crashed;
+    vm.reason.kind = Reason::Panicked;
+    assert_eq!(vm.state_text(), "crashed (guest panic)");
 }
 
 #[test]

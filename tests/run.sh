@@ -10,10 +10,13 @@ export HVMON_LAB=${HVMON_LAB:-/tmp/hvmon-lab}
 
 tests/lab/install-deps.sh
 tests/lab/libvirt-up.sh
-trap 'tests/lab/extra-guests.sh stop; tests/lab/libvirt-down.sh' EXIT
+trap 'tests/lab/linux-guest.sh stop; tests/lab/extra-guests.sh stop; tests/lab/libvirt-down.sh' EXIT
 # A larger host: the parallel collection is compared with the serial one over these.
 export HVMON_EXTRA_GUESTS=20
 tests/lab/extra-guests.sh start "$HVMON_EXTRA_GUESTS"
+# A real Linux guest (hvmon-linux): balloon stats and disk traffic from inside a guest.
+# tests/real_guest.rs starts one of its own from the same script for its I/O-error pause.
+tests/lab/linux-guest.sh start
 set -a
 # shellcheck source=/dev/null
 . "$HVMON_LAB/env"

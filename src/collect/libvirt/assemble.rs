@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::domain_xml::{self, DomainXml};
 use super::raw::{CallError, RawDomain};
 use super::stats;
-use crate::model::{Disk, DiskIo, NetCounters, Nic, State, Vm};
+use crate::model::{Disk, DiskIo, NetCounters, Nic, State, StateReason, Vm};
 
 /// The VM, or why it is left out: it vanished, or its state could not be had. Every other
 /// failed call costs that piece of data and a warning.
@@ -23,8 +23,10 @@ pub fn vm(raw: &RawDomain, warnings: &mut Vec<String>) -> Result<Vm, CallError> 
     }
     if let Some(answer) = &raw.state {
         let state = answer.clone()?;
-        vm.state = State::from_libvirt(state.state);
-        vm.paused_on_io_error = state.paused_on_io_error;
+        vm.state = stats::state_from_libvirt(state.state);
+        vm.reason = state.reason.map_or(StateReason::NONE, |code| {
+            stats::reason_from_libvirt(vm.state, code)
+        });
     }
     let xml = match &raw.xml {
         Ok(text) => domain_xml::parse(text).unwrap_or_else(|e| {

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::collect::libvirt::raw::{Answer, StateAnswer};
+use crate::model::Reason;
+use virt::sys;
 
 fn recorded(name: &str) -> RawDomain {
     let text = match name {
@@ -41,6 +43,13 @@ fn a_running_qemu_guest_takes_everything_from_bulk_stats_and_xml() {
     let (vm, warnings) = assembled(&raw);
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(vm.state, State::Running);
+    assert_eq!(
+        vm.reason,
+        StateReason {
+            code: Some(sys::VIR_DOMAIN_RUNNING_BOOTED),
+            kind: Reason::Booted
+        }
+    );
     assert_eq!(vm.mem_alloc, 128 << 20);
     assert_eq!(vm.cpus, 1);
     assert_eq!(vm.os_type, "hvm");
@@ -77,7 +86,8 @@ fn a_paused_guest_is_paused_with_its_own_nic() {
     let (vm, warnings) = assembled(&recorded("hvmon-paused"));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(vm.state, State::Paused);
-    assert!(!vm.paused_on_io_error);
+    assert_eq!(vm.reason.code, Some(sys::VIR_DOMAIN_PAUSED_USER));
+    assert_eq!(vm.reason.kind, Reason::User, "virsh suspend");
     assert_eq!(vm.nics[0].device, "hvmtap2");
 }
 
@@ -86,6 +96,11 @@ fn a_shut_off_guest_has_sizes_snapshots_and_autostart_but_no_console() {
     let (vm, warnings) = assembled(&recorded("hvmon-off"));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(vm.state, State::Shutoff);
+    assert_eq!(
+        vm.reason.code,
+        Some(sys::VIR_DOMAIN_SHUTOFF_UNKNOWN),
+        "never started"
+    );
     assert_eq!((vm.snaps, vm.autostart), (1, Some(true)));
     assert_eq!(vm.disks[0].capacity, 64 << 20);
     assert_eq!(vm.console, "", "no port while shut off");
@@ -184,12 +199,12 @@ fn a_vanished_or_stateless_domain_is_left_out() {
     raw.state = Some(failed(false));
     assert!(!vm(&raw, &mut Vec::new()).unwrap_err().vanished);
     raw.state = Some(Ok(StateAnswer {
-        state: 3,
-        paused_on_io_error: true,
+        state: sys::VIR_DOMAIN_PAUSED,
+        reason: Some(sys::VIR_DOMAIN_PAUSED_IOERROR),
     }));
     let (vm, _) = assembled(&raw);
     assert_eq!(vm.state, State::Paused);
-    assert!(vm.paused_on_io_error);
+    assert_eq!(vm.reason.kind, Reason::IoError);
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use virt::connect::Connect;
-use virt::domain::Domain;
+use virt::domain::{Domain, DomainStateReason, DomainStateReasonEnum};
+use virt::enumutil::Enum;
+use virt::error::ErrorNumber;
 
 use super::bulk::DomainStats;
 use super::raw::{
@@ -15,11 +17,27 @@ use super::raw::{
 use super::{domain_xml, procfs, qemu_process, stats};
 use crate::model::State;
 
-/// libvirt's VIR_ERR_NO_DOMAIN: the domain went away between two calls.
-const VIR_ERR_NO_DOMAIN: u32 = 42;
-
+/// Whether a call failed because the domain went away since it was listed.
 pub fn is_vanished(e: &virt::error::Error) -> bool {
-    e.code().to_raw() == VIR_ERR_NO_DOMAIN
+    e.code().is(ErrorNumber::NoDomain)
+}
+
+/// The reason's number as libvirt gave it: the bindings hand it back decoded, and the model
+/// decodes it in one place ([`stats::reason_from_libvirt`]).
+fn reason_code(reason: DomainStateReasonEnum) -> Option<u32> {
+    match reason {
+        Enum::Known(known) => Some(match known {
+            DomainStateReason::NoState(r) => r.to_raw(),
+            DomainStateReason::Running(r) => r.to_raw(),
+            DomainStateReason::Blocked(r) => r.to_raw(),
+            DomainStateReason::Paused(r) => r.to_raw(),
+            DomainStateReason::Shutdown(r) => r.to_raw(),
+            DomainStateReason::Shutoff(r) => r.to_raw(),
+            DomainStateReason::Crashed(r) => r.to_raw(),
+            DomainStateReason::PMSuspended(r) => r.to_raw(),
+        }),
+        Enum::Unknown(code) => u32::try_from(code).ok(),
+    }
 }
 
 fn answer<T>(result: Result<T, virt::error::Error>) -> Answer<T> {
@@ -53,17 +71,16 @@ pub fn domain(
     let mut state = params.state();
     // What the bulk stats lacked, asked before they move into the answer.
     let (has_block_group, has_net_group) = (params.has_block_group(), params.has_net_group());
-    let state_call = if state.is_none() {
+    // The state and its reason, asked when the bulk record lacks them (its stats call failed).
+    let state_call = if params.reason().is_none() {
         let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
-            state: i64::from(state.to_raw()),
-            paused_on_io_error: matches!(
-                reason,
-                virt::enumutil::Enum::Known(virt::domain::DomainStateReason::Paused(
-                    virt::enumutil::Enum::Known(virt::domain::DomainPausedReason::IOError)
-                ))
-            ),
+            state: state.to_raw(),
+            reason: reason_code(reason),
         });
-        state = call.as_ref().ok().map(|s| State::from_libvirt(s.state));
+        state = call
+            .as_ref()
+            .ok()
+            .map(|s| stats::state_from_libvirt(s.state));
         Some(call)
     } else {
         None

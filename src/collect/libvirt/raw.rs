@@ -18,12 +18,14 @@ pub struct CallError {
 /// One per-domain call's answer.
 pub type Answer<T> = Result<T, CallError>;
 
-/// `virDomainGetState`, asked only when the bulk stats carry no state (the test driver).
+/// `virDomainGetState`, asked only when the bulk stats carry no state or no reason.
+/// Numbers as libvirt gives them, decoded in one place ([`super::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateAnswer {
-    /// libvirt's virDomainState number.
-    pub state: i64,
-    pub paused_on_io_error: bool,
+    /// libvirt's virDomainState.
+    pub state: u32,
+    /// The state's virDomain<State>Reason; `None` for a negative one, which libvirt never gives.
+    pub reason: Option<u32>,
 }
 
 /// `virDomainGetBlockInfo` and `virDomainBlockStats` of one disk, asked only where the driver
@@ -79,7 +81,7 @@ pub struct RawDomain {
     pub name: String,
     /// Its bulk stats record (`virDomainListGetStats`); empty when that failed.
     pub stats: Vec<(String, ParamValue)>,
-    /// Asked only when `stats` carry no state.
+    /// Asked only when `stats` carry no state or no reason.
     pub state: Option<Answer<StateAnswer>>,
     /// `virDomainGetXMLDesc`.
     pub xml: Answer<String>,

@@ -2,8 +2,92 @@
 
 use std::collections::HashMap;
 
+use virt::domain::{
+    DomainCrashedReason, DomainPausedReason, DomainRunningReason, DomainShutdownReason,
+    DomainShutoffReason, DomainState,
+};
+use virt::enumutil::RawEnum;
+
 use super::bulk::ParamValue;
-use crate::model::{Disk, DiskIo, NetCounters, Nic, State, Vm};
+use crate::model::{Disk, DiskIo, NetCounters, Nic, Reason, State, StateReason, Vm};
+
+/// libvirt's virDomainState as the model's state; a state newer than this build is `Unknown`.
+pub fn state_from_libvirt(code: u32) -> State {
+    match DomainState::from_raw(code) {
+        Some(DomainState::NoState) => State::NoState,
+        Some(DomainState::Running) => State::Running,
+        Some(DomainState::Blocked) => State::Blocked,
+        Some(DomainState::Paused) => State::Paused,
+        Some(DomainState::Shutdown) => State::Shutdown,
+        Some(DomainState::Shutoff) => State::Shutoff,
+        Some(DomainState::Crashed) => State::Crashed,
+        Some(DomainState::PMSuspended) => State::PmSuspended,
+        None => State::Unknown,
+    }
+}
+
+/// A state reason code read as the virDomain<State>Reason of `state`, the one place libvirt's
+/// reason numbers are decoded (bulk stats and `virDomainGetState` alike). NoState, Blocked
+/// and PMSuspended have no reason but `*_UNKNOWN`.
+pub fn reason_from_libvirt(state: State, code: u32) -> StateReason {
+    let kind = match state {
+        State::Running => DomainRunningReason::from_raw(code).map(|r| match r {
+            DomainRunningReason::Unknown => Reason::Unknown,
+            DomainRunningReason::Booted => Reason::Booted,
+            DomainRunningReason::Migrated => Reason::Migrated,
+            DomainRunningReason::Restored => Reason::Restored,
+            DomainRunningReason::FromSnapshot => Reason::FromSnapshot,
+            DomainRunningReason::Unpaused => Reason::Unpaused,
+            DomainRunningReason::MigrationCancelled => Reason::MigrationCanceled,
+            DomainRunningReason::SaveCancelled => Reason::SaveCanceled,
+            DomainRunningReason::Wakeup => Reason::Wakeup,
+            DomainRunningReason::Crashed => Reason::Crashed,
+            DomainRunningReason::PostCopy => Reason::PostCopy,
+            DomainRunningReason::PostCopyFailed => Reason::PostCopyFailed,
+        }),
+        State::Paused => DomainPausedReason::from_raw(code).map(|r| match r {
+            DomainPausedReason::Unknown => Reason::Unknown,
+            DomainPausedReason::User => Reason::User,
+            DomainPausedReason::Migration => Reason::Migration,
+            DomainPausedReason::Save => Reason::Save,
+            DomainPausedReason::Dump => Reason::Dump,
+            DomainPausedReason::IOError => Reason::IoError,
+            DomainPausedReason::Watchdog => Reason::Watchdog,
+            DomainPausedReason::FromSnapshot => Reason::FromSnapshot,
+            DomainPausedReason::ShuttingDown => Reason::ShuttingDown,
+            DomainPausedReason::Snapshot => Reason::Snapshot,
+            DomainPausedReason::Crashed => Reason::Crashed,
+            DomainPausedReason::StartingUp => Reason::StartingUp,
+            DomainPausedReason::PostCopy => Reason::PostCopy,
+            DomainPausedReason::PostCopyFailed => Reason::PostCopyFailed,
+            DomainPausedReason::APIError => Reason::ApiError,
+        }),
+        State::Shutdown => DomainShutdownReason::from_raw(code).map(|r| match r {
+            DomainShutdownReason::Unknown => Reason::Unknown,
+            DomainShutdownReason::User => Reason::User,
+        }),
+        State::Shutoff => DomainShutoffReason::from_raw(code).map(|r| match r {
+            DomainShutoffReason::Unknown => Reason::Unknown,
+            DomainShutoffReason::Shutdown => Reason::Shutdown,
+            DomainShutoffReason::Destroyed => Reason::Destroyed,
+            DomainShutoffReason::Crashed => Reason::Crashed,
+            DomainShutoffReason::Migrated => Reason::Migrated,
+            DomainShutoffReason::Saved => Reason::Saved,
+            DomainShutoffReason::Failed => Reason::Failed,
+            DomainShutoffReason::FromSnapshot => Reason::FromSnapshot,
+            DomainShutoffReason::Daemon => Reason::Daemon,
+        }),
+        State::Crashed => DomainCrashedReason::from_raw(code).map(|r| match r {
+            DomainCrashedReason::Unknown => Reason::Unknown,
+            DomainCrashedReason::Panicked => Reason::Panicked,
+        }),
+        _ => None,
+    };
+    StateReason {
+        code: Some(code),
+        kind: kind.unwrap_or(Reason::Unknown),
+    }
+}
 
 /// Which stats groups the driver returned for a domain; the rest must come from per-domain calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,26 +153,22 @@ impl<'a> Params<'a> {
 
     pub fn state(&self) -> Option<State> {
         self.u64("state.state")
-            .map(|s| i64::try_from(s).map_or(State::Unknown, State::from_libvirt))
+            .map(|s| u32::try_from(s).map_or(State::Unknown, state_from_libvirt))
     }
 
-    /// Whether the domain is paused because a disk I/O failed.
-    pub fn paused_on_io_error(&self) -> bool {
-        self.state() == Some(State::Paused)
-            && self.0.get("state.reason").and_then(|v| v.as_u64())
-                == Some(VIR_DOMAIN_PAUSED_IOERROR)
+    /// The state's reason, when the record has both.
+    pub fn reason(&self) -> Option<StateReason> {
+        let code = u32::try_from(self.u64("state.reason")?).ok()?;
+        Some(reason_from_libvirt(self.state()?, code))
     }
 }
-
-/// libvirt's virDomainPausedReason for "paused due to a disk I/O error".
-pub const VIR_DOMAIN_PAUSED_IOERROR: u64 = 2;
 
 /// Fills `vm` from the bulk parameters and says which groups were there.
 pub fn apply(vm: &mut Vm, p: &Params) -> Groups {
     let mut groups = Groups::default();
     if let Some(state) = p.state() {
         vm.state = state;
-        vm.paused_on_io_error = p.paused_on_io_error();
+        vm.reason = p.reason().unwrap_or(StateReason::NONE);
     }
     if let Some(max_kib) = p.u64("balloon.maximum") {
         vm.mem_alloc = max_kib * 1024;
@@ -175,6 +255,12 @@ fn nics(p: &Params) -> Option<Vec<Nic>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Display;
+    use virt::sys;
+
+    fn code(c: u32) -> ParamValue {
+        ParamValue::UInt(u64::from(c))
+    }
 
     fn params(list: &[(&str, ParamValue)]) -> Vec<(String, ParamValue)> {
         list.iter()
@@ -187,8 +273,8 @@ mod tests {
     #[test]
     fn a_running_qemu_domain_fills_every_group() {
         let raw = params(&[
-            ("state.state", ParamValue::Int(1)),
-            ("state.reason", ParamValue::Int(1)),
+            ("state.state", code(sys::VIR_DOMAIN_RUNNING)),
+            ("state.reason", code(sys::VIR_DOMAIN_RUNNING_BOOTED)),
             ("balloon.maximum", UInt(131072)),
             ("vcpu.current", UInt(2)),
             ("block.count", UInt(2)),
@@ -228,6 +314,7 @@ mod tests {
             }
         );
         assert_eq!(vm.state, State::Running);
+        assert_eq!(vm.reason.kind, Reason::Booted);
         assert_eq!(vm.mem_alloc, 128 << 20);
         assert_eq!(vm.cpus, 2);
         let vda = &vm.disks[0];
@@ -257,7 +344,7 @@ mod tests {
 
     #[test]
     fn a_busy_domain_lists_disks_without_counters() {
-        let running = ("state.state", ParamValue::Int(1));
+        let running = ("state.state", code(sys::VIR_DOMAIN_RUNNING));
         let busy = params(&[
             running.clone(),
             ("block.count", UInt(1)),
@@ -275,7 +362,7 @@ mod tests {
         let no_disks = params(&[running, ("block.count", UInt(0))]);
         assert!(!Params::new(&no_disks).disk_stats_unknown());
         let shut_off = params(&[
-            ("state.state", ParamValue::Int(5)),
+            ("state.state", code(sys::VIR_DOMAIN_SHUTOFF)),
             ("block.count", UInt(1)),
             ("block.0.name", Str("vda".into())),
             ("block.0.capacity", UInt(1 << 20)),
@@ -289,31 +376,117 @@ mod tests {
     #[test]
     fn the_test_driver_returns_only_state() {
         let raw = params(&[
-            ("state.state", ParamValue::Int(3)),
-            ("state.reason", ParamValue::Int(1)),
+            (
+                "state.state",
+                ParamValue::Int(sys::VIR_DOMAIN_PAUSED.into()),
+            ),
+            (
+                "state.reason",
+                ParamValue::Int(sys::VIR_DOMAIN_PAUSED_USER.into()),
+            ),
         ]);
         let mut vm = Vm::new("vm", State::NoState);
         assert_eq!(apply(&mut vm, &Params::new(&raw)), Groups::default());
         assert_eq!(vm.state, State::Paused);
-        assert!(!vm.paused_on_io_error, "reason 1 is a pause by a user");
+        assert_eq!(
+            vm.reason,
+            StateReason {
+                code: Some(sys::VIR_DOMAIN_PAUSED_USER),
+                kind: Reason::User
+            }
+        );
     }
 
     #[test]
-    fn a_pause_for_an_io_error_is_marked() {
-        let raw = params(&[
-            ("state.state", ParamValue::Int(3)),
-            ("state.reason", ParamValue::UInt(VIR_DOMAIN_PAUSED_IOERROR)),
-        ]);
+    fn a_pause_for_an_io_error_is_told_from_one_for_a_migration() {
+        let state = |state: u32, reason: u32| {
+            let raw = params(&[("state.state", code(state)), ("state.reason", code(reason))]);
+            let mut vm = Vm::new("vm", State::NoState);
+            apply(&mut vm, &Params::new(&raw));
+            (vm.state, vm.reason.kind)
+        };
+        assert_eq!(
+            state(sys::VIR_DOMAIN_PAUSED, sys::VIR_DOMAIN_PAUSED_IOERROR),
+            (State::Paused, Reason::IoError)
+        );
+        assert_eq!(
+            state(sys::VIR_DOMAIN_PAUSED, sys::VIR_DOMAIN_PAUSED_MIGRATION),
+            (State::Paused, Reason::Migration)
+        );
+        assert_eq!(
+            state(sys::VIR_DOMAIN_RUNNING, sys::VIR_DOMAIN_PAUSED_IOERROR),
+            (State::Running, Reason::Unpaused),
+            "reason codes differ per state: {}",
+            sys::VIR_DOMAIN_RUNNING_UNPAUSED
+        );
+        assert_eq!(
+            state(sys::VIR_DOMAIN_CRASHED, sys::VIR_DOMAIN_CRASHED_PANICKED),
+            (State::Crashed, Reason::Panicked)
+        );
+        assert_eq!(
+            state(sys::VIR_DOMAIN_SHUTOFF, sys::VIR_DOMAIN_SHUTOFF_SHUTDOWN),
+            (State::Shutoff, Reason::Shutdown)
+        );
+        let no_reason = params(&[("state.state", code(sys::VIR_DOMAIN_PAUSED))]);
         let mut vm = Vm::new("vm", State::NoState);
-        apply(&mut vm, &Params::new(&raw));
-        assert!(vm.paused_on_io_error);
-        let running = params(&[
-            ("state.state", ParamValue::Int(1)),
-            ("state.reason", ParamValue::UInt(VIR_DOMAIN_PAUSED_IOERROR)),
-        ]);
-        let mut vm = Vm::new("vm", State::NoState);
-        apply(&mut vm, &Params::new(&running));
-        assert!(!vm.paused_on_io_error, "reason codes differ per state");
+        apply(&mut vm, &Params::new(&no_reason));
+        assert_eq!(vm.reason, StateReason::NONE);
+    }
+
+    /// Each code the bindings know decodes to the name libvirt gives it (virt prints its
+    /// variant name lower-cased, without libvirt's underscores, and spells "cancelled");
+    /// codes they do not know are `unknown`, their number kept.
+    fn decodes_like_the_bindings<E: RawEnum<u32> + Display>(state: State) {
+        for code in 0..64 {
+            let ours = reason_from_libvirt(state, code);
+            assert_eq!(ours.code, Some(code));
+            let expected = E::from_raw(code).map_or("unknown".to_string(), |r| {
+                r.to_string().replace("cancelled", "canceled")
+            });
+            assert_eq!(
+                ours.kind.name().replace('_', ""),
+                expected,
+                "{state:?} reason {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_reason_the_bindings_know_decodes_to_its_own_name() {
+        use virt::domain::*;
+        decodes_like_the_bindings::<DomainRunningReason>(State::Running);
+        decodes_like_the_bindings::<DomainPausedReason>(State::Paused);
+        decodes_like_the_bindings::<DomainShutdownReason>(State::Shutdown);
+        decodes_like_the_bindings::<DomainShutoffReason>(State::Shutoff);
+        decodes_like_the_bindings::<DomainCrashedReason>(State::Crashed);
+        decodes_like_the_bindings::<DomainBlockedReason>(State::Blocked);
+        decodes_like_the_bindings::<DomainNoStateReason>(State::NoState);
+        decodes_like_the_bindings::<DomainPMSuspendedReason>(State::PmSuspended);
+    }
+
+    #[test]
+    fn states_come_from_the_bindings() {
+        for (state, libvirt) in [
+            (State::NoState, sys::VIR_DOMAIN_NOSTATE),
+            (State::Running, sys::VIR_DOMAIN_RUNNING),
+            (State::Blocked, sys::VIR_DOMAIN_BLOCKED),
+            (State::Paused, sys::VIR_DOMAIN_PAUSED),
+            (State::Shutdown, sys::VIR_DOMAIN_SHUTDOWN),
+            (State::Shutoff, sys::VIR_DOMAIN_SHUTOFF),
+            (State::Crashed, sys::VIR_DOMAIN_CRASHED),
+            (State::PmSuspended, sys::VIR_DOMAIN_PMSUSPENDED),
+        ] {
+            assert_eq!(state_from_libvirt(libvirt), state);
+            assert_eq!(
+                u32::from(state.code()),
+                libvirt,
+                "status_int keeps libvirt's numbers"
+            );
+        }
+        let past_the_last = (0..64)
+            .find(|&c| DomainState::from_raw(c).is_none())
+            .unwrap();
+        assert_eq!(state_from_libvirt(past_the_last), State::Unknown);
     }
 
     #[test]

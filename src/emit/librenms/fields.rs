@@ -207,6 +207,10 @@ impl Serialize for VmOut<'_> {
         m.serialize_entry("os_type", &form.text(&vm.os_type))?;
         m.serialize_entry("ip", &form.text(&vm.ip))?;
         m.serialize_entry("status_int", &vm.state.code())?;
+        // Why: libvirt's reason code as it gives it (its meaning depends on the state), -1
+        // where the backend gives none (CBSD); and libvirt's name for it, lower-cased.
+        m.serialize_entry("state_reason", &vm.reason.code.map_or(-1, i64::from))?;
+        m.serialize_entry("state_reason_name", vm.reason.kind.name())?;
         // 1 when some keys are left out because the VM's disk stats are unknown.
         m.serialize_entry("stats_incomplete", &u8::from(vm.disk_stats_unknown))?;
         m.serialize_entry("console_type", &form.text(&vm.console_type))?;

@@ -23,7 +23,9 @@ fn decode(doc: &str) -> serde_json::Value {
 }
 
 /// A VM's keys LibreNMS does not store in the VM's RRD.
-const VM_OTHER_KEYS: [&str; 9] = [
+const VM_OTHER_KEYS: [&str; 11] = [
+    "state_reason",
+    "state_reason_name",
     "os_type",
     "ip",
     "console_type",
@@ -298,4 +300,24 @@ fn compressed_form_round_trips() {
         .read_to_string(&mut out)
         .unwrap();
     assert_eq!(out, doc);
+}
+
+#[test]
+fn the_state_reason_goes_out_as_libvirt_gave_it_and_by_name() {
+    let mut stuck = Vm::new("stuck", State::Paused);
+    stuck.reason = crate::model::StateReason {
+        code: Some(5),
+        kind: crate::model::Reason::IoError,
+    };
+    let doc = decode(&doc_of(vec![stuck, Vm::new("cbsd", State::Off)]));
+    let vms = &doc["data"]["VMs"];
+    assert_eq!(vms["stuck"]["status_int"], 3, "still paused");
+    assert_eq!(vms["stuck"]["state_reason"], 5, "the code, untouched");
+    assert_eq!(vms["stuck"]["state_reason_name"], "ioerror");
+    assert_eq!(vms["cbsd"]["state_reason"], -1, "no reason given");
+    assert_eq!(vms["cbsd"]["state_reason_name"], "unknown");
+    assert!(
+        doc["data"]["totals"]["state_reason"].is_null(),
+        "no sum of reasons"
+    );
 }

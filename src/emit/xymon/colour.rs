@@ -1,19 +1,21 @@
-//! The status column's colour, by fixed rules (xymon/README.md, "Colours"):
+//! The status column's colour, by fixed rules (xymon/README.md, "Colours"). This table is the
+//! one place they are stated; a VM's state reason is libvirt's (`virsh domstate --reason`).
 //!
-//! | finding                                         | colour |
-//! |-------------------------------------------------|--------|
-//! | the collector failed (no snapshot at all)       | red    |
-//! | a VM crashed                                    | red    |
-//! | a VM paused by a disk I/O error                 | red    |
-//! | a VM blocked on a resource                      | yellow |
-//! | a VM set to autostart that is not running       | yellow |
-//! | a VM whose state the hypervisor cannot tell     | yellow |
-//! | anything else (running, paused by a person, off)| green  |
+//! | finding                                                          | colour |
+//! |------------------------------------------------------------------|--------|
+//! | the collector failed (no snapshot at all)                        | red    |
+//! | a VM crashed                                                     | red    |
+//! | a VM paused on a disk I/O error, by its watchdog or on a crash   | red    |
+//! | a VM paused after a failed post-copy migration or API call       | yellow |
+//! | a VM blocked on a resource                                       | yellow |
+//! | a VM set to autostart that is not running (whatever the reason: shut off by the guest itself, destroyed, crashed) | yellow |
+//! | a VM whose state the hypervisor cannot tell                      | yellow |
+//! | anything else: running; paused by a user, for a snapshot, save, dump or migration, or for no reason given; off without autostart | green  |
 //!
 //! Collection warnings (a VM that vanished mid-run, unreadable /proc figures) are listed on
 //! the status page but do not change the colour: they cost some figures, not a VM.
 
-use crate::model::{Snapshot, State, Vm};
+use crate::model::{Reason, Snapshot, State, Vm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Colour {
@@ -38,19 +40,25 @@ pub struct Finding {
     pub colour: Colour,
     /// Index into the snapshot's VMs.
     pub vm: usize,
-    pub what: &'static str,
+    pub what: String,
 }
 
-/// What is wrong with one VM, if anything.
-pub fn vm_finding(vm: &Vm) -> Option<(Colour, &'static str)> {
-    match vm.state {
-        State::Crashed => Some((Colour::Red, "crashed")),
-        State::Paused if vm.paused_on_io_error => Some((Colour::Red, "paused by a disk I/O error")),
-        State::Blocked => Some((Colour::Yellow, "blocked on a resource")),
-        State::Unknown | State::NoState => Some((Colour::Yellow, "in no known state")),
-        s if vm.autostart == Some(true) && !s.has_process() => {
-            Some((Colour::Yellow, "set to autostart but not running"))
+/// What is wrong with one VM, if anything, by the rules above; the text names the state and
+/// its reason (`paused (I/O error)`).
+pub fn vm_finding(vm: &Vm) -> Option<(Colour, String)> {
+    let stuck = |colour| Some((colour, vm.state_text()));
+    match (vm.state, vm.reason.kind) {
+        (State::Crashed, _)
+        | (State::Paused, Reason::IoError | Reason::Watchdog | Reason::Crashed) => {
+            stuck(Colour::Red)
         }
+        (State::Paused, Reason::PostCopyFailed | Reason::ApiError) => stuck(Colour::Yellow),
+        (State::Blocked, _) => Some((Colour::Yellow, "blocked on a resource".into())),
+        (State::Unknown | State::NoState, _) => Some((Colour::Yellow, "in no known state".into())),
+        (s, _) if vm.autostart == Some(true) && !s.has_process() => Some((
+            Colour::Yellow,
+            format!("set to autostart but not running: {}", vm.state_text()),
+        )),
         _ => None,
     }
 }
@@ -94,6 +102,11 @@ mod tests {
         vm
     }
 
+    fn with_reason(mut vm: Vm, kind: Reason) -> Vm {
+        vm.reason.kind = kind;
+        vm
+    }
+
     #[test]
     fn healthy_states_and_warnings_stay_green() {
         let s = snapshot(vec![
@@ -103,6 +116,8 @@ mod tests {
             vm("d", State::Shutoff, None),
             vm("e", State::PmSuspended, Some(true)),
             vm("f", State::Maintenance, None),
+            with_reason(vm("g", State::Paused, None), Reason::User),
+            with_reason(vm("h", State::Shutoff, Some(false)), Reason::Shutdown),
         ]);
         assert_eq!(assess(&s), (Colour::Green, vec![]));
     }
@@ -114,22 +129,28 @@ mod tests {
             vm("b", State::Shutoff, Some(true)),
             vm("c", State::Blocked, None),
             vm("d", State::Off, Some(true)),
+            with_reason(vm("e", State::Shutoff, Some(true)), Reason::Shutdown),
         ]);
         let (colour, findings) = assess(&s);
         assert_eq!(colour, Colour::Yellow);
         let flagged: Vec<usize> = findings.iter().map(|f| f.vm).collect();
-        assert_eq!(flagged, vec![1, 2, 3]);
-        assert_eq!(findings[0].what, "set to autostart but not running");
+        assert_eq!(flagged, vec![1, 2, 3, 4]);
+        assert_eq!(
+            findings[0].what,
+            "set to autostart but not running: shutoff"
+        );
+        assert_eq!(
+            findings[3].what,
+            "set to autostart but not running: shutoff (guest shutdown)"
+        );
     }
 
     #[test]
     fn crashed_and_io_error_pauses_are_red_and_listed_first() {
-        let mut stuck = vm("stuck", State::Paused, None);
-        stuck.paused_on_io_error = true;
         let s = snapshot(vec![
             vm("a", State::Blocked, None),
             vm("b", State::Crashed, Some(true)),
-            stuck,
+            with_reason(vm("stuck", State::Paused, None), Reason::IoError),
         ]);
         let (colour, findings) = assess(&s);
         assert_eq!(colour, Colour::Red);
@@ -140,14 +161,98 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(Colour::Red, 1), (Colour::Red, 2), (Colour::Yellow, 0)]
         );
-        assert_eq!(findings[1].what, "paused by a disk I/O error");
+        assert_eq!(findings[1].what, "paused (I/O error)");
     }
 
     #[test]
     fn a_crashed_vm_set_to_autostart_reports_the_crash() {
         assert_eq!(
-            vm_finding(&vm("x", State::Crashed, Some(true))),
-            Some((Colour::Red, "crashed"))
+            vm_finding(&with_reason(
+                vm("x", State::Crashed, Some(true)),
+                Reason::Panicked
+            )),
+            Some((Colour::Red, "crashed (guest panic)".to_string()))
+        );
+    }
+
+    /// The rules by reason, each VM's state and reason given as libvirt's numbers from the
+    /// bindings and decoded as the collector decodes them.
+    #[cfg(all(feature = "libvirt", target_os = "linux"))]
+    #[test]
+    fn reasons_from_libvirt_decide_the_colour() {
+        use crate::collect::libvirt::stats::{reason_from_libvirt, state_from_libvirt};
+        use virt::sys;
+        let colour = |state: u32, reason: u32, autostart: bool| {
+            let mut vm = vm("v", state_from_libvirt(state), Some(autostart));
+            vm.reason = reason_from_libvirt(vm.state, reason);
+            vm_finding(&vm)
+        };
+        let paused = sys::VIR_DOMAIN_PAUSED;
+        let red = |what: &str| Some((Colour::Red, what.to_string()));
+        assert_eq!(
+            colour(paused, sys::VIR_DOMAIN_PAUSED_IOERROR, false),
+            red("paused (I/O error)")
+        );
+        assert_eq!(
+            colour(paused, sys::VIR_DOMAIN_PAUSED_WATCHDOG, false),
+            red("paused (watchdog)")
+        );
+        assert_eq!(
+            colour(paused, sys::VIR_DOMAIN_PAUSED_CRASHED, false),
+            red("paused (guest crash)")
+        );
+        for not_stuck in [
+            sys::VIR_DOMAIN_PAUSED_USER,
+            sys::VIR_DOMAIN_PAUSED_MIGRATION,
+            sys::VIR_DOMAIN_PAUSED_SAVE,
+            sys::VIR_DOMAIN_PAUSED_DUMP,
+            sys::VIR_DOMAIN_PAUSED_SNAPSHOT,
+            sys::VIR_DOMAIN_PAUSED_FROM_SNAPSHOT,
+            sys::VIR_DOMAIN_PAUSED_UNKNOWN,
+        ] {
+            assert_eq!(
+                colour(paused, not_stuck, true),
+                None,
+                "paused reason {not_stuck}"
+            );
+        }
+        assert_eq!(
+            colour(paused, sys::VIR_DOMAIN_PAUSED_POSTCOPY_FAILED, false),
+            Some((Colour::Yellow, "paused (post-copy migration failed)".into()))
+        );
+        assert_eq!(
+            colour(
+                sys::VIR_DOMAIN_CRASHED,
+                sys::VIR_DOMAIN_CRASHED_PANICKED,
+                false
+            ),
+            red("crashed (guest panic)")
+        );
+        let shutoff = sys::VIR_DOMAIN_SHUTOFF;
+        assert_eq!(
+            colour(shutoff, sys::VIR_DOMAIN_SHUTOFF_SHUTDOWN, true),
+            Some((
+                Colour::Yellow,
+                "set to autostart but not running: shutoff (guest shutdown)".into()
+            ))
+        );
+        assert_eq!(
+            colour(shutoff, sys::VIR_DOMAIN_SHUTOFF_SHUTDOWN, false),
+            None
+        );
+        assert_eq!(
+            colour(shutoff, sys::VIR_DOMAIN_SHUTOFF_DESTROYED, false),
+            None
+        );
+        assert_eq!(
+            colour(
+                sys::VIR_DOMAIN_RUNNING,
+                sys::VIR_DOMAIN_RUNNING_UNPAUSED,
+                true
+            ),
+            None,
+            "{} is I/O error only for a paused VM",
+            sys::VIR_DOMAIN_PAUSED_IOERROR
         );
     }
 }

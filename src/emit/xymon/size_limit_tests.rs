@@ -116,7 +116,9 @@ proptest! {
                     _ => maximal_vm(&name, State::ALL[state]),
                 };
                 vm.autostart = Some(autostart);
-                vm.paused_on_io_error = io_error;
+                if io_error {
+                    vm.reason.kind = crate::model::Reason::IoError;
+                }
                 vm.disk_stats_unknown = busy;
                 vm
             })

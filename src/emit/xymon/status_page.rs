@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::colour::{Colour, Finding};
 use super::metrics::{Counter, TotalGauge, total_gauges};
 use super::names::vm_key;
-use crate::model::{Snapshot, Totals};
+use crate::model::{Snapshot, Totals, Vm};
 use crate::rates::CounterRates;
 
 /// The first line's free text, after the date.
@@ -115,8 +115,10 @@ pub fn status_text(
         .max()
         .unwrap_or(2)
         .clamp(2, 40);
+    let states: Vec<String> = snapshot.vms.iter().map(Vm::state_text).collect();
+    let state_width = states.iter().map(String::len).max().unwrap_or(0).max(11);
     let header = format!(
-        "<pre>\n{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
+        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
         "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
     );
     let version = format!(
@@ -167,9 +169,9 @@ pub fn status_text(
         };
         let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
         format!(
-            "{:<width$}  {:<11} {:<9} {:>5} {:>10} {:>7}\n",
+            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
             names[i],
-            vm.state.name(),
+            states[i],
             autostart,
             vm.cpus,
             vm.mem_alloc >> 20,
