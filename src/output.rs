@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::WriteError;
+use crate::error::{WriteError, exit};
 use crate::safe_file::{self, Owner};
 
 /// Replaces each `(path, contents)` with its contents, file mode `mode`; on error every target
@@ -116,6 +116,111 @@ fn remove_leftovers(path: &Path) {
             Err(e) => eprintln!("hv_monitor: warning: temporary file {e}; left alone"),
         }
     }
+}
+
+/// Why stdout did not take all of our output.
+#[derive(Debug)]
+pub enum StdoutError {
+    /// The reader went away (EPIPE: `| head`, snmpd giving up): said nowhere, it knows.
+    Closed,
+    /// A write failed (a full disk, `/dev/full`).
+    Failed {
+        written: usize,
+        source: std::io::Error,
+    },
+    /// The reader took nothing more before `until`.
+    Stalled { written: usize },
+}
+
+/// A write of at most this much never blocks once poll says a pipe is writable.
+const STDOUT_CHUNK: usize = libc::PIPE_BUF;
+
+/// Writes all of `bytes` to stdout (fd 1, past Rust's buffer, so nothing is left to flush at
+/// exit), giving up at `until`: a reader that stops reading must not hold the run past its
+/// deadline. Each chunk waits for poll(POLLOUT) with the time left, then is written whole or
+/// in part; a short write is followed by the rest, an error ends it.
+pub fn write_stdout(bytes: &[u8], until: std::time::Instant) -> Result<(), StdoutError> {
+    let mut written = 0;
+    while written < bytes.len() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let mut ready = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // Rounded up, so a wait never ends just before `until` and busy-loops.
+        let wait_ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd for the length given.
+        let polled = unsafe { libc::poll(&raw mut ready, 1, wait_ms) };
+        if polled < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(StdoutError::Failed { written, source: e });
+        }
+        if polled == 0 {
+            return Err(StdoutError::Stalled { written });
+        }
+        // POLLERR or POLLHUP: the write below says which error.
+        let chunk = &bytes[written..bytes.len().min(written + STDOUT_CHUNK)];
+        // SAFETY: the pointer and length are those of a live slice.
+        let n = unsafe { libc::write(libc::STDOUT_FILENO, chunk.as_ptr().cast(), chunk.len()) };
+        match usize::try_from(n) {
+            Ok(0) => {
+                return Err(StdoutError::Failed {
+                    written,
+                    source: std::io::ErrorKind::WriteZero.into(),
+                });
+            }
+            Ok(n) => written += n,
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR | libc::EAGAIN) => {}
+                    Some(libc::EPIPE) => return Err(StdoutError::Closed),
+                    _ => return Err(StdoutError::Failed { written, source: e }),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a job's output to stdout by `until` and returns the run's exit code: `code`, or when
+/// that is success and stdout failed, [`exit::WRITE_FAILED`] (the reason on stderr, except
+/// for a reader that went away) or [`exit::DEADLINE`] for a reader that stopped reading.
+/// An earlier failure's code is kept: it is the first thing to fix.
+pub fn finish_on_stdout(bytes: &[u8], until: std::time::Instant, code: i32) -> i32 {
+    let failed = match write_stdout(bytes, until) {
+        Ok(()) => return code,
+        Err(StdoutError::Closed) => exit::WRITE_FAILED,
+        Err(StdoutError::Failed { written, source }) => {
+            eprintln!(
+                "hv_monitor: cannot write to stdout: {source} ({written} of {} bytes written)",
+                bytes.len()
+            );
+            exit::WRITE_FAILED
+        }
+        Err(StdoutError::Stalled { written }) => {
+            eprintln!(
+                "hv_monitor: stdout: the reader took no more output by the deadline ({written} \
+                 of {} bytes written); giving up",
+                bytes.len()
+            );
+            exit::DEADLINE
+        }
+    };
+    if code == exit::OK { failed } else { code }
+}
+
+/// How long stdout gets at least, however late in the deadline the output is ready: a reader
+/// that reads at all takes it in far less.
+pub const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When writing stdout must be done: the run's deadline, but at least [`STDOUT_GRACE`] from now.
+pub fn stdout_deadline(started: std::time::Instant, deadline: std::time::Duration) -> std::time::Instant {
+    (started + deadline).max(std::time::Instant::now() + STDOUT_GRACE)
 }
 
 #[cfg(test)]

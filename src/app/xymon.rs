@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::output::{finish_on_stdout, stdout_deadline};
 
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::message;
@@ -54,8 +56,9 @@ pub struct Options {
 
 /// Runs `hv_monitor xymon`; returns the exit code.
 pub fn run(options: &Options) -> i32 {
+    let started = Instant::now();
     match prepare(options) {
-        Ok(plan) => execute(options, &plan),
+        Ok(plan) => execute(options, &plan, started),
         Err(e) => {
             eprintln!("hv_monitor: {e}");
             e.exit_code()
@@ -118,7 +121,7 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     })
 }
 
-fn execute(options: &Options, plan: &Plan) -> i32 {
+fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     let mut code = exit::OK;
     // Held from reading the previous counters to writing the new ones, so two runs at once
     // (one still collecting when the next starts, or one by hand) never both take rates
@@ -202,11 +205,12 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
     };
 
     if options.print {
-        let mut out = std::io::stdout().lock();
         let text = messages.join("\n");
-        // A closed pipe (`| head`) is not worth a panic.
-        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-        return code;
+        return finish_on_stdout(
+            text.as_bytes(),
+            stdout_deadline(started, options.deadline),
+            code,
+        );
     }
     let payloads = combine(&messages);
     let mut sender = Sender::new(options.timeout);
