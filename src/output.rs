@@ -16,22 +16,107 @@ use crate::error::{WriteError, exit};
 use crate::safe_file::{self, Owner};
 
 /// Replaces each `(path, contents)` with its contents, file mode `mode`; on error every target
-/// keeps its old content and the error names the target, never a temporary file.
+/// keeps its old content and the error names the target, never a temporary file. Only a
+/// regular file (or nothing) at a target is replaced: a device, FIFO, socket, directory or
+/// symbolic link there is refused, never swapped for a file of ours.
 pub fn replace_files(files: &[(&Path, &[u8])], mode: u32) -> Result<(), WriteError> {
     let mut written = Vec::with_capacity(files.len());
     for (path, contents) in files {
+        refuse_unless_replaceable(path)?;
         remove_leftovers(path);
         written.push(write_temp(path, contents, mode)?);
     }
-    // Nothing was renamed yet: an error up to here drops (deletes) every temporary file.
-    // The renames follow each other directly, in the order given.
-    for (temp, (path, _)) in written.into_iter().zip(files) {
-        temp.persist(path).map_err(|e| WriteError {
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+    // A rename can still fail (an immutable file, a target changed meanwhile), so each target
+    // renamed before another keeps its old file under a second name until all are done, to
+    // be put back then: the set stays all old or all new.
+    let mut kept = Vec::with_capacity(files.len());
+    for (path, _) in &files[..files.len().saturating_sub(1)] {
+        kept.push(keep_old(path)?);
+    }
+    // Nothing was renamed yet: an error up to here drops (deletes) every temporary file and
+    // every second name. The renames follow each other directly, in the order given.
+    for (done, (temp, (path, _))) in written.into_iter().zip(files).enumerate() {
+        if let Err(e) = temp.persist(path) {
+            let mut error = WriteError {
+                path: path.to_path_buf(),
+                source: e.error,
+            };
+            let earlier = files[..done].iter().zip(kept.drain(..done));
+            for ((earlier, _), old) in earlier.rev() {
+                if let Err(undo) = put_back(earlier, old) {
+                    error.source = std::io::Error::new(
+                        error.source.kind(),
+                        format!(
+                            "{}; and '{}' could not be put back: {undo}",
+                            error.source,
+                            earlier.display()
+                        ),
+                    );
+                }
+            }
+            return Err(error);
+        }
     }
     Ok(())
+}
+
+fn refuse_unless_replaceable(path: &Path) -> Result<(), WriteError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => Err(WriteError {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "{}; refused, not replaced (give a path to a regular file, or to none)",
+                safe_file::not_regular(meta.file_type())
+            )),
+        }),
+        // Missing is what a first run finds; another error shows when the write fails.
+        _ => Ok(()),
+    }
+}
+
+/// `.NAME.old.`: what the second names of old targets start with.
+fn old_prefix(path: &Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!(".{name}.old.")
+}
+
+/// A target's old file, kept under a second name (a hard link, removed when dropped) and
+/// locked, so no other run's cleanup takes it; `None` when there was none.
+type Kept = Option<tempfile::NamedTempFile<std::fs::File>>;
+
+fn keep_old(path: &Path) -> Result<Kept, WriteError> {
+    let fail = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let kept = tempfile::Builder::new()
+        .prefix(&old_prefix(path))
+        .rand_bytes(RANDOM_LEN)
+        .make_in(dir_of(path), |second| {
+            std::fs::hard_link(path, second)?;
+            let locked = std::fs::File::open(second)
+                .and_then(|file| safe_file::try_lock(&file).map(|_| file));
+            if locked.is_err() {
+                let _ = std::fs::remove_file(second);
+            }
+            locked
+        });
+    match kept {
+        Ok(kept) => Ok(Some(kept)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fail(std::io::Error::new(
+            e.kind(),
+            format!("cannot keep the old file until all are replaced: {}", strip_temp_name(&e)),
+        ))),
+    }
+}
+
+/// Undoes one rename: the old file back at `path`, or no file if there was none.
+fn put_back(path: &Path, old: Kept) -> std::io::Result<()> {
+    match old {
+        Some(old) => old.persist(path).map(drop).map_err(|e| e.error),
+        None => std::fs::remove_file(path),
+    }
 }
 
 fn dir_of(path: &Path) -> &Path {
@@ -84,27 +169,34 @@ fn strip_temp_name(e: &std::io::Error) -> String {
     }
 }
 
-/// Removes what killed runs left of `path`'s temporary files: only regular files of ours,
-/// opened without following links, that no live run holds locked.
+/// Removes what killed runs left of `path`'s temporary files and second names: only
+/// regular files of ours, opened without following links, that no live run holds locked.
+/// (Removing a name never touches another name of the same file, so a second name that
+/// still shares the target's file goes as safely as a temporary file.)
 fn remove_leftovers(path: &Path) {
     let dir = dir_of(path);
-    let prefix = temp_prefix(path);
+    let prefixes = [temp_prefix(path), old_prefix(path)];
     let Ok(entries) = std::fs::read_dir(dir) else {
         return; // writing will fail with the reason
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let is_ours = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .is_some_and(|rest| {
-                rest.len() == RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-            });
+        let is_ours = name.to_str().is_some_and(|n| {
+            prefixes.iter().any(|prefix| {
+                n.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                    rest.len() == RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+            })
+        });
         if !is_ours {
             continue;
         }
         let leftover = dir.join(&name);
-        match safe_file::open_read(&leftover, Owner::Us) {
+        let opened = safe_file::open_read(&leftover, Owner::Anyone).and_then(|file| {
+            safe_file::check_owner_is_us(&file, &leftover)?;
+            Ok(file)
+        });
+        match opened {
             Ok(file) => {
                 if safe_file::try_lock(&file).unwrap_or(false) {
                     // Best effort: a file we cannot remove costs only its space.
@@ -294,6 +386,114 @@ mod tests {
         );
         let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    /// `mknod` of a private null device (1:3) at `path`: a device node nothing else uses.
+    fn null_device(path: &Path) -> bool {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; makedev builds the number.
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) == 0 }
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_refused_and_left_as_it_was() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let device = dir.path().join("null");
+        if !null_device(&device) {
+            assert_ne!(safe_file::euid(), 0, "root can mknod");
+            eprintln!("SKIPPED the device case: mknod needs root");
+        } else {
+            let err = replace_files(&[(&device, b"x")], 0o600).unwrap_err().to_string();
+            assert!(err.contains(&format!("'{}'", device.display())), "{err}");
+            assert!(err.contains("a character device, not a regular file; refused"), "{err}");
+            let meta = std::fs::symlink_metadata(&device).unwrap();
+            assert!(meta.file_type().is_char_device(), "still a device");
+        }
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        for (path, what) in [(&fifo, "a FIFO"), (&link, "a symbolic link")] {
+            let err = replace_files(&[(path, b"x")], 0o600).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+
+    #[test]
+    fn a_directory_at_the_second_target_keeps_both_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("out.json");
+        let b = dir.path().join("out.json.snmp");
+        std::fs::write(&a, b"old").unwrap();
+        std::fs::create_dir(&b).unwrap();
+        let err = replace_files(&[(&a, b"new"), (&b, b"1")], 0o644).unwrap_err();
+        assert!(err.to_string().contains(&format!("'{}'", b.display())), "{err}");
+        assert!(err.to_string().contains("a directory"), "{err}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert!(b.is_dir());
+        assert_eq!(names(dir.path()), ["out.json", "out.json.snmp"]);
+    }
+
+    /// `chattr` on `path`; false when this file system or user cannot.
+    fn chattr(flag: &str, path: &Path) -> bool {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    #[test]
+    fn a_failing_second_rename_puts_the_first_target_back() {
+        // In the source tree: /tmp may be a tmpfs without chattr.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        for first_existed in [true, false] {
+            let a = dir.path().join("out.json");
+            let b = dir.path().join("out.json.snmp");
+            if first_existed {
+                std::fs::write(&a, b"old").unwrap();
+            }
+            std::fs::write(&b, b"old snmp").unwrap();
+            if !chattr("+i", &b) {
+                eprintln!("SKIPPED: chattr +i does not work here");
+                return;
+            }
+            let result = replace_files(&[(&a, b"new"), (&b, b"1")], 0o644);
+            chattr("-i", &b);
+            let err = result.unwrap_err().to_string();
+            assert!(err.starts_with(&format!("cannot write '{}'", b.display())), "{err}");
+            assert!(!err.contains("could not be put back"), "{err}");
+            if first_existed {
+                assert_eq!(std::fs::read(&a).unwrap(), b"old");
+            } else {
+                assert!(!a.exists(), "no new JSON beside the old .snmp");
+            }
+            assert_eq!(std::fs::read(&b).unwrap(), b"old snmp");
+            let mut expected = vec!["out.json", "out.json.snmp"];
+            if !first_existed {
+                expected.remove(0);
+            }
+            assert_eq!(names(dir.path()), expected, "no temporary or second name left");
+            std::fs::remove_file(&b).unwrap();
+            let _ = std::fs::remove_file(&a);
+        }
+    }
+
+    #[test]
+    fn second_names_of_a_killed_run_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("out.json");
+        let b = dir.path().join("out.json.snmp");
+        std::fs::write(&a, b"old").unwrap();
+        std::fs::hard_link(&a, dir.path().join(".out.json.old.Dead01")).unwrap();
+        replace_files(&[(&a, b"new"), (&b, b"1")], 0o644).unwrap();
+        assert_eq!(names(dir.path()), ["out.json", "out.json.snmp"]);
     }
 
     #[test]

@@ -99,6 +99,19 @@ pub fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Refuses `file` unless this user owns it (whatever its mode and links).
+pub fn check_owner_is_us(file: &File, path: &Path) -> Result<(), SafeFileError> {
+    let uid = file.metadata().map_err(|e| open_error(path, e))?.uid();
+    let me = euid();
+    if uid == me {
+        return Ok(());
+    }
+    Err(SafeFileError::Refused {
+        path: path.to_path_buf(),
+        reason: format!("owned by uid {uid}, not by this user (uid {me})"),
+    })
+}
+
 fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     let meta = file.metadata().map_err(|e| open_error(path, e))?;
     let refuse = |reason: String| {
@@ -132,7 +145,7 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     Ok(())
 }
 
-fn not_regular(t: std::fs::FileType) -> String {
+pub(crate) fn not_regular(t: std::fs::FileType) -> String {
     if t.is_symlink() {
         return "a symbolic link (not followed)".into();
     }
