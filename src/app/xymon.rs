@@ -125,14 +125,15 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     let mut code = exit::OK;
     // Held from reading the previous counters to writing the new ones, so two runs at once
     // (one still collecting when the next starts, or one by hand) never both take rates
-    // from the same sample or overwrite each other's.
+    // from the same sample or overwrite each other's; released before sending, which may
+    // take up to --timeout per server.
     let mut rates_lost: Option<String> = None;
-    let state_lock = match &plan.state_path {
+    let mut state_lock = match &plan.state_path {
         None => None,
         Some(Err(e)) => {
             eprintln!("hv_monitor: {e}; this run sends no rates");
             code = exit::WRITE_FAILED;
-            rates_lost = Some(rates_lost_text(e, None));
+            rates_lost = Some(rates_lost_text(e, Fix::StateDirectory));
             None
         }
         Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
@@ -148,17 +149,27 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             Err(e) => {
                 eprintln!("hv_monitor: {e}; this run sends no rates");
                 code = exit::WRITE_FAILED;
-                rates_lost = Some(rates_lost_text(&e, Some(path)));
+                rates_lost = Some(rates_lost_text(&e, Fix::Owner(path)));
                 None
             }
         },
     };
-    let previous = match state_lock.as_ref().map(StateLock::read) {
-        Some(Ok(previous)) => previous,
-        Some(Err(e)) => {
+    let previous = match state_lock.as_ref().map(|lock| (lock, lock.read())) {
+        Some((_, Ok(previous))) => previous,
+        Some((lock, Err(e))) if lock.state_is_replaceable() => {
             // Not believed: a file someone else could write must not become our rates.
             eprintln!("hv_monitor: state file {e}; this run sends no rates and replaces it");
             code = exit::BAD_INPUT;
+            None
+        }
+        Some((_, Err(e))) => {
+            // A device, FIFO or directory is someone's, never ours to replace (`--state
+            // /dev/null` must leave /dev/null alone): no state this run, nor until it is fixed.
+            let e = format!("state file {e}");
+            eprintln!("hv_monitor: {e}; this run sends no rates and leaves it alone");
+            code = exit::BAD_INPUT;
+            rates_lost = Some(rates_lost_text(&e, Fix::RegularFile));
+            state_lock = None;
             None
         }
         None => None,
@@ -177,10 +188,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
                     let e = format!("cannot keep counters for the next run's rates: {e}");
                     eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
-                    rates_lost = Some(rates_lost_text(
-                        &e,
-                        plan.state_path.as_ref().and_then(|p| p.as_ref().ok()),
-                    ));
+                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(&lock.state)));
                 }
             }
             let report = Report::Collected {
@@ -203,6 +211,10 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             )
         }
     };
+
+    // The new counters are written: a run starting now gets the lock and its rates, however
+    // long the sending below takes.
+    drop(state_lock);
 
     if options.print {
         let text = messages.join("\n");
@@ -251,24 +263,36 @@ fn send_to(
     Ok(())
 }
 
-/// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
-/// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
-/// The status page's line when the state file cannot be used: what failed and the fix (the
-/// usual cause is one run by hand as root leaving files the xymon user cannot open).
-fn rates_lost_text(error: &str, state: Option<&PathBuf>) -> String {
-    let fix = match state {
-        Some(state) => format!(
+/// What to tell the admin to do about a state file that cannot be used.
+enum Fix<'a> {
+    /// It belongs to someone else (usually one run by hand as root).
+    Owner(&'a Path),
+    /// Its directory cannot be used.
+    StateDirectory,
+    /// It is not a regular file (a device, FIFO or directory).
+    RegularFile,
+}
+
+/// The status page's line when the state file cannot be used: what failed and the fix.
+fn rates_lost_text(error: &str, fix: Fix) -> String {
+    let fix = match fix {
+        Fix::Owner(state) => format!(
             "give '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user \
              under xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
             state.display()
         ),
-        None => "make the state file's directory ($XYMONTMP, or --state) the hv_monitor \
-                 user's own"
+        Fix::StateDirectory => "make the state file's directory ($XYMONTMP, or --state) the \
+                                hv_monitor user's own"
+            .to_string(),
+        Fix::RegularFile => "give --state a path where hv_monitor may keep a regular file of \
+                             its own (or leave --state out)"
             .to_string(),
     };
     format!("hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: {fix}")
 }
 
+/// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
+/// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
 fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port = match env("XYMONDPORT") {
