@@ -80,7 +80,10 @@ fn ignore_a_tz_that_is_not_a_file() {
     let candidates: Vec<std::path::PathBuf> = if name.is_absolute() {
         vec![name.to_path_buf()]
     } else {
-        ZONE_INFO_DIRECTORIES.iter().map(|d| std::path::Path::new(d).join(name)).collect()
+        ZONE_INFO_DIRECTORIES
+            .iter()
+            .map(|d| std::path::Path::new(d).join(name))
+            .collect()
     };
     // The first that exists is the one chrono opens (following links, as it does); a POSIX
     // rule like `CET-1CEST` names no file and is left alone.

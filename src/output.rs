@@ -106,7 +106,10 @@ fn keep_old(path: &Path) -> Result<Kept, WriteError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(fail(std::io::Error::new(
             e.kind(),
-            format!("cannot keep the old file until all are replaced: {}", strip_temp_name(&e)),
+            format!(
+                "cannot keep the old file until all are replaced: {}",
+                strip_temp_name(&e)
+            ),
         ))),
     }
 }
@@ -311,7 +314,10 @@ pub fn finish_on_stdout(bytes: &[u8], until: std::time::Instant, code: i32) -> i
 pub const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// When writing stdout must be done: the run's deadline, but at least [`STDOUT_GRACE`] from now.
-pub fn stdout_deadline(started: std::time::Instant, deadline: std::time::Duration) -> std::time::Instant {
+pub fn stdout_deadline(
+    started: std::time::Instant,
+    deadline: std::time::Duration,
+) -> std::time::Instant {
     (started + deadline).max(std::time::Instant::now() + STDOUT_GRACE)
 }
 
@@ -404,9 +410,14 @@ mod tests {
             assert_ne!(safe_file::euid(), 0, "root can mknod");
             eprintln!("SKIPPED the device case: mknod needs root");
         } else {
-            let err = replace_files(&[(&device, b"x")], 0o600).unwrap_err().to_string();
+            let err = replace_files(&[(&device, b"x")], 0o600)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(&format!("'{}'", device.display())), "{err}");
-            assert!(err.contains("a character device, not a regular file; refused"), "{err}");
+            assert!(
+                err.contains("a character device, not a regular file; refused"),
+                "{err}"
+            );
             let meta = std::fs::symlink_metadata(&device).unwrap();
             assert!(meta.file_type().is_char_device(), "still a device");
         }
@@ -417,10 +428,17 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
         for (path, what) in [(&fifo, "a FIFO"), (&link, "a symbolic link")] {
-            let err = replace_files(&[(path, b"x")], 0o600).unwrap_err().to_string();
+            let err = replace_files(&[(path, b"x")], 0o600)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(what), "{err}");
         }
-        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
         assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     }
 
@@ -432,7 +450,10 @@ mod tests {
         std::fs::write(&a, b"old").unwrap();
         std::fs::create_dir(&b).unwrap();
         let err = replace_files(&[(&a, b"new"), (&b, b"1")], 0o644).unwrap_err();
-        assert!(err.to_string().contains(&format!("'{}'", b.display())), "{err}");
+        assert!(
+            err.to_string().contains(&format!("'{}'", b.display())),
+            "{err}"
+        );
         assert!(err.to_string().contains("a directory"), "{err}");
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
         assert!(b.is_dir());
@@ -467,7 +488,10 @@ mod tests {
             let result = replace_files(&[(&a, b"new"), (&b, b"1")], 0o644);
             chattr("-i", &b);
             let err = result.unwrap_err().to_string();
-            assert!(err.starts_with(&format!("cannot write '{}'", b.display())), "{err}");
+            assert!(
+                err.starts_with(&format!("cannot write '{}'", b.display())),
+                "{err}"
+            );
             assert!(!err.contains("could not be put back"), "{err}");
             if first_existed {
                 assert_eq!(std::fs::read(&a).unwrap(), b"old");
@@ -479,7 +503,11 @@ mod tests {
             if !first_existed {
                 expected.remove(0);
             }
-            assert_eq!(names(dir.path()), expected, "no temporary or second name left");
+            assert_eq!(
+                names(dir.path()),
+                expected,
+                "no temporary or second name left"
+            );
             std::fs::remove_file(&b).unwrap();
             let _ = std::fs::remove_file(&a);
         }

@@ -40,7 +40,11 @@ fn hv(args: &[&str]) -> Command {
 }
 
 /// Waits for `child` at most `limit`; kills it and fails the test when it is still running.
-fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> (std::process::ExitStatus, Duration) {
+fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, Duration) {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -62,7 +66,10 @@ fn bounded(cmd: &mut Command) -> Output {
 
 /// Like [`bounded`], with the stdout `cmd` was given (empty in the result unless piped).
 fn bounded_to(cmd: &mut Command) -> Output {
-    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start hv_monitor");
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hv_monitor");
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -72,8 +79,18 @@ fn bounded_to(cmd: &mut Command) -> Output {
             bytes
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let (status, _) = wait_bounded(&mut child, HANG, &format!("{cmd:?}"));
     Output {
         status,
@@ -90,7 +107,10 @@ fn mkfifo(path: &Path) {
 
 /// A private null device (1:3) at `path`; `false` (after `require`) when not root.
 fn null_device(path: &Path) -> bool {
-    if !require("root, to mknod a device node", hv_monitor::safe_file::euid() == 0) {
+    if !require(
+        "root, to mknod a device node",
+        hv_monitor::safe_file::euid() == 0,
+    ) {
         return false;
     }
     let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
@@ -159,31 +179,40 @@ fn a_state_path_that_is_a_device_or_fifo_is_refused_and_left_alone() {
         cases.push((device.clone(), "a character device, not a regular file"));
     }
     for (state, reason) in cases {
-        let out = bounded(
-            hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state),
-        );
+        let out =
+            bounded(hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state));
         let (stdout, err) = (text(&out.stdout), text(&out.stderr));
         let refused = format!("state file '{}' refused: {reason}", state.display());
         assert_eq!(out.status.code(), Some(8), "{err}");
         assert!(err.contains(&refused), "{err}");
         assert!(err.contains("leaves it alone"), "{err}");
         assert!(stdout.starts_with("status+11 vm.hvmon yellow "), "{stdout}");
-        assert!(stdout.contains("keeps no rates") && stdout.contains(&refused), "{stdout}");
+        assert!(
+            stdout.contains("keeps no rates") && stdout.contains(&refused),
+            "{stdout}"
+        );
         assert!(!stdout.contains("vm_test_rbytes"), "no rates: {stdout}");
         let kind = std::fs::symlink_metadata(&state).unwrap().file_type();
-        assert!(kind.is_fifo() || kind.is_char_device(), "{}: replaced", state.display());
+        assert!(
+            kind.is_fifo() || kind.is_char_device(),
+            "{}: replaced",
+            state.display()
+        );
     }
     if device.exists() {
         assert!(is_char_device(&device), "still a device");
     }
 }
 
+/// Makes something at a path; `false` when it cannot here (and the case is skipped).
+type MakeAt = fn(&Path) -> bool;
+
 #[test]
 fn a_lock_path_that_is_a_device_fifo_or_directory_is_refused_and_left_alone() {
     let dir = scratch("lock-device");
     let state = dir.join("s.json");
     let lock = dir.join("s.json.lock");
-    let cases: [(&str, fn(&Path) -> bool); 3] = [
+    let cases: [(&str, MakeAt); 3] = [
         ("a FIFO", |p| {
             mkfifo(p);
             true
@@ -196,14 +225,19 @@ fn a_lock_path_that_is_a_device_fifo_or_directory_is_refused_and_left_alone() {
             continue;
         }
         let before = std::fs::symlink_metadata(&lock).unwrap().file_type();
-        let out = bounded(
-            hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state),
-        );
+        let out =
+            bounded(hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state));
         let (stdout, err) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(6), "{reason}: {err}");
-        assert!(err.contains(&format!("'{}'", lock.display())) && err.contains(reason), "{err}");
+        assert!(
+            err.contains(&format!("'{}'", lock.display())) && err.contains(reason),
+            "{err}"
+        );
         assert!(stdout.contains("keeps no rates"), "{reason}: {stdout}");
-        assert_eq!(std::fs::symlink_metadata(&lock).unwrap().file_type(), before);
+        assert_eq!(
+            std::fs::symlink_metadata(&lock).unwrap().file_type(),
+            before
+        );
         assert!(!state.exists(), "{reason}: no lock, no state");
         if before.is_dir() {
             std::fs::remove_dir(&lock).unwrap();
@@ -223,7 +257,10 @@ fn a_directory_at_the_snmp_path_keeps_both_cache_files_old() {
     let out = bounded(hv(&["--uri", "test:///default", "-w", "-q", "-o"]).arg(&json));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{err}");
-    assert!(err.contains(&format!("cannot write '{}'", snmp.display())), "{err}");
+    assert!(
+        err.contains(&format!("cannot write '{}'", snmp.display())),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&json).unwrap(), "old json\n");
     assert!(snmp.is_dir());
 }
@@ -258,7 +295,13 @@ fn a_run_overlapping_a_slow_send_still_gets_its_rates() {
     let state = dir.join("s.json");
     let (port, accepted) = holding_server();
     let mut sending = hv(&["xymon", "--uri", "test:///default", "--no-host-check"])
-        .args(["--server", &format!("127.0.0.1:{port}"), "--timeout", "25", "--state"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "25",
+            "--state",
+        ])
         .arg(&state)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -268,9 +311,7 @@ fn a_run_overlapping_a_slow_send_still_gets_its_rates() {
     accepted
         .recv_timeout(HANG)
         .expect("the first run connects to the server");
-    let out = bounded(
-        hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state),
-    );
+    let out = bounded(hv(&["xymon", "--uri", "test:///default", "--print", "--state"]).arg(&state));
     let _ = sending.kill();
     let _ = sending.wait();
     let (stdout, err) = (text(&out.stdout), text(&out.stderr));
@@ -281,7 +322,12 @@ fn a_run_overlapping_a_slow_send_still_gets_its_rates() {
 
 #[test]
 fn stdout_on_a_full_device_is_an_error() {
-    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
     for args in [
         &["--uri", "test:///default"][..],
         &["-c", "--uri", "test:///default"],
@@ -304,16 +350,26 @@ struct SmallTmpfs {
 
 impl SmallTmpfs {
     fn mount(size: &str) -> Option<SmallTmpfs> {
-        if !require("root, to mount a small tmpfs", hv_monitor::safe_file::euid() == 0) {
+        if !require(
+            "root, to mount a small tmpfs",
+            hv_monitor::safe_file::euid() == 0,
+        ) {
             return None;
         }
-        let dir = tempfile::Builder::new().prefix("hvmon-full-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("hvmon-full-")
+            .tempdir()
+            .unwrap();
         let status = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
             .status()
             .unwrap();
-        assert!(status.success(), "mount a tmpfs on {}", dir.path().display());
+        assert!(
+            status.success(),
+            "mount a tmpfs on {}",
+            dir.path().display()
+        );
         Some(SmallTmpfs { dir })
     }
 }
@@ -335,7 +391,10 @@ fn stdout_to_a_file_on_a_full_disk_is_an_error_naming_the_bytes_written() {
     let out = bounded_to(hv(&["--uri", &uri]).stdout(std::fs::File::create(&file).unwrap()));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{err}");
-    assert!(err.contains("cannot write to stdout: No space left on device"), "{err}");
+    assert!(
+        err.contains("cannot write to stdout: No space left on device"),
+        "{err}"
+    );
     let written = std::fs::metadata(&file).unwrap().len();
     assert!(err.contains(&format!("({written} of ")), "{err}");
 }
@@ -359,7 +418,16 @@ fn a_reader_that_stops_reading_does_not_hold_the_run_past_its_deadline() {
     let uri = many_vms(&nodes, 600);
     for args in [
         &["--uri", &uri, "-t", "3"][..],
-        &["xymon", "--print", "--uri", &uri, "-t", "3", "--message", "both"],
+        &[
+            "xymon",
+            "--print",
+            "--uri",
+            &uri,
+            "-t",
+            "3",
+            "--message",
+            "both",
+        ],
     ] {
         let mut child = hv(args)
             .stdout(Stdio::piped())
@@ -375,8 +443,14 @@ fn a_reader_that_stops_reading_does_not_hold_the_run_past_its_deadline() {
         stderr.read_to_string(&mut err).unwrap();
         drop(unread);
         assert_eq!(status.code(), Some(5), "{args:?}: {err}");
-        assert!(err.contains("the reader took no more output by the deadline"), "{err}");
-        assert!(took >= Duration::from_secs(2), "{args:?}: gave up after {took:?}");
+        assert!(
+            err.contains("the reader took no more output by the deadline"),
+            "{err}"
+        );
+        assert!(
+            took >= Duration::from_secs(2),
+            "{args:?}: gave up after {took:?}"
+        );
     }
 }
 
@@ -386,13 +460,14 @@ fn a_tz_naming_a_fifo_is_ignored_with_a_warning() {
     let fifo = dir.join("zone");
     mkfifo(&fifo);
     for tz in [fifo.display().to_string(), format!(":{}", fifo.display())] {
-        let out = bounded(
-            hv(&["xymon", "--uri", "test:///default", "--print"]).env("TZ", &tz),
-        );
+        let out = bounded(hv(&["xymon", "--uri", "test:///default", "--print"]).env("TZ", &tz));
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{tz}: {err}");
         assert!(
-            err.contains(&format!("TZ='{tz}' names '{}', which is not a regular file", fifo.display())),
+            err.contains(&format!(
+                "TZ='{tz}' names '{}', which is not a regular file",
+                fifo.display()
+            )),
             "{err}"
         );
         assert!(text(&out.stdout).starts_with("status+11 "));
@@ -400,7 +475,11 @@ fn a_tz_naming_a_fifo_is_ignored_with_a_warning() {
     // A zone name and a POSIX rule are no files of ours to judge: left to chrono.
     for tz in ["UTC", "CET-1CEST,M3.5.0,M10.5.0/3"] {
         let out = bounded(hv(&["xymon", "--uri", "test:///default", "--print"]).env("TZ", tz));
-        assert!(!text(&out.stderr).contains("TZ="), "{tz}: {}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("TZ="),
+            "{tz}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -413,9 +492,16 @@ fn a_state_directory_anyone_can_write_is_refused_naming_it() {
     for variable in ["XYMONTMP", "STATE_DIRECTORY"] {
         let (port, _accepted) = holding_server();
         let out = bounded(
-            hv(&["xymon", "--uri", "test:///default", "--no-host-check", "--timeout", "1"])
-                .args(["--server", &format!("127.0.0.1:{port}")])
-                .env(variable, &open),
+            hv(&[
+                "xymon",
+                "--uri",
+                "test:///default",
+                "--no-host-check",
+                "--timeout",
+                "1",
+            ])
+            .args(["--server", &format!("127.0.0.1:{port}")])
+            .env(variable, &open),
         );
         let err = text(&out.stderr);
         let named = format!(
@@ -423,7 +509,10 @@ fn a_state_directory_anyone_can_write_is_refused_naming_it() {
             open.display()
         );
         assert!(err.contains(&named), "{err}");
-        assert!(err.contains(&format!("chmod go-w '{}'", open.display())), "{err}");
+        assert!(
+            err.contains(&format!("chmod go-w '{}'", open.display())),
+            "{err}"
+        );
         let files: Vec<PathBuf> = std::fs::read_dir(&open)
             .unwrap()
             .map(|e| e.unwrap().path())

@@ -110,7 +110,10 @@ fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
     let me = safe_file::euid();
     let mode = meta.mode() & 0o7777;
     if !meta.is_dir() {
-        refuse("is not a directory".to_string(), "point the variable at one")
+        refuse(
+            "is not a directory".to_string(),
+            "point the variable at one",
+        )
     } else if meta.uid() != me && meta.uid() != 0 {
         refuse(
             format!(
@@ -274,7 +277,10 @@ mod tests {
             let named = format!("state directory '{}' (from $XYMONTMP)", dir.display());
             assert!(err.contains(&named), "{err}");
             assert!(err.contains(said) && err.contains("not sticky"), "{err}");
-            assert!(err.contains(&format!("chmod go-w '{}'", dir.display())), "{err}");
+            assert!(
+                err.contains(&format!("chmod go-w '{}'", dir.display())),
+                "{err}"
+            );
             assert!(err.contains("--state PATH"), "{err}");
         }
         set(0o755).unwrap();
@@ -282,13 +288,23 @@ mod tests {
             std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
             let err = given_dir(&dir, "$STATE_DIRECTORY").unwrap_err();
             assert!(err.contains("is owned by uid 65534"), "{err}");
-            assert!(err.contains("not by this user (uid 0 (root)) or root"), "{err}");
+            assert!(
+                err.contains("not by this user (uid 0 (root)) or root"),
+                "{err}"
+            );
         }
         let file = base.path().join("file");
         std::fs::write(&file, b"").unwrap();
-        assert!(given_dir(&file, "$XYMONTMP").unwrap_err().contains("not a directory"));
+        assert!(
+            given_dir(&file, "$XYMONTMP")
+                .unwrap_err()
+                .contains("not a directory")
+        );
         let err = given_dir(&base.path().join("missing"), "$XYMONTMP").unwrap_err();
-        assert!(err.contains("cannot be used") && err.contains("create it"), "{err}");
+        assert!(
+            err.contains("cannot be used") && err.contains("create it"),
+            "{err}"
+        );
     }
 
     #[test]
