@@ -29,10 +29,10 @@ pub fn replace_files(files: &[(&Path, &[u8])], mode: u32) -> Result<(), WriteErr
     // A rename can still fail (an immutable file, a target changed meanwhile), so each target
     // renamed before another keeps its old file under a second name until all are done, to
     // be put back then: the set stays all old or all new.
-    let mut kept = Vec::with_capacity(files.len());
-    for (path, _) in &files[..files.len().saturating_sub(1)] {
-        kept.push(keep_old(path)?);
-    }
+    let mut kept: Vec<Kept> = files[..files.len().saturating_sub(1)]
+        .iter()
+        .map(|(path, _)| keep_old(path))
+        .collect();
     // Nothing was renamed yet: an error up to here drops (deletes) every temporary file and
     // every second name. The renames follow each other directly, in the order given.
     for (done, (temp, (path, _))) in written.into_iter().zip(files).enumerate() {
@@ -80,15 +80,20 @@ fn old_prefix(path: &Path) -> String {
     format!(".{name}.old.")
 }
 
-/// A target's old file, kept under a second name (a hard link, removed when dropped) and
-/// locked, so no other run's cleanup takes it; `None` when there was none.
-type Kept = Option<tempfile::NamedTempFile<std::fs::File>>;
+/// What became of a target's old file while the set is replaced.
+enum Kept {
+    /// There was none: putting back removes the new one.
+    Missing,
+    /// Under a second name (a hard link, removed when dropped), locked so that no other run's
+    /// cleanup takes it.
+    Linked(tempfile::NamedTempFile<std::fs::File>),
+    /// It could not be linked (a file system without hard links, another user's file under
+    /// `fs.protected_hardlinks`, an immutable file whose own rename then fails first): the
+    /// replacing goes on as before there were second names, and this says why.
+    Unkept(std::io::Error),
+}
 
-fn keep_old(path: &Path) -> Result<Kept, WriteError> {
-    let fail = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
+fn keep_old(path: &Path) -> Kept {
     let kept = tempfile::Builder::new()
         .prefix(&old_prefix(path))
         .rand_bytes(RANDOM_LEN)
@@ -102,23 +107,21 @@ fn keep_old(path: &Path) -> Result<Kept, WriteError> {
             locked
         });
     match kept {
-        Ok(kept) => Ok(Some(kept)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(fail(std::io::Error::new(
-            e.kind(),
-            format!(
-                "cannot keep the old file until all are replaced: {}",
-                strip_temp_name(&e)
-            ),
-        ))),
+        Ok(kept) => Kept::Linked(kept),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Kept::Missing,
+        Err(e) => Kept::Unkept(std::io::Error::new(e.kind(), strip_temp_name(&e))),
     }
 }
 
 /// Undoes one rename: the old file back at `path`, or no file if there was none.
 fn put_back(path: &Path, old: Kept) -> std::io::Result<()> {
     match old {
-        Some(old) => old.persist(path).map(drop).map_err(|e| e.error),
-        None => std::fs::remove_file(path),
+        Kept::Linked(old) => old.persist(path).map(drop).map_err(|e| e.error),
+        Kept::Missing => std::fs::remove_file(path),
+        Kept::Unkept(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("its old file could not be kept ({e})"),
+        )),
     }
 }
 
@@ -511,6 +514,29 @@ mod tests {
             std::fs::remove_file(&b).unwrap();
             let _ = std::fs::remove_file(&a);
         }
+    }
+
+    #[test]
+    fn an_immutable_first_target_fails_before_anything_is_renamed() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let a = dir.path().join("out.json");
+        let b = dir.path().join("out.json.snmp");
+        std::fs::write(&a, b"old").unwrap();
+        std::fs::write(&b, b"old snmp").unwrap();
+        if !chattr("+i", &a) {
+            eprintln!("SKIPPED: chattr +i does not work here");
+            return;
+        }
+        let result = replace_files(&[(&a, b"new"), (&b, b"1")], 0o644);
+        chattr("-i", &a);
+        let err = result.unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot write '{}'", a.display())),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert_eq!(std::fs::read(&b).unwrap(), b"old snmp");
+        assert_eq!(names(dir.path()), ["out.json", "out.json.snmp"]);
     }
 
     #[test]

@@ -192,6 +192,12 @@ fn a_state_path_that_is_a_device_or_fifo_is_refused_and_left_alone() {
             "{stdout}"
         );
         assert!(!stdout.contains("vm_test_rbytes"), "no rates: {stdout}");
+        let mut lock = state.clone().into_os_string();
+        lock.push(".lock");
+        assert!(
+            !Path::new(&lock).exists(),
+            "no lock made beside it (/dev/null.lock)"
+        );
         let kind = std::fs::symlink_metadata(&state).unwrap().file_type();
         assert!(
             kind.is_fifo() || kind.is_char_device(),

@@ -18,7 +18,7 @@ use crate::rrd_script;
 use crate::transport::combo::combine;
 use crate::transport::{DEFAULT_PORT, Sender, Target, parse_port};
 
-use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path};
+use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path, refuse_unless_regular};
 
 /// The column each format is meant for; the shipped server settings use these names.
 pub fn default_column(format: Format) -> &'static str {
@@ -128,7 +128,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     // from the same sample or overwrite each other's; released before sending, which may
     // take up to --timeout per server.
     let mut rates_lost: Option<String> = None;
-    let mut state_lock = match &plan.state_path {
+    let state_lock = match &plan.state_path {
         None => None,
         Some(Err(e)) => {
             eprintln!("hv_monitor: {e}; this run sends no rates");
@@ -136,40 +136,41 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             rates_lost = Some(rates_lost_text(e, Fix::StateDirectory));
             None
         }
-        Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
-            Ok(Some(lock)) => Some(lock),
-            Ok(None) => {
-                eprintln!(
-                    "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
-                     this run sends no rates and leaves the file to it",
-                    path.display()
-                );
-                None
-            }
+        Some(Ok(path)) => match refuse_unless_regular(path) {
+            // A device, FIFO or directory is someone's, never ours to replace (`--state
+            // /dev/null` must leave /dev/null alone): no state this run, nor until it is fixed.
             Err(e) => {
-                eprintln!("hv_monitor: {e}; this run sends no rates");
-                code = exit::WRITE_FAILED;
-                rates_lost = Some(rates_lost_text(&e, Fix::Owner(path)));
+                let e = format!("state file {e}");
+                eprintln!("hv_monitor: {e}; this run sends no rates and leaves it alone");
+                code = exit::BAD_INPUT;
+                rates_lost = Some(rates_lost_text(&e, Fix::RegularFile));
                 None
             }
+            Ok(()) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
+                Ok(Some(lock)) => Some(lock),
+                Ok(None) => {
+                    eprintln!(
+                        "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
+                         this run sends no rates and leaves the file to it",
+                        path.display()
+                    );
+                    None
+                }
+                Err(e) => {
+                    eprintln!("hv_monitor: {e}; this run sends no rates");
+                    code = exit::WRITE_FAILED;
+                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(path)));
+                    None
+                }
+            },
         },
     };
-    let previous = match state_lock.as_ref().map(|lock| (lock, lock.read())) {
-        Some((_, Ok(previous))) => previous,
-        Some((lock, Err(e))) if lock.state_is_replaceable() => {
+    let previous = match state_lock.as_ref().map(StateLock::read) {
+        Some(Ok(previous)) => previous,
+        Some(Err(e)) => {
             // Not believed: a file someone else could write must not become our rates.
             eprintln!("hv_monitor: state file {e}; this run sends no rates and replaces it");
             code = exit::BAD_INPUT;
-            None
-        }
-        Some((_, Err(e))) => {
-            // A device, FIFO or directory is someone's, never ours to replace (`--state
-            // /dev/null` must leave /dev/null alone): no state this run, nor until it is fixed.
-            let e = format!("state file {e}");
-            eprintln!("hv_monitor: {e}; this run sends no rates and leaves it alone");
-            code = exit::BAD_INPUT;
-            rates_lost = Some(rates_lost_text(&e, Fix::RegularFile));
-            state_lock = None;
             None
         }
         None => None,
@@ -188,7 +189,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
                     let e = format!("cannot keep counters for the next run's rates: {e}");
                     eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
-                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(&lock.state)));
+                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(lock.path())));
                 }
             }
             let report = Report::Collected {

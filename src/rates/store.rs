@@ -133,12 +133,25 @@ fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
     }
 }
 
+/// Refuses a state path where something other than a regular file is (`--state /dev/null`,
+/// a FIFO, a directory, a link): it is someone's, never ours to replace, and its lock file
+/// beside it is not made. Nothing there is a first run.
+pub fn refuse_unless_regular(state: &Path) -> Result<(), SafeFileError> {
+    match std::fs::symlink_metadata(state) {
+        Ok(meta) if !meta.file_type().is_file() => Err(SafeFileError::Refused {
+            path: state.to_path_buf(),
+            reason: safe_file::not_regular(meta.file_type()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Exclusive use of a state file: `flock` on `STATE.lock` beside it. The lock file is never
 /// removed (removing it would let two runs lock two different files); the state file itself
 /// is still replaced atomically, so a reader without the lock never sees half a file.
 /// Released when dropped (the descriptor closes).
 pub struct StateLock {
-    pub state: PathBuf,
+    state: PathBuf,
     _file: File,
 }
 
@@ -194,12 +207,9 @@ impl StateLock {
         }
     }
 
-    /// Whether what is at the state path may be replaced: a regular file, or nothing.
-    pub fn state_is_replaceable(&self) -> bool {
-        match std::fs::symlink_metadata(&self.state) {
-            Ok(meta) => meta.file_type().is_file(),
-            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-        }
+    /// The state file this lock is for.
+    pub fn path(&self) -> &Path {
+        &self.state
     }
 
     /// Replaces the state file (mode 0600) with `state`.
@@ -308,16 +318,19 @@ mod tests {
     }
 
     #[test]
-    fn only_a_regular_state_file_or_none_may_be_replaced() {
+    fn only_a_regular_state_file_or_none_is_used() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.json");
-        let lock = StateLock::acquire(&state, Duration::ZERO).unwrap().unwrap();
-        assert!(lock.state_is_replaceable(), "missing");
+        refuse_unless_regular(&state).unwrap();
         std::fs::write(&state, b"{}").unwrap();
-        assert!(lock.state_is_replaceable(), "a regular file");
+        refuse_unless_regular(&state).unwrap();
         std::fs::remove_file(&state).unwrap();
         std::fs::create_dir(&state).unwrap();
-        assert!(!lock.state_is_replaceable(), "a directory");
+        let err = refuse_unless_regular(&state).unwrap_err().to_string();
+        assert!(
+            err.contains("s.json' refused: a directory, not a regular file"),
+            "{err}"
+        );
     }
 
     #[test]
