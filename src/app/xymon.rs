@@ -5,14 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::output::{finish_on_stdout, stdout_deadline};
-
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::message;
 use crate::emit::xymon::metrics::VmSample;
 use crate::emit::xymon::names::{host_for_message, valid_column};
 use crate::emit::xymon::settings::{Format, Kind, Report, Settings};
 use crate::error::{SendError, XymonSetupError, exit};
+use crate::output::{finish_on_stdout, stdout_deadline};
 use crate::rates::RateState;
 use crate::rrd_script;
 use crate::transport::combo::combine;
