@@ -229,13 +229,16 @@ pub mod exit {
     pub const BACKEND_UNAVAILABLE: i32 = 3;
     /// Connected, but listing or reading the VMs failed.
     pub const COLLECTION_FAILED: i32 = 4;
-    /// The deadline passed before the backend answered.
+    /// The deadline passed before the backend answered, or stdout's reader took nothing
+    /// more by it.
     pub const DEADLINE: i32 = 5;
-    /// The output files could not be written.
+    /// The output files, or stdout, could not be written (a reader that went away: no
+    /// message).
     pub const WRITE_FAILED: i32 = 6;
     /// Sending to a monitoring server failed.
     pub const SEND_FAILED: i32 = 7;
-    /// Input (a message file, a state file) was unusable.
+    /// Input (a message file, a state file) was unusable; a state path that is not a regular
+    /// file is left as it is.
     pub const BAD_INPUT: i32 = 8;
 }
 

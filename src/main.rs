@@ -10,6 +10,7 @@ use hv_monitor::collect::{Backend, CollectOptions};
 use hv_monitor::emit::librenms;
 
 fn main() {
+    ignore_a_tz_that_is_not_a_file();
     let cli = Cli::parse();
     let backend = cli.backend.unwrap_or_else(Backend::default_for_this_os);
     let collect = CollectOptions {
@@ -52,4 +53,56 @@ fn main() {
     };
     // Not std::process::exit: a collector thread may still be inside libvirt.
     hv_monitor::collect::exit(code);
+}
+
+/// Where chrono looks for a `TZ` name that is not an absolute path.
+const ZONE_INFO_DIRECTORIES: [&str; 4] = [
+    "/usr/share/zoneinfo",
+    "/share/zoneinfo",
+    "/etc/zoneinfo",
+    "/usr/share/lib/zoneinfo",
+];
+
+/// chrono reads the file `TZ` names (`:/path`, `/path`, or a name under the zoneinfo
+/// directories) for the Xymon status date, with a plain blocking read and outside any
+/// deadline: a FIFO there would hang the run for good, a device would be read forever. Such
+/// a `TZ` is dropped with a warning, and the date is in the system's zone (/etc/localtime).
+fn ignore_a_tz_that_is_not_a_file() {
+    let Some(tz) = std::env::var_os("TZ") else {
+        return;
+    };
+    let bytes = tz.as_encoded_bytes();
+    let name = std::path::Path::new(std::ffi::OsStr::new(
+        std::str::from_utf8(bytes.strip_prefix(b":").unwrap_or(bytes)).unwrap_or_default(),
+    ));
+    if name.as_os_str().is_empty() {
+        return; // UTC, or a TZ that is not text: chrono reads no file for either
+    }
+    let candidates: Vec<std::path::PathBuf> = if name.is_absolute() {
+        vec![name.to_path_buf()]
+    } else {
+        ZONE_INFO_DIRECTORIES
+            .iter()
+            .map(|d| std::path::Path::new(d).join(name))
+            .collect()
+    };
+    // The first that exists is the one chrono opens (following links, as it does); a POSIX
+    // rule like `CET-1CEST` names no file and is left alone.
+    let Some((path, meta)) = candidates
+        .iter()
+        .find_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))
+    else {
+        return;
+    };
+    if meta.is_file() {
+        return;
+    }
+    eprintln!(
+        "hv_monitor: warning: TZ='{}' names '{}', which is not a regular file; ignoring TZ \
+         (dates in the system's time zone)",
+        hv_monitor::text::for_terminal(&tz.to_string_lossy(), 300),
+        hv_monitor::text::for_terminal(&path.to_string_lossy(), 300)
+    );
+    // SAFETY: the first thing main does, before any thread exists.
+    unsafe { std::env::remove_var("TZ") };
 }

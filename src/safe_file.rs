@@ -116,6 +116,39 @@ pub fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// `uid 1001 (mallory)`: a user as an error message names them, the name from /etc/passwd
+/// (not NSS, which may ask a directory server that does not answer); the number alone when
+/// that file does not list it.
+pub fn user_name(uid: u32) -> String {
+    let passwd = read_capped(Path::new("/etc/passwd"), 16 << 20, Owner::Anyone).unwrap_or_default();
+    let name = String::from_utf8_lossy(&passwd).lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.escape_debug().to_string())
+    });
+    match name {
+        Some(name) => format!("uid {uid} ({name})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// Refuses `file` unless this user owns it (whatever its mode and links).
+pub fn check_owner_is_us(file: &File, path: &Path) -> Result<(), SafeFileError> {
+    let uid = file.metadata().map_err(|e| open_error(path, e))?.uid();
+    let me = euid();
+    if uid == me {
+        return Ok(());
+    }
+    Err(SafeFileError::Refused {
+        path: path.to_path_buf(),
+        reason: format!(
+            "owned by {}, not by this user ({})",
+            user_name(uid),
+            user_name(me)
+        ),
+    })
+}
+
 fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     let meta = file.metadata().map_err(|e| open_error(path, e))?;
     let refuse = |reason: String| {
@@ -131,9 +164,10 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
         let me = euid();
         if meta.uid() != me {
             return refuse(format!(
-                "owned by uid {}, not by this user (uid {me}): someone else may have put it \
-                 there; remove it",
-                meta.uid()
+                "owned by {}, not by this user ({}): someone else may have put it there; \
+                 remove it",
+                user_name(meta.uid()),
+                user_name(me)
             ));
         }
         if meta.mode() & 0o022 != 0 {
@@ -149,7 +183,7 @@ fn check(file: &File, path: &Path, owner: Owner) -> Result<(), SafeFileError> {
     Ok(())
 }
 
-fn not_regular(t: std::fs::FileType) -> String {
+pub(crate) fn not_regular(t: std::fs::FileType) -> String {
     if t.is_symlink() {
         return "a symbolic link (not followed)".into();
     }
@@ -179,7 +213,7 @@ fn open_error(path: &Path, e: std::io::Error) -> SafeFileError {
     );
     if let Some(meta) = std::fs::symlink_metadata(path).ok().filter(|_| planted) {
         let reason = if meta.file_type().is_file() {
-            format!("owned by uid {} ({e})", meta.uid())
+            format!("owned by {} ({e})", user_name(meta.uid()))
         } else {
             not_regular(meta.file_type())
         };

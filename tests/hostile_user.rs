@@ -529,3 +529,32 @@ fn a_user_without_a_state_directory_is_told_what_to_do() {
     );
     assert_eq!(Path::new("/var/lib/hv-monitor").exists(), existed);
 }
+
+#[test]
+fn another_users_lock_in_a_sticky_directory_says_whose_it_is_on_the_page() {
+    let Some(hostile) = Hostile::create("l") else {
+        return;
+    };
+    let scene = Scene::new();
+    let state = scene.at(STATE_NAME);
+    let lock = scene.at(&format!("{STATE_NAME}.lock"));
+    hostile.does("touch", &[&lock]);
+    let out = bounded(print_messages().arg("--state").arg(&state));
+    let (stdout, err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    let whose = format!(
+        "lock file '{}' refused: owned by uid {} ({})",
+        lock.display(),
+        hostile.uid,
+        hostile.name
+    );
+    assert!(err.contains(&whose), "expected \"{whose}\" in: {err}");
+    let status = stdout.lines().next().unwrap_or_default();
+    assert!(status.contains(" yellow "), "{status}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("&yellow hv_monitor keeps no rates"))
+        .unwrap_or_else(|| panic!("no rates line: {stdout}"));
+    assert!(line.contains(&whose) && line.contains("Fix: "), "{line}");
+    assert!(!state.exists(), "no state kept behind another user's lock");
+}

@@ -255,7 +255,19 @@ On an error of the LibreNMS job, stdout still carries the LibreNMS error documen
 (\\fB{\"version\":1,\"error\":N,...}\\fR, compressed with \\fB\\-c\\fR) so the poller logs the reason. \
 \\fBhv_monitor xymon\\fR still sends the red status when collection fails (exit 3, 4 or 5) and \
 tries every server before exiting 7. \\fBhv_monitor xymon\\-rrd\\fR refuses a bad message file \
-whole: one line on stderr naming the file and the reason, nothing on stdout, exit 8.\n";
+whole: one line on stderr naming the file and the reason, nothing on stdout, exit 8.\n\
+.PP\n\
+Writing stdout is checked: a short or failed write (a full disk, \\fB/dev/full\\fR) exits 6 with the \
+reason on stderr; a reader that went away (\\fB| head\\fR) exits 6 without a message; a reader that \
+stops reading is given up on at the \\fB\\-t\\fR deadline (at least 1 s after the output is ready), \
+exit 5. An earlier failure's code is kept.\n\
+.PP\n\
+\\fBstderr under snmpd.\\fR snmpd's extend reads stdout and stderr through one pipe, where a \
+diagnostic would corrupt the document LibreNMS decodes. So the LibreNMS job \\fIwithout\\fR \
+\\fB\\-w\\fR, when its stdout and stderr are one pipe or socket, sends its diagnostics to \
+\\fB/dev/null\\fR (the error still reaches LibreNMS in errorString). With \\fB\\-w\\fR stderr is \
+kept whatever it is: cron and systemd also give both streams one pipe or socket, and a write \
+error must reach the cron mail or the journal. A terminal is always kept.\n";
     s
 }
 
@@ -292,12 +304,20 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "XYMONTMP",
         "Directory of the Xymon rate state file when --state is not given (the Xymon client's \
-         scratch directory).",
+         scratch directory). It must be owned by the user running hv_monitor or by root, and \
+         writable by no one else unless it is sticky (like /tmp; each file there is then checked \
+         to be ours); else it is refused, and the run sends no rates (yellow, exit 6).",
     ),
     (
         "STATE_DIRECTORY",
         "Directory of the Xymon rate state file when --state is not given and XYMONTMP is unset \
-         (systemd sets it from StateDirectory=); else /var/lib/hv-monitor, created mode 0700.",
+         (systemd sets it from StateDirectory=), checked as XYMONTMP is; else \
+         /var/lib/hv-monitor, created mode 0700.",
+    ),
+    (
+        "TZ",
+        "The time zone of the Xymon status date (read by chrono). A TZ naming a file that is not \
+         a regular file (a FIFO, a device) is ignored with a warning: reading it could block.",
     ),
     (
         "HV_MONITOR_CBSD_PATH",
@@ -335,11 +355,13 @@ fn files_section() -> String {
         ".SH FILES\n\
 .TP\n\\fB{out}\\fR, \\fB{out}.snmp\\fR\n\
 The LibreNMS cache written by \\fB\\-w\\fR (\\fB\\-o\\fR changes the path): the JSON document and its \
-\\fB\\-c\\fR form, each replaced atomically; snmpd serves the second in cached mode.\n\
+\\fB\\-c\\fR form, replaced atomically as a pair (all old or all new; only regular files are \
+replaced); snmpd serves the second in cached mode.\n\
 .TP\n\\fB$XYMONTMP/hv_monitor.\\fIHOST\\fB.\\fICOLUMN\\fB.state.json\\fR (else under \\fB$STATE_DIRECTORY\\fR, else \\fB/var/lib/hv\\-monitor\\fR)\n\
 The counters of the previous \\fBhv_monitor xymon\\fR run, for rates (\\fB\\-\\-state\\fR changes it; \
 \\fB\\-\\-print\\fR uses none unless given); \\fIHOST\\fR in Xymon's comma form. A \\fB.lock\\fR file beside it keeps \
-two runs apart. Both must belong to the user running hv_monitor and be writable by no one else.\n\
+two runs apart. Both must belong to the user running hv_monitor and be writable by no one else; \
+a path that is not a regular file (\\fB\\-\\-state /dev/null\\fR, a FIFO) is refused, never replaced.\n\
 .TP\n\\fIFILE\\fR of \\fBhv_monitor xymon\\-rrd\\fR\n\
 The message file xymond_rrd writes in its temporary directory for each message of an \
 \\fB\\-\\-extra\\-tests\\fR column; read, never changed.\n\

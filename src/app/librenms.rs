@@ -1,14 +1,13 @@
 //! The LibreNMS job: collect, print the document (plain or `-c`), optionally write the cache
 //! files for snmpd to `cat`.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::librenms::{self, SNMP_TOTAL_LIMIT, SNMP_UDP_LIMIT};
 use crate::error::{RunError, exit};
-use crate::output::replace_files;
+use crate::output::{finish_on_stdout, replace_files, stdout_deadline};
 
 /// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
 pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
@@ -30,11 +29,16 @@ pub struct Options {
 
 /// Runs the job; returns the process exit code.
 pub fn run(options: &Options) -> i32 {
-    silence_stderr_when_it_is_stdout();
+    let started = Instant::now();
+    // snmpd's extend runs the plain or -c form; -w is the cron or systemd job, whose one
+    // pipe or journal socket for both streams is where its errors must be seen.
+    if !options.write {
+        silence_stderr_when_it_is_stdout();
+    }
     let result = collect::collect_within(options.backend, &options.collect, options.deadline)
         .and_then(|snapshot| {
             // Warnings go to stderr even with -q: under cron they are mailed, under snmpd
-            // (stderr is stdout's pipe) they were silenced above.
+            // (no -w, stderr is stdout's pipe) they were silenced above.
             for warning in &snapshot.warnings {
                 eprintln!("hv_monitor: warning: {warning}");
             }
@@ -73,17 +77,20 @@ pub fn run(options: &Options) -> i32 {
             )
         }
     };
-    if !options.quiet {
-        let mut out = std::io::stdout().lock();
-        // snmpd or a pipe that went away is not worth a panic.
-        let _ = writeln!(out, "{stdout}").and_then(|_| out.flush());
+    if options.quiet {
+        return code;
     }
-    code
+    finish_on_stdout(
+        format!("{stdout}\n").as_bytes(),
+        stdout_deadline(started, options.deadline),
+        code,
+    )
 }
 
 /// snmpd's `extend` reads stdout and stderr through one pipe, so any diagnostic (ours, or
 /// libxml2's printed from inside libvirt) would corrupt the document LibreNMS decodes. The
-/// error still reaches LibreNMS in `errorString`. A terminal is left alone.
+/// error still reaches LibreNMS in `errorString`. A terminal is left alone, and so is a run
+/// with `-w` (cron and systemd also give both streams one pipe or socket).
 fn silence_stderr_when_it_is_stdout() {
     // SAFETY: fstat fills the zeroed structs; open/dup2/close act on descriptors we own.
     unsafe {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::message;
@@ -11,12 +11,13 @@ use crate::emit::xymon::metrics::VmSample;
 use crate::emit::xymon::names::{host_for_message, valid_column};
 use crate::emit::xymon::settings::{Format, Kind, Report, Settings};
 use crate::error::{SendError, XymonSetupError, exit};
+use crate::output::{finish_on_stdout, stdout_deadline};
 use crate::rates::RateState;
 use crate::rrd_script;
 use crate::transport::combo::combine;
 use crate::transport::{CaFile, DEFAULT_PORT, Sender, Target, parse_port};
 
-use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path};
+use crate::rates::store::{STATE_LOCK_WAIT, StateLock, default_state_path, refuse_unless_regular};
 
 /// The column each format is meant for; the shipped server settings use these names.
 pub fn default_column(format: Format) -> &'static str {
@@ -56,8 +57,9 @@ pub struct Options {
 
 /// Runs `hv_monitor xymon`; returns the exit code.
 pub fn run(options: &Options) -> i32 {
+    let started = Instant::now();
     match prepare(options) {
-        Ok(plan) => execute(options, &plan),
+        Ok(plan) => execute(options, &plan, started),
         Err(e) => {
             eprintln!("hv_monitor: {e}");
             e.exit_code()
@@ -126,36 +128,48 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     })
 }
 
-fn execute(options: &Options, plan: &Plan) -> i32 {
+fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     let mut code = exit::OK;
     // Held from reading the previous counters to writing the new ones, so two runs at once
     // (one still collecting when the next starts, or one by hand) never both take rates
-    // from the same sample or overwrite each other's.
+    // from the same sample or overwrite each other's; released before sending, which may
+    // take up to --timeout per server.
     let mut rates_lost: Option<String> = None;
     let state_lock = match &plan.state_path {
         None => None,
         Some(Err(e)) => {
             eprintln!("hv_monitor: {e}; this run sends no rates");
             code = exit::WRITE_FAILED;
-            rates_lost = Some(rates_lost_text(e, None));
+            rates_lost = Some(rates_lost_text(e, Fix::StateDirectory));
             None
         }
-        Some(Ok(path)) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
-            Ok(Some(lock)) => Some(lock),
-            Ok(None) => {
-                eprintln!(
-                    "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
-                     this run sends no rates and leaves the file to it",
-                    path.display()
-                );
-                None
-            }
+        Some(Ok(path)) => match refuse_unless_regular(path) {
+            // A device, FIFO or directory is someone's, never ours to replace (`--state
+            // /dev/null` must leave /dev/null alone): no state this run, nor until it is fixed.
             Err(e) => {
-                eprintln!("hv_monitor: {e}; this run sends no rates");
-                code = exit::WRITE_FAILED;
-                rates_lost = Some(rates_lost_text(&e, Some(path)));
+                let e = format!("state file {e}");
+                eprintln!("hv_monitor: {e}; this run sends no rates and leaves it alone");
+                code = exit::BAD_INPUT;
+                rates_lost = Some(rates_lost_text(&e, Fix::RegularFile));
                 None
             }
+            Ok(()) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
+                Ok(Some(lock)) => Some(lock),
+                Ok(None) => {
+                    eprintln!(
+                        "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
+                         this run sends no rates and leaves the file to it",
+                        path.display()
+                    );
+                    None
+                }
+                Err(e) => {
+                    eprintln!("hv_monitor: {e}; this run sends no rates");
+                    code = exit::WRITE_FAILED;
+                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(path)));
+                    None
+                }
+            },
         },
     };
     let previous = match state_lock.as_ref().map(StateLock::read) {
@@ -182,10 +196,7 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
                     let e = format!("cannot keep counters for the next run's rates: {e}");
                     eprintln!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
-                    rates_lost = Some(rates_lost_text(
-                        &e,
-                        plan.state_path.as_ref().and_then(|p| p.as_ref().ok()),
-                    ));
+                    rates_lost = Some(rates_lost_text(&e, Fix::Owner(lock.path())));
                 }
             }
             let report = Report::Collected {
@@ -209,12 +220,17 @@ fn execute(options: &Options, plan: &Plan) -> i32 {
         }
     };
 
+    // The new counters are written: a run starting now gets the lock and its rates, however
+    // long the sending below takes.
+    drop(state_lock);
+
     if options.print {
-        let mut out = std::io::stdout().lock();
         let text = messages.join("\n");
-        // A closed pipe (`| head`) is not worth a panic.
-        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-        return code;
+        return finish_on_stdout(
+            text.as_bytes(),
+            stdout_deadline(started, options.deadline),
+            code,
+        );
     }
     let payloads = combine(&messages);
     let mut sender = Sender::new(options.timeout, plan.ca_file.clone());
@@ -255,24 +271,36 @@ fn send_to(
     Ok(())
 }
 
-/// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
-/// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
-/// The status page's line when the state file cannot be used: what failed and the fix (the
-/// usual cause is one run by hand as root leaving files the xymon user cannot open).
-fn rates_lost_text(error: &str, state: Option<&PathBuf>) -> String {
-    let fix = match state {
-        Some(state) => format!(
+/// What to tell the admin to do about a state file that cannot be used.
+enum Fix<'a> {
+    /// It belongs to someone else (usually one run by hand as root).
+    Owner(&'a Path),
+    /// Its directory cannot be used.
+    StateDirectory,
+    /// It is not a regular file (a device, FIFO or directory).
+    RegularFile,
+}
+
+/// The status page's line when the state file cannot be used: what failed and the fix.
+fn rates_lost_text(error: &str, fix: Fix) -> String {
+    let fix = match fix {
+        Fix::Owner(state) => format!(
             "give '{0}' and '{0}.lock' to the user that runs hv_monitor (the xymon user \
              under xymonlaunch: chown xymon: '{0}' '{0}.lock'), or remove both",
             state.display()
         ),
-        None => "make the state file's directory ($XYMONTMP, or --state) the hv_monitor \
-                 user's own"
+        Fix::StateDirectory => "make the state file's directory ($XYMONTMP, or --state) the \
+                                hv_monitor user's own"
+            .to_string(),
+        Fix::RegularFile => "give --state a path where hv_monitor may keep a regular file of \
+                             its own (or leave --state out)"
             .to_string(),
     };
     format!("hv_monitor keeps no rates (CPU, disk and network graphs stop): {error}. Fix: {fix}")
 }
 
+/// `--server` values, else what xymonlaunch exports: `$XYMSRV`, or every `$XYMSERVERS` entry
+/// when `$XYMSRV` is `0.0.0.0` (Xymon's "all servers"); the port from `$XYMONDPORT`.
 fn targets(servers: &[String]) -> Result<Vec<Target>, SendError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let port = match env("XYMONDPORT") {

@@ -33,9 +33,17 @@ const MAX_STATE_BYTES: u64 = 64 << 20;
 pub fn default_state_path(host: &str, column: &str) -> Result<PathBuf, String> {
     let env = |name: &str| std::env::var_os(name).filter(|d| !d.is_empty());
     let dir = match (env("XYMONTMP"), env("STATE_DIRECTORY")) {
-        (Some(xymon), _) => PathBuf::from(xymon),
+        (Some(xymon), _) => {
+            let dir = PathBuf::from(xymon);
+            given_dir(&dir, "$XYMONTMP")?;
+            dir
+        }
         // systemd lists one directory per StateDirectory= entry, separated by colons.
-        (None, Some(systemd)) => std::env::split_paths(&systemd).next().unwrap_or_default(),
+        (None, Some(systemd)) => {
+            let dir = std::env::split_paths(&systemd).next().unwrap_or_default();
+            given_dir(&dir, "$STATE_DIRECTORY")?;
+            dir
+        }
         (None, None) => {
             private_dir(Path::new(DEFAULT_STATE_DIR))?;
             PathBuf::from(DEFAULT_STATE_DIR)
@@ -78,6 +86,63 @@ fn private_dir(dir: &Path) -> Result<(), String> {
             "state directory '{}' is {p}: fix it, or {advice}",
             dir.display()
         )),
+    }
+}
+
+/// Checks a state directory named by the environment (`$XYMONTMP`, `$STATE_DIRECTORY`).
+/// It must be a directory (a link to one is the admin's choice) owned by this user or root,
+/// and writable by no one else, unless it is sticky like /tmp: there no one can remove or
+/// rename our files, and each file is checked to be ours when it is opened. A directory
+/// anyone can write that is not sticky lets anyone swap the state file between our check and
+/// our read, so it is refused, as is one owned by another user (who could do the same).
+fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
+    let refuse = |problem: String, fix: &str| {
+        Err(format!(
+            "state directory '{}' (from {variable}) {problem}: {fix}, or give --state PATH in a \
+             directory only this user can write",
+            dir.display()
+        ))
+    };
+    let meta = match std::fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) => return refuse(format!("cannot be used ({e})"), "create it"),
+    };
+    let me = safe_file::euid();
+    let mode = meta.mode() & 0o7777;
+    if !meta.is_dir() {
+        refuse(
+            "is not a directory".to_string(),
+            "point the variable at one",
+        )
+    } else if meta.uid() != me && meta.uid() != 0 {
+        refuse(
+            format!(
+                "is owned by {}, not by this user ({}) or root",
+                safe_file::user_name(meta.uid()),
+                safe_file::user_name(me)
+            ),
+            "give it to the user running hv_monitor (chown)",
+        )
+    } else if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        refuse(
+            format!("is writable by others (mode {mode:04o}) and not sticky"),
+            &format!("chmod go-w '{}'", dir.display()),
+        )
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a state path where something other than a regular file is (`--state /dev/null`,
+/// a FIFO, a directory, a link): it is someone's, never ours to replace, and its lock file
+/// beside it is not made. Nothing there is a first run.
+pub fn refuse_unless_regular(state: &Path) -> Result<(), SafeFileError> {
+    match std::fs::symlink_metadata(state) {
+        Ok(meta) if !meta.file_type().is_file() => Err(SafeFileError::Refused {
+            path: state.to_path_buf(),
+            reason: safe_file::not_regular(meta.file_type()),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -142,6 +207,11 @@ impl StateLock {
         }
     }
 
+    /// The state file this lock is for.
+    pub fn path(&self) -> &Path {
+        &self.state
+    }
+
     /// Replaces the state file (mode 0600) with `state`.
     pub fn write(&self, state: &RateState) -> Result<(), WriteError> {
         replace_files(&[(&self.state, state.to_json().as_bytes())], 0o600)
@@ -199,6 +269,68 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = lock.read().unwrap_err().to_string();
         assert!(err.contains("s.json' refused: writable by others"), "{err}");
+    }
+
+    #[test]
+    fn a_directory_from_the_environment_is_checked_like_our_own() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("xymontmp");
+        std::fs::create_dir(&dir).unwrap();
+        let set = |mode| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
+        for ok in [0o700, 0o755, 0o1777, 0o1770] {
+            set(ok).unwrap();
+            given_dir(&dir, "$XYMONTMP").unwrap_or_else(|e| panic!("{ok:o}: {e}"));
+        }
+        for (bad, said) in [(0o777, "mode 0777"), (0o775, "mode 0775")] {
+            set(bad).unwrap();
+            let err = given_dir(&dir, "$XYMONTMP").unwrap_err();
+            let named = format!("state directory '{}' (from $XYMONTMP)", dir.display());
+            assert!(err.contains(&named), "{err}");
+            assert!(err.contains(said) && err.contains("not sticky"), "{err}");
+            assert!(
+                err.contains(&format!("chmod go-w '{}'", dir.display())),
+                "{err}"
+            );
+            assert!(err.contains("--state PATH"), "{err}");
+        }
+        set(0o755).unwrap();
+        if safe_file::euid() == 0 {
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            let err = given_dir(&dir, "$STATE_DIRECTORY").unwrap_err();
+            assert!(err.contains("is owned by uid 65534"), "{err}");
+            assert!(
+                err.contains("not by this user (uid 0 (root)) or root"),
+                "{err}"
+            );
+        }
+        let file = base.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(
+            given_dir(&file, "$XYMONTMP")
+                .unwrap_err()
+                .contains("not a directory")
+        );
+        let err = given_dir(&base.path().join("missing"), "$XYMONTMP").unwrap_err();
+        assert!(
+            err.contains("cannot be used") && err.contains("create it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_a_regular_state_file_or_none_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s.json");
+        refuse_unless_regular(&state).unwrap();
+        std::fs::write(&state, b"{}").unwrap();
+        refuse_unless_regular(&state).unwrap();
+        std::fs::remove_file(&state).unwrap();
+        std::fs::create_dir(&state).unwrap();
+        let err = refuse_unless_regular(&state).unwrap_err().to_string();
+        assert!(
+            err.contains("s.json' refused: a directory, not a regular file"),
+            "{err}"
+        );
     }
 
     #[test]

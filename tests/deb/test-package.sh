@@ -29,6 +29,7 @@ WORK=$(mktemp -d /tmp/hvmon-deb-test.XXXXXX)
 chmod 755 "$WORK"
 LOG=$WORK/last.log
 SNMPD_PIDS=()
+PLANTED=
 
 pass() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() {
@@ -66,6 +67,7 @@ cleanup() {
     for f in "$CACHE" "$CACHE.snmp"; do
         [ ! -e "$WORK/saved/$(basename "$f")" ] || mv "$WORK/saved/$(basename "$f")" "$f"
     done
+    [ -z "$PLANTED" ] || rmdir "$PLANTED" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -284,8 +286,20 @@ unset HV_MONITOR_BIN HV_MONITOR_XYMON_SNIPPETS HV_MONITOR_XYMON_WRAPPER
 if command -v systemctl >/dev/null; then
     check "the admin enables hv_monitor.timer" systemctl enable hv_monitor.timer
 fi
+# The xymon user can make any name in its XYMONTMP: a directory named like a state file must
+# neither fail the purge nor be removed (it is not ours).
+if id xymon >/dev/null 2>&1 && [ -d /var/lib/xymon/tmp ]; then
+    PLANTED=/var/lib/xymon/tmp/hv_monitor.planted.hvmon.state.json
+    check "the xymon user makes a directory named like a state file" \
+        runuser -u xymon -- mkdir "$PLANTED"
+fi
 "${APT[@]}" purge "$PKG" >"$LOG" 2>&1 || abort "apt purge $PKG"
 pass "apt purge $PKG"
+if [ -n "$PLANTED" ]; then
+    check "purge left the planted directory alone" test -d "$PLANTED"
+    rmdir "$PLANTED"
+    PLANTED=
+fi
 check "dpkg no longer knows $PKG" bash -c '! dpkg-query -W "$1" 2>/dev/null' _ "$PKG"
 left=()
 while read -r path; do

@@ -20,8 +20,6 @@
 //! that do not fit under the size limit go into `data HOST.COLUMN` messages with the same
 //! markers: a second status would replace the first. One VM's lines always stay together.
 
-use std::fmt::Write as _;
-
 use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::metrics::{Counter, VmSample};
@@ -111,16 +109,26 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 _ => vec![[None; Counter::ALL.len()]; samples.len()],
             };
             let (_, findings) = assess(snapshot);
-            let mut text = status_text(snapshot, &findings, &rates, text_budget);
-            if let Some(why) = rates_lost {
-                text.insert_str(0, &format!("&yellow {}\n", escape(why)));
-            }
-            if settings.format != Format::Ncv {
-                // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
-                // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph
-                // has: one per VM.
-                let _ = writeln!(text, "<!-- linecount={} -->", snapshot.vms.len());
-            }
+            // Both extra lines are counted in the status's budget: the path in the rates line
+            // is the admin's and may be as long as paths get.
+            let lost_line = rates_lost.map_or_else(String::new, |why| {
+                let line = escape(why);
+                let mut end = line.len().min(text_budget / 4);
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("&yellow {}\n", &line[..end])
+            });
+            // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
+            // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph has:
+            // one per VM.
+            let linecount = if settings.format == Format::Ncv {
+                String::new()
+            } else {
+                format!("<!-- linecount={} -->\n", snapshot.vms.len())
+            };
+            let room = text_budget.saturating_sub(lost_line.len() + linecount.len());
+            let text = lost_line + &status_text(snapshot, &findings, &rates, room) + &linecount;
             (
                 text,
                 graph_lines::groups(snapshot, &samples, &rates, settings.format),

@@ -52,13 +52,18 @@ fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind
         .map(|i| format!("VM '{i}{}' vanished during collection", "\x07".repeat(990)))
         .collect();
     let previous = zero_counters_just_before(&s);
+    // The state file's path is the admin's: as long as a path gets.
+    let lost = format!(
+        "hv_monitor keeps no rates: cannot write '/{}'",
+        "<&\n".repeat(1400)
+    );
     for max_size in [MIN_MAX_SIZE, 8192, DEFAULT_MAX_SIZE] {
         for format in FORMATS {
             for kind in KINDS {
                 let report = Report::Collected {
                     snapshot: &s,
                     previous: Some(&previous),
-                    rates_lost: None,
+                    rates_lost: Some(&lost),
                 };
                 let messages = build(&report, &Settings::longest(format, kind, max_size));
                 for (i, m) in messages.iter().enumerate() {
@@ -71,6 +76,7 @@ fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind
                 }
                 if kind != Kind::Data {
                     let status = &messages[0];
+                    assert!(status.contains("keeps no rates"), "{}", &status[..300]);
                     assert!(status.contains(" red "), "{}", &status[..300]);
                     assert!(status.contains("more VMs with problems not listed"));
                 }
@@ -105,6 +111,7 @@ proptest! {
         max_size in MIN_MAX_SIZE..=DEFAULT_MAX_SIZE,
         with_rates in any::<bool>(),
         long_settings in any::<bool>(),
+        rates_lost in prop::option::of("(?s).{0,5000}"),
     ) {
         let vms: Vec<Vm> = (0..count)
             .map(|i| {
@@ -136,7 +143,7 @@ proptest! {
                 let report = Report::Collected {
                     snapshot: &s,
                     previous: with_rates.then_some(&previous),
-                    rates_lost: None,
+                    rates_lost: rates_lost.as_deref(),
                 };
                 for m in build(&report, &settings) {
                     prop_assert!(m.len() <= max_size, "{} bytes over {max_size}", m.len());
