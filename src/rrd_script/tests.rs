@@ -103,7 +103,10 @@ fn hostile_and_broken_messages_are_refused_whole() {
         (with(vm_line, "vm_a_bogus : 1"), "unknown metric"),
         (with(vm_line, "vm__cpu : 1"), "unknown name"),
         (
-            with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))),
+            with(
+                vm_line,
+                &format!("vm_{}_cpu : 1", "x".repeat(MAX_KEY_LEN + 1)),
+            ),
             "unknown name",
         ),
         (with(vm_line, "vm_a_up : 1"), "second value"),
