@@ -170,3 +170,54 @@ fn test_names_that_could_leave_the_directory_are_refused() {
     let err = handle(HOST, TEST, &dir.join("hvmon-no-such-file")).unwrap_err();
     assert!(err.to_string().contains("hvmon-no-such-file"), "{err}");
 }
+
+/// A forged message: our head and markers, one line for each of `vms` VMs.
+fn forged_with_vms(vms: usize) -> String {
+    let mut m =
+        format!("status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n");
+    for i in 0..vms {
+        m.push_str(&format!("vm_v{i}_up : 1\n"));
+    }
+    m.push_str(END_MARKER);
+    m.push('\n');
+    m
+}
+
+#[test]
+fn no_more_vms_than_our_largest_message_holds() {
+    // What the emitter puts into its largest message with the shortest keys it makes.
+    let names: Vec<String> = (0..3000).map(|i| format!("v{i}")).collect();
+    let vms: Vec<Vm> = names.iter().map(|n| Vm::new(n, State::Shutoff)).collect();
+    let s = snapshot(vms);
+    let report = Report::Collected {
+        snapshot: &s,
+        previous: None,
+        rates_lost: None,
+    };
+    let ours = build(
+        &report,
+        &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE),
+    );
+    assert!(ours.len() > 1, "3000 VMs take more than one message");
+    let most = ours
+        .iter()
+        .map(|m| parse(m.as_bytes(), HOST, TEST).unwrap().vms.len())
+        .max()
+        .unwrap();
+    let cap = max_vms_per_message();
+    assert!(most <= cap && most * 2 > cap, "{most} VMs sent, cap {cap}");
+
+    // A forged message of one short line per VM fits 512 KiB with tens of thousands.
+    assert_eq!(
+        parse(forged_with_vms(cap).as_bytes(), HOST, TEST)
+            .unwrap()
+            .vms
+            .len(),
+        cap
+    );
+    let err = refused(forged_with_vms(cap + 1).as_bytes());
+    assert!(err.contains(&format!("more than {cap} VMs")), "{err}");
+    let huge = forged_with_vms(30_000);
+    assert!(huge.len() < usize::try_from(MAX_MESSAGE_FILE).unwrap());
+    assert!(refused(huge.as_bytes()).contains("VMs"));
+}
