@@ -221,3 +221,24 @@ fn no_more_vms_than_our_largest_message_holds() {
     assert!(huge.len() < usize::try_from(MAX_MESSAGE_FILE).unwrap());
     assert!(refused(huge.as_bytes()).contains("VMs"));
 }
+
+#[test]
+fn case_twins_and_a_name_listed_twice_get_files_of_their_own() {
+    // Before, `Web01`/`web01` shared files where case is ignored, and two VMs with one key
+    // had the whole message refused ("a second value for the same name").
+    let m = message(vec![
+        running_vm("Web01"),
+        running_vm("web01"),
+        running_vm("dup"),
+        running_vm("dup"),
+    ]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.vms.len(), 4);
+    let files: std::collections::HashSet<String> = render(&parsed, TEST)
+        .lines()
+        .filter(|l| l.ends_with(".rrd") && l.contains(",vm_"))
+        .map(str::to_lowercase)
+        .collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(files.contains("hvmon,vm_web01.rrd") && files.contains("hvmon,vm_dup.rrd"));
+}

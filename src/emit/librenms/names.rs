@@ -384,7 +384,7 @@ mod tests {
         );
         assert_eq!(rrd_safe_name(&file).len(), 255);
         let at_limit = "v".repeat(MAX_VM_KEY);
-        assert_eq!(vm_keys(&[&at_limit], Form::Plain), [at_limit.clone()]);
+        assert_eq!(vm_keys(&[&at_limit], Form::Plain), [at_limit]);
     }
 
     #[test]
