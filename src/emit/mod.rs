@@ -3,7 +3,7 @@
 pub mod librenms;
 pub mod xymon;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
@@ -55,9 +55,9 @@ pub(crate) fn ends_like_a_hash(s: &str, separator: u8) -> bool {
 ///    hashed key, an all-lowercase one keeps its own (decided by the name, not the order).
 ///    No rule of the name alone could do this and keep every capitalised name's key (`Web`
 ///    and `web` would both have to stay), and keeping those is what keeps today's graphs.
-/// 3. A key whose file (lower-cased) is still taken, which takes a duplicate name or a
-///    hash collision, goes to the later name in name order, which then tries further hashes
-///    until its file is free: two names never share an RRD file.
+/// 3. A file (lower-cased) two keys still share, which takes a name listed twice or a hash
+///    collision, stays with the first name in name order; the later one tries further
+///    hashes of its name until its file is free: two names never share an RRD file.
 ///
 /// Own keys never end like a hash and hashed ones always do, so steps 1 and 2 only meet
 /// in step 3 through a listed-twice name or a 96-bit hash collision.
@@ -69,8 +69,8 @@ pub(crate) fn distinct_keys(
 ) -> Vec<String> {
     let owns: Vec<Option<String>> = names.iter().map(|n| own(n)).collect();
     let folded = |key: &str| file(key).to_ascii_lowercase();
-    let mut spellings: std::collections::HashMap<String, BTreeSet<&str>> =
-        std::collections::HashMap::new();
+    // Each lower-cased own key and the names that have it.
+    let mut spellings: HashMap<String, BTreeSet<&str>> = HashMap::new();
     for (name, key) in names.iter().zip(&owns) {
         if let Some(key) = key {
             spellings.entry(folded(key)).or_default().insert(name);

@@ -262,7 +262,7 @@ mod tests {
         }
     }
 
-    /// Today's scheme: FNV-1a 64 of the name, its top 24 bits as the `~` suffix.
+    /// The scheme before issue 21: FNV-1a 64 of the name, its top 24 bits as the `~` suffix.
     fn old_suffix(name: &str) -> u64 {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for &b in name.as_bytes() {
@@ -273,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn two_names_with_one_old_24_bit_suffix_get_distinct_keys_and_the_first_keeps_its_own() {
+    fn two_names_with_one_old_24_bit_suffix_get_distinct_keys_and_the_existing_vm_keeps_its_own() {
         // Found by trying `vm N` / `vm:N` for N = 0, 1, ... (3 s): both land in the file
         // `vm_16316894`, both got `~24fe65`, and the newcomer `vm 16316894`, first in name
         // order, took the existing VM's key and RRD history.
