@@ -136,8 +136,8 @@ pub fn disk_keys(names: &[&str], form: Form) -> Vec<String> {
 ///   hashed key (`_h` and hex digits, either case) and `fits_join`: every plain safe name
 ///   of today keeps its key and its RRD files.
 /// - Any other name's key is its `form` text, cut to fit `max_len`, `~h` and 96 bits of the
-///   SHA-256 of the raw name ([`name_hash`]): `dup name~h6514ef7bc8ad8913e44f2910`, from the name
-///   alone, the same on every run and host whatever other names come and go.
+///   SHA-256 of the raw name ([`name_hash`]): `dup name~h6514ef7bc8ad8913e44f2910`, from
+///   the name alone, the same on every run and host whatever other names come and go.
 ///
 /// [`distinct_keys`] then keeps keys apart where only case tells them apart and resolves a
 /// name listed twice (or a hash collision). So no two keys share an RRD file, even on a
