@@ -242,3 +242,15 @@ fn case_twins_and_a_name_listed_twice_get_files_of_their_own() {
     assert_eq!(files.len(), 4, "{files:?}");
     assert!(files.contains("hvmon,vm_web01.rrd") && files.contains("hvmon,vm_dup.rrd"));
 }
+
+#[test]
+fn two_names_with_one_old_fnv_key_both_reach_their_rrd_files() {
+    // One FNV-1a 64 hash (emit::xymon::names tests): one key before issue 21, and the whole
+    // message refused for "a second value for the same name".
+    let a = format!("{}-28461037af9cf075", "a".repeat(48));
+    let b = format!("{}-599eaf919becac3e", "a".repeat(48));
+    let m = message(vec![running_vm(&a), running_vm(&b)]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.vms.len(), 2);
+    assert_ne!(parsed.vms[0].0, parsed.vms[1].0);
+}

@@ -200,6 +200,35 @@ mod tests {
         assert_eq!(vm_key("web01"), "web01");
     }
 
+    /// The key before issue 21: cleaned prefix, `_h` and FNV-1a 64 of the name.
+    fn old_key(name: &str) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in name.as_bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let prefix: String = splitncv_rule(name).chars().take(KEY_TEXT_MAX).collect();
+        format!("{prefix}_h{hash:016x}")
+    }
+
+    #[test]
+    fn two_names_that_shared_an_old_fnv_key_get_distinct_keys() {
+        // Found by a Pollard-rho search over `a`x48 + `-` + 16 hex digits (12 min on one
+        // core): one FNV-1a 64 hash, 5e3142d8eb812596, and one cleaned prefix, so one key,
+        // and the extra-script refused every message with both ("a second value").
+        let a = format!("{}-28461037af9cf075", "a".repeat(48));
+        let b = format!("{}-599eaf919becac3e", "a".repeat(48));
+        assert_eq!(old_key(&a), old_key(&b));
+        assert_eq!(old_key(&a), format!("{}_h5e3142d8eb812596", "a".repeat(48)));
+        let keys = vm_keys(&[&a, &b]);
+        assert_ne!(keys[0], keys[1]);
+        assert_eq!(
+            keys,
+            [vm_key(&a), vm_key(&b)],
+            "no collision left to resolve"
+        );
+    }
+
     /// Up to 200,000 distinct random names of the kinds that get hashed, and of the kinds that do not.
     fn random_names() -> Vec<String> {
         // A fixed xorshift: the same names on every run.
