@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hv_monitor::emit::librenms::safe_text;
 use hv_monitor::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::Counter;
-use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
+use hv_monitor::emit::xymon::names::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key};
 use hv_monitor::rrd_script;
 use proptest::prelude::*;
 
@@ -107,8 +107,8 @@ fn vm_name() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
         "[a-zA-Z0-9_.:=/ -]{0,80}",
-        "(vm|web|h[0-9a-f]{16}|_|__|-|\\.|\\.\\.|/| : |=|<!-- |-->|ncv_skipend|hvmon end|\n|\\\\|\"|%|名|é){1,8}",
-        "[a-z]{40,60}(_h[0-9a-f]{16})?",
+        "(vm|web|h([0-9a-f]{16}|[0-9a-fA-F]{24})|_|__|-|\\.|\\.\\.|/| : |=|<!-- |-->|ncv_skipend|hvmon end|\n|\\\\|\"|%|名|é){1,8}",
+        "[a-z]{40,60}(_h([0-9a-f]{16}|[0-9a-f]{24}))?",
     ]
 }
 
@@ -118,7 +118,7 @@ proptest! {
     #[test]
     fn graph_names_survive_xymond_unchanged(name in vm_name()) {
         let key = vm_key(&name);
-        prop_assert!(!key.is_empty() && key.len() <= 66);
+        prop_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
         prop_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
         for metric in checks::vm_gauges().iter().chain(&checks::counters()) {
             let full = format!("vm_{key}_{metric}");

@@ -1,9 +1,10 @@
-//! VM names through LibreNMS's own decoding and file naming: the `-c` form carries them as
-//! libvirt gives them (UTF-8) for LibreNMS 24.4 and later and for older versions alike, and
-//! no two VMs, and no two disks or NICs of one VM, ever share a LibreNMS RRD file, in either
-//! form. Domains come from libvirt's test driver (a node XML); LibreNMS's side is
-//! `json_app_get`, `Rrd::safeName` and the hv-monitor poller's file names, reproduced in
-//! tests/support/librenms.rs.
+//! VM names through LibreNMS's own decoding, file naming and metric naming: the `-c` form
+//! carries them as libvirt gives them (UTF-8) for LibreNMS 24.4 and later and for older
+//! versions alike, and no two VMs, and no two disks or NICs of one VM, ever share a LibreNMS
+//! RRD file (even on a file system that ignores case) or a metric name, in either form; a
+//! key is its name's alone. Domains come from libvirt's test driver (a node XML); LibreNMS's
+//! side is `json_app_get`, `Rrd::safeName` and the hv-monitor poller's file names,
+//! reproduced in tests/support/librenms.rs, and `data_flatten`, reproduced here.
 
 mod support;
 
@@ -16,7 +17,8 @@ use support::librenms::{
 use support::node_xml::{self, TestDomain};
 use support::{run, stderr, stdout};
 
-/// Names as libvirt holds them and the `-c` key each must come out as.
+/// Names as libvirt holds them and the `-c` text of each. None is a safe RRD file name, so
+/// each key is that text, `~h` and the name's hash ([`hashed`]).
 const AWKWARD: [(&str, &str); 12] = [
     ("\u{e9}lan-vm", "\u{e9}lan-vm"),
     ("web 01", "web 01"),
@@ -48,6 +50,15 @@ const COLLIDING: [&str; 13] = [
     "50%",
     "50_25",
 ];
+
+/// What the README promises for a name that is not a safe RRD file name: its text, `~h`
+/// and the first 96 bits of the SHA-256 of the name's UTF-8 bytes in lowercase hex.
+fn hashed(text: &str, name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{text}~h{hex}")
+}
 
 struct Node {
     _dir: tempfile::TempDir,
@@ -111,9 +122,10 @@ fn compressed_output_carries_libvirt_names_for_librenms_before_and_after_24_4() 
     );
     let vms = current["data"]["VMs"].as_object().unwrap();
     assert_eq!(vms.len(), AWKWARD.len());
-    for (name, key) in AWKWARD {
+    for (name, text) in AWKWARD {
+        let key = hashed(text, name);
         assert!(
-            vms.contains_key(key),
+            vms.contains_key(&key),
             "{name:?} should be {key:?}: {:?}",
             vm_keys(&current)
         );
@@ -145,15 +157,16 @@ fn the_plain_form_keeps_printable_ascii_keys() {
     let doc = decode(&plain, JsonAppGet::Current);
     assert_eq!(doc, decode(&plain, JsonAppGet::Before24_4));
     let vms = doc["data"]["VMs"].as_object().unwrap();
-    for key in [
-        "%C3%A9lan-vm",
-        "web 01",
-        "%E6%97%A5%E6%9C%AC%E8%AA%9E",
-        "caf%C3%A9:port=80",
-        "quo%22te",
-        "50%25",
+    for (name, text) in [
+        ("\u{e9}lan-vm", "%C3%A9lan-vm"),
+        ("web 01", "web 01"),
+        ("\u{65e5}\u{672c}\u{8a9e}", "%E6%97%A5%E6%9C%AC%E8%AA%9E"),
+        ("caf\u{e9}:port=80", "caf%C3%A9:port=80"),
+        ("quo\"te", "quo%22te"),
+        ("50%", "50%25"),
     ] {
-        assert!(vms.contains_key(key), "{key:?} in {:?}", vm_keys(&doc));
+        let key = hashed(text, name);
+        assert!(vms.contains_key(&key), "{key:?} in {:?}", vm_keys(&doc));
     }
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("hv_monitor.json");
@@ -187,10 +200,10 @@ fn colliding_names_never_share_an_rrd_file_and_safe_names_keep_theirs() {
         assert_own_rrd_files(&doc, form);
         let vms = doc["data"]["VMs"].as_object().unwrap();
         assert_eq!(vms.len(), COLLIDING.len(), "{form}");
-        // LibreNMS's safeName leaves these as they are, so they are their own keys. Case
-        // twins are different files: safeName does not lower-case, Linux file names are
-        // case-sensitive.
-        for safe in ["dup_name", "dup-name", "__lan-vm", "Web", "web", "50_25"] {
+        // LibreNMS's safeName leaves these as they are, so they are their own keys. `Web`
+        // would share `web`'s files where case is ignored, so it has its hash.
+        assert!(vms.contains_key(&hashed("Web", "Web")), "{form}");
+        for safe in ["dup_name", "dup-name", "__lan-vm", "web", "50_25"] {
             assert!(
                 vms.contains_key(safe),
                 "{form}: {safe:?} in {:?}",
@@ -207,7 +220,7 @@ fn colliding_names_never_share_an_rrd_file_and_safe_names_keep_theirs() {
 }
 
 #[test]
-fn a_suffix_is_the_names_own_and_steps_aside_for_a_safe_name() {
+fn a_key_is_the_names_own_whatever_other_vms_come_go_or_pretend() {
     let node_a = node(&COLLIDING);
     let mut reversed = COLLIDING;
     reversed.reverse();
@@ -222,25 +235,130 @@ fn a_suffix_is_the_names_own_and_steps_aside_for_a_safe_name() {
             "whatever order libvirt lists the VMs in"
         );
 
-        // A VM named like the file of a suffixed key keeps its name as its key; the
-        // suffixed one moves on to a file of its own.
-        let suffixed = first
-            .iter()
-            .find(|k| k.starts_with("dup name~"))
-            .expect("`dup name` shares `dup_name`'s file, so it has a suffix")
-            .clone();
-        let trap = librenms_safe_name(&suffixed);
+        // A VM named like the file of a hashed key does not take it: it is hashed too.
+        let key = hashed("dup name", "dup name");
+        assert!(first.contains(&key), "{first:?}");
+        let trap = librenms_safe_name(&key);
         let mut names: Vec<&str> = COLLIDING.to_vec();
         names.push(&trap);
         let doc = decode(&output(&node(&names), args), JsonAppGet::Current);
         assert_own_rrd_files(&doc, &trap);
         let keys = vm_keys(&doc);
-        assert!(keys.contains(&trap), "{keys:?}");
-        assert!(!keys.contains(&suffixed), "{keys:?}");
-        assert!(
-            keys.iter().any(|k| k.starts_with(&format!("{suffixed}-"))),
-            "{keys:?}"
+        assert!(keys.contains(&key), "{keys:?}");
+        assert!(keys.contains(&hashed(&trap, &trap)), "{keys:?}");
+    }
+}
+
+#[test]
+fn a_newcomer_with_the_old_24_bit_suffix_of_a_vm_does_not_take_its_files() {
+    // `vm 16316894` and `vm:16316894` share the file `vm_16316894` and had one suffix,
+    // `~24fe65` (FNV-1a, found offline); the newcomer, first in name order, took the other's
+    // key and RRD history.
+    let before = node(&["vm_16316894", "vm:16316894"]);
+    let after = node(&["vm_16316894", "vm:16316894", "vm 16316894"]);
+    for args in [&["-c"][..], &[][..]] {
+        let old = decode(&output(&before, args), JsonAppGet::Current);
+        let new = decode(&output(&after, args), JsonAppGet::Current);
+        let victim = hashed("vm:16316894", "vm:16316894");
+        assert!(vm_keys(&old).contains(&victim), "{:?}", vm_keys(&old));
+        assert!(vm_keys(&new).contains(&victim), "{:?}", vm_keys(&new));
+        assert!(vm_keys(&new).contains(&"vm_16316894".to_string()));
+        assert_own_rrd_files(&new, "newcomer");
+    }
+}
+
+/// LibreNMS's `data_flatten` (includes/polling/functions.inc.php, later
+/// includes/functions.php), which turns the document into the application's metric names:
+///
+/// ```php
+/// function data_flatten($array, $prefix = '', $joiner = '_')
+/// {
+///     $return = [];
+///     foreach ($array as $key => $value) {
+///         if (is_array($value)) {
+///             if (strcmp($prefix, '')) {
+///                 $key = $prefix . $joiner . $key;
+///             }
+///             $return = array_merge($return, data_flatten($value, $key, $joiner));
+///         } else {
+///             if (strcmp($prefix, '')) {
+///                 $key = $prefix . $joiner . $key;
+///             }
+///             $return[$key] = $value;
+///         }
+///     }
+///     return $return;
+/// }
+/// ```
+///
+/// The poller (hv-monitor.inc.php) calls it on `data` without `hv`. Every key it makes has
+/// a prefix, so `array_merge` never renumbers: a later equal name overwrites the earlier.
+/// Returned as the names in order, duplicates kept, so a merge shows as a repeat.
+fn data_flatten(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    let entries: Vec<(String, &Value)> = match value {
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => unreachable!("called on arrays only"),
+    };
+    for (key, value) in entries {
+        let key = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}_{key}")
+        };
+        // json_decode(..., true) makes every object and list a PHP array.
+        if value.is_object() || value.is_array() {
+            data_flatten(value, &key, out);
+        } else {
+            out.push(key);
+        }
+    }
+}
+
+/// The metric names LibreNMS stores for a document, and the first one it would store twice.
+fn first_merged_metric(doc: &Value) -> Option<String> {
+    let mut data = doc["data"].clone();
+    data.as_object_mut().unwrap().remove("hv");
+    let mut names = Vec::new();
+    data_flatten(&data, "", &mut names);
+    let mut seen = HashSet::new();
+    names.into_iter().find(|n| !seen.insert(n.clone()))
+}
+
+#[test]
+fn data_flatten_gives_every_vm_disk_and_nic_value_its_own_metric() {
+    // VM `a`'s flattened names, each cut after a later `_`, name a VM whose own entries
+    // would land on `a`'s: `a_disks_vda` + `rbytes` is `a` + disk `vda` + `rbytes`.
+    let probe = decode(&output(&node(&["a"]), &[]), JsonAppGet::Current);
+    let mut tails = Vec::new();
+    data_flatten(&probe["data"]["VMs"]["a"], "", &mut tails);
+    let mut names: Vec<String> = vec!["a".into()];
+    for tail in &tails {
+        for (at, _) in tail.match_indices('_') {
+            names.push(format!("a_{}", &tail[..at]));
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert!(
+        names.contains(&"a_disks_vda".to_string()) && names.len() > 20,
+        "{names:?}"
+    );
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let node = node(&refs);
+    for (form, doc) in every_form(&node) {
+        assert_eq!(vm_keys(&doc).len(), names.len(), "{form}");
+        assert_eq!(
+            first_merged_metric(&doc),
+            None,
+            "{form}: {:?}",
+            vm_keys(&doc)
         );
+        assert!(vm_keys(&doc).contains(&"a".to_string()), "{form}");
     }
 }
 
@@ -273,8 +391,14 @@ mod from_the_model {
                 "\u{1f680}",
                 "25",
                 "1",
+                "_disks_",
+                "_in",
+                "-__-__-",
+                "vda",
+                // Six make a name over NAME_MAX.
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
             ]),
-            1..6,
+            1..7,
         )
         .prop_map(|parts| parts.concat())
     }
@@ -316,34 +440,34 @@ mod from_the_model {
                 let text = document(&snapshot, Detail::Devices, form);
                 prop_assert!(!text.contains('\\'));
                 let doc: Value = serde_json::from_str(&text).unwrap();
-                // VM and NIC files; disk files are checked per VM below.
-                let files: Vec<String> = librenms_rrd_files(&doc, 1)
-                    .into_iter()
-                    .filter(|f| !f.starts_with("app-hv-monitor-1-vmdisk-"))
-                    .collect();
-                let distinct: HashSet<&String> = files.iter().collect();
+                // Every file of the document, distinct even where case is ignored, and each
+                // name (with `.rrd`) within NAME_MAX at the largest app_id.
+                let files = librenms_rrd_files(&doc, u32::MAX);
+                let distinct: HashSet<String> = files.iter().map(|f| f.to_lowercase()).collect();
                 prop_assert_eq!(distinct.len(), files.len(), "{:?}", files);
-                prop_assert_eq!(files.len(), 1 + 3 * snapshot.vms.len());
+                let disks: usize = snapshot.vms.iter().map(|vm| vm.disks.len()).sum();
+                prop_assert_eq!(files.len(), 1 + 3 * snapshot.vms.len() + disks);
+                for file in &files {
+                    prop_assert!(file.len() + ".rrd".len() <= 255, "{} bytes: {}", file.len(), file);
+                }
+                prop_assert_eq!(first_merged_metric(&doc), None);
                 let keys = vm_keys(&doc);
                 for vm in &snapshot.vms {
-                    if librenms_safe_name(&vm.name) == vm.name {
+                    // A safe, lower-case, short name with no later `_in`/`_disks` word is its
+                    // own key: today's keys of such names stay.
+                    let plain = librenms_safe_name(&vm.name) == vm.name
+                        && !vm.name.bytes().any(|b| b.is_ascii_uppercase())
+                        && vm.name.len() <= 140
+                        && !vm.name.contains("_disks");
+                    if plain {
                         prop_assert!(keys.contains(&vm.name), "{} kept", vm.name);
                     }
                     let own = form.text(&vm.name);
-                    let key = keys
-                        .iter()
-                        .find(|k| k.as_str() == own || k.starts_with(&format!("{own}~")));
+                    let start: String = own.chars().take(20).collect();
+                    let key = keys.iter().find(|k| {
+                        k.as_str() == own || (k.starts_with(&start) && k.contains("~h"))
+                    });
                     prop_assert!(key.is_some(), "{:?} has a key starting with its text", vm.name);
-                }
-                for (vm, info) in doc["data"]["VMs"].as_object().unwrap() {
-                    let disk_files: Vec<String> = info["disks"]
-                        .as_object()
-                        .unwrap()
-                        .keys()
-                        .map(|d| librenms_safe_name(&format!("app-hv-monitor-1-vmdisk-{vm}-__-__-{d}")))
-                        .collect();
-                    let distinct: HashSet<&String> = disk_files.iter().collect();
-                    prop_assert_eq!(distinct.len(), disk_files.len(), "{:?}", disk_files);
                 }
             }
         }

@@ -46,8 +46,21 @@ fn hostile_files_are_refused_with_nothing_on_stdout() {
     let dir = scratch("cli-bad");
     let good = print_message("hv1.example.com", "rrd-script");
     let splitncv = print_message("hv1.example.com", "splitncv");
+    // Under 512 KiB, one short line per VM: without a cap, 31,000 new RRD files.
+    let many: String = (0..31_000).map(|i| format!("vm_v{i}_up : 1\n")).collect();
+    let many_vms = good.replacen(
+        "<!-- hvmon end -->",
+        &format!("{many}<!-- hvmon end -->"),
+        1,
+    );
+    assert!(many_vms.len() < 512 * 1024);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("huge", vec![b'x'; 600 * 1024], "bytes, more than"),
+        (
+            "many-vms",
+            many_vms.into_bytes(),
+            "VMs, the most one message",
+        ),
         ("binary", b"\x7fELF\x02\x01\x01\x00\x00".to_vec(), "binary"),
         (
             "truncated",

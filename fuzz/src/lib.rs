@@ -15,7 +15,7 @@ use hv_monitor::emit::librenms::names::rrd_safe_name;
 use hv_monitor::emit::librenms::{Detail, Form, document, safe_text, utf8_text};
 use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
 use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
-use hv_monitor::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
+use hv_monitor::emit::xymon::names::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key, vm_keys};
 use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
 use hv_monitor::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
 use hv_monitor::rates::RateState;
@@ -158,13 +158,21 @@ pub fn xymon_names(data: &[u8]) {
     // A few names already cover collisions; hundreds would only slow the fuzzer down.
     names.truncate(8);
 
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut by_key: HashMap<String, &str> = HashMap::new();
-    for name in &names {
-        let key = vm_key(name);
+    let mut folded: HashMap<String, &str> = HashMap::new();
+    for (name, key) in names.iter().zip(vm_keys(&refs)) {
         check_key(name, &key);
-        if let Some(other) = by_key.insert(key.clone(), name) {
-            panic!("{other:?} and {name:?} share the key {key:?}");
+        // Alone on its host, a name has the same key unless a case twin took it.
+        let alone = vm_key(name);
+        assert!(
+            key == alone || key.contains("_h"),
+            "{name:?}: {key:?} / {alone:?}"
+        );
+        if let Some(other) = folded.insert(key.to_ascii_lowercase(), name) {
+            panic!("{other:?} and {name:?} share the key {key:?} in lower case");
         }
+        by_key.insert(key, name);
         // The rules themselves: their output is a fixed point, of the documented shape.
         let split = splitncv_rule(name);
         assert_eq!(splitncv_rule(&split), split);
@@ -221,10 +229,13 @@ pub fn xymon_names(data: &[u8]) {
     }
 }
 
-/// A key is `[A-Za-z0-9]` runs joined by single `_`, at most 66 characters, and every graph
-/// name built from it survives xymond_rrd's SPLITNCV rule.
+/// A key is `[A-Za-z0-9]` runs joined by single `_`, at most [`MAX_KEY_LEN`] characters,
+/// and every graph name built from it survives xymond_rrd's SPLITNCV rule.
 fn check_key(name: &str, key: &str) {
-    assert!(!key.is_empty() && key.len() <= 66, "{name:?} -> {key:?}");
+    assert!(
+        !key.is_empty() && key.len() <= MAX_KEY_LEN,
+        "{name:?} -> {key:?}"
+    );
     assert!(
         key.split('_')
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric())),
@@ -452,8 +463,9 @@ fn percent_decode(s: &str) -> Vec<u8> {
 
 /// The LibreNMS document of a snapshot in `form`: one line without a backslash (LibreNMS
 /// strips them before decoding), printable ASCII in the plain form, valid JSON, one entry per
-/// VM whose key is the name's text in that form, plus a `~` suffix only for a name that
-/// LibreNMS's safeName changes; and no two keys in one LibreNMS RRD file.
+/// VM whose key is the name's text in that form, or the start of it, `~h` and 24 hex digits;
+/// a plain lower-case name its own key; and no two keys in one LibreNMS RRD file, even
+/// where case is ignored.
 fn check_document(snapshot: &Snapshot, form: Form) {
     let doc = document(snapshot, Detail::Devices, form);
     assert!(!doc.contains(['\\', '\n']), "{doc}");
@@ -463,18 +475,30 @@ fn check_document(snapshot: &Snapshot, form: Form) {
     let value: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
     let vms = value["data"]["VMs"].as_object().expect("a VMs object");
     assert_eq!(vms.len(), snapshot.vms.len(), "two VMs share a key");
-    let files: BTreeSet<String> = vms.keys().map(|k| rrd_safe_name(k)).collect();
+    let files: BTreeSet<String> = vms
+        .keys()
+        .map(|k| rrd_safe_name(k).to_lowercase())
+        .collect();
     assert_eq!(files.len(), vms.len(), "two VMs share an RRD file: {vms:?}");
     for vm in &snapshot.vms {
         let text = form.text(&vm.name);
         let key_of_vm = vms.keys().find(|k| {
             k.as_str() == text
-                || k.strip_prefix(text.as_ref())
-                    .is_some_and(|t| t.starts_with('~'))
+                || k.rsplit_once("~h").is_some_and(|(start, hash)| {
+                    text.starts_with(start)
+                        && hash.len() == 24
+                        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                })
         });
         assert!(key_of_vm.is_some(), "no key for {:?}", vm.name);
-        if rrd_safe_name(&vm.name) == vm.name {
-            assert!(vms.contains_key(&vm.name), "a safe name is its own key");
+        // No `_` (no flattened-name word, no hash-like end), no capital, short.
+        let plain = rrd_safe_name(&vm.name) == vm.name
+            && !vm.name.contains('_')
+            && !vm.name.starts_with('h')
+            && !vm.name.bytes().any(|b| b.is_ascii_uppercase())
+            && vm.name.len() <= 140;
+        if plain {
+            assert!(vms.contains_key(&vm.name), "a plain name is its own key");
         }
     }
 }
@@ -669,11 +693,8 @@ pub fn cbsd_assemble(data: &[u8]) {
     };
     check_document(&snapshot, Form::Plain);
     check_document(&snapshot, Form::Compressed);
-    let by_key: HashMap<String, &str> = snapshot
-        .vms
-        .iter()
-        .map(|vm| (vm_key(&vm.name), vm.name.as_str()))
-        .collect();
+    let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
+    let by_key: HashMap<String, &str> = vm_keys(&names).into_iter().zip(names).collect();
     let report = Report::Collected {
         snapshot: &snapshot,
         previous: None,

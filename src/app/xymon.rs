@@ -190,7 +190,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             }
             // Written before the messages are built, so a failure shows on the page.
             if let Some(lock) = &state_lock {
-                let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
+                let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
                 let state = RateState::new(snapshot.taken_at, &samples);
                 if let Err(e) = lock.write(&state) {
                     let e = format!("cannot keep counters for the next run's rates: {e}");

@@ -18,7 +18,7 @@
 //! cut short by the 256 KiB limit has none), only names and values we know. Anything else
 //! is refused as a whole, with the reason on stderr and nothing on stdout: garbage never
 //! reaches an RRD, and file names are built only from validated keys, so no name can leave
-//! the host's RRD directory.
+//! the host's RRD directory, and at most [`max_vms_per_message`] of them per message.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,12 +28,26 @@ use crate::emit::xymon::graph_lines::number;
 use crate::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
 use crate::emit::xymon::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
 use crate::emit::xymon::names::{MAX_KEY_LEN, valid_column};
-use crate::emit::xymon::settings::{Format, MAX_INTERVAL_SECS};
+use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, MAX_INTERVAL_SECS};
 use crate::error::RrdScriptError;
 use crate::safe_file;
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
 pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
+
+/// The most VMs one message from `hv_monitor xymon` can carry: its largest message
+/// ([`DEFAULT_MAX_SIZE`], the top of `--max-size`) filled with the smallest VM groups it
+/// makes (every metric, a one-character key, one-character values). A message with more is
+/// not ours, and would make an RRD file per VM name: refused.
+pub fn max_vms_per_message() -> usize {
+    let smallest_group: usize = VmGauge::ALL
+        .map(VmGauge::name)
+        .into_iter()
+        .chain(Counter::ALL.map(Counter::name))
+        .map(|metric| "vm_x_".len() + metric.len() + " : U\n".len())
+        .sum();
+    DEFAULT_MAX_SIZE / smallest_group
+}
 
 /// What one message holds, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +111,7 @@ pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
     let mut totals: Option<BTreeMap<&'static str, Value>> = None;
     let mut vms: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
     let mut vm_index: BTreeMap<String, usize> = BTreeMap::new();
+    let max_vms = max_vms_per_message();
     let mut skipping = false;
     let mut ended = false;
     for (n, line) in lines.enumerate() {
@@ -119,6 +134,12 @@ pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
                 let values = match object {
                     Object::Totals => totals.get_or_insert_with(BTreeMap::new),
                     Object::Vm(key) => {
+                        if !vm_index.contains_key(&key) && vms.len() == max_vms {
+                            return Err(format!(
+                                "line {line_no}: more than {max_vms} VMs, the most one message \
+                                 of `hv_monitor xymon` holds"
+                            ));
+                        }
                         let i = *vm_index.entry(key.clone()).or_insert_with(|| {
                             vms.push((key, BTreeMap::new()));
                             vms.len() - 1

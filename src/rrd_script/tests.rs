@@ -103,7 +103,10 @@ fn hostile_and_broken_messages_are_refused_whole() {
         (with(vm_line, "vm_a_bogus : 1"), "unknown metric"),
         (with(vm_line, "vm__cpu : 1"), "unknown name"),
         (
-            with(vm_line, &format!("vm_{}_cpu : 1", "x".repeat(70))),
+            with(
+                vm_line,
+                &format!("vm_{}_cpu : 1", "x".repeat(MAX_KEY_LEN + 1)),
+            ),
             "unknown name",
         ),
         (with(vm_line, "vm_a_up : 1"), "second value"),
@@ -166,4 +169,88 @@ fn test_names_that_could_leave_the_directory_are_refused() {
     }
     let err = handle(HOST, TEST, &dir.join("hvmon-no-such-file")).unwrap_err();
     assert!(err.to_string().contains("hvmon-no-such-file"), "{err}");
+}
+
+/// A forged message: our head and markers, one line for each of `vms` VMs.
+fn forged_with_vms(vms: usize) -> String {
+    let mut m =
+        format!("status {HOST}.{TEST} green x\n{MARKER_PREFIX}rrd-script interval 300 -->\n");
+    for i in 0..vms {
+        m.push_str(&format!("vm_v{i}_up : 1\n"));
+    }
+    m.push_str(END_MARKER);
+    m.push('\n');
+    m
+}
+
+#[test]
+fn no_more_vms_than_our_largest_message_holds() {
+    // What the emitter puts into its largest message with the shortest keys it makes.
+    let names: Vec<String> = (0..3000).map(|i| format!("v{i}")).collect();
+    let vms: Vec<Vm> = names.iter().map(|n| Vm::new(n, State::Shutoff)).collect();
+    let s = snapshot(vms);
+    let report = Report::Collected {
+        snapshot: &s,
+        previous: None,
+        rates_lost: None,
+    };
+    let ours = build(
+        &report,
+        &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE),
+    );
+    assert!(ours.len() > 1, "3000 VMs take more than one message");
+    let most = ours
+        .iter()
+        .map(|m| parse(m.as_bytes(), HOST, TEST).unwrap().vms.len())
+        .max()
+        .unwrap();
+    let cap = max_vms_per_message();
+    assert!(most <= cap && most * 2 > cap, "{most} VMs sent, cap {cap}");
+
+    // A forged message of one short line per VM fits 512 KiB with tens of thousands.
+    assert_eq!(
+        parse(forged_with_vms(cap).as_bytes(), HOST, TEST)
+            .unwrap()
+            .vms
+            .len(),
+        cap
+    );
+    let err = refused(forged_with_vms(cap + 1).as_bytes());
+    assert!(err.contains(&format!("more than {cap} VMs")), "{err}");
+    let huge = forged_with_vms(30_000);
+    assert!(huge.len() < usize::try_from(MAX_MESSAGE_FILE).unwrap());
+    assert!(refused(huge.as_bytes()).contains("VMs"));
+}
+
+#[test]
+fn case_twins_and_a_name_listed_twice_get_files_of_their_own() {
+    // Before, `Web01`/`web01` shared files where case is ignored, and two VMs with one key
+    // had the whole message refused ("a second value for the same name").
+    let m = message(vec![
+        running_vm("Web01"),
+        running_vm("web01"),
+        running_vm("dup"),
+        running_vm("dup"),
+    ]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.vms.len(), 4);
+    let files: std::collections::HashSet<String> = render(&parsed, TEST)
+        .lines()
+        .filter(|l| l.ends_with(".rrd") && l.contains(",vm_"))
+        .map(str::to_lowercase)
+        .collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert!(files.contains("hvmon,vm_web01.rrd") && files.contains("hvmon,vm_dup.rrd"));
+}
+
+#[test]
+fn two_names_with_one_old_fnv_key_both_reach_their_rrd_files() {
+    // One FNV-1a 64 hash (emit::xymon::names tests): one key before issue 21, and the whole
+    // message refused for "a second value for the same name".
+    let a = format!("{}-28461037af9cf075", "a".repeat(48));
+    let b = format!("{}-599eaf919becac3e", "a".repeat(48));
+    let m = message(vec![running_vm(&a), running_vm(&b)]);
+    let parsed = parse(m.as_bytes(), HOST, TEST).unwrap();
+    assert_eq!(parsed.vms.len(), 2);
+    assert_ne!(parsed.vms[0].0, parsed.vms[1].0);
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::Detail;
-use super::names::{Form, keys_of};
+use super::names::{Form, disk_keys};
 use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, State, Totals, Vm};
 
 /// The per-VM numbers LibreNMS's hv-monitor poller stores in the VM's RRD (the VM's other
@@ -221,7 +221,7 @@ impl Serialize for VmOut<'_> {
         let mut ifs = BTreeMap::new();
         if self.detail == Detail::Devices {
             let names: Vec<&str> = vm.disks.iter().map(|d| d.name.as_str()).collect();
-            for (key, disk) in keys_of(&names, form).into_iter().zip(&vm.disks) {
+            for (key, disk) in disk_keys(&names, form).into_iter().zip(&vm.disks) {
                 disks.insert(key, DiskOut { disk, known });
             }
             // `nicN` keys are distinct and left as they are by LibreNMS's safeName.

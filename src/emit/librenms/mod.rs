@@ -82,7 +82,7 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
             Backend::Libvirt => "libvirt",
             Backend::Cbsd => "CBSD",
         },
-        vms: names::keys_of(&names, form)
+        vms: names::vm_keys(&names, form)
             .into_iter()
             .zip(&snapshot.vms)
             .map(|(key, vm)| (key, VmOut { vm, detail, form }))

@@ -1,15 +1,15 @@
 //! Strings and keys of the LibreNMS document.
 //!
-//! LibreNMS uses a VM's key (and a disk's, and a NIC's) twice: as it is, in its UI and metric
-//! names, and through its `Rrd::safeName` as part of an RRD file name ([`rrd_safe_name`]).
-//! [`keys_of`] picks keys that are right for both: the name itself wherever the form can carry
-//! it, and never two VMs, or two disks of one VM, in one RRD file.
+//! LibreNMS uses a VM's key (and a disk's, and a NIC's) twice: as it is, in its UI and in
+//! the metric names its `data_flatten` makes, and through its `Rrd::safeName` as part of an
+//! RRD file name ([`rrd_safe_name`]). [`vm_keys`] and [`disk_keys`] pick keys that are right
+//! for all of them: the name itself wherever that is safe, and never two VMs, or two disks
+//! of one VM, in one RRD file or one metric name.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use crate::emit::fnv1a64;
+use crate::emit::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
 
 /// How strings travel in each form of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,64 +83,107 @@ fn rrd_safe(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b',' | b'.' | b'_' | b'-')
 }
 
-/// Separates a name from the hash that tells it apart from names sharing its RRD file.
-const SUFFIX_MARK: char = '~';
+/// Separates a name's text from its hash in a hashed key (`web 01~h0123...`).
+const HASH_MARK: &str = "~h";
+
+/// The parts of LibreNMS's RRD file names around our keys (hv-monitor.inc.php's `rrd_name`
+/// arrays joined with `-`): `app-hv-monitor-APPID-vmdisk-VM-__-__-DISK.rrd` is the longest.
+const DISK_FILE_FIXED: usize = "app-hv-monitor-".len()
+    + APP_ID_MAX_DIGITS
+    + "-vmdisk-".len()
+    + DISK_FILE_JOIN.len()
+    + ".rrd".len();
+/// `applications.app_id` is an unsigned 32-bit counter.
+const APP_ID_MAX_DIGITS: usize = 10;
+/// What the poller puts between a VM's key and a disk's or NIC's in their file names.
+const DISK_FILE_JOIN: &str = "-__-__-";
+/// Linux's NAME_MAX: the longest file name.
+const NAME_MAX: usize = 255;
+/// Longest VM key, bytes; what [`MAX_DISK_KEY`] leaves of a disk file name.
+pub const MAX_VM_KEY: usize = 140;
+/// Longest disk key, bytes: a disk file name with both keys at their longest is NAME_MAX.
+pub const MAX_DISK_KEY: usize = NAME_MAX - DISK_FILE_FIXED - MAX_VM_KEY;
+
+/// The first `_`-separated word of every VM entry whose flattened name goes on after it:
+/// `mem` of `mem_alloc`, `disks` and `ifs` of the maps. A VM key with one of them as a later
+/// word (`a_disks_vda`, `a_mem`) could meet another VM's metric name in `data_flatten`
+/// (`VMs_a_disks_vda_rbytes`), so such a key is hashed. The unit tests check this list
+/// against the document.
+const VM_ENTRY_HEADS: [&str; 9] = [
+    "mem", "snaps", "status", "stats", "disk", "os", "console", "disks", "ifs",
+];
+/// The same for a disk's entries: `in_use`, `on_disk`.
+const DISK_ENTRY_HEADS: [&str; 2] = ["in", "on"];
+
+/// The keys of a host's VMs in `form`, in their order; see [`keys`].
+pub fn vm_keys(names: &[&str], form: Form) -> Vec<String> {
+    keys(names, form, &VM_ENTRY_HEADS, MAX_VM_KEY, |_| true)
+}
+
+/// The keys of one VM's disks in `form`, in their order; see [`keys`]. A disk key also
+/// never holds the poller's `-__-__-` or starts with `__-` (its tail): no VM and disk pair
+/// then shares a file with another (`a` + `x-__-__-y` and `a-__-__-x` + `y`).
+pub fn disk_keys(names: &[&str], form: Form) -> Vec<String> {
+    keys(names, form, &DISK_ENTRY_HEADS, MAX_DISK_KEY, |key| {
+        !key.contains(DISK_FILE_JOIN) && !key.starts_with(&DISK_FILE_JOIN[4..])
+    })
+}
 
 /// The keys of `names` (one set: a host's VMs, or one VM's disks) in `form`, in their order.
 ///
-/// - A name [`rrd_safe_name`] leaves as it is is its own key, always.
-/// - Any other name is its `form` text, unless another name of the set lands in the same RRD
-///   file; then it gets `~` and six hex digits of the FNV-1a hash of its raw UTF-8 bytes
-///   (`dup name~5c1f0e`): derived from the name alone, the same on every run and host.
+/// - A name is its own key when its `form` text is what [`rrd_safe_name`] leaves as it is,
+///   at most `max_len` bytes, with none of `heads` as a later `_` word, not ending like a
+///   hashed key (`_h` and hex digits, either case) and `fits_join`: every plain safe name
+///   of today keeps its key and its RRD files.
+/// - Any other name's key is its `form` text, cut to fit `max_len`, `~h` and 96 bits of the
+///   SHA-256 of the raw name ([`name_hash`]): `dup name~h6514ef7bc8ad8913e44f2910`, from
+///   the name alone, the same on every run and host whatever other names come and go.
 ///
-/// No two keys share an RRD file name, suffixed or not. Keys are given in two rounds against
-/// one set of taken RRD names. Round one gives the unsuffixed keys; their RRD names differ: a
-/// safe name is its own RRD name and the names differ, and any other name kept unsuffixed
-/// shares its RRD name with no name of the set. Round two, in the order of the raw names,
-/// gives each remaining name the first of `~H`, `~H-1`, `~H-2`, ... whose RRD name is not
-/// taken yet (so a suffixed key never takes the file of a name that is its own key). Those
-/// candidates' RRD names differ from each other (same prefix, different tails), and only
-/// finitely many are taken, so one is free.
-pub fn keys_of(names: &[&str], form: Form) -> Vec<String> {
-    let texts: Vec<Cow<'_, str>> = names.iter().map(|n| form.text(n)).collect();
-    let files: Vec<String> = texts.iter().map(|t| rrd_safe_name(t)).collect();
-    let mut sharing: HashMap<&str, usize> = HashMap::with_capacity(files.len());
-    for file in &files {
-        *sharing.entry(file.as_str()).or_default() += 1;
-    }
-    let mut taken: HashSet<String> = HashSet::with_capacity(files.len());
-    let mut keys: Vec<Option<String>> = vec![None; names.len()];
-    for (i, file) in files.iter().enumerate() {
-        let unchanged = texts[i] == file.as_str();
-        // The `insert` only fails for a name listed twice, which then gets a suffix.
-        if (unchanged || sharing[file.as_str()] == 1) && taken.insert(file.clone()) {
-            keys[i] = Some(texts[i].clone().into_owned());
+/// [`distinct_keys`] then keeps keys apart where only case tells them apart and resolves a
+/// name listed twice (or a hash collision). So no two keys share an RRD file, even on a
+/// file system that ignores case: an own key's file is the key, which does not end like a
+/// hash, and a hashed key's file ends in `_h` and its name's hash. No two share a flattened
+/// metric name: that takes a key that is another key, `_`, and a later word that starts
+/// an entry of the other's (`a` and `a_disks_vda`), and `heads` hashes those; a hashed key
+/// ends in its own name's hash, which no entry and no other key's tail holds.
+fn keys(
+    names: &[&str],
+    form: Form,
+    heads: &[&str],
+    max_len: usize,
+    fits_join: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let own = |name: &str| {
+        let text = form.text(name);
+        let own = text.len() <= max_len
+            && rrd_safe_name(&text) == text
+            && !text.split('_').skip(1).any(|word| heads.contains(&word))
+            && !ends_like_a_hash(&text, b'_')
+            && fits_join(&text);
+        own.then(|| text.into_owned())
+    };
+    let hashed = |name: &str, attempt: u32| {
+        let text = form.text(name);
+        let room = max_len - HASH_MARK.len() - NAME_HASH_LEN;
+        let mut cut = room.min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
         }
-    }
-    let mut suffixed: Vec<usize> = (0..names.len()).filter(|&i| keys[i].is_none()).collect();
-    suffixed.sort_by_key(|&i| names[i]);
-    for i in suffixed {
-        let hash = fnv1a64(names[i].as_bytes()) >> 40;
-        let key = (0u64..)
-            .map(|attempt| match attempt {
-                0 => format!("{}{SUFFIX_MARK}{hash:06x}", texts[i]),
-                n => format!("{}{SUFFIX_MARK}{hash:06x}-{n}", texts[i]),
-            })
-            .find(|key| taken.insert(rrd_safe_name(key)))
-            .expect("the candidates never run out");
-        keys[i] = Some(key);
-    }
-    keys.into_iter()
-        .map(|k| k.expect("both rounds give every name a key"))
-        .collect()
+        format!("{}{HASH_MARK}{}", &text[..cut], name_hash(name, attempt))
+    };
+    distinct_keys(names, own, hashed, rrd_safe_name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn assert_distinct_files(keys: &[String]) {
-        let files: HashSet<String> = keys.iter().map(|k| rrd_safe_name(k)).collect();
+        let files: HashSet<String> = keys
+            .iter()
+            .map(|k| rrd_safe_name(k).to_lowercase())
+            .collect();
         assert_eq!(files.len(), keys.len(), "{keys:?}");
     }
 
@@ -182,73 +225,171 @@ mod tests {
         assert_eq!(rrd_safe_name("Web"), "Web", "no lower-casing");
     }
 
-    #[test]
-    fn safe_names_and_lone_names_keep_their_text() {
-        let names = ["web-01", "Web-01", "web 02", "\u{e9}lan-vm", "50%"];
-        assert_eq!(
-            keys_of(&names, Form::Compressed),
-            ["web-01", "Web-01", "web 02", "\u{e9}lan-vm", "50%25"]
-        );
-        assert_eq!(
-            keys_of(&names, Form::Plain),
-            ["web-01", "Web-01", "web 02", "%C3%A9lan-vm", "50%25"]
-        );
+    /// The hashed key of `name` whose text is `text`: what `printf %s NAME | sha256sum`
+    /// says, cut to 24 hex digits, is given by each test.
+    fn hashed(text: &str, sha256_head: &str) -> String {
+        format!("{text}~h{sha256_head}")
     }
 
     #[test]
-    fn names_sharing_a_file_get_a_suffix_the_safe_one_does_not() {
+    fn safe_names_keep_their_text_others_get_the_hash_of_the_name() {
+        let names = ["web-01", "Web.02", "web 02", "dup/name"];
+        let expected = [
+            "web-01".to_string(),
+            "Web.02".to_string(),
+            hashed("web 02", "6880e9f4d13657a8a9e4ac63"),
+            hashed("dup/name", "0e1e30d1ba12af93e695f1a7"),
+        ];
+        assert_eq!(vm_keys(&names, Form::Compressed), expected);
+        assert_eq!(vm_keys(&names, Form::Plain), expected);
+        assert_eq!(
+            vm_keys(&["\u{e9}lan-vm", "50%"], Form::Plain)[1],
+            "50%25~h28fdae8deae31d6eafd18b70"
+        );
+        assert!(vm_keys(&["\u{e9}lan-vm"], Form::Plain)[0].starts_with("%C3%A9lan-vm~h"));
+        assert!(vm_keys(&["\u{e9}lan-vm"], Form::Compressed)[0].starts_with("\u{e9}lan-vm~h"));
+    }
+
+    #[test]
+    fn names_sharing_a_file_get_distinct_files_the_safe_ones_keep_theirs() {
         let names = ["dup name", "dup_name", "dup-name", "dup/name"];
         for form in [Form::Plain, Form::Compressed] {
-            let keys = keys_of(&names, form);
+            let keys = vm_keys(&names, form);
+            assert_eq!(keys[0], hashed("dup name", "6514ef7bc8ad8913e44f2910"));
             assert_eq!(keys[1], "dup_name");
             assert_eq!(keys[2], "dup-name");
-            for (i, name) in [(0, "dup name"), (3, "dup/name")] {
-                let hash = fnv1a64(name.as_bytes()) >> 40;
-                assert_eq!(keys[i], format!("{name}~{hash:06x}"));
-            }
             assert_distinct_files(&keys);
         }
     }
 
+    /// The scheme before issue 21: FNV-1a 64 of the name, its top 24 bits as the `~` suffix.
+    fn old_suffix(name: &str) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in name.as_bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash >> 40
+    }
+
     #[test]
-    fn accented_twins_collide_only_in_the_compressed_form() {
-        let names = ["\u{e9}lan-vm", "\u{f6}lan-vm"];
-        assert_eq!(
-            keys_of(&names, Form::Plain),
-            ["%C3%A9lan-vm", "%C3%B6lan-vm"]
-        );
-        let keys = keys_of(&names, Form::Compressed);
-        assert!(keys[0].starts_with("\u{e9}lan-vm~") && keys[1].starts_with("\u{f6}lan-vm~"));
+    fn two_names_with_one_old_24_bit_suffix_get_distinct_keys_and_the_existing_vm_keeps_its_own() {
+        // Found by trying `vm N` / `vm:N` for N = 0, 1, ... (3 s): both land in the file
+        // `vm_16316894`, both got `~24fe65`, and the newcomer `vm 16316894`, first in name
+        // order, took the existing VM's key and RRD history.
+        let (newcomer, victim) = ("vm 16316894", "vm:16316894");
+        assert_eq!(old_suffix(newcomer), 0x24fe65);
+        assert_eq!(old_suffix(victim), 0x24fe65);
+        for form in [Form::Plain, Form::Compressed] {
+            let before = vm_keys(&["vm_16316894", victim], form);
+            let after = vm_keys(&["vm_16316894", victim, newcomer], form);
+            assert_eq!(after[1], before[1], "the existing VM keeps its key");
+            assert_distinct_files(&after);
+            assert_ne!(after[2], after[1]);
+        }
+    }
+
+    #[test]
+    fn a_plain_name_that_looks_like_a_hashed_key_is_hashed() {
+        let key = vm_keys(&["dup name"], Form::Compressed).remove(0);
+        let trap = rrd_safe_name(&key);
+        let keys = vm_keys(&["dup name", &trap, &trap.to_uppercase()], Form::Compressed);
+        assert_eq!(keys[0], key, "the newcomers do not move it");
+        assert!(keys[1].starts_with(&format!("{trap}~h")));
         assert_distinct_files(&keys);
     }
 
     #[test]
-    fn the_suffix_is_stable_whatever_the_order_and_the_other_names() {
-        let a = keys_of(&["x y", "x_y", "q"], Form::Compressed);
-        let b = keys_of(&["q", "x_y", "zz", "x y"], Form::Compressed);
-        assert_eq!(a[0], b[3]);
-        assert_eq!(a[1], "x_y");
+    fn case_twins_keep_apart_in_lower_case_the_lower_case_one_keeps_its_key() {
+        for names in [["Web", "web", "WEB"], ["WEB", "Web", "web"]] {
+            let keys = vm_keys(&names, Form::Plain);
+            let web = names.iter().position(|n| *n == "web").unwrap();
+            assert_eq!(keys[web], "web");
+            let files: HashSet<String> = keys
+                .iter()
+                .map(|k| rrd_safe_name(k).to_lowercase())
+                .collect();
+            assert_eq!(files.len(), 3, "{keys:?}");
+        }
+        assert_eq!(vm_keys(&["Web", "db"], Form::Plain), ["Web", "db"]);
     }
 
     #[test]
-    fn a_safe_name_equal_to_a_suffixed_key_keeps_it_and_the_suffix_moves_on() {
-        let first = keys_of(&["dup name", "dup_name"], Form::Compressed);
-        let trap = rrd_safe_name(&first[0]);
-        let keys = keys_of(&["dup name", "dup_name", &trap], Form::Compressed);
-        assert_eq!(keys[2], trap, "a safe name is its own key, always");
-        assert_eq!(keys[0], format!("{}-1", first[0]));
-        assert_distinct_files(&keys);
-        let again = keys_of(
-            &["dup name", "dup_name", &trap, &format!("{trap}-1")],
+    fn keys_that_data_flatten_could_confuse_are_hashed() {
+        let keys = vm_keys(
+            &["a", "a_disks_vda", "a_ifs_nic0", "a_mem", "web_01"],
             Form::Plain,
         );
-        assert_eq!(again[0], format!("{}-2", first[0]));
-        assert_distinct_files(&again);
+        assert_eq!(keys[0], "a");
+        assert!(keys[1].starts_with("a_disks_vda~h") && keys[2].starts_with("a_ifs_nic0~h"));
+        assert!(keys[3].starts_with("a_mem~h"));
+        assert_eq!(keys[4], "web_01");
+        let disks = disk_keys(&["vda", "vda_in", "x-__-__-y", "__-y", "a_b"], Form::Plain);
+        assert_eq!(disks[0], "vda");
+        for (key, text) in disks[1..4].iter().zip(["vda_in", "x-__-__-y", "__-y"]) {
+            assert!(key.starts_with(&format!("{text}~h")), "{key}");
+        }
+        assert_eq!(disks[4], "a_b");
+    }
+
+    #[test]
+    fn the_entry_heads_are_those_of_the_document() {
+        use crate::model::{Backend, Disk, Nic, Snapshot, State, Vm};
+        let mut vm = Vm::new("a", State::Running);
+        vm.disks = vec![Disk {
+            name: "vda".into(),
+            ..Disk::default()
+        }];
+        vm.nics = vec![Nic::default()];
+        let snapshot = Snapshot {
+            backend: Backend::Libvirt,
+            taken_at: std::time::SystemTime::now(),
+            vms: vec![vm],
+            warnings: vec![],
+        };
+        let doc = super::super::document(&snapshot, super::super::Detail::Devices, Form::Plain);
+        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        // An entry's first word matters when more words follow in its flattened name.
+        let heads = |object: &serde_json::Value| -> HashSet<String> {
+            let object = object.as_object().unwrap();
+            object
+                .iter()
+                .filter(|(k, v)| k.contains('_') || v.is_object())
+                .map(|(k, _)| k.split('_').next().unwrap().to_string())
+                .collect()
+        };
+        let vm = &doc["data"]["VMs"]["a"];
+        let want: HashSet<String> = VM_ENTRY_HEADS.iter().map(|h| h.to_string()).collect();
+        assert_eq!(heads(vm), want);
+        let want: HashSet<String> = DISK_ENTRY_HEADS.iter().map(|h| h.to_string()).collect();
+        assert_eq!(heads(&vm["disks"]["vda"]), want);
+        assert!(
+            heads(&vm["ifs"]["nic0"]).is_empty(),
+            "NIC keys are ours: nicN"
+        );
+    }
+
+    #[test]
+    fn long_names_are_cut_and_hashed_so_every_file_name_fits_name_max() {
+        let long_vm = "v".repeat(300);
+        let long_disk = "d".repeat(300);
+        let vm = vm_keys(&[&long_vm, &"\u{e9}".repeat(200)], Form::Compressed);
+        let disk = disk_keys(&[&long_disk], Form::Plain).remove(0);
+        assert_eq!(vm[0].len(), MAX_VM_KEY);
+        assert!(vm[1].len() <= MAX_VM_KEY);
+        assert_eq!(disk.len(), MAX_DISK_KEY);
+        let file = format!(
+            "app-hv-monitor-4294967295-vmdisk-{}-__-__-{disk}.rrd",
+            vm[0]
+        );
+        assert_eq!(rrd_safe_name(&file).len(), 255);
+        let at_limit = "v".repeat(MAX_VM_KEY);
+        assert_eq!(vm_keys(&[&at_limit], Form::Plain), [at_limit]);
     }
 
     #[test]
     fn a_name_listed_twice_still_gets_two_keys() {
-        let keys = keys_of(&["a", "a", "b c", "b c"], Form::Compressed);
+        let keys = vm_keys(&["a", "a", "b c", "b c"], Form::Compressed);
         assert_eq!(keys[0], "a");
         assert_distinct_files(&keys);
     }

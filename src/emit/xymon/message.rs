@@ -100,7 +100,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             previous,
             rates_lost,
         } => {
-            let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
+            let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
             let rates: Vec<CounterRates> = match previous {
                 Some(prev) if settings.format.uses_rates() => samples
                     .iter()

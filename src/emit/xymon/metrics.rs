@@ -9,7 +9,7 @@ use std::ops::{Index, IndexMut};
 
 use crate::model::{DiskSum, NetCounters, State, Totals, Vm};
 
-use super::names::vm_key;
+use super::names::{vm_key, vm_keys};
 
 /// A VM's instant values, graphed as they are (RRD type [`GAUGE`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,11 +311,27 @@ pub struct VmSample {
 }
 
 impl VmSample {
+    /// The samples of a host's VMs, in their order, keyed by [`vm_keys`]: the keys of the
+    /// messages and of the rate state must come from here, the one place that sees all
+    /// names (case twins get distinct keys).
+    pub fn all(vms: &[Vm]) -> Vec<VmSample> {
+        let names: Vec<&str> = vms.iter().map(|vm| vm.name.as_str()).collect();
+        vms.iter()
+            .zip(vm_keys(&names))
+            .map(|(vm, key)| VmSample::keyed(vm, key))
+            .collect()
+    }
+
+    /// One VM's sample as if it were alone on its host ([`vm_key`]).
     pub fn of(vm: &Vm) -> VmSample {
+        VmSample::keyed(vm, vm_key(&vm.name))
+    }
+
+    fn keyed(vm: &Vm, key: String) -> VmSample {
         let disk = vm.disk_sum();
         let net = vm.net_sum();
         VmSample {
-            key: vm_key(&vm.name),
+            key,
             gauges: VmGauge::ALL.map(|g| g.read(vm, &disk)),
             counters: Counter::ALL.map(|c| c.read(vm, &disk, &net)),
             pid: vm.process.as_ref().map(|p| p.pid),

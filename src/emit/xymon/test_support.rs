@@ -138,11 +138,9 @@ pub fn maximal_vm(name: &str, state: State) -> Vm {
 
 /// A state one millisecond older than `s` with every counter at 0: the largest rates.
 pub fn zero_counters_just_before(s: &Snapshot) -> RateState {
-    let samples: Vec<VmSample> = s
-        .vms
-        .iter()
-        .map(|vm| {
-            let mut sample = VmSample::of(vm);
+    let samples: Vec<VmSample> = VmSample::all(&s.vms)
+        .into_iter()
+        .map(|mut sample| {
             sample.counters = [Some(0); Counter::ALL.len()];
             sample
         })
