@@ -21,6 +21,7 @@
 pub mod app;
 pub mod cli;
 pub mod collect;
+pub mod diag;
 pub mod emit;
 pub mod error;
 pub mod model;

@@ -97,7 +97,7 @@ fn ignore_a_tz_that_is_not_a_file() {
     if meta.is_file() {
         return;
     }
-    eprintln!(
+    hv_monitor::diag!(
         "hv_monitor: warning: TZ='{}' names '{}', which is not a regular file; ignoring TZ \
          (dates in the system's time zone)",
         hv_monitor::text::for_terminal(&tz.to_string_lossy(), 300),

@@ -211,7 +211,7 @@ fn remove_leftovers(path: &Path) {
             }
             Err(e) if e.is_missing() => {} // another run removed it first
             // Never ours: someone else made a name like our temporary files.
-            Err(e) => eprintln!("hv_monitor: warning: temporary file {e}; left alone"),
+            Err(e) => crate::diag!("hv_monitor: warning: temporary file {e}; left alone"),
         }
     }
 }
@@ -294,14 +294,14 @@ pub fn finish_on_stdout(bytes: &[u8], until: std::time::Instant, code: i32) -> i
         Ok(()) => return code,
         Err(StdoutError::Closed) => exit::WRITE_FAILED,
         Err(StdoutError::Failed { written, source }) => {
-            eprintln!(
+            crate::diag!(
                 "hv_monitor: cannot write to stdout: {source} ({written} of {} bytes written)",
                 bytes.len()
             );
             exit::WRITE_FAILED
         }
         Err(StdoutError::Stalled { written }) => {
-            eprintln!(
+            crate::diag!(
                 "hv_monitor: stdout: the reader took no more output by the deadline ({written} \
                  of {} bytes written); giving up",
                 bytes.len()

@@ -1,6 +1,6 @@
 //! Where hv_monitor's output goes when that place is unlucky: stdout on a full disk, a reader
-//! that went away or stopped reading, stderr sharing cron's pipe, a state path that is a
-//! device, a FIFO or a directory, a cache pair whose second file cannot be replaced, a state
+//! that went away or stopped reading, stderr sharing cron's pipe or unwritable, a state path
+//! that is a device, a FIFO or a directory, a cache pair whose second file cannot be replaced, a state
 //! lock that overlaps a slow send, `TZ` naming a FIFO, a state directory anyone can write.
 //! Every run must end in time, say what failed, exit with the documented code, and leave
 //! what is not its own as it was.
@@ -524,5 +524,62 @@ fn a_state_directory_anyone_can_write_is_refused_naming_it() {
             .map(|e| e.unwrap().path())
             .collect();
         assert!(files.is_empty(), "nothing written there: {files:?}");
+    }
+}
+
+/// Runs `cmd` with stdout read to its end and stderr on `stderr`.
+fn with_stderr(cmd: &mut Command, stderr: Stdio) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start hv_monitor");
+    let pid = child.id();
+    let waiter = std::thread::spawn(move || child.wait_with_output());
+    let started = Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            started.elapsed() < HANG,
+            "{cmd:?} (pid {pid}): still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    waiter.join().unwrap().expect("wait for hv_monitor")
+}
+
+#[test]
+fn a_stderr_that_cannot_be_written_costs_the_diagnostics_only() {
+    let full = || {
+        Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let gone = "test:///nonexistent/node.xml";
+    for (what, stderr) in [("full", full as fn() -> Stdio), ("closed", closed)] {
+        // An error: its document still reaches LibreNMS with its exit code.
+        let out = with_stderr(&mut hv(&["--uri", gone]), stderr());
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{what}: the backend's exit code"
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a document");
+        assert_eq!(doc["error"], 1, "{what}: {doc}");
+        // Xymon: the red status of the failed collection all the same.
+        let out = with_stderr(&mut hv(&["xymon", "--print", "--uri", gone]), stderr());
+        assert_eq!(out.status.code(), Some(3), "{what}");
+        assert!(
+            text(&out.stdout).starts_with("status+") && text(&out.stdout).contains(" red "),
+            "{what}: {}",
+            text(&out.stdout)
+        );
     }
 }

@@ -40,7 +40,7 @@ pub fn run(options: &Options) -> i32 {
             // Warnings go to stderr even with -q: under cron they are mailed, under snmpd
             // (no -w, stderr is stdout's pipe) they were silenced above.
             for warning in &snapshot.warnings {
-                eprintln!("hv_monitor: warning: {warning}");
+                crate::diag!("hv_monitor: warning: {warning}");
             }
             let document = librenms::document(&snapshot, options.detail, librenms::Form::Plain);
             let compressed = librenms::compressed_document(&snapshot, options.detail);
@@ -65,7 +65,7 @@ pub fn run(options: &Options) -> i32 {
     let (stdout, code) = match result {
         Ok(out) => (out, exit::OK),
         Err(e) => {
-            eprintln!("hv_monitor: {e}");
+            crate::diag!("hv_monitor: {e}");
             let doc = librenms::error_document(e.librenms_code(), &e.to_string());
             (
                 if options.compress {
@@ -126,7 +126,7 @@ fn warn_about_size(compressed_len: usize, vms: usize, detail: librenms::Detail) 
         } else {
             "this host needs the Xymon output"
         };
-        eprintln!(
+        crate::diag!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; snmpd cuts extend \
              output at {SNMP_TOTAL_LIMIT} bytes, so LibreNMS cannot read it: {advice} (librenms/README.md, Large hosts)"
         );
@@ -136,7 +136,7 @@ fn warn_about_size(compressed_len: usize, vms: usize, detail: librenms::Detail) 
         } else {
             "poll this host over TCP"
         };
-        eprintln!(
+        crate::diag!(
             "hv_monitor: warning: the -c output for {vms} VMs is {compressed_len} bytes; over UDP one SNMP \
              reply carries {SNMP_UDP_LIMIT}: {advice} (librenms/README.md, Large hosts)"
         );

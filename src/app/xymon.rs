@@ -61,7 +61,7 @@ pub fn run(options: &Options) -> i32 {
     match prepare(options) {
         Ok(plan) => execute(options, &plan, started),
         Err(e) => {
-            eprintln!("hv_monitor: {e}");
+            crate::diag!("hv_monitor: {e}");
             e.exit_code()
         }
     }
@@ -138,7 +138,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     let state_lock = match &plan.state_path {
         None => None,
         Some(Err(e)) => {
-            eprintln!("hv_monitor: {e}; this run sends no rates");
+            crate::diag!("hv_monitor: {e}; this run sends no rates");
             code = exit::WRITE_FAILED;
             rates_lost = Some(rates_lost_text(e, Fix::StateDirectory));
             None
@@ -148,7 +148,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             // /dev/null` must leave /dev/null alone): no state this run, nor until it is fixed.
             Err(e) => {
                 let e = format!("state file {e}");
-                eprintln!("hv_monitor: {e}; this run sends no rates and leaves it alone");
+                crate::diag!("hv_monitor: {e}; this run sends no rates and leaves it alone");
                 code = exit::BAD_INPUT;
                 rates_lost = Some(rates_lost_text(&e, Fix::RegularFile));
                 None
@@ -156,7 +156,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             Ok(()) => match StateLock::acquire(path, STATE_LOCK_WAIT) {
                 Ok(Some(lock)) => Some(lock),
                 Ok(None) => {
-                    eprintln!(
+                    crate::diag!(
                         "hv_monitor: warning: another hv_monitor run is using state file '{}'; \
                          this run sends no rates and leaves the file to it",
                         path.display()
@@ -164,7 +164,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
                     None
                 }
                 Err(e) => {
-                    eprintln!("hv_monitor: {e}; this run sends no rates");
+                    crate::diag!("hv_monitor: {e}; this run sends no rates");
                     code = exit::WRITE_FAILED;
                     rates_lost = Some(rates_lost_text(&e, Fix::Owner(path)));
                     None
@@ -176,7 +176,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
         Some(Ok(previous)) => previous,
         Some(Err(e)) => {
             // Not believed: a file someone else could write must not become our rates.
-            eprintln!("hv_monitor: state file {e}; this run sends no rates and replaces it");
+            crate::diag!("hv_monitor: state file {e}; this run sends no rates and replaces it");
             code = exit::BAD_INPUT;
             None
         }
@@ -186,7 +186,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     let messages = match &collected {
         Ok(snapshot) => {
             for warning in &snapshot.warnings {
-                eprintln!("hv_monitor: warning: {warning}");
+                crate::diag!("hv_monitor: warning: {warning}");
             }
             // Written before the messages are built, so a failure shows on the page.
             if let Some(lock) = &state_lock {
@@ -194,7 +194,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
                 let state = RateState::new(snapshot.taken_at, &samples);
                 if let Err(e) = lock.write(&state) {
                     let e = format!("cannot keep counters for the next run's rates: {e}");
-                    eprintln!("hv_monitor: {e}");
+                    crate::diag!("hv_monitor: {e}");
                     code = exit::WRITE_FAILED;
                     rates_lost = Some(rates_lost_text(&e, Fix::Owner(lock.path())));
                 }
@@ -207,7 +207,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             message::build(&report, &plan.settings)
         }
         Err(e) => {
-            eprintln!("hv_monitor: {e}");
+            crate::diag!("hv_monitor: {e}");
             code = e.exit_code();
             let error = e.to_string();
             message::build(
@@ -243,7 +243,7 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             &payloads,
             options.host_check,
         ) {
-            eprintln!("hv_monitor: {e}");
+            crate::diag!("hv_monitor: {e}");
             failed = true;
         }
     }
@@ -352,13 +352,13 @@ pub fn run_rrd(host: &str, test: &str, file: &Path) -> i32 {
             match out.write_all(lines.as_bytes()).and_then(|_| out.flush()) {
                 Ok(()) => exit::OK,
                 Err(e) => {
-                    eprintln!("hv_monitor: xymon-rrd: cannot write to xymond_rrd: {e}");
+                    crate::diag!("hv_monitor: xymon-rrd: cannot write to xymond_rrd: {e}");
                     exit::SEND_FAILED
                 }
             }
         }
         Err(e) => {
-            eprintln!("hv_monitor: xymon-rrd {host} {test}: {e}");
+            crate::diag!("hv_monitor: xymon-rrd {host} {test}: {e}");
             e.exit_code()
         }
     }

@@ -198,7 +198,7 @@ impl StateLock {
         match parsed {
             Ok(state) => Ok(Some(state)),
             Err(e) => {
-                eprintln!(
+                crate::diag!(
                     "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
                     self.state.display()
                 );
