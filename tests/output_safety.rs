@@ -1,10 +1,9 @@
 //! Where hv_monitor's output goes when that place is unlucky: stdout on a full disk, a reader
 //! that went away or stopped reading, stderr sharing cron's pipe or unwritable, a state path
-//! that is a device, a FIFO or a directory, a cache pair whose second file cannot be replaced, a state
-//! lock that overlaps a slow send, `TZ` naming a FIFO, a state directory anyone can write.
-//! Every run must end in time, say what failed, exit with the documented code, and leave
-//! what is not its own as it was.
-
+//! that is a device, a FIFO or a directory, a cache pair whose second file cannot be
+//! replaced, a state lock that overlaps a slow send, `TZ` naming a FIFO, a state directory
+//! anyone can write. Every run must end in time, say what failed, exit with the documented
+//! code, and leave what is not its own as it was.
 mod support;
 
 use std::io::Read;
