@@ -4,6 +4,7 @@
 //! replaced, a state lock that overlaps a slow send, `TZ` naming a FIFO, a state directory
 //! anyone can write. Every run must end in time, say what failed, exit with the documented
 //! code, and leave what is not its own as it was.
+
 mod support;
 
 use std::io::Read;
