@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::install::Installed;
 use support::librenms::librenms_decode;
 use support::stuck_guest::StuckGuest;
 use support::{hv_monitor, lab_dir, qemu_uri, require, run, stderr, stdout};
@@ -453,8 +454,7 @@ fn a_missing_socket_is_named_in_the_error() {
 
 /// `hv_monitor` as user `nobody`, from a copy it may execute wherever the build lives.
 struct AsNobody {
-    _dir: tempfile::TempDir,
-    binary: PathBuf,
+    installed: Installed,
     uid: u32,
     gid: u32,
 }
@@ -467,20 +467,16 @@ impl AsNobody {
             assert!(!pw.is_null(), "user nobody exists");
             ((*pw).pw_uid, (*pw).pw_gid)
         };
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let binary = dir.path().join("hv_monitor");
-        std::fs::copy(env!("CARGO_BIN_EXE_hv_monitor"), &binary).unwrap();
         AsNobody {
-            _dir: dir,
-            binary,
+            installed: Installed::for_user("nobody"),
             uid,
             gid,
         }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.binary)
+        self.installed
+            .command()
             .args(args)
             .uid(self.uid)
             .gid(self.gid)
