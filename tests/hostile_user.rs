@@ -332,8 +332,9 @@ fn planted_state_and_lock_files_never_hang_follow_or_count() {
                 for temp in [&temp_fifo, &temp_link] {
                     assert!(err.contains(&format!("temporary file '{}' refused", temp.display())));
                 }
-                // The next run believes the file it wrote itself.
-                std::thread::sleep(Duration::from_millis(1100));
+                // The next run believes the file it wrote itself (and, a sample later, takes
+                // rates from it).
+                support::clock::next_sample_time();
                 let again = bounded(
                     hv(&["xymon", "--uri", "test:///default", "--host", HOST])
                         .args(["--server", &server.addr()])
