@@ -43,18 +43,25 @@ struct Lab {
     /// The copy of the binary under test xymon-debian-up.sh installed where the xymon user
     /// can run it (its HV_MONITOR_BIN= line); what every run as that user runs.
     binary: PathBuf,
-    /// How long each of [`LAUNCH_LOGS`] was when the lab came up: only later lines are ours.
-    log_starts: Vec<u64>,
+    /// How long each log in [`LOGS`] was when the lab came up: only later lines are ours.
+    log_starts: BTreeMap<PathBuf, u64>,
 }
 
-/// Where Xymon says a task or the extra-script could not be started: xymonlaunch (server and
-/// client) and the two xymond_rrd workers that run the extra-script.
-const LAUNCH_LOGS: [&str; 4] = [
-    "/var/log/xymon/xymonlaunch.log",
-    "/var/log/xymon/clientlaunch.log",
-    "/var/log/xymon/rrd-status.log",
-    "/var/log/xymon/rrd-data.log",
-];
+/// Where Xymon says a task or the extra-script could not be started: xymonlaunch logs it in
+/// the task's LOGFILE (the client drop-in's hv_monitor.log), else in its own; the xymond_rrd
+/// workers log the extra-script's errors in theirs. All in this directory.
+const LOGS: &str = "/var/log/xymon";
+
+/// Every log file in [`LOGS`] and its length now.
+fn log_lengths() -> BTreeMap<PathBuf, u64> {
+    std::fs::read_dir(LOGS)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Starts the lab once per test process; `None` when something it needs is missing.
 fn lab() -> Option<&'static Lab> {
@@ -95,10 +102,7 @@ fn lab() -> Option<&'static Lab> {
             .map(PathBuf::from)
             .expect("xymon-debian-up.sh names the binary it installed");
         assert_runnable_by("xymon", &binary);
-        let log_starts = LAUNCH_LOGS
-            .iter()
-            .map(|log| std::fs::metadata(log).map_or(0, |m| m.len()))
-            .collect();
+        let log_starts = log_lengths();
         Some(Lab {
             xml_dir,
             binary,
@@ -203,7 +207,7 @@ fn send_both_forms(lab: &Lab, host: &str, vms: usize) {
 }
 
 /// Waits for `path` to exist, for at most 240 s, and no longer once Xymon has logged that it
-/// could not start a task or hv_monitor (then it never will).
+/// could not start our task or hv_monitor (then it never will).
 fn wait_for(lab: &Lab, path: &Path) {
     wait_until(lab, &path.display().to_string(), || path.exists());
 }
@@ -221,26 +225,24 @@ fn wait_until(lab: &Lab, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A line logged since the lab came up saying xymonlaunch could not start a task, or a shell
-/// (the extra-script) could not run the binary.
+/// A line logged since the lab came up saying xymonlaunch could not start one of our tasks
+/// (hvmon, hvmonrrd), or that a shell (the extra-script) could not run the binary.
 fn launch_failure(lab: &Lab) -> Option<String> {
     let binary = lab.binary.to_string_lossy();
-    LAUNCH_LOGS
-        .iter()
-        .zip(&lab.log_starts)
-        .find_map(|(log, &start)| {
-            let bytes = std::fs::read(log).ok()?;
-            let new = text(bytes.get(start as usize..).unwrap_or_default());
-            new.lines()
-                .find(|l| {
-                    l.contains("Could not start task")
-                        || (l.contains(binary.as_ref())
-                            && ["Permission denied", "not found", "No such file"]
-                                .iter()
-                                .any(|e| l.contains(e)))
-                })
-                .map(|l| format!("{log}: {l}"))
-        })
+    log_lengths().into_keys().find_map(|log| {
+        let start = lab.log_starts.get(&log).copied().unwrap_or(0);
+        let bytes = std::fs::read(&log).ok()?;
+        let new = text(bytes.get(start as usize..).unwrap_or_default());
+        new.lines()
+            .find(|l| {
+                l.contains("Could not start task hvmon")
+                    || (l.contains(binary.as_ref())
+                        && ["Permission denied", "not found", "No such file"]
+                            .iter()
+                            .any(|e| l.contains(e)))
+            })
+            .map(|l| format!("{}: {l}", log.display()))
+    })
 }
 
 /// A plain HTTP/1.0 GET on the lab's Apache: (status line, content type, body).
