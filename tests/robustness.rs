@@ -203,7 +203,9 @@ fn a_vm_whose_qemu_stopped_answering_keeps_its_state_and_loses_only_its_disk_io(
         "no call had to be given up on: {}",
         stderr(&later)
     );
-    assert!(took_later < Duration::from_millis(1500), "{took_later:?}");
+    // In time; no retry (above) is what shows NOWAIT answered at once, as a bound tighter
+    // than the deadline would only measure how loaded the machine is.
+    assert!(took_later < Duration::from_secs(3), "{took_later:?}");
     for out in [&first, &later] {
         let doc = document(out);
         let vm = &doc["data"]["VMs"][STUCK];
