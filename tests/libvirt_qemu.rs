@@ -13,8 +13,13 @@ use support::{qemu_uri, require, run, stderr, stdout};
 
 use serde_json::Value;
 
+/// The deadline of runs whose report is checked, not their speed: far past what a run takes
+/// even on a loaded machine (beside CPU burners, with guests churning, a run took over the
+/// default 5 s), so only a hang would reach it.
+const UNHURRIED: &str = "30";
+
 fn collect(uri: &str) -> Value {
-    let out = run(&["--uri", uri, "-c"]);
+    let out = run(&["--uri", uri, "-t", UNHURRIED, "-c"]);
     assert!(out.status.success(), "hv_monitor failed: {}", stderr(&out));
     librenms_decode(stdout(&out).trim_end()).expect("LibreNMS decodes the output")
 }
@@ -184,7 +189,7 @@ fn guests_coming_and_going_never_break_a_run() {
         while runs < 40 || seen == 0 && runs < 200 {
             // Serial and over several connections, turn about.
             let connections = if runs % 2 == 0 { "1" } else { "4" };
-            let out = run(&["--uri", &uri, "-j", connections]);
+            let out = run(&["--uri", &uri, "-j", connections, "-t", UNHURRIED]);
             assert!(out.status.success(), "run {runs}: {}", stderr(&out));
             let doc = librenms_decode(stdout(&out).trim_end()).expect("every run decodes");
             let vms = &doc["data"]["VMs"];
@@ -276,7 +281,7 @@ fn several_connections_report_what_one_connection_reports() {
 }
 
 fn collect_over(uri: &str, connections: &str) -> Value {
-    let out = run(&["--uri", uri, "-j", connections, "-c"]);
+    let out = run(&["--uri", uri, "-j", connections, "-t", UNHURRIED, "-c"]);
     assert!(out.status.success(), "-j {connections}: {}", stderr(&out));
     librenms_decode(stdout(&out).trim_end()).expect("LibreNMS decodes the output")
 }
