@@ -16,6 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use support::install::Installed;
 use support::xymon::{self, Server};
 use support::{hv_monitor, require, text};
 
@@ -201,7 +202,6 @@ fn bounded(cmd: &mut Command) -> Output {
     }
 }
 
-/// `hv_monitor ARGS` with none of the caller's Xymon or systemd variables.
 /// `hv_monitor xymon --print` for the test driver's one VM, host HOST: add the state or form.
 fn print_messages() -> Command {
     hv(&[
@@ -214,8 +214,13 @@ fn print_messages() -> Command {
     ])
 }
 
+/// `hv_monitor ARGS` with none of the caller's Xymon or systemd variables.
 fn hv(args: &[&str]) -> Command {
-    let mut cmd = hv_monitor();
+    without_xymon_env(hv_monitor(), args)
+}
+
+/// `cmd ARGS` (an hv_monitor) with none of the caller's Xymon or systemd variables.
+fn without_xymon_env(mut cmd: Command, args: &[&str]) -> Command {
     cmd.args(args);
     for var in [
         "XYMSRV",
@@ -327,8 +332,9 @@ fn planted_state_and_lock_files_never_hang_follow_or_count() {
                 for temp in [&temp_fifo, &temp_link] {
                     assert!(err.contains(&format!("temporary file '{}' refused", temp.display())));
                 }
-                // The next run believes the file it wrote itself.
-                std::thread::sleep(Duration::from_millis(1100));
+                // The next run believes the file it wrote itself (and, a sample later, takes
+                // rates from it).
+                support::clock::next_sample_time();
                 let again = bounded(
                     hv(&["xymon", "--uri", "test:///default", "--host", HOST])
                         .args(["--server", &server.addr()])
@@ -512,12 +518,16 @@ fn a_user_without_a_state_directory_is_told_what_to_do() {
     };
     let Some(server) = xymon_server() else { return };
     let existed = Path::new("/var/lib/hv-monitor").exists();
+    let installed = Installed::for_user(&hostile.name);
     let out = bounded(
-        hv(&["xymon", "--uri", "test:///default", "--host", HOST])
-            .args(["--server", &server.addr()])
-            .current_dir("/")
-            .uid(hostile.uid)
-            .gid(hostile.gid),
+        without_xymon_env(
+            installed.command(),
+            &["xymon", "--uri", "test:///default", "--host", HOST],
+        )
+        .args(["--server", &server.addr()])
+        .current_dir("/")
+        .uid(hostile.uid)
+        .gid(hostile.gid),
     );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{err}");

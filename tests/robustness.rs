@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::install::Installed;
 use support::librenms::librenms_decode;
 use support::stuck_guest::StuckGuest;
 use support::{hv_monitor, lab_dir, qemu_uri, require, run, stderr, stdout};
@@ -189,12 +190,13 @@ fn a_vm_whose_qemu_stopped_answering_keeps_its_state_and_loses_only_its_disk_io(
     let stopped = Stopped::new(guest.qemu);
     // The first query takes the VM's free job lock and never hears back from QEMU; the
     // collector gives up on that call at half the time and asks again without waiting.
-    let (first, took_first) = collect("3");
+    // -t 6: on a loaded machine the retry of -t 3 (650 ms) was missed too, and the run with it.
+    let (first, took_first) = collect("6");
     eprintln!("stuck VM, first run: {took_first:?}\n{}", stderr(&first));
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(took_first < Duration::from_secs(3), "{took_first:?}");
+    assert!(took_first < Duration::from_secs(6), "{took_first:?}");
     // The later runs find the lock held: NOWAIT answers at once.
-    let (later, took_later) = collect("3");
+    let (later, took_later) = collect("6");
     eprintln!("stuck VM, later run: {took_later:?}\n{}", stderr(&later));
     assert!(later.status.success(), "{}", stderr(&later));
     assert!(
@@ -202,7 +204,9 @@ fn a_vm_whose_qemu_stopped_answering_keeps_its_state_and_loses_only_its_disk_io(
         "no call had to be given up on: {}",
         stderr(&later)
     );
-    assert!(took_later < Duration::from_millis(1500), "{took_later:?}");
+    // In time; no retry (above) is what shows NOWAIT answered at once, as a bound tighter
+    // than the deadline would only measure how loaded the machine is.
+    assert!(took_later < Duration::from_secs(6), "{took_later:?}");
     for out in [&first, &later] {
         let doc = document(out);
         let vm = &doc["data"]["VMs"][STUCK];
@@ -237,15 +241,23 @@ fn a_vm_whose_qemu_stopped_answering_keeps_its_state_and_loses_only_its_disk_io(
 // ---------------------------------------------------------------------------------------
 // libvirtd going away and coming back
 
-/// libvirtd stopped by SIGTERM (as tests/lab/libvirt-down.sh does); dropping this starts it
-/// again exactly as tests/lab/libvirt-up.sh does and records the new PID where
-/// libvirt-down.sh looks for it.
-struct LibvirtdDown;
+/// libvirtd stopped by SIGTERM (as tests/lab/libvirt-down.sh does). [`LibvirtdDown::start`]
+/// starts it again exactly as tests/lab/libvirt-up.sh does and records the new PID where
+/// libvirt-down.sh looks for it; dropping this starts it if the test did not, and then waits
+/// until it answers promptly again, so the lab is whole for the next test even after a failed
+/// assertion.
+struct LibvirtdDown {
+    uri: String,
+    started: bool,
+}
 
 impl LibvirtdDown {
-    fn stop(pid: i32) -> LibvirtdDown {
+    fn stop(pid: i32, uri: &str) -> LibvirtdDown {
         signal(pid, libc::SIGTERM);
-        let down = LibvirtdDown;
+        let down = LibvirtdDown {
+            uri: uri.to_string(),
+            started: false,
+        };
         let until = Instant::now() + Duration::from_secs(5);
         while alive(pid) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(20));
@@ -256,10 +268,12 @@ impl LibvirtdDown {
         }
         down
     }
-}
 
-impl Drop for LibvirtdDown {
-    fn drop(&mut self) {
+    /// Starts libvirtd and returns once its socket accepts connections. It may not answer
+    /// yet: it first reconnects to every running QEMU (/work/shared/spec/libvirt.md,
+    /// "libvirtd restarting"; 0.1-8 s with the lab's 23 guests).
+    fn start(&mut self) {
+        self.started = true;
         // The same command line as libvirt-up.sh, started by a shell that exits at once so
         // the daemon outlives this test binary. Descriptors the test runner inherited (a
         // `flock` around `cargo test`) are closed first: the daemon would hold them for good.
@@ -283,14 +297,63 @@ impl Drop for LibvirtdDown {
     }
 }
 
-#[test]
-fn libvirtd_down_is_a_clear_error_and_the_run_after_its_restart_works() {
-    let _lab = lab();
-    let Some((uri, pid)) = lab_or_skip() else {
-        return;
-    };
-    let down = LibvirtdDown::stop(pid);
-    let (out, took) = timed(hv_monitor().args(["--uri", &uri]));
+impl Drop for LibvirtdDown {
+    fn drop(&mut self) {
+        if !self.started {
+            self.start();
+        }
+        if let Err(why) = libvirtd_answers_promptly(&self.uri) {
+            // A second panic while unwinding would abort the whole test binary.
+            if std::thread::panicking() {
+                eprintln!("{why}");
+            } else {
+                panic!("{why}");
+            }
+        }
+    }
+}
+
+/// How long libvirtd may take to reconnect to its guests after a restart before the lab
+/// counts as broken: several times the 8 s measured on a loaded machine.
+const RECONNECT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Waits until libvirtd at `uri` answers the call a run makes that it is slowest to answer
+/// while reconnecting (`virsh domstats`, every guest, every group) in under a second, which it
+/// only does once it holds every QEMU monitor again; at most [`RECONNECT_LIMIT`]. Each call is
+/// bounded too (`timeout`), so a libvirtd that never answers ends the wait at the limit.
+fn libvirtd_answers_promptly(uri: &str) -> Result<(), String> {
+    let prompt = Duration::from_secs(1);
+    let until = Instant::now() + RECONNECT_LIMIT;
+    loop {
+        let started = Instant::now();
+        let out = Command::new("timeout")
+            .args(["20", "virsh", "-c", uri, "domstats"])
+            .output()
+            .expect("run timeout virsh");
+        let took = started.elapsed();
+        if out.status.success() && took < prompt {
+            return Ok(());
+        }
+        let last = format!(
+            "virsh domstats: {} after {took:?}: {}",
+            out.status,
+            support::text(&out.stderr).trim()
+        );
+        if Instant::now() >= until {
+            return Err(format!(
+                "libvirtd at {uri} did not answer within {prompt:?} at any time in the \
+                 {RECONNECT_LIMIT:?} after its restart; last: {last}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops libvirtd, checks that a run names the missing socket at once, and returns the guard
+/// that starts it again.
+fn stop_libvirtd_and_expect_the_missing_socket(pid: i32, uri: &str) -> LibvirtdDown {
+    let down = LibvirtdDown::stop(pid, uri);
+    let (out, took) = timed(hv_monitor().args(["--uri", uri]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         took < Duration::from_secs(2),
@@ -303,10 +366,23 @@ fn libvirtd_down_is_a_clear_error_and_the_run_after_its_restart_works() {
         error.contains("libvirt-sock-ro") && error.contains("No such file"),
         "{error}"
     );
+    down
+}
 
+#[test]
+fn libvirtd_down_is_a_clear_error_and_the_run_after_its_restart_works() {
+    let _lab = lab();
+    let Some((uri, pid)) = lab_or_skip() else {
+        return;
+    };
+    let down = stop_libvirtd_and_expect_the_missing_socket(pid, &uri);
     let started = Instant::now();
+    // Started, and waited for until it answers: how long it takes is libvirtd's business.
     drop(down);
-    eprintln!("libvirtd restarted in {:?}", started.elapsed());
+    eprintln!(
+        "libvirtd restarted and answering in {:?}",
+        started.elapsed()
+    );
     let after = run(&["--uri", &uri]);
     assert!(after.status.success(), "{}", stderr(&after));
     let vms = &document(&after)["data"]["VMs"];
@@ -316,6 +392,50 @@ fn libvirtd_down_is_a_clear_error_and_the_run_after_its_restart_works() {
     );
     assert!(has_disk_io(&vms["hvmon-running"]));
     assert_eq!(vms["hvmon-paused"]["status_int"], 3);
+}
+
+#[test]
+fn a_run_while_libvirtd_reconnects_after_a_restart_answers_by_its_deadline() {
+    let _lab = lab();
+    let Some((uri, pid)) = lab_or_skip() else {
+        return;
+    };
+    let mut down = stop_libvirtd_and_expect_the_missing_socket(pid, &uri);
+    down.start();
+    // At once, while libvirtd is likely still reconnecting: whether it answers in time is
+    // up to libvirtd, but the run must end by its deadline either way, with a whole document
+    // or the deadline's error envelope.
+    let deadline = Duration::from_millis(1500);
+    let (out, took) = timed(hv_monitor().args(["--uri", &uri, "-t", "1.5"]));
+    eprintln!(
+        "run while libvirtd reconnects: exit {:?} in {took:?} (deadline {deadline:?})",
+        out.status.code()
+    );
+    assert!(
+        took < deadline + Duration::from_millis(1000),
+        "answered {took:?} after the start, deadline {deadline:?}: {}",
+        stderr(&out)
+    );
+    let doc = document(&out);
+    match out.status.code() {
+        Some(0) => {
+            let vms = &doc["data"]["VMs"];
+            assert_eq!(vms["hvmon-running"]["status_int"], 1, "{doc}");
+            assert_eq!(vms["hvmon-paused"]["status_int"], 3, "{doc}");
+        }
+        Some(5) => {
+            assert_eq!(doc["error"], 3, "{doc}");
+            assert!(
+                doc["errorString"].as_str().unwrap().contains("deadline"),
+                "{doc}"
+            );
+            assert_eq!(doc["data"], serde_json::json!({}));
+        }
+        other => panic!("exit {other:?}, neither a document nor the deadline: {doc}"),
+    }
+    drop(down);
+    let after = run(&["--uri", &uri]);
+    assert!(after.status.success(), "{}", stderr(&after));
 }
 
 #[test]
@@ -337,8 +457,7 @@ fn a_missing_socket_is_named_in_the_error() {
 
 /// `hv_monitor` as user `nobody`, from a copy it may execute wherever the build lives.
 struct AsNobody {
-    _dir: tempfile::TempDir,
-    binary: PathBuf,
+    installed: Installed,
     uid: u32,
     gid: u32,
 }
@@ -351,20 +470,16 @@ impl AsNobody {
             assert!(!pw.is_null(), "user nobody exists");
             ((*pw).pw_uid, (*pw).pw_gid)
         };
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let binary = dir.path().join("hv_monitor");
-        std::fs::copy(env!("CARGO_BIN_EXE_hv_monitor"), &binary).unwrap();
         AsNobody {
-            _dir: dir,
-            binary,
+            installed: Installed::for_user("nobody"),
             uid,
             gid,
         }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.binary)
+        self.installed
+            .command()
             .args(args)
             .uid(self.uid)
             .gid(self.gid)
@@ -504,9 +619,9 @@ fn assert_state_is_ours(state: &Path) {
     assert!(json["vms"]["test"].is_object(), "{json}");
 }
 
-/// Waits so the next sample is at a later millisecond than the last.
+/// The next sample is at a later millisecond than the last: a time base for its rates.
 fn tick() {
-    std::thread::sleep(Duration::from_millis(50));
+    support::clock::next_sample_time();
 }
 
 #[test]

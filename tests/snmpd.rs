@@ -5,16 +5,20 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hv_monitor::emit::librenms::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
+use support::install::{Installed, assert_readable_by, assert_runnable_by};
 use support::librenms::{
     JsonAppGet, librenms_decode, librenms_decode_as, librenms_rrd_files, librenms_snmp_value,
 };
 use support::node_xml::{self, TestDomain};
 use support::{have, require, run};
+
+/// The user Debian's unit runs snmpd as (and so its extend commands), when it exists.
+const SNMPD_USER: &str = "Debian-snmp";
 
 /// NET-SNMP-EXTEND-MIB::nsExtendOutputFull."NAME" as a numeric OID.
 fn extend_output_oid(name: &str) -> String {
@@ -38,21 +42,24 @@ impl Drop for Snmpd {
     }
 }
 
-/// A directory every user can read, holding a copy of the binary and a test-driver node.
+/// A directory every user can reach, holding a copy of the binary and a test-driver node.
 struct Stage {
-    dir: tempfile::TempDir,
-    binary: PathBuf,
+    installed: Installed,
     uri: String,
 }
 
 fn stage(domains: &[TestDomain]) -> Stage {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let binary = dir.path().join("hv_monitor");
-    std::fs::copy(support::binary(), &binary).unwrap();
-    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let uri = node_xml::write(domains, &dir.path().join("node.xml"));
-    Stage { dir, binary, uri }
+    let installed = Installed::new();
+    if user_exists(SNMPD_USER) {
+        assert_runnable_by(SNMPD_USER, installed.binary());
+    }
+    let node = installed.dir().join("node.xml");
+    let uri = node_xml::write(domains, &node);
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if user_exists(SNMPD_USER) {
+        assert_readable_by(SNMPD_USER, &node);
+    }
+    Stage { installed, uri }
 }
 
 fn snmp_tools() -> bool {
@@ -88,8 +95,8 @@ fn start_snmpd(port: u16, extend_command: &str) -> Snmpd {
         .env("SNMP_PERSISTENT_DIR", &persist)
         .args(["-f", "-Lf"])
         .arg(dir.path().join("snmpd.log"));
-    if user_exists("Debian-snmp") {
-        cmd.args(["-u", "Debian-snmp", "-g", "Debian-snmp"]);
+    if user_exists(SNMPD_USER) {
+        cmd.args(["-u", SNMPD_USER, "-g", SNMPD_USER]);
     }
     cmd.arg(format!("udp:127.0.0.1:{port},tcp:127.0.0.1:{port}"));
     let child = cmd
@@ -187,7 +194,11 @@ fn direct_mode_compressed_over_udp_and_tcp() {
     let stage = stage(&domains());
     let snmpd = start_snmpd(
         16171,
-        &format!("{} --uri {} -c", stage.binary.display(), stage.uri),
+        &format!(
+            "{} --uri {} -c",
+            stage.installed.binary().display(),
+            stage.uri
+        ),
     );
     for transport in ["", "tcp:"] {
         let value = poll(&snmpd, transport);
@@ -205,7 +216,7 @@ fn direct_mode_plain_json() {
     let stage = stage(&domains());
     let snmpd = start_snmpd(
         16172,
-        &format!("{} --uri {}", stage.binary.display(), stage.uri),
+        &format!("{} --uri {}", stage.installed.binary().display(), stage.uri),
     );
     let value = poll(&snmpd, "");
     assert!(
@@ -223,7 +234,7 @@ fn cached_mode_serves_the_file_written_by_a_cron_run() {
         return;
     }
     let stage = stage(&domains());
-    let cache = stage.dir.path().join("hv_monitor.json");
+    let cache = stage.installed.dir().join("hv_monitor.json");
     let out = run(&[
         "--uri",
         &stage.uri,
@@ -244,12 +255,12 @@ fn a_backend_error_reaches_librenms_as_an_exception_with_its_message() {
         return;
     }
     let stage = stage(&[]);
-    let missing = stage.dir.path().join("missing.xml");
+    let missing = stage.installed.dir().join("missing.xml");
     let snmpd = start_snmpd(
         16174,
         &format!(
             "{} --uri test://{} -c",
-            stage.binary.display(),
+            stage.installed.binary().display(),
             missing.display()
         ),
     );
@@ -279,7 +290,11 @@ fn utf8_names_reach_librenms_as_libvirt_gives_them_in_the_compressed_form() {
     let stage = stage(&domains);
     let snmpd = start_snmpd(
         16180,
-        &format!("{} --uri {} -c", stage.binary.display(), stage.uri),
+        &format!(
+            "{} --uri {} -c",
+            stage.installed.binary().display(),
+            stage.uri
+        ),
     );
     for transport in ["", "tcp:"] {
         let value = poll(&snmpd, transport);

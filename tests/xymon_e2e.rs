@@ -40,7 +40,7 @@ fn send(server: &Server, args: &[&str]) -> String {
 
 /// xymond_rrd drops a second update of one RRD within the same second.
 fn next_second() {
-    std::thread::sleep(Duration::from_millis(1100));
+    support::clock::next_second();
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn ncv_totals_land_in_one_rrd_with_fixed_datasets() {
     // partial dataset list it would keep for good.
     send(server, &args);
     let rrd = server.rrd(host, "hvmontot.rrd");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    server.status_worker_caught_up(host);
     assert!(
         !rrd.exists(),
         "a first run without rates must not create the NCV RRD"
@@ -147,16 +147,19 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     let all = server.rrd(host, "hvmonrrd-states.rrd");
     server.wait_for(&vm);
     server.wait_for(&all);
+    let first_update = rrd_info(&vm)["last_update"].clone();
     next_second();
     send(server, &args);
     // Wait for the second update to land before reading the values.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while rrd_info(&vm)["ds[rbytes].value"] == "NaN"
-        || rrd_info(&vm)["ds[rbytes].value"] == "0.0000000000e+00"
-    {
-        if Instant::now() > deadline {
-            break;
-        }
+    while rrd_info(&vm)["last_update"] == first_update {
+        assert!(
+            Instant::now() < deadline,
+            "the second run's update never reached {} (last update {first_update}); worker \
+             logs in {}",
+            vm.display(),
+            server.home.join("logs").display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 

@@ -19,8 +19,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use support::install::assert_runnable_by;
 use support::xymon::XYMON_BIN;
-use support::{node_xml, repo, require, text};
+use support::{binary, node_xml, repo, require, text};
 
 const PORT: u16 = 19890;
 const HTTP_PORT: u16 = 18080;
@@ -39,6 +40,27 @@ const LARGE_HOST_VMS: usize = 300;
 
 struct Lab {
     xml_dir: PathBuf,
+    /// The copy of the binary under test xymon-debian-up.sh installed where the xymon user
+    /// can run it (its HV_MONITOR_BIN= line); what every run as that user runs.
+    binary: PathBuf,
+    /// How long each log in [`LOGS`] was when the lab came up: only later lines are ours.
+    log_starts: BTreeMap<PathBuf, u64>,
+}
+
+/// Where Xymon says a task or the extra-script could not be started: xymonlaunch logs it in
+/// the task's LOGFILE (the client drop-in's hv_monitor.log), else in its own; the xymond_rrd
+/// workers log the extra-script's errors in theirs. All in this directory.
+const LOGS: &str = "/var/log/xymon";
+
+/// Every log file in [`LOGS`] and its length now.
+fn log_lengths() -> BTreeMap<PathBuf, u64> {
+    std::fs::read_dir(LOGS)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Starts the lab once per test process; `None` when something it needs is missing.
@@ -56,8 +78,9 @@ fn lab() -> Option<&'static Lab> {
         ) {
             return None;
         }
-        lab_script(
+        let up = lab_script(
             "xymon-debian-up.sh",
+            &binary(),
             &[
                 &PORT.to_string(),
                 &HTTP_PORT.to_string(),
@@ -73,17 +96,28 @@ fn lab() -> Option<&'static Lab> {
         // which xymon-debian-down.sh removes.
         let xml_dir = PathBuf::from("/tmp/hvmon-debxy/vms");
         std::fs::create_dir_all(&xml_dir).unwrap();
-        Some(Lab { xml_dir })
+        let binary = up
+            .lines()
+            .find_map(|l| l.strip_prefix("HV_MONITOR_BIN="))
+            .map(PathBuf::from)
+            .expect("xymon-debian-up.sh names the binary it installed");
+        assert_runnable_by("xymon", &binary);
+        let log_starts = log_lengths();
+        Some(Lab {
+            xml_dir,
+            binary,
+            log_starts,
+        })
     })
     .as_ref()
 }
 
-/// Runs `tests/lab/SCRIPT ARGS` with the binary under test and `ENV`; it must succeed.
-fn lab_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
+/// Runs `tests/lab/SCRIPT ARGS` with the binary `bin` and `ENV`; it must succeed. Its stdout.
+fn lab_script(script: &str, bin: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(repo().join("tests/lab").join(script))
         .args(args)
         .envs(env.iter().copied())
-        .env("HV_MONITOR_BIN", env!("CARGO_BIN_EXE_hv_monitor"))
+        .env("HV_MONITOR_BIN", bin)
         .output()
         .unwrap_or_else(|e| panic!("run {script}: {e}"));
     assert!(
@@ -92,15 +126,17 @@ fn lab_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
         text(&out.stdout),
         text(&out.stderr)
     );
+    text(&out.stdout)
 }
 
 /// The guide's by-hand try on the client: `hv_monitor xymon --uri qemu:///system --message
 /// both ARGS` as the xymon user through the client's xymoncmd, host CLIENT.
-fn client_run(args: &[&str]) -> Output {
+fn client_run(lab: &Lab, args: &[&str]) -> Output {
     Command::new("runuser")
         .args(["-u", "xymon", "--", "env", &format!("MACHINE={CLIENT}")])
         .arg("/usr/lib/xymon/client/bin/xymoncmd")
-        .args([env!("CARGO_BIN_EXE_hv_monitor"), "xymon"])
+        .arg(&lab.binary)
+        .arg("xymon")
         .args(["--uri", "qemu:///system", "--message", "both"])
         .args(args)
         .output()
@@ -108,15 +144,11 @@ fn client_run(args: &[&str]) -> Output {
 }
 
 /// `hv_monitor xymon ARGS` as the xymon user, the way xymonlaunch runs it.
-fn hv_as_xymon(args: &[&str]) -> Output {
+fn hv_as_xymon(lab: &Lab, args: &[&str]) -> Output {
     Command::new("runuser")
-        .args([
-            "-u",
-            "xymon",
-            "--",
-            env!("CARGO_BIN_EXE_hv_monitor"),
-            "xymon",
-        ])
+        .args(["-u", "xymon", "--"])
+        .arg(&lab.binary)
+        .arg("xymon")
         .args(args)
         .args(["--server", &format!("127.0.0.1:{PORT}")])
         .output()
@@ -153,30 +185,64 @@ fn send_both_forms(lab: &Lab, host: &str, vms: usize) {
     ] {
         for file in [first_run, second_run] {
             let state = state_path(host, form);
-            let out = hv_as_xymon(&[
-                "--uri",
-                &uri,
-                "--host",
-                host,
-                "--format",
-                form,
-                "--message",
-                "both",
-                "--state",
-                &state,
-            ]);
+            let out = hv_as_xymon(
+                lab,
+                &[
+                    "--uri",
+                    &uri,
+                    "--host",
+                    host,
+                    "--format",
+                    form,
+                    "--message",
+                    "both",
+                    "--state",
+                    &state,
+                ],
+            );
             assert!(out.status.success(), "{host} {form}: {}", text(&out.stderr));
-            wait_for(&Path::new(RRD_DIR).join(host).join(file));
+            wait_for(lab, &Path::new(RRD_DIR).join(host).join(file));
         }
     }
 }
 
-fn wait_for(path: &Path) {
+/// Waits for `path` to exist, for at most 240 s, and no longer once Xymon has logged that it
+/// could not start our task or hv_monitor (then it never will).
+fn wait_for(lab: &Lab, path: &Path) {
+    wait_until(lab, &path.display().to_string(), || path.exists());
+}
+
+/// Polls `done` until true, for at most 240 s, failing at once with the log line when Xymon
+/// says it could not start a task or the binary (the runs `what` waits for never come).
+fn wait_until(lab: &Lab, what: &str, mut done: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(240);
-    while !path.exists() {
-        assert!(Instant::now() < until, "{} never appeared", path.display());
+    while !done() {
+        if let Some(line) = launch_failure(lab) {
+            panic!("{what}: waited in vain, Xymon could not start what makes it: {line}");
+        }
+        assert!(Instant::now() < until, "{what}: never came in 240 s");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A line logged since the lab came up saying xymonlaunch could not start one of our tasks
+/// (hvmon, hvmonrrd), or that a shell (the extra-script) could not run the binary.
+fn launch_failure(lab: &Lab) -> Option<String> {
+    let binary = lab.binary.to_string_lossy();
+    log_lengths().into_keys().find_map(|log| {
+        let start = lab.log_starts.get(&log).copied().unwrap_or(0);
+        let bytes = std::fs::read(&log).ok()?;
+        let new = text(bytes.get(start as usize..).unwrap_or_default());
+        new.lines()
+            .find(|l| {
+                l.contains("Could not start task hvmon")
+                    || (l.contains(binary.as_ref())
+                        && ["Permission denied", "not found", "No such file"]
+                            .iter()
+                            .any(|e| l.contains(e)))
+            })
+            .map(|l| format!("{}: {l}", log.display()))
+    })
 }
 
 /// A plain HTTP/1.0 GET on the lab's Apache: (status line, content type, body).
@@ -512,7 +578,7 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
     let uri = node_xml::write_mixed(3, &xml);
     let state = "/var/lib/xymon/tmp/hv_monitor.web.trap.json";
     // One run by hand as root leaves the lock (and state) owned by root...
-    let root = Command::new(env!("CARGO_BIN_EXE_hv_monitor"))
+    let root = Command::new(&lab.binary)
         .args(["xymon", "--uri", &uri, "--host", TRAP, "--state", state])
         .args(["--server", &format!("127.0.0.1:{PORT}")])
         .output()
@@ -520,7 +586,7 @@ fn a_state_lock_left_by_root_turns_the_column_yellow_with_the_fix() {
     assert!(root.status.success(), "{}", text(&root.stderr));
     // ...and every later run as the xymon user cannot keep rates: exit 6, and the page says
     // so in yellow, with what to do.
-    let out = hv_as_xymon(&["--uri", &uri, "--host", TRAP, "--state", state]);
+    let out = hv_as_xymon(lab, &["--uri", &uri, "--host", TRAP, "--state", state]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     let (dom, _) = page(TRAP, "hvmon");
     let log = xymondlog(TRAP, "hvmon");
@@ -553,21 +619,26 @@ fn xymondlog(host: &str, column: &str) -> String {
 /// try with xymoncmd. Needs the lab's QEMU guests at qemu:///system (tests/lab/libvirt-up.sh).
 #[test]
 fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
-    let Some(_) = lab() else { return };
+    let Some(lab) = lab() else { return };
     if !require(
         "libvirtd with the lab's QEMU guests (tests/lab/libvirt-up.sh, HVMON_QEMU_URI)",
         std::env::var("HVMON_QEMU_URI").as_deref() == Ok("qemu:///system"),
     ) {
         return;
     }
-    lab_script("xymon-debian-client.sh", &[CLIENT, &PORT.to_string()], &[]);
+    lab_script(
+        "xymon-debian-client.sh",
+        &lab.binary,
+        &[CLIENT, &PORT.to_string()],
+        &[],
+    );
     // xymonlaunch runs each task once as it starts, then every INTERVAL.
     let rrd = Path::new(RRD_DIR).join(CLIENT);
     for (column, file) in [
         ("hvmon", "hvmon,all_vms.rrd"),
         ("hvmonrrd", "hvmonrrd-states.rrd"),
     ] {
-        wait_for(&rrd.join(file));
+        wait_for(lab, &rrd.join(file));
         let log = xymondlog(CLIENT, column);
         assert!(
             log.contains(&format!("|{column}|")) && log.contains("hvmon-running"),
@@ -584,7 +655,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     );
 
     // By hand, as the guide says: as the xymon user, in the client's environment.
-    let by_hand = client_run(&["--print"]);
+    let by_hand = client_run(lab, &["--print"]);
     assert!(by_hand.status.success(), "{}", text(&by_hand.stderr));
     assert!(
         text(&by_hand.stdout).starts_with("status+11 hvclient,example,com.hvmon "),
@@ -593,16 +664,14 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     );
     // The same without --print sends, against the counters of the client's first run: rates
     // for the real guests, so the page's CPU and memory graphs have one RRD per VM.
-    let sent = client_run(&[]);
+    let sent = client_run(lab, &[]);
     assert!(sent.status.success(), "{}", text(&sent.stderr));
-    let until = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_dir(&rrd).unwrap().any(|f| {
-        let name = f.unwrap().file_name().to_string_lossy().into_owned();
-        name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
-    }) {
-        assert!(Instant::now() < until, "no CPU RRD for hvmon-running");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(lab, "a CPU RRD for hvmon-running", || {
+        std::fs::read_dir(&rrd).unwrap().any(|f| {
+            let name = f.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
+        })
+    });
     let (_, graphs) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(hvmon.len(), 10, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());

@@ -7,7 +7,9 @@
 # server installed (the server runs its own client), so its start command is run here as is.
 #
 # usage: xymon-debian-client.sh MACHINE XYMON_PORT
-# env:   HV_MONITOR_BIN  the hv_monitor binary, in place of the guide's /usr/local/bin/hv_monitor
+# env:   HV_MONITOR_BIN  the hv_monitor binary, in place of the guide's /usr/local/bin/hv_monitor;
+#                        the xymon user must be able to run it (xymon-debian-up.sh prints
+#                        the copy it installed for that)
 set -eu
 MACHINE=${1:?usage: xymon-debian-client.sh MACHINE XYMON_PORT}
 PORT=${2:?usage: xymon-debian-client.sh MACHINE XYMON_PORT}
@@ -19,6 +21,8 @@ PIDFILE=/var/run/xymon/clientlaunch.pid
 die() { echo "xymon-debian-client: $*" >&2; exit 1; }
 [ -e "$WORK/backup.tar" ] || die "the lab is not up (xymon-debian-up.sh)"
 [ -x "${HV_MONITOR_BIN:-}" ] || die "HV_MONITOR_BIN must name the hv_monitor binary"
+# Otherwise xymonlaunch would only log "Could not start task" every INTERVAL.
+runuser -u xymon -- test -x "$HV_MONITOR_BIN" || die "the xymon user cannot run $HV_MONITOR_BIN"
 
 # Client step 2: the drop-in, [hvmonrrd] enabled as well.
 sed -e "s#/usr/local/bin/hv_monitor#$HV_MONITOR_BIN#" -e '/^[[:space:]]*DISABLED$/d' \

@@ -15,7 +15,11 @@
 # env:
 #   XYMON_HOSTS     host names added to hosts.cfg (space separated); "NAME+TAGS" adds hosts.cfg
 #                   tags, e.g. hv500.example.com+TRENDS:*,!hvmonrrd
-#   HV_MONITOR_BIN  the hv_monitor binary the extra-script wrapper runs
+#   HV_MONITOR_BIN  the hv_monitor binary under test; installed (copied) as
+#                   $WORK/bin/hv_monitor, where the xymon user can run it wherever the build
+#                   lives (a clone in a 0700 directory shuts it out), and run from there by the
+#                   extra-script wrapper; printed as HV_MONITOR_BIN=, for the tests and
+#                   xymon-debian-client.sh
 # Prints KEY=VALUE lines on success. Debian packages: xymon rrdtool apache2.
 set -eu
 
@@ -51,6 +55,13 @@ tar -C / -cpf "$WORK/backup.tar" etc/xymon var/lib/xymon var/log/xymon var/run/x
 trap 'rc=$?; [ $rc = 0 ] || { rm -rf "$WORK.failed"; mkdir -p "$WORK.failed"
     cp -r /var/log/xymon "$WORK/apache" "$WORK/init.log" "$WORK.failed/" 2>/dev/null; "$HERE/xymon-debian-down.sh"; }' EXIT
 [ -e "$WRAPPER_DIR" ] || echo "$WRAPPER_DIR" > "$WORK/created-wrapper-dir"
+
+# The binary under test, installed as the package installs it: where the xymon user can run
+# it. Checked as that user, so a lab that cannot work fails here, naming the path.
+chmod 755 "$WORK"
+install -D -m 755 "$HV_MONITOR_BIN" "$WORK/bin/hv_monitor"
+HV_MONITOR_BIN=$WORK/bin/hv_monitor
+runuser -u xymon -- test -x "$HV_MONITOR_BIN" || die "the xymon user cannot run $HV_MONITOR_BIN"
 
 # What the guide tells the admin to copy, from this checkout.
 cp "$REPO/xymon/xymonserver.d/hv-monitor.cfg" /etc/xymon/xymonserver.d/
@@ -165,5 +176,6 @@ if [ -n "$WATCH" ]; then
 fi
 
 echo "PORT=$PORT"
+echo "HV_MONITOR_BIN=$HV_MONITOR_BIN"
 echo "HTTP=http://127.0.0.1:$HTTP"
 echo "RRDDIR=/var/lib/xymon/rrd"

@@ -1,12 +1,15 @@
 //! What the integration tests (and benches/) share: the binary under test and how to run it,
 //! the "fail under CI, skip elsewhere" rule for missing services, scratch directories, the
-//! lab's QEMU URI; libvirt test-driver nodes ([`node_xml`]), LibreNMS's decoding
+//! lab's QEMU URI; the binary where other users can run it ([`install`]); waits for the
+//! clock to move ([`clock`]); libvirt test-driver nodes ([`node_xml`]), LibreNMS's decoding
 //! ([`librenms`]), a private Xymon server ([`xymon`]) and the mass-failure matrix
 //! ([`mass_failure`]).
 //!
 //! A test binary uses `mod support;` (a bench `#[path = "../tests/support/mod.rs"]`).
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
 
+pub mod clock;
+pub mod install;
 pub mod librenms;
 pub mod mass_failure;
 pub mod node_xml;

@@ -148,6 +148,19 @@ impl Server {
         }
     }
 
+    /// Returns once xymond_rrd's status worker has handled every status message for `host`
+    /// sent before the call: it handles them in order, so the RRD of a probe status sent now
+    /// (the lab's NCV column `labprobe`) appears only after all of them. For checks that a
+    /// message made no RRD, which have no event of their own to wait for.
+    pub fn status_worker_caught_up(&self, host: &str) {
+        let probe = self.rrd(host, "labprobe.rrd");
+        let _ = std::fs::remove_file(&probe);
+        self.xymon(&format!("status {host}.labprobe green probe\nprobe : 1"));
+        self.wait_for(&probe);
+        self.xymon(&format!("drop {host} labprobe"));
+        std::fs::remove_file(&probe).unwrap();
+    }
+
     /// The PNG showgraph.cgi renders for `service` (a graphs.cfg section) of `host`.
     pub fn showgraph(&self, host: &str, service: &str) -> Vec<u8> {
         let out = Command::new(Path::new(XYMON_BIN).join("xymoncmd"))
