@@ -325,27 +325,36 @@ fn planted_state_and_lock_files_never_hang_follow_or_count() {
             if target == "state" {
                 assert_eq!(out.status.code(), Some(8), "{case}: {err}");
                 assert!(err.contains("this run sends no rates"), "{case}: {err}");
-                // Replaced by a file of ours; the planted entry is gone, not written through.
                 let meta = std::fs::symlink_metadata(&state).unwrap();
-                assert!(meta.file_type().is_file(), "{case}: state replaced");
-                assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600), "{case}");
-                for temp in [&temp_fifo, &temp_link] {
-                    assert!(err.contains(&format!("temporary file '{}' refused", temp.display())));
+                if what == "forged" {
+                    // A forged regular file is replaced by one of ours, not written through.
+                    assert!(meta.file_type().is_file(), "{case}: state replaced");
+                    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600), "{case}");
+                    for temp in [&temp_fifo, &temp_link] {
+                        let named = format!("temporary file '{}' refused", temp.display());
+                        assert!(err.contains(&named), "{case}: {err}");
+                    }
+                    // The next run believes the file it wrote itself (and, a sample later,
+                    // takes rates from it).
+                    support::clock::next_sample_time();
+                    let again = bounded(
+                        hv(&["xymon", "--uri", "test:///default", "--host", HOST])
+                            .args(["--server", &server.addr()])
+                            .env("XYMONTMP", scene.sticky.path()),
+                    );
+                    assert_eq!(
+                        again.status.code(),
+                        Some(0),
+                        "{case}: {}",
+                        text(&again.stderr)
+                    );
+                } else {
+                    // Not a regular file: never replaced (it might be a device someone
+                    // meant), left as planted; every run says so until it is removed.
+                    assert!(!meta.file_type().is_file(), "{case}: left alone");
+                    assert_eq!(meta.uid(), hostile.uid, "{case}: still theirs");
+                    assert!(err.contains("leaves it alone"), "{case}: {err}");
                 }
-                // The next run believes the file it wrote itself (and, a sample later, takes
-                // rates from it).
-                support::clock::next_sample_time();
-                let again = bounded(
-                    hv(&["xymon", "--uri", "test:///default", "--host", HOST])
-                        .args(["--server", &server.addr()])
-                        .env("XYMONTMP", scene.sticky.path()),
-                );
-                assert_eq!(
-                    again.status.code(),
-                    Some(0),
-                    "{case}: {}",
-                    text(&again.stderr)
-                );
             } else {
                 assert_eq!(out.status.code(), Some(6), "{case}: {err}");
                 assert!(!state.exists(), "{case}: no lock, no state written");
@@ -489,7 +498,20 @@ fn planted_cache_and_temporary_names_are_never_followed() {
         hostile.plant(plant, path);
     }
 
-    let out = bounded(hv(&["--uri", "test:///default", "-w", "-q", "-o"]).arg(&json));
+    let write = || bounded(hv(&["--uri", "test:///default", "-w", "-q", "-o"]).arg(&json));
+    // Targets that are not regular files are refused and left as planted.
+    let out = write();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    let named = format!("cannot write '{}': a symbolic link", json.display());
+    assert!(err.contains(&named), "expected \"{named}\" in: {err}");
+    assert!(!scene.victim().exists(), "created through a link");
+    assert!(std::fs::symlink_metadata(&json).unwrap().is_symlink());
+    assert!(is_fifo(&snmp), "left alone");
+    // Once they are gone, the pair is written; the temporary names stay refused.
+    std::fs::remove_file(&json).unwrap();
+    std::fs::remove_file(&snmp).unwrap();
+    let out = write();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!scene.victim().exists(), "created through a link");
