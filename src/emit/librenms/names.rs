@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::emit::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
+use crate::hash::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
 
 /// How strings travel in each form of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
