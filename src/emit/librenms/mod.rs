@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 
 use crate::model::{Backend, Snapshot, Totals};
+use crate::text::for_librenms;
 pub use fields::Detail;
 pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
 use fields::{TotalsOut, VmOut};
@@ -32,18 +33,8 @@ pub const SNMP_UDP_LIMIT: usize = 65_438;
 /// Where net-snmp cuts extend output silently, over any transport.
 pub const SNMP_TOTAL_LIMIT: usize = 102_399;
 
-/// Error text made readable without escapes: quotes become `'`, backslashes `/`, anything
-/// unprintable a space.
-pub fn safe_message(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '/',
-            c if c.is_ascii_graphic() || c == ' ' => c,
-            _ => ' ',
-        })
-        .collect()
-}
+// shim: removed in the final step
+pub use crate::text::for_librenms as safe_message;
 
 #[derive(Serialize)]
 struct Envelope<D> {
@@ -98,7 +89,7 @@ pub fn error_document(code: i64, message: &str) -> String {
     let envelope = Envelope {
         version: VERSION,
         error: code,
-        error_string: safe_message(message),
+        error_string: for_librenms(message),
         data: BTreeMap::<String, String>::new(),
     };
     serde_json::to_string(&envelope).expect("the LibreNMS error document serialises")
