@@ -164,13 +164,20 @@ pub fn for_status_page(text: &str, max_chars: Option<usize>, max_bytes: Option<u
         out.push_str("...");
     }
     if let Some(max) = max_bytes {
-        let mut end = out.len().min(max);
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
+        let end = within_bytes(&out, max).len();
         out.truncate(end);
     }
     out
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary: the
+/// cut of a status page's own lines (already safe, so not escaped again) to fit its budget.
+pub fn within_bytes(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// `text` for the LibreNMS document's `errorString`, readable without any JSON escape (LibreNMS
@@ -297,6 +304,10 @@ mod tests {
         // The byte cap cuts what is shown, silently, never inside a character.
         assert_eq!(for_status_page("éé", None, Some(3)), "é");
         assert_eq!(for_status_page("a<b", Some(300), Some(4)), "a&lt");
+        // Our own lines are cut the same way, unescaped.
+        assert_eq!(within_bytes("&red 3 more\n", 8), "&red 3 m");
+        assert_eq!(within_bytes("éé", 3), "é");
+        assert_eq!(within_bytes("ab", 5), "ab");
     }
 
     #[test]
