@@ -25,9 +25,8 @@ import sys
 from collections import defaultdict
 
 # The declared order, lowest first (issue 17: model -> collect -> emit -> transport -> app).
-# `xymon_wire` (the Xymon wire vocabulary) and `hash` (the stable name hash, now
-# emit::fnv1a64) are the planned homes of code that today sits in the emitter
-# (/work/notes/issue17-plan.md); listed now so the check is ready when they land.
+# `xymon_wire` is the Xymon wire vocabulary (formats, metric names, VM keys, markers, limits);
+# `hash` the stable name hash both emitters' keys use; `diag` the stderr line that never panics.
 # A module may import from any group below its own. Two different top-level modules in the
 # same group are peers and must not import each other (rrd_script and rates must take the Xymon
 # wire vocabulary from `xymon_wire`, not from the emitter). A module is placed by the longest
@@ -35,7 +34,7 @@ from collections import defaultdict
 # parent, `collect::libvirt` -> `collect`) is inside one layer and only the cycle check applies.
 LAYERS = [
     ["model"],
-    ["text", "seconds", "hash"],
+    ["text", "seconds", "hash", "diag"],
     ["error"],
     ["safe_file"],
     ["output"],

@@ -24,6 +24,7 @@ pub mod collect;
 pub mod diag;
 pub mod emit;
 pub mod error;
+mod hash;
 pub mod model;
 pub mod output;
 pub mod rates;

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use reqwest::blocking::Client;
 
+use super::budget::{Budget, MAX_ANSWER};
 use super::tls::{self, CaFile, Roots};
-use super::{Budget, MAX_ANSWER};
 use crate::error::SendError;
 
 /// The run's client, and what it trusts (said when a server's certificate is refused).

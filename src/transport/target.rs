@@ -6,6 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::SendError;
 
+/// Xymon's own port, where a `--server` gives none.
+pub const DEFAULT_PORT: u16 = 1984;
+
 /// Where messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

@@ -8,121 +8,175 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::Detail;
 use super::names::{Form, disk_keys};
 use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, State, Totals, Vm};
 
+/// How much per-device detail a document carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every VM's `disks` and `ifs` maps filled (LibreNMS's per-disk and per-NIC graphs).
+    #[default]
+    Devices,
+    /// `disks` and `ifs` left empty, VM-level sums kept: about half the size (BENCHMARKS.md), for hosts
+    /// whose full document does not fit one SNMP reply.
+    VmsOnly,
+}
+
+/// A value as the document carries it: counts and bytes as integers, times and percentages
+/// as floats LibreNMS can store (finite, never `null`).
+#[derive(Clone, Copy)]
+enum Number {
+    Int(u64),
+    Float(f64),
+}
+
+impl Serialize for Number {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Number::Int(v) => s.serialize_u64(v),
+            Number::Float(v) => s.serialize_f64(if v.is_finite() { v } else { 0.0 }),
+        }
+    }
+}
+
+use Number::{Float, Int};
+
+/// A key of the document and how to read its value from `T`. The tables below are the one
+/// place the LibreNMS keys are written: the serializers walk them and [`VM_RRD_KEYS`] and
+/// [`TOTALS_STATE_KEYS`] list them.
+type Field<T> = (&'static str, fn(&T) -> Number);
+
+/// The sizes a VM and the totals share.
+const SIZES: [Field<Sizes>; 4] = [
+    ("mem_alloc", |s| Int(s.mem_alloc)),
+    ("cpus", |s| Int(s.cpus)),
+    ("snaps", |s| Int(s.snaps)),
+    ("snaps_size", |s| Int(s.snaps_size)),
+];
+
+const PROCESS: [Field<Process>; 15] = [
+    ("pcpu", |p| Float(p.pcpu)),
+    ("pmem", |p| Float(p.pmem)),
+    ("etimes", |p| Int(p.etimes)),
+    ("usertime", |p| Float(p.usertime)),
+    ("systime", |p| Float(p.systime)),
+    ("rss", |p| Int(p.rss)),
+    ("vsz", |p| Int(p.vsz)),
+    ("minflt", |p| Int(p.minflt)),
+    ("majflt", |p| Int(p.majflt)),
+    ("nvcsw", |p| Int(p.nvcsw)),
+    ("nivcsw", |p| Int(p.nivcsw)),
+    ("cow", |p| Int(p.cow)),
+    ("nswap", |p| Int(p.nswap)),
+    ("inblk", |p| Int(p.inblk)),
+    ("oublk", |p| Int(p.oublk)),
+];
+
+/// A VM's disk I/O sums and each disk's own, under the same keys.
+const DISK_IO: [Field<DiskIo>; 8] = [
+    ("rbytes", |io| Int(io.rbytes)),
+    ("rreqs", |io| Int(io.rreqs)),
+    ("rtime", |io| Float(io.rtime)),
+    ("wbytes", |io| Int(io.wbytes)),
+    ("wreqs", |io| Int(io.wreqs)),
+    ("wtime", |io| Float(io.wtime)),
+    ("freqs", |io| Int(io.freqs)),
+    ("ftime", |io| Float(io.ftime)),
+];
+
+/// A VM's disk sizes summed over its disks (each disk's own are `alloc`, `in_use`, `on_disk`).
+const DISK_SIZES: [Field<DiskSum>; 3] = [
+    ("disk_alloc", |d| Int(d.capacity)),
+    ("disk_in_use", |d| Int(d.allocated)),
+    ("disk_on_disk", |d| Int(d.physical)),
+];
+
+/// A VM's network sums, and each NIC's own under the same keys.
+const NET: [Field<NetCounters>; 9] = [
+    ("ipkts", |n| Int(n.ipkts)),
+    ("ibytes", |n| Int(n.ibytes)),
+    ("ierrs", |n| Int(n.ierrs)),
+    ("idrop", |n| Int(n.idrop)),
+    ("opkts", |n| Int(n.opkts)),
+    ("obytes", |n| Int(n.obytes)),
+    ("oerrs", |n| Int(n.oerrs)),
+    ("odrop", |n| Int(n.odrop)),
+    ("coll", |n| Int(n.coll)),
+];
+
+/// A VM's state as LibreNMS's `status_int` code; the only RRD key `totals` does not sum.
+const STATUS_INT: &str = "status_int";
+
+/// The VM counts in `totals`, by the Perl tool's names for the states they count.
+const STATE_COUNTS: [(&str, &[State]); 10] = [
+    ("on", &[State::Running]),
+    ("blocked", &[State::Blocked]),
+    ("paused", &[State::Paused]),
+    ("off_soft", &[State::Shutdown]),
+    ("off_hard", &[State::Shutoff]),
+    ("crashed", &[State::Crashed]),
+    ("pmsuspended", &[State::PmSuspended]),
+    ("off", &[State::Off]),
+    ("nostate", &[State::NoState]),
+    ("unknown", &[State::Maintenance, State::Unknown]),
+];
+
 /// The per-VM numbers LibreNMS's hv-monitor poller stores in the VM's RRD (the VM's other
 /// keys it does not read). `totals` holds their sums, but for `status_int`.
-pub const VM_RRD_KEYS: [&str; 40] = [
-    "mem_alloc",
-    "cpus",
-    "pcpu",
-    "pmem",
-    "status_int",
-    "snaps",
-    "snaps_size",
-    "etimes",
-    "usertime",
-    "systime",
-    "rss",
-    "vsz",
-    "minflt",
-    "majflt",
-    "nvcsw",
-    "nivcsw",
-    "cow",
-    "nswap",
-    "inblk",
-    "oublk",
-    "rbytes",
-    "wbytes",
-    "rreqs",
-    "wreqs",
-    "freqs",
-    "rtime",
-    "wtime",
-    "ftime",
-    "disk_alloc",
-    "disk_in_use",
-    "disk_on_disk",
-    "ipkts",
-    "ibytes",
-    "ierrs",
-    "idrop",
-    "opkts",
-    "obytes",
-    "oerrs",
-    "odrop",
-    "coll",
-];
+pub const VM_RRD_KEYS: [&str;
+    SIZES.len() + PROCESS.len() + DISK_IO.len() + DISK_SIZES.len() + NET.len() + 1] = {
+    let mut keys =
+        [""; SIZES.len() + PROCESS.len() + DISK_IO.len() + DISK_SIZES.len() + NET.len() + 1];
+    let mut at = 0;
+    macro_rules! append {
+        ($table:expr) => {
+            let mut i = 0;
+            while i < $table.len() {
+                keys[at] = $table[i].0;
+                at += 1;
+                i += 1;
+            }
+        };
+    }
+    append!(SIZES);
+    append!(PROCESS);
+    append!(DISK_IO);
+    append!(DISK_SIZES);
+    append!(NET);
+    keys[at] = STATUS_INT;
+    keys
+};
 
 /// The VM counts by state in `totals`, next to the sums of [`VM_RRD_KEYS`].
-pub const TOTALS_STATE_KEYS: [&str; 10] = [
-    "on",
-    "blocked",
-    "paused",
-    "off_soft",
-    "off_hard",
-    "crashed",
-    "pmsuspended",
-    "off",
-    "nostate",
-    "unknown",
-];
+pub const TOTALS_STATE_KEYS: [&str; STATE_COUNTS.len()] = {
+    let mut keys = [""; STATE_COUNTS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = STATE_COUNTS[i].0;
+        i += 1;
+    }
+    keys
+};
 
-/// A float LibreNMS can store: finite, never `null`.
-fn num(v: f64) -> f64 {
-    if v.is_finite() { v } else { 0.0 }
+/// Writes `table`'s keys with their values read from `from`.
+fn entries<M: SerializeMap, T>(m: &mut M, table: &[Field<T>], from: &T) -> Result<(), M::Error> {
+    for (key, value) in table {
+        m.serialize_entry(key, &value(from))?;
+    }
+    Ok(())
 }
 
-fn process_entries<M: SerializeMap>(m: &mut M, p: &Process) -> Result<(), M::Error> {
-    m.serialize_entry("pcpu", &num(p.pcpu))?;
-    m.serialize_entry("pmem", &num(p.pmem))?;
-    m.serialize_entry("etimes", &p.etimes)?;
-    m.serialize_entry("usertime", &num(p.usertime))?;
-    m.serialize_entry("systime", &num(p.systime))?;
-    m.serialize_entry("rss", &p.rss)?;
-    m.serialize_entry("vsz", &p.vsz)?;
-    m.serialize_entry("minflt", &p.minflt)?;
-    m.serialize_entry("majflt", &p.majflt)?;
-    m.serialize_entry("nvcsw", &p.nvcsw)?;
-    m.serialize_entry("nivcsw", &p.nivcsw)?;
-    m.serialize_entry("cow", &p.cow)?;
-    m.serialize_entry("nswap", &p.nswap)?;
-    m.serialize_entry("inblk", &p.inblk)?;
-    m.serialize_entry("oublk", &p.oublk)
-}
-
-fn io_entries<M: SerializeMap>(m: &mut M, io: &DiskIo) -> Result<(), M::Error> {
-    m.serialize_entry("rbytes", &io.rbytes)?;
-    m.serialize_entry("rreqs", &io.rreqs)?;
-    m.serialize_entry("rtime", &num(io.rtime))?;
-    m.serialize_entry("wbytes", &io.wbytes)?;
-    m.serialize_entry("wreqs", &io.wreqs)?;
-    m.serialize_entry("wtime", &num(io.wtime))?;
-    m.serialize_entry("freqs", &io.freqs)?;
-    m.serialize_entry("ftime", &num(io.ftime))
-}
-
-fn net_entries<M: SerializeMap>(m: &mut M, n: &NetCounters) -> Result<(), M::Error> {
-    m.serialize_entry("ipkts", &n.ipkts)?;
-    m.serialize_entry("ibytes", &n.ibytes)?;
-    m.serialize_entry("ierrs", &n.ierrs)?;
-    m.serialize_entry("idrop", &n.idrop)?;
-    m.serialize_entry("opkts", &n.opkts)?;
-    m.serialize_entry("obytes", &n.obytes)?;
-    m.serialize_entry("oerrs", &n.oerrs)?;
-    m.serialize_entry("odrop", &n.odrop)?;
-    m.serialize_entry("coll", &n.coll)
-}
-
-/// The keys a VM and the totals share: sizes, process stats, disk and network sums.
-struct Sums<'a> {
+/// The sizes of [`SIZES`], a VM's or summed over the VMs.
+struct Sizes {
     mem_alloc: u64,
     cpus: u64,
     snaps: u64,
     snaps_size: u64,
+}
+
+/// The keys a VM and the totals share: sizes, process stats, disk and network sums.
+struct Sums<'a> {
+    sizes: Sizes,
     /// `None`: no process, every process key 0.
     process: Option<&'a Process>,
     /// `None`: unknown, left out.
@@ -132,18 +186,13 @@ struct Sums<'a> {
 
 impl Sums<'_> {
     fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        m.serialize_entry("mem_alloc", &self.mem_alloc)?;
-        m.serialize_entry("cpus", &self.cpus)?;
-        m.serialize_entry("snaps", &self.snaps)?;
-        m.serialize_entry("snaps_size", &self.snaps_size)?;
-        process_entries(m, self.process.unwrap_or(&Process::default()))?;
+        entries(m, &SIZES, &self.sizes)?;
+        entries(m, &PROCESS, self.process.unwrap_or(&Process::default()))?;
         if let Some(disk) = self.disk {
-            io_entries(m, &disk.io)?;
-            m.serialize_entry("disk_alloc", &disk.capacity)?;
-            m.serialize_entry("disk_in_use", &disk.allocated)?;
-            m.serialize_entry("disk_on_disk", &disk.physical)?;
+            entries(m, &DISK_IO, &disk.io)?;
+            entries(m, &DISK_SIZES, disk)?;
         }
-        net_entries(m, self.net)
+        entries(m, &NET, self.net)
     }
 }
 
@@ -160,7 +209,7 @@ impl Serialize for DiskOut<'_> {
             m.serialize_entry("alloc", &self.disk.capacity)?;
             m.serialize_entry("in_use", &self.disk.allocated)?;
             m.serialize_entry("on_disk", &self.disk.physical)?;
-            io_entries(&mut m, &self.disk.io)?;
+            entries(&mut m, &DISK_IO, &self.disk.io)?;
         }
         m.end()
     }
@@ -177,7 +226,7 @@ impl Serialize for NicOut<'_> {
         m.serialize_entry("if", &self.form.text(&self.nic.device))?;
         m.serialize_entry("parent", &self.form.text(&self.nic.parent))?;
         m.serialize_entry("mac", &self.form.text(&self.nic.mac))?;
-        net_entries(&mut m, &self.nic.counters)?;
+        entries(&mut m, &NET, &self.nic.counters)?;
         m.end()
     }
 }
@@ -195,10 +244,12 @@ impl Serialize for VmOut<'_> {
         let known = !vm.disk_stats_unknown;
         let mut m = s.serialize_map(None)?;
         Sums {
-            mem_alloc: vm.mem_alloc,
-            cpus: vm.cpus,
-            snaps: vm.snaps,
-            snaps_size: vm.snaps_size,
+            sizes: Sizes {
+                mem_alloc: vm.mem_alloc,
+                cpus: vm.cpus,
+                snaps: vm.snaps,
+                snaps_size: vm.snaps_size,
+            },
             process: vm.process.as_ref(),
             disk: known.then_some(&vm.disk_sum()),
             net: &vm.net_sum(),
@@ -206,7 +257,7 @@ impl Serialize for VmOut<'_> {
         .entries(&mut m)?;
         m.serialize_entry("os_type", &form.text(&vm.os_type))?;
         m.serialize_entry("ip", &form.text(&vm.ip))?;
-        m.serialize_entry("status_int", &vm.state.code())?;
+        m.serialize_entry(STATUS_INT, &vm.state.code())?;
         // Why: libvirt's reason code as it gives it (its meaning depends on the state), -1
         // where the backend gives none (CBSD); and libvirt's name for it, lower-cased.
         m.serialize_entry("state_reason", &vm.reason.code.map_or(-1, i64::from))?;
@@ -243,28 +294,19 @@ impl Serialize for TotalsOut<'_> {
         let t = self.0;
         let mut m = s.serialize_map(None)?;
         Sums {
-            mem_alloc: t.mem_alloc,
-            cpus: t.cpus,
-            snaps: t.snaps,
-            snaps_size: t.snaps_size,
+            sizes: Sizes {
+                mem_alloc: t.mem_alloc,
+                cpus: t.cpus,
+                snaps: t.snaps,
+                snaps_size: t.snaps_size,
+            },
             process: Some(&t.process),
             disk: (!t.disk_stats_unknown).then_some(&t.disk),
             net: &t.net,
         }
         .entries(&mut m)?;
-        let unknown = t.in_state(State::Maintenance) + t.in_state(State::Unknown);
-        for (key, count) in [
-            ("on", t.in_state(State::Running)),
-            ("blocked", t.in_state(State::Blocked)),
-            ("paused", t.in_state(State::Paused)),
-            ("off_soft", t.in_state(State::Shutdown)),
-            ("off_hard", t.in_state(State::Shutoff)),
-            ("crashed", t.in_state(State::Crashed)),
-            ("pmsuspended", t.in_state(State::PmSuspended)),
-            ("off", t.in_state(State::Off)),
-            ("nostate", t.in_state(State::NoState)),
-            ("unknown", unknown),
-        ] {
+        for (key, states) in STATE_COUNTS {
+            let count: u64 = states.iter().map(|&state| t.in_state(state)).sum();
             m.serialize_entry(key, &count)?;
         }
         m.end()
