@@ -31,7 +31,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Collector;
+use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use assemble::{HostData, assemble, guest_side, state_from_cbsd};

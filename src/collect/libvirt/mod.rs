@@ -30,7 +30,7 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
-use super::Collector;
+use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot, Vm};
 use policy::Connection;

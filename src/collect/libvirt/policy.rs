@@ -86,7 +86,7 @@ pub fn connect_within(
             result
         }
         Err(_) => {
-            crate::collect::note_abandoned_thread();
+            crate::collect::abandoned::note_abandoned_thread();
             Err(CollectError::Connect {
                 uri: uri.unwrap_or("(libvirt default)").to_string(),
                 reason: format!("no answer within {} ms", budget.as_millis()),
@@ -262,7 +262,7 @@ impl Connection {
             // This end holds a sender too: never disconnected.
             Err(_) => {
                 // It holds its connection inside libvirt for as long as QEMU is silent.
-                crate::collect::note_abandoned_thread();
+                crate::collect::abandoned::note_abandoned_thread();
                 warnings.push(format!(
                     "virDomainListGetStats gave no answer within {} ms (a VM's QEMU \
                      monitor is not answering?); asked again over a new connection without \
