@@ -251,9 +251,7 @@ impl CollectError {
             CollectError::Unsupported(_) | CollectError::Connect { .. } => {
                 exit::BACKEND_UNAVAILABLE
             }
-            CollectError::Libvirt { .. } | CollectError::Command { .. } => {
-                exit::COLLECTION_FAILED
-            }
+            CollectError::Libvirt { .. } | CollectError::Command { .. } => exit::COLLECTION_FAILED,
             CollectError::Deadline { .. } => exit::DEADLINE,
         }
     }

@@ -26,9 +26,9 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
+use super::answers::is_vanished;
 use super::bulk::{self, DomainStats};
-use super::gather::is_vanished;
-use super::stats;
+use super::parse::stats;
 use crate::error::CollectError;
 
 const NOWAIT: u32 = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
@@ -81,7 +81,7 @@ pub fn connect_within(
     };
     match rx.recv_timeout(budget) {
         Ok(result) => {
-            // Joined, so its teardown never overlaps the exit handlers (see `collect::exit`).
+            // Joined, so its teardown never overlaps the exit handlers (see `app::end_process`).
             let _ = thread.join();
             result
         }
@@ -253,7 +253,7 @@ impl Connection {
         match self.answers.1.recv_timeout(budget) {
             Ok((answered, answer)) => {
                 // Joined, so its thread teardown never overlaps the process's exit handlers
-                // (see `collect::exit`); it has sent its answer and is ending.
+                // (see `app::end_process`); it has sent its answer and is ending.
                 if let Some(thread) = self.attempts[answered].take() {
                     let _ = thread.join();
                 }
