@@ -13,8 +13,8 @@ const REASON_SHOWN: usize = 1000;
 /// Longest piece of a server's answer shown in one error.
 const ANSWER_SHOWN: usize = 200;
 
-/// A backend could not produce a snapshot at all. The reasons are libvirt's and commands'
-/// own words, so they are shown escaped.
+/// A backend could not produce a snapshot at all, or not by the deadline. The reasons are
+/// libvirt's and commands' own words, so they are shown escaped.
 #[derive(Debug, Error)]
 pub enum CollectError {
     #[error("backend '{0}' is not built into this binary (or not available on this OS)")]
@@ -33,6 +33,13 @@ pub enum CollectError {
         for_terminal(reason, REASON_SHOWN)
     )]
     Command { command: String, reason: String },
+    /// The collection thread did not answer in time; it is left running (see
+    /// `collect::collect_within`).
+    #[error("the {backend} backend gave no answer within the deadline of {}", humanize(*deadline))]
+    Deadline {
+        backend: &'static str,
+        deadline: Duration,
+    },
 }
 
 /// Writing the cache files failed.
@@ -58,7 +65,7 @@ pub enum SafeFileError {
 }
 
 impl SafeFileError {
-    /// Nothing at the path: for a state file, a first run.
+    /// Nothing at the path: for the counters file, a first run.
     pub fn is_missing(&self) -> bool {
         matches!(self, SafeFileError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
@@ -72,16 +79,11 @@ impl SafeFileError {
     }
 }
 
-/// Why one run of the LibreNMS job failed.
+/// Why one run of the LibreNMS job failed: nothing collected, or the cache files not written.
 #[derive(Debug, Error)]
 pub enum RunError {
     #[error(transparent)]
     Collect(#[from] CollectError),
-    #[error("the {backend} backend gave no answer within the deadline of {}", humanize(*deadline))]
-    Deadline {
-        backend: &'static str,
-        deadline: Duration,
-    },
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -202,7 +204,8 @@ impl XymonSetupError {
     }
 }
 
-/// The `xymon-rrd` extra-script handler could not use what xymond_rrd gave it.
+/// The rrd-script handler (subcommand `xymon-rrd`, run by xymond_rrd as its
+/// `--extra-script`) could not use what xymond_rrd gave it.
 #[derive(Debug, Error)]
 pub enum RrdScriptError {
     #[error("{0}")]
@@ -242,14 +245,22 @@ pub mod exit {
     pub const BAD_INPUT: i32 = 8;
 }
 
+impl CollectError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CollectError::Unsupported(_) | CollectError::Connect { .. } => {
+                exit::BACKEND_UNAVAILABLE
+            }
+            CollectError::Libvirt { .. } | CollectError::Command { .. } => exit::COLLECTION_FAILED,
+            CollectError::Deadline { .. } => exit::DEADLINE,
+        }
+    }
+}
+
 impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Collect(CollectError::Unsupported(_) | CollectError::Connect { .. }) => {
-                exit::BACKEND_UNAVAILABLE
-            }
-            RunError::Collect(_) => exit::COLLECTION_FAILED,
-            RunError::Deadline { .. } => exit::DEADLINE,
+            RunError::Collect(e) => e.exit_code(),
             RunError::Write(_) => exit::WRITE_FAILED,
         }
     }
@@ -259,8 +270,8 @@ impl RunError {
     pub fn librenms_code(&self) -> i64 {
         match self {
             RunError::Collect(CollectError::Unsupported(_) | CollectError::Connect { .. }) => 1,
-            RunError::Collect(_) => 2,
-            RunError::Deadline { .. } => 3,
+            RunError::Collect(CollectError::Libvirt { .. } | CollectError::Command { .. }) => 2,
+            RunError::Collect(CollectError::Deadline { .. }) => 3,
             RunError::Write(_) => 4,
         }
     }

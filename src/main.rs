@@ -52,7 +52,7 @@ fn main() {
         Some(Command::XymonRrd { host, test, file }) => app::xymon::run_rrd(&host, &test, &file),
     };
     // Not std::process::exit: a collector thread may still be inside libvirt.
-    hv_monitor::collect::exit(code);
+    app::end_process(code);
 }
 
 /// Where chrono looks for a `TZ` name that is not an absolute path.

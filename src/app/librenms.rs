@@ -36,6 +36,7 @@ pub fn run(options: &Options) -> i32 {
         silence_stderr_when_it_is_stdout();
     }
     let result = collect::collect_within(options.backend, &options.collect, options.deadline)
+        .map_err(RunError::from)
         .and_then(|snapshot| {
             // Warnings go to stderr even with -q: under cron they are mailed, under snmpd
             // (no -w, stderr is stdout's pipe) they were silenced above.

@@ -1,34 +1,27 @@
 //! Collectors: one module per hypervisor backend, all filling [`crate::model::Snapshot`].
 //!
-//! Each backend keeps the code that talks to the hypervisor (libvirt calls, commands) apart
-//! from pure parsing functions, which are tested on text.
+//! Both backends name their files by role: `mod.rs` (the [`Collector`]), `gather.rs` (asks
+//! the hypervisor), `answers.rs` (what it answered), `assemble.rs` (answers to the model,
+//! pure and tested on recorded answers) and `parse/` (pure text parsing, tested on text).
+//! A collection returns its own error, [`CollectError`]; ending the process is the app's
+//! (`app::end_process`), told by [`abandoned`] whether a thread was left inside a backend.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::error::{CollectError, RunError};
-pub use crate::model::Backend;
-use crate::model::Snapshot;
-
+pub(crate) mod abandoned;
 pub mod cbsd;
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub mod libvirt;
+mod options;
 
-/// A backend that can take a snapshot of every VM on this host.
-pub trait Collector {
-    fn collect(&mut self) -> Result<Snapshot, CollectError>;
-}
+pub use crate::error::CollectError;
+pub use crate::model::Backend;
+use crate::model::Snapshot;
+pub use options::{CollectOptions, Collector};
 
-/// What a collection may be told from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct CollectOptions {
-    /// libvirt connection URI; `None` lets libvirt choose (LIBVIRT_DEFAULT_URI, its config).
-    pub uri: Option<String>,
-    /// libvirt connections to collect over at once; `None`: chosen from the VM count.
-    pub connections: Option<usize>,
-}
+// shim: removed in the final step (the process ends through `app::end_process`).
+pub use crate::app::end_process as exit;
 
 /// Opens the backend and takes one snapshot.
 pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {
@@ -74,12 +67,12 @@ const COMMAND_MARGIN: Duration = Duration::from_millis(500);
 /// Like [`collect`], but gives up after `deadline`. A hypervisor that hangs (a stuck libvirtd,
 /// a command that never ends) must not hang snmpd or a Xymon client, so the collection runs on
 /// its own thread and is abandoned, not joined, when time is up; the process then ends with
-/// [`exit`].
+/// `app::end_process`.
 pub fn collect_within(
     backend: Backend,
     options: &CollectOptions,
     deadline: Duration,
-) -> Result<Snapshot, RunError> {
+) -> Result<Snapshot, CollectError> {
     let (tx, rx) = mpsc::channel();
     let options = options.clone();
     // Commands are killed, and libvirt stats calls given up on, a little before the deadline,
@@ -100,13 +93,13 @@ pub fn collect_within(
     match rx.recv_timeout(deadline) {
         Ok(result) => {
             // It has sent its last word; joining waits out its thread-local destructors, which
-            // must not overlap the exit handlers (see `exit`).
+            // must not overlap the exit handlers (see `app::end_process`).
             let _ = collector.join();
-            Ok(result?)
+            result
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            note_abandoned_thread();
-            Err(RunError::Deadline {
+            abandoned::note_abandoned_thread();
+            Err(CollectError::Deadline {
                 backend: backend.name(),
                 deadline,
             })
@@ -118,33 +111,6 @@ pub fn collect_within(
                 .expect_err("the collector thread sends before it ends"),
         ),
     }
-}
-
-/// Set once a thread was left running inside a backend call (a collection past its
-/// deadline, a libvirt stats call given up on).
-static THREAD_ABANDONED: AtomicBool = AtomicBool::new(false);
-
-/// Records that a thread was left inside a backend call, so [`exit`] skips the exit handlers.
-pub(crate) fn note_abandoned_thread() {
-    THREAD_ABANDONED.store(true, Ordering::SeqCst);
-}
-
-/// Ends the process with `code`. `std::process::exit` runs the C exit handlers while every
-/// other thread keeps running. OpenSSL's (libvirt loads it with libssh and libssh2) frees
-/// the thread-local block of every thread; a thread ending at that moment frees its own block
-/// again: a double free (found by scripts/stress-sanitizers.sh; glibc saw it as
-/// `malloc_consolidate(): invalid chunk size`, exit 134). So collector threads that finished
-/// are joined before this, and once one was left inside a backend call our output is
-/// flushed and the process ends with `_exit`, running no handlers: every file we write is
-/// complete and renamed before this point, and nothing else needs them.
-pub fn exit(code: i32) -> ! {
-    if THREAD_ABANDONED.load(Ordering::SeqCst) {
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        // SAFETY: _exit ends the process at once; nothing runs after it.
-        unsafe { libc::_exit(code) }
-    }
-    std::process::exit(code)
 }
 
 #[cfg(test)]

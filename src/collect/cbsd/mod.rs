@@ -1,7 +1,7 @@
 //! The CBSD + bhyve backend (FreeBSD): CBSD's inventory plus FreeBSD's own tools.
 //!
 //! Commands, each run once per collection whatever the number of VMs or interfaces (see
-//! [`run`] for how: argv only, a timeout each, the whole process group killed on timeout):
+//! [`gather`] for how: argv only, a timeout each, the whole process group killed on timeout):
 //!
 //! 1. `cbsd bls ...`: the VMs (name, bhyve PID, RAM, vCPUs, CPU %, OS, IP, status, VNC).
 //!    It failing fails the collection; everything else costs only its own data and a warning.
@@ -23,20 +23,24 @@
 //! the VM started); disks that are plain files have sizes only. There are no disk times or
 //! flush counts on this platform: those stay 0.
 
+mod answers;
 mod assemble;
+pub mod gather;
 pub mod parse;
-pub mod run;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Collector;
+use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
-pub use assemble::{HostData, assemble, guest_side, state_from_cbsd};
+pub use answers::HostAnswers;
+// shim: removed in the final step (fuzz/ builds a `HostData`).
+pub use answers::HostAnswers as HostData;
+pub use assemble::{assemble, guest_side, state_from_cbsd};
+use gather::{CommandFailure, Runner, Running};
 use parse::{Parsed, Zvol};
-use run::{CommandFailure, Runner, Running};
 
 /// Environment variable naming the PATH to find `cbsd`, `zfs`, `ps`... in, instead of the
 /// inherited PATH plus the FreeBSD system directories.
@@ -91,7 +95,7 @@ impl CbsdCollector {
 
     /// PATH from [`PATH_ENV`] when set, else the inherited PATH plus the system directories.
     pub fn from_env(deadline: Option<Instant>) -> Self {
-        let path = run::search_path(
+        let path = gather::search_path(
             std::env::var_os(PATH_ENV).as_deref(),
             std::env::var_os("PATH").as_deref(),
         );
@@ -177,7 +181,7 @@ impl Collector for CbsdCollector {
             .flatten()
             .map(|text| parse::parse_kstat_datasets(&text));
 
-        let host = HostData {
+        let host = HostAnswers {
             disks: wait(disks, &[], &mut warnings)
                 .map(|text| rows(parse::parse_disk_list(&text), &mut warnings)),
             nics: wait(nics, &[], &mut warnings)

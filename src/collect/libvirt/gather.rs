@@ -1,5 +1,5 @@
 //! The per-domain libvirt calls: asks what the bulk stats did not carry and keeps every
-//! answer, good or bad, in a [`RawDomain`] for [`super::assemble`].
+//! answer, good or bad, in a [`DomainAnswers`] for [`super::assemble`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -7,20 +7,15 @@ use std::path::Path;
 use virt::connect::Connect;
 use virt::domain::{Domain, DomainStateReason, DomainStateReasonEnum};
 use virt::enumutil::Enum;
-use virt::error::ErrorNumber;
 
-use super::bulk::DomainStats;
-use super::raw::{
-    Answer, BlockAnswers, BlockCounters, BlockSizes, CallError, InterfaceAnswer, InterfaceCounters,
-    RawDomain, StateAnswer,
+use super::answers::{
+    Answer, BlockAnswers, BlockCounters, BlockSizes, CallError, DomainAnswers, InterfaceAnswer,
+    InterfaceCounters, StateAnswer, is_vanished,
 };
-use super::{domain_xml, procfs, qemu_process, stats};
+use super::bulk::DomainStats;
+use super::parse::{domain_xml, procfs, stats};
+use super::qemu_process;
 use crate::model::State;
-
-/// Whether a call failed because the domain went away since it was listed.
-pub fn is_vanished(e: &virt::error::Error) -> bool {
-    e.code().is(ErrorNumber::NoDomain)
-}
 
 /// The reason's number as libvirt gave it: the bindings hand it back decoded, and the model
 /// decodes it in one place ([`stats::reason_from_libvirt`]).
@@ -66,7 +61,7 @@ pub fn domain(
     stats: DomainStats,
     cx: &Context,
     bridges: &mut BridgeCache,
-) -> RawDomain {
+) -> DomainAnswers {
     let params = stats::Params::new(&stats.params);
     let mut state = params.state();
     // What the bulk stats lacked, asked before they move into the answer.
@@ -86,7 +81,7 @@ pub fn domain(
         None
     };
     // What is known so far; returned as it is when the domain cannot be asked further.
-    let mut raw = RawDomain {
+    let mut raw = DomainAnswers {
         name: stats.name,
         stats: stats.params,
         state: state_call,

@@ -10,17 +10,19 @@
 //! disjoint groups wait side by side. The deadline and retry story is in [`policy`].
 //!
 //! Layers: [`bulk`] is the FFI, [`policy`] the call policy, [`gather`] the per-domain calls
-//! into a [`raw::RawDomain`], [`assemble`] the pure building of the model from it.
+//! into [`answers::DomainAnswers`], [`assemble`] the pure building of the model from it;
+//! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
 
+pub mod answers;
 pub mod assemble;
 pub mod bulk;
-pub mod domain_xml;
 pub mod gather;
+pub mod parse;
 pub mod policy;
-pub mod procfs;
 pub mod qemu_process;
-pub mod raw;
-pub mod stats;
+
+// shim: removed in the final step (fuzz/ and emit::xymon's tests use the old paths).
+pub use parse::{domain_xml, procfs, stats};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -30,7 +32,7 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
-use super::Collector;
+use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot, Vm};
 use policy::Connection;
@@ -110,7 +112,7 @@ impl Collector for LibvirtCollector {
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_snapshots = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
         let host = match &self.pid_dir {
-            Some(_) => procfs::Host::read(Path::new(procfs::PROC_ROOT))
+            Some(_) => parse::procfs::Host::read(Path::new(parse::procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
                 .ok(),
             None => None,
@@ -238,7 +240,7 @@ impl LibvirtCollector {
 struct Shared<'a> {
     autostart: Option<&'a HashSet<String>>,
     with_snapshots: Option<&'a HashSet<String>>,
-    processes: Option<(&'a std::path::Path, &'a procfs::Host)>,
+    processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
 }
 
 /// One group's VMs: its stats by [`policy`], then each domain gathered and assembled.

@@ -26,9 +26,9 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
+use super::answers::is_vanished;
 use super::bulk::{self, DomainStats};
-use super::gather::is_vanished;
-use super::stats;
+use super::parse::stats;
 use crate::error::CollectError;
 
 const NOWAIT: u32 = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
@@ -81,12 +81,12 @@ pub fn connect_within(
     };
     match rx.recv_timeout(budget) {
         Ok(result) => {
-            // Joined, so its teardown never overlaps the exit handlers (see `collect::exit`).
+            // Joined, so its teardown never overlaps the exit handlers (see `app::end_process`).
             let _ = thread.join();
             result
         }
         Err(_) => {
-            crate::collect::note_abandoned_thread();
+            crate::collect::abandoned::note_abandoned_thread();
             Err(CollectError::Connect {
                 uri: uri.unwrap_or("(libvirt default)").to_string(),
                 reason: format!("no answer within {} ms", budget.as_millis()),
@@ -253,7 +253,7 @@ impl Connection {
         match self.answers.1.recv_timeout(budget) {
             Ok((answered, answer)) => {
                 // Joined, so its thread teardown never overlaps the process's exit handlers
-                // (see `collect::exit`); it has sent its answer and is ending.
+                // (see `app::end_process`); it has sent its answer and is ending.
                 if let Some(thread) = self.attempts[answered].take() {
                     let _ = thread.join();
                 }
@@ -262,7 +262,7 @@ impl Connection {
             // This end holds a sender too: never disconnected.
             Err(_) => {
                 // It holds its connection inside libvirt for as long as QEMU is silent.
-                crate::collect::note_abandoned_thread();
+                crate::collect::abandoned::note_abandoned_thread();
                 warnings.push(format!(
                     "virDomainListGetStats gave no answer within {} ms (a VM's QEMU \
                      monitor is not answering?); asked again over a new connection without \

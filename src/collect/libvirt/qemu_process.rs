@@ -3,7 +3,7 @@
 use std::io::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 
-use super::procfs;
+use super::parse::procfs;
 use crate::model::Process;
 
 /// Where QEMU keeps `NAME.pid` files for a local connection; `None` for drivers without

@@ -3,6 +3,7 @@
 //! real guests (tests/fixtures/libvirt/).
 
 use serde::{Deserialize, Serialize};
+use virt::error::ErrorNumber;
 
 use super::bulk::ParamValue;
 use crate::model::Process;
@@ -15,11 +16,17 @@ pub struct CallError {
     pub message: String,
 }
 
+/// Whether a call failed because the domain went away since it was listed: the one test,
+/// for the answers ([`CallError::vanished`]) and for the call policy (`super::policy`).
+pub fn is_vanished(e: &virt::error::Error) -> bool {
+    e.code().is(ErrorNumber::NoDomain)
+}
+
 /// One per-domain call's answer.
 pub type Answer<T> = Result<T, CallError>;
 
 /// `virDomainGetState`, asked only when the bulk stats carry no state or no reason.
-/// Numbers as libvirt gives them, decoded in one place ([`super::stats`]).
+/// Numbers as libvirt gives them, decoded in one place ([`super::parse::stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateAnswer {
     /// libvirt's virDomainState.
@@ -77,7 +84,7 @@ pub struct InterfaceCounters {
 
 /// Everything asked about one domain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RawDomain {
+pub struct DomainAnswers {
     pub name: String,
     /// Its bulk stats record (`virDomainListGetStats`); empty when that failed.
     pub stats: Vec<(String, ParamValue)>,

@@ -8,7 +8,7 @@ use virt::domain::{
 };
 use virt::enumutil::RawEnum;
 
-use super::bulk::ParamValue;
+use crate::collect::libvirt::bulk::ParamValue;
 use crate::model::{Disk, DiskIo, NetCounters, Nic, Reason, State, StateReason, Vm};
 
 /// libvirt's virDomainState as the model's state; a state newer than this build is `Unknown`.

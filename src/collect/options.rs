@@ -1,0 +1,20 @@
+//! What every backend implements, and what a collection may be told: the one file the
+//! backends import from their parent folder, so the dispatch in `collect` and the backends
+//! depend one way.
+
+use crate::error::CollectError;
+use crate::model::Snapshot;
+
+/// A backend that can take a snapshot of every VM on this host.
+pub trait Collector {
+    fn collect(&mut self) -> Result<Snapshot, CollectError>;
+}
+
+/// What a collection may be told from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    /// libvirt connection URI; `None` lets libvirt choose (LIBVIRT_DEFAULT_URI, its config).
+    pub uri: Option<String>,
+    /// libvirt connections to collect over at once; `None`: chosen from the VM count.
+    pub connections: Option<usize>,
+}
