@@ -93,7 +93,7 @@ pub struct XymonArgs {
     /// Host name as listed in the server's hosts.cfg (default: $MACHINE, else this host).
     #[arg(long = "host", value_name = "HOST")]
     pub host: Option<String>,
-    /// Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script).
+    /// Column name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script).
     #[arg(long = "column", value_name = "COLUMN")]
     pub column: Option<String>,
     /// Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw

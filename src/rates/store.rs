@@ -93,7 +93,7 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 /// It must be a directory (a link to one is the admin's choice) owned by this user or root,
 /// and writable by no one else, unless it is sticky like /tmp: there no one can remove or
 /// rename our files, and each file is checked to be ours when it is opened. A directory
-/// anyone can write that is not sticky lets anyone swap the state file between our check and
+/// anyone can write that is not sticky lets anyone swap the counters file between our check and
 /// our read, so it is refused, as is one owned by another user (who could do the same).
 fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
     let refuse = |problem: String, fix: &str| {
@@ -147,7 +147,7 @@ pub fn refuse_unless_regular(state: &Path) -> Result<(), SafeFileError> {
 }
 
 /// Exclusive use of a counters file: `flock` on `STATE.lock` beside it. The lock file is never
-/// removed (removing it would let two runs lock two different files); the state file itself
+/// removed (removing it would let two runs lock two different files); the counters file itself
 /// is still replaced atomically, so a reader without the lock never sees half a file.
 /// Released when dropped (the descriptor closes).
 pub struct CountersLock {

@@ -40,7 +40,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon-rrd" -d
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l server -d 'Xymon server: HOST, HOST:PORT, [V6]:PORT, or an http(s):// URL of xymoncgimsg.cgi; repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0). Always straight to it: proxy variables (http_proxy, https_proxy, ALL_PROXY) are ignored and an HTTP redirect is an error, not followed' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l host -d 'Host name as listed in the server\'s hosts.cfg (default: $MACHINE, else this host)' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -d 'Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -d 'Column name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l format -d 'Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw counters for `xymon-rrd`)' -r -f -a "splitncv\t''
 ncv\t''
 rrd-script\t''"

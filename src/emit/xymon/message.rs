@@ -534,7 +534,7 @@ mod size_limit_tests {
             .map(|i| format!("VM '{i}{}' vanished during collection", "\x07".repeat(990)))
             .collect();
         let previous = zero_counters_just_before(&s);
-        // The state file's path is the admin's: as long as a path gets.
+        // The counters file's path is the admin's: as long as a path gets.
         let lost = format!(
             "hv_monitor keeps no rates: cannot write '/{}'",
             "<&\n".repeat(1400)
