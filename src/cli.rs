@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
 use crate::collect::Backend;
-use crate::emit::xymon::settings::{
-    DEFAULT_MAX_SIZE, Format, Kind, MAX_INTERVAL_SECS, MIN_MAX_SIZE,
-};
 use crate::seconds::parse_seconds;
+use crate::xymon_wire::{DEFAULT_MAX_SIZE, Format, MAX_INTERVAL_SECS, MIN_MAX_SIZE, Messages};
 
 /// Most `-j` connections: twice the default's most. Past libvirtd's 5 default worker
 /// threads more only queue, and each connection costs memory on both sides (a test-driver
@@ -67,13 +66,14 @@ pub struct Cli {
 pub enum Command {
     /// Build the Xymon messages (status column and graph data) and send or print them.
     Xymon(XymonArgs),
-    /// The xymond_rrd extra-script handler: read FILE, print RRD definitions and values.
+    /// The rrd-script handler for xymond_rrd --extra-script: read FILE, print RRD
+    /// definitions and values.
     #[command(name = "xymon-rrd")]
     XymonRrd {
         /// Host the message is for (xymond_rrd's first argument).
         host: String,
-        /// Test (column) the message is for.
-        test: String,
+        /// Column the message is for (xymond_rrd's TEST).
+        column: String,
         /// The message file xymond_rrd wrote.
         file: PathBuf,
     },
@@ -93,17 +93,17 @@ pub struct XymonArgs {
     /// Host name as listed in the server's hosts.cfg (default: $MACHINE, else this host).
     #[arg(long = "host", value_name = "HOST")]
     pub host: Option<String>,
-    /// Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script).
+    /// Column name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script).
     #[arg(long = "column", value_name = "COLUMN")]
     pub column: Option<String>,
     /// Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw
     /// counters for `xymon-rrd`).
     #[arg(long = "format", value_enum, default_value = "splitncv")]
-    pub format: FormatArg,
+    pub format: Format,
     /// Message types: status (graph lines that do not fit go into data messages), data
     /// (no column on the web page), both (status for the page, data for the graphs).
     #[arg(long = "message", value_enum, default_value = "status")]
-    pub message: KindArg,
+    pub message: Messages,
     /// How often this runs, seconds: sets the status lifetime and the RRD heartbeat.
     #[arg(long = "interval", value_name = "SECONDS", default_value = "300", value_parser = clap::value_parser!(u64).range(10..=MAX_INTERVAL_SECS))]
     pub interval: u64,
@@ -114,7 +114,7 @@ pub struct XymonArgs {
     /// check, every message and answer), not each network call.
     #[arg(long = "timeout", value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// File keeping the counters for the next run's rates (default:
+    /// The counters file, keeping the counters for the next run's rates (default:
     /// hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else
     /// /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given).
     #[arg(long = "state", value_name = "PATH")]
@@ -129,37 +129,24 @@ pub struct XymonArgs {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum FormatArg {
-    Splitncv,
-    Ncv,
-    RrdScript,
-}
+// The wire types are the CLI's values, spelled by their own `name()`.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Format::ALL
+    }
 
-impl From<FormatArg> for Format {
-    fn from(arg: FormatArg) -> Self {
-        match arg {
-            FormatArg::Splitncv => Format::SplitNcv,
-            FormatArg::Ncv => Format::Ncv,
-            FormatArg::RrdScript => Format::RrdScript,
-        }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
     }
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum KindArg {
-    Status,
-    Data,
-    Both,
-}
+impl ValueEnum for Messages {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Messages::ALL
+    }
 
-impl From<KindArg> for Kind {
-    fn from(arg: KindArg) -> Self {
-        match arg {
-            KindArg::Status => Kind::Status,
-            KindArg::Data => Kind::Data,
-            KindArg::Both => Kind::Both,
-        }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
     }
 }
 

@@ -33,3 +33,4 @@ pub mod safe_file;
 pub mod seconds;
 pub mod text;
 pub mod transport;
+pub mod xymon_wire;

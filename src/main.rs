@@ -38,18 +38,20 @@ fn main() {
             deadline: cli.deadline,
             host: args.host,
             column: args.column,
-            format: args.format.into(),
-            kind: args.message.into(),
+            format: args.format,
+            messages: args.message,
             interval: Duration::from_secs(args.interval),
             max_size: args.max_size,
             print: args.print,
             servers: args.servers,
             timeout: args.timeout,
-            state: args.state,
+            counters_file: args.state,
             host_check: !args.no_host_check,
             ca_file: args.ca_file,
         }),
-        Some(Command::XymonRrd { host, test, file }) => app::xymon::run_rrd(&host, &test, &file),
+        Some(Command::XymonRrd { host, column, file }) => {
+            app::xymon::rrd_script::run_rrd_script(&host, &column, &file)
+        }
     };
     // Not std::process::exit: a collector thread may still be inside libvirt.
     app::end_process(code);

@@ -1,9 +1,9 @@
-//! Counters turned into rates with a state file.
+//! Counters turned into rates with the counters file.
 //!
 //! xymond_rrd's NCV and SPLITNCV modes create every dataset with min U, so a DERIVE counter
 //! that resets (a VM restart) shows a huge negative spike. For those modes we send **rates**
-//! as GAUGE, computed here from the previous run's counters kept in a small state file
-//! ([`RateState`]); a rate is left out when the VM restarted (other process), a counter went
+//! as GAUGE, computed here from the previous run's counters kept in a small counters file
+//! ([`PreviousCounters`]); a rate is left out when the VM restarted (other process), a counter went
 //! down, or the previous sample is missing or stale. The extra-script mode sends the raw
 //! counters instead and declares them DERIVE with min 0, so RRDtool computes the rates and a
 //! reset gives one unknown point, never a spike.
@@ -15,15 +15,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::emit::xymon::metrics::{Counter, VmSample};
+use crate::model::Snapshot;
+use crate::xymon_wire::{Counter, VmSample};
 
 pub mod store;
 
-/// Per-second rates of the raw counters, indexed by [`Counter`]; `None` where no honest rate
-/// exists.
-pub type CounterRates = [Option<f64>; Counter::ALL.len()];
+// shim: removed in the final step
+pub use crate::xymon_wire::{CounterRates, display_rates, total_rates};
+// shim: removed in the final step
+pub use PreviousCounters as RateState;
 
-/// What the state file keeps of one VM.
+/// What the counters file keeps of one VM.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Previous {
     pid: Option<u32>,
@@ -31,9 +33,9 @@ struct Previous {
     counters: Vec<Option<u64>>,
 }
 
-/// The previous run's counters, as kept in the state file (JSON).
+/// The previous run's counters, as kept in the counters file (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RateState {
+pub struct PreviousCounters {
     /// Bumped when the meaning of the counters changes: an old file is then ignored.
     version: u32,
     taken_at_ms: u64,
@@ -42,9 +44,9 @@ pub struct RateState {
 
 const STATE_VERSION: u32 = 1;
 
-impl RateState {
-    pub fn new(taken_at: SystemTime, samples: &[VmSample]) -> RateState {
-        RateState {
+impl PreviousCounters {
+    pub fn new(taken_at: SystemTime, samples: &[VmSample]) -> PreviousCounters {
+        PreviousCounters {
             version: STATE_VERSION,
             taken_at_ms: millis(taken_at),
             vms: samples
@@ -68,10 +70,10 @@ impl RateState {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads a state file's text; a file of another version or shape is an error the caller
+    /// Reads a counters file's text; a file of another version or shape is an error the caller
     /// reports before starting afresh.
-    pub fn from_json(text: &str) -> Result<RateState, String> {
-        let state: RateState = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_json(text: &str) -> Result<PreviousCounters, String> {
+        let state: PreviousCounters = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if state.version != STATE_VERSION {
             return Err(format!(
                 "version {} (expected {STATE_VERSION})",
@@ -125,40 +127,38 @@ impl RateState {
     }
 }
 
-/// Host-wide counter rates: the VMs' rates summed, so a VM that comes or goes makes no step.
-/// Complete (a VM's missing rate counts as 0: NCV needs the same names every time) unless
-/// there is no rate at all.
-pub fn total_rates(per_vm: &[CounterRates]) -> CounterRates {
-    // No rate at all means no usable previous sample (first run, a lost or locked state
-    // file): the totals are unknown, not a drop to 0.
-    if !per_vm.is_empty() && per_vm.iter().flatten().all(Option::is_none) {
-        return [None; Counter::ALL.len()];
-    }
-    let mut sum = [0.0; Counter::ALL.len()];
-    for rates in per_vm {
-        for (s, r) in sum.iter_mut().zip(rates) {
-            *s += r.unwrap_or(0.0);
-        }
-    }
-    sum.map(Some)
+/// How old the previous sample may be for its rates to count: a few missed runs are fine.
+pub fn max_rate_age(interval: Duration) -> Duration {
+    interval * 4
 }
 
-/// What is graphed in rate modes, named by [`Counter::rate_name`]: the counter rates, with
-/// the disk time rates turned into average latencies (ms per request; 0 when there were no
-/// requests).
-pub fn display_rates(rates: &CounterRates) -> CounterRates {
-    let latency = |time_us: Option<f64>, ops: Option<f64>| {
-        let (time_us, ops) = (time_us?, ops?);
-        Some(if ops > 0.0 {
-            time_us / 1000.0 / ops
-        } else {
-            0.0
-        })
-    };
-    let mut out = *rates;
-    out[Counter::RTime] = latency(rates[Counter::RTime], rates[Counter::ROps]);
-    out[Counter::WTime] = latency(rates[Counter::WTime], rates[Counter::WOps]);
-    out
+/// One run's rates and the counters the next run needs, from one reading of the VMs.
+pub struct Computed {
+    /// Each VM's rates, in the order of the snapshot's VMs; `None` without previous counters.
+    pub per_vm: Option<Vec<CounterRates>>,
+    /// This run's counters, for the counters file.
+    pub next: PreviousCounters,
+}
+
+/// The rates of `snapshot` since `previous` (samples no older than `max_age`) and the
+/// counters to keep for the next run: the one place samples are taken for both, so the
+/// rates sent and the counters kept are keyed alike ([`VmSample::all`]).
+pub fn compute(
+    snapshot: &Snapshot,
+    previous: Option<&PreviousCounters>,
+    max_age: Duration,
+) -> Computed {
+    let samples = VmSample::all(&snapshot.vms);
+    let per_vm = previous.map(|prev| {
+        samples
+            .iter()
+            .map(|s| prev.rates(snapshot.taken_at, s, max_age))
+            .collect()
+    });
+    Computed {
+        per_vm,
+        next: PreviousCounters::new(snapshot.taken_at, &samples),
+    }
 }
 
 fn millis(t: SystemTime) -> u64 {
@@ -175,6 +175,7 @@ fn saturating_millis(d: Duration) -> u64 {
 mod tests {
     use super::*;
     use crate::model::{Process, State, Vm};
+    use crate::xymon_wire::{display_rates, total_rates};
 
     fn sample(pid: Option<u32>, cpu_cs: u64, rbytes: u64, rops: u64, rtime_us: u64) -> VmSample {
         let mut s = VmSample::of(&Vm::new("vm", State::Running));
@@ -194,7 +195,7 @@ mod tests {
 
     #[test]
     fn rates_per_second_and_latency_per_request() {
-        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 0, 100, 50_000)]);
+        let state = PreviousCounters::new(at(1000), &[sample(Some(7), 1000, 0, 100, 50_000)]);
         let now = sample(Some(7), 4000, 300_000, 400, 650_000);
         let rates = state.rates(at(1300), &now, AGE);
         assert_eq!(
@@ -215,7 +216,7 @@ mod tests {
     #[test]
     fn a_vm_off_then_and_now_used_no_cpu() {
         let off = VmSample::of(&Vm::new("vm", State::Shutoff));
-        let state = RateState::new(at(1000), std::slice::from_ref(&off));
+        let state = PreviousCounters::new(at(1000), std::slice::from_ref(&off));
         let rates = state.rates(at(1300), &off, AGE);
         assert_eq!(rates[Counter::Cpu], Some(0.0));
         let started = VmSample::of(&Vm::new("vm", State::Running));
@@ -228,7 +229,7 @@ mod tests {
 
     #[test]
     fn restarts_resets_stale_and_new_vms_give_no_rate() {
-        let state = RateState::new(at(1000), &[sample(Some(7), 1000, 500, 0, 0)]);
+        let state = PreviousCounters::new(at(1000), &[sample(Some(7), 1000, 500, 0, 0)]);
         let restarted = sample(Some(8), 2000, 600, 0, 0);
         assert!(
             state
@@ -296,16 +297,19 @@ mod tests {
             usertime: 1.5,
             ..Process::default()
         });
-        let state = RateState::new(at(1000), &[VmSample::of(&vm)]);
-        assert_eq!(RateState::from_json(&state.to_json()).unwrap(), state);
+        let state = PreviousCounters::new(at(1000), &[VmSample::of(&vm)]);
+        assert_eq!(
+            PreviousCounters::from_json(&state.to_json()).unwrap(),
+            state
+        );
         let other = state.to_json().replace("\"version\":1", "\"version\":9");
         assert!(
-            RateState::from_json(&other)
+            PreviousCounters::from_json(&other)
                 .unwrap_err()
                 .contains("version 9")
         );
-        assert!(RateState::from_json("{not json").is_err());
+        assert!(PreviousCounters::from_json("{not json").is_err());
         let short = state.to_json().replace("[150,", "[");
-        assert!(RateState::from_json(&short).is_err());
+        assert!(PreviousCounters::from_json(&short).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! The Xymon rates state file: the previous run's counters, kept where other users cannot
+//! The Xymon counters file: the previous run's counters, kept where other users cannot
 //! write (`$XYMONTMP`, else `$STATE_DIRECTORY`, else a directory of ours created 0700),
 //! locked from reading to writing, read only when it is ours, and replaced atomically.
 
@@ -7,9 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::PreviousCounters;
 use crate::error::{SafeFileError, WriteError};
 use crate::output::replace_files;
-use crate::rates::RateState;
 use crate::safe_file::{self, Owner};
 
 /// Our own state directory when neither Xymon nor systemd gives one (FreeBSD keeps such
@@ -19,18 +19,18 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/hv-monitor";
 #[cfg(target_os = "freebsd")]
 pub const DEFAULT_STATE_DIR: &str = "/var/db/hv-monitor";
 
-/// How long a run waits for another run using the same state file before it goes on
+/// How long a run waits for another run using the same counters file before it goes on
 /// without rates. A run holds the lock for one collection, normally well under a second.
-pub const STATE_LOCK_WAIT: Duration = Duration::from_secs(1);
+pub const COUNTERS_LOCK_WAIT: Duration = Duration::from_secs(1);
 const STATE_LOCK_POLL: Duration = Duration::from_millis(20);
 
-/// A state file is a few hundred bytes per VM; anything near this is not ours.
-const MAX_STATE_BYTES: u64 = 64 << 20;
+/// A counters file is a few hundred bytes per VM; anything near this is not ours.
+const MAX_COUNTERS_BYTES: u64 = 64 << 20;
 
 /// `DIR/hv_monitor.HOST.COLUMN.state.json`, HOST in Xymon's comma form. DIR: `$XYMONTMP`
 /// (the Xymon client's own scratch directory, set by xymonlaunch), else `$STATE_DIRECTORY`
 /// (systemd's `StateDirectory=`), else [`DEFAULT_STATE_DIR`], created 0700 if missing.
-pub fn default_state_path(host: &str, column: &str) -> Result<PathBuf, String> {
+pub fn default_counters_path(host: &str, column: &str) -> Result<PathBuf, String> {
     let env = |name: &str| std::env::var_os(name).filter(|d| !d.is_empty());
     let dir = match (env("XYMONTMP"), env("STATE_DIRECTORY")) {
         (Some(xymon), _) => {
@@ -93,7 +93,7 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 /// It must be a directory (a link to one is the admin's choice) owned by this user or root,
 /// and writable by no one else, unless it is sticky like /tmp: there no one can remove or
 /// rename our files, and each file is checked to be ours when it is opened. A directory
-/// anyone can write that is not sticky lets anyone swap the state file between our check and
+/// anyone can write that is not sticky lets anyone swap the counters file between our check and
 /// our read, so it is refused, as is one owned by another user (who could do the same).
 fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
     let refuse = |problem: String, fix: &str| {
@@ -133,7 +133,7 @@ fn given_dir(dir: &Path, variable: &str) -> Result<(), String> {
     }
 }
 
-/// Refuses a state path where something other than a regular file is (`--state /dev/null`,
+/// Refuses a counters file path where something other than a regular file is (`--state /dev/null`,
 /// a FIFO, a directory, a link): it is someone's, never ours to replace, and its lock file
 /// beside it is not made. Nothing there is a first run.
 pub fn refuse_unless_regular(state: &Path) -> Result<(), SafeFileError> {
@@ -146,18 +146,18 @@ pub fn refuse_unless_regular(state: &Path) -> Result<(), SafeFileError> {
     }
 }
 
-/// Exclusive use of a state file: `flock` on `STATE.lock` beside it. The lock file is never
-/// removed (removing it would let two runs lock two different files); the state file itself
+/// Exclusive use of a counters file: `flock` on `STATE.lock` beside it. The lock file is never
+/// removed (removing it would let two runs lock two different files); the counters file itself
 /// is still replaced atomically, so a reader without the lock never sees half a file.
 /// Released when dropped (the descriptor closes).
-pub struct StateLock {
-    state: PathBuf,
+pub struct CountersLock {
+    counters_file: PathBuf,
     _file: File,
 }
 
-impl StateLock {
+impl CountersLock {
     /// `Ok(None)`: another process held the lock for all of `wait`.
-    pub fn acquire(state: &Path, wait: Duration) -> Result<Option<StateLock>, String> {
+    pub fn acquire(state: &Path, wait: Duration) -> Result<Option<CountersLock>, String> {
         let mut lock_path = state.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
@@ -166,8 +166,8 @@ impl StateLock {
         loop {
             match safe_file::try_lock(&file) {
                 Ok(true) => {
-                    return Ok(Some(StateLock {
-                        state: state.to_path_buf(),
+                    return Ok(Some(CountersLock {
+                        counters_file: state.to_path_buf(),
                         _file: file,
                     }));
                 }
@@ -186,35 +186,36 @@ impl StateLock {
     /// The previous run's counters. `Ok(None)`: none to use (a first run, or a damaged file
     /// of ours, reported as a warning; rates resume next run). `Err`: the file failed a
     /// check (not ours, not a regular file, too large): it is not believed.
-    pub fn read(&self) -> Result<Option<RateState>, SafeFileError> {
-        let bytes = match safe_file::read_capped(&self.state, MAX_STATE_BYTES, Owner::Us) {
+    pub fn read(&self) -> Result<Option<PreviousCounters>, SafeFileError> {
+        let bytes = match safe_file::read_capped(&self.counters_file, MAX_COUNTERS_BYTES, Owner::Us)
+        {
             Ok(bytes) => bytes,
             Err(e) if e.is_missing() => return Ok(None),
             Err(e) => return Err(e),
         };
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|_| "not UTF-8".to_string())
-            .and_then(RateState::from_json);
+            .and_then(PreviousCounters::from_json);
         match parsed {
             Ok(state) => Ok(Some(state)),
             Err(e) => {
                 crate::diag!(
                     "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
-                    self.state.display()
+                    self.counters_file.display()
                 );
                 Ok(None)
             }
         }
     }
 
-    /// The state file this lock is for.
+    /// The counters file this lock is for.
     pub fn path(&self) -> &Path {
-        &self.state
+        &self.counters_file
     }
 
-    /// Replaces the state file (mode 0600) with `state`.
-    pub fn write(&self, state: &RateState) -> Result<(), WriteError> {
-        replace_files(&[(&self.state, state.to_json().as_bytes())], 0o600)
+    /// Replaces the counters file (mode 0600) with `state`.
+    pub fn write(&self, state: &PreviousCounters) -> Result<(), WriteError> {
+        replace_files(&[(&self.counters_file, state.to_json().as_bytes())], 0o600)
     }
 }
 
@@ -227,22 +228,24 @@ mod tests {
     fn a_held_state_lock_turns_a_second_run_away_after_the_wait() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.json");
-        let first = StateLock::acquire(&state, Duration::ZERO).unwrap().unwrap();
+        let first = CountersLock::acquire(&state, Duration::ZERO)
+            .unwrap()
+            .unwrap();
         assert!(dir.path().join("s.json.lock").exists());
         // flock locks belong to the open file, so a second open in this process conflicts
         // exactly as another process would.
         let started = Instant::now();
-        let second = StateLock::acquire(&state, Duration::from_millis(100)).unwrap();
+        let second = CountersLock::acquire(&state, Duration::from_millis(100)).unwrap();
         assert!(second.is_none(), "the lock is held");
         assert!(started.elapsed() >= Duration::from_millis(100), "it waited");
         drop(first);
-        let third = StateLock::acquire(&state, Duration::ZERO).unwrap();
+        let third = CountersLock::acquire(&state, Duration::ZERO).unwrap();
         assert!(third.is_some(), "free again once the first run is done");
     }
 
     #[test]
     fn an_unusable_lock_file_is_an_error_naming_it() {
-        let err = StateLock::acquire(Path::new("/nonexistent-dir/s.json"), Duration::ZERO)
+        let err = CountersLock::acquire(Path::new("/nonexistent-dir/s.json"), Duration::ZERO)
             .err()
             .unwrap();
         assert!(err.contains("/nonexistent-dir/s.json.lock"), "{err}");
@@ -252,16 +255,18 @@ mod tests {
     fn damaged_state_files_of_ours_give_no_rates_and_others_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let lock = StateLock::acquire(&path, Duration::ZERO).unwrap().unwrap();
+        let lock = CountersLock::acquire(&path, Duration::ZERO)
+            .unwrap()
+            .unwrap();
         assert!(lock.read().unwrap().is_none(), "missing: a first run");
         std::fs::write(&path, b"\xff\xfe not UTF-8").unwrap();
         assert!(lock.read().unwrap().is_none());
         std::fs::write(&path, b"{\"version\":1,\"taken_at_ms\":").unwrap();
         assert!(lock.read().unwrap().is_none(), "cut short");
         let huge = File::create(&path).unwrap();
-        huge.set_len(MAX_STATE_BYTES + 1).unwrap();
+        huge.set_len(MAX_COUNTERS_BYTES + 1).unwrap();
         assert!(lock.read().is_err(), "far too big to be ours");
-        let good = RateState::new(std::time::SystemTime::now(), &[]);
+        let good = PreviousCounters::new(std::time::SystemTime::now(), &[]);
         lock.write(&good).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "private");

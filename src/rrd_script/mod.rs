@@ -1,4 +1,8 @@
-//! The `xymond_rrd --extra-script` handler: `hv_monitor xymon-rrd HOST TEST FILE`.
+//! The rrd-script handler, run by `xymond_rrd --extra-script` as `hv_monitor xymon-rrd HOST
+//! COLUMN FILE` (xymond_rrd calls the column its TEST).
+//!
+//! Its tests run on messages the Xymon emitter builds, so they sit where the two meet: in
+//! `app::xymon::rrd_script`.
 //!
 //! xymond_rrd writes each message of a column named in `--extra-tests` to FILE and runs us;
 //! whatever we print on stdout becomes RRD updates:
@@ -24,13 +28,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::emit::xymon::graph_lines::number;
-use crate::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
-use crate::emit::xymon::metrics::{Counter, DERIVE, GAUGE, TotalGauge, VmGauge};
-use crate::emit::xymon::names::{MAX_KEY_LEN, valid_column};
-use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, MAX_INTERVAL_SECS};
 use crate::error::RrdScriptError;
 use crate::safe_file;
+use crate::xymon_wire::{
+    Counter, DEFAULT_MAX_SIZE, DERIVE, END_MARKER, Format, GAUGE, MARKER_PREFIX, MAX_INTERVAL_SECS,
+    MAX_KEY_LEN, TotalGauge, VmGauge, number, valid_column,
+};
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
 pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
@@ -68,25 +71,25 @@ pub enum Value {
 }
 
 /// Reads and checks FILE for HOST and TEST, returns the lines to print.
-pub fn handle(host: &str, test: &str, file: &Path) -> Result<String, RrdScriptError> {
+pub fn handle(host: &str, column: &str, file: &Path) -> Result<String, RrdScriptError> {
     let fail = |reason: String| RrdScriptError::Message {
         path: file.to_path_buf(),
         reason,
     };
-    if !valid_column(test) {
+    if !valid_column(column) {
         return Err(RrdScriptError::Usage(format!(
             "test name '{}' is not [A-Za-z0-9_-]: it would go into RRD file names",
-            test.escape_debug()
+            column.escape_debug()
         )));
     }
     let bytes = safe_file::read_capped(file, MAX_MESSAGE_FILE, safe_file::Owner::Anyone)
         .map_err(|e| fail(e.reason()))?;
-    let parsed = parse(&bytes, host, test).map_err(fail)?;
-    Ok(render(&parsed, test))
+    let parsed = parse(&bytes, host, column).map_err(fail)?;
+    Ok(render(&parsed, column))
 }
 
 /// Checks a whole message; the error says what is wrong and on which line.
-pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
+pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
     if bytes.len() as u64 > MAX_MESSAGE_FILE {
         return Err(format!("{} bytes, too large", bytes.len()));
     }
@@ -100,7 +103,7 @@ pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
     let has_end = lines.clone().any(|l| l == END_MARKER);
 
     let first = lines.next().unwrap_or("");
-    check_first_line(first, host, test)?;
+    check_first_line(first, host, column)?;
     let interval = parse_marker(lines.next().unwrap_or(""))?;
     if !has_end {
         return Err(format!(
@@ -167,7 +170,7 @@ pub fn parse(bytes: &[u8], host: &str, test: &str) -> Result<Parsed, String> {
 }
 
 /// `status[+LIFETIME][/group:G] HOST.TEST COLOUR ...` or `data HOST.TEST`, for our HOST/TEST.
-fn check_first_line(first: &str, host: &str, test: &str) -> Result<(), String> {
+fn check_first_line(first: &str, host: &str, column: &str) -> Result<(), String> {
     let mut words = first.split(' ');
     let verb = words.next().unwrap_or("");
     if !(verb == "data"
@@ -181,13 +184,13 @@ fn check_first_line(first: &str, host: &str, test: &str) -> Result<(), String> {
         ));
     }
     let target = words.next().unwrap_or("");
-    let Some((msg_host, msg_test)) = target.rsplit_once('.') else {
+    let Some((msg_host, msg_column)) = target.rsplit_once('.') else {
         return Err(format!("line 1: '{}' is not HOST.TEST", truncate(target)));
     };
-    if msg_test != test {
+    if msg_column != column {
         return Err(format!(
-            "line 1: the message is for test '{}', we were called for '{test}'",
-            truncate(msg_test)
+            "line 1: the message is for test '{}', we were called for '{column}'",
+            truncate(msg_column)
         ));
     }
     if msg_host.replace(',', ".") != host.replace(',', ".") {
@@ -268,7 +271,7 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     }
 }
 
-/// What [`crate::emit::xymon::names::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
+/// What [`crate::xymon_wire::vm_key`] can produce: `[A-Za-z0-9]` runs joined by single `_`.
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_KEY_LEN
@@ -313,7 +316,7 @@ fn truncate(s: &str) -> String {
 }
 
 /// The DS/file/values lines xymond_rrd reads; no blank line (it breaks xymond_rrd's parser).
-pub fn render(parsed: &Parsed, test: &str) -> String {
+pub fn render(parsed: &Parsed, column: &str) -> String {
     // xymond_rrd creates RRDs with a 300 s step: a heartbeat under that would make every
     // point unknown. Two intervals tolerate one lost message.
     let heartbeat = (2 * parsed.interval).max(600);
@@ -342,21 +345,18 @@ pub fn render(parsed: &Parsed, test: &str) -> String {
     if let Some(totals) = &parsed.totals {
         let gauges = TotalGauge::ALL.map(TotalGauge::name);
         ds_set(&mut out, &gauges);
-        // Not "{test},...": Xymon's trends page graphs a file under the GRAPHS entry that is
-        // its name's prefix up to "," or ".", and the VMs' files already take "{test}".
-        let _ = writeln!(out, "{test}-states.rrd");
+        // Not "{column},...": Xymon's trends page graphs a file under the GRAPHS entry that is
+        // its name's prefix up to "," or ".", and the VMs' files already take "{column}".
+        let _ = writeln!(out, "{column}-states.rrd");
         values(&mut out, &gauges, totals);
     }
     if !parsed.vms.is_empty() {
         let gauges = VmGauge::ALL.map(VmGauge::name);
         ds_set(&mut out, &gauges);
         for (key, v) in &parsed.vms {
-            let _ = writeln!(out, "{test},vm_{key}.rrd");
+            let _ = writeln!(out, "{column},vm_{key}.rrd");
             values(&mut out, &gauges, v);
         }
     }
     out
 }
-
-#[cfg(test)]
-mod tests;

@@ -64,7 +64,7 @@ fn extcombo(messages: &[&str]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emit::xymon::settings::DEFAULT_MAX_SIZE;
+    use crate::xymon_wire::DEFAULT_MAX_SIZE;
 
     #[test]
     fn extcombo_offsets_point_at_each_message() {

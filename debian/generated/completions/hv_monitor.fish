@@ -36,11 +36,11 @@ complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Le
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s V -s v -l version -d 'Print the version'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
-complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon-rrd" -d 'The xymond_rrd extra-script handler: read FILE, print RRD definitions and values'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon-rrd" -d 'The rrd-script handler for xymond_rrd --extra-script: read FILE, print RRD definitions and values'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l server -d 'Xymon server: HOST, HOST:PORT, [V6]:PORT, or an http(s):// URL of xymoncgimsg.cgi; repeat for several (default: $XYMSRV, or $XYMSERVERS when $XYMSRV is 0.0.0.0). Always straight to it: proxy variables (http_proxy, https_proxy, ALL_PROXY) are ignored and an HTTP redirect is an error, not followed' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l host -d 'Host name as listed in the server\'s hosts.cfg (default: $MACHINE, else this host)' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -d 'Column (test) name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -d 'Column name (default: hvmon, hvmontot for ncv, hvmonrrd for rrd-script)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l format -d 'Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw counters for `xymon-rrd`)' -r -f -a "splitncv\t''
 ncv\t''
 rrd-script\t''"
@@ -50,7 +50,7 @@ both\t''"
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l interval -d 'How often this runs, seconds: sets the status lifetime and the RRD heartbeat' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l max-size -d 'Largest message, bytes; more VMs go into further messages' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout -d 'Time allowed for each server, seconds: the whole exchange (connecting, the host check, every message and answer), not each network call' -r
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'File keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'The counters file, keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l ca-file -d 'PEM file of one or more CA certificates trusted for https:// servers besides the system\'s (SSL_CERT_FILE and SSL_CERT_DIR are not read)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
@@ -65,5 +65,5 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s j -l
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon-rrd" -d 'The xymond_rrd extra-script handler: read FILE, print RRD definitions and values'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon-rrd" -d 'The rrd-script handler for xymond_rrd --extra-script: read FILE, print RRD definitions and values'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

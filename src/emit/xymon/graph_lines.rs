@@ -3,12 +3,14 @@
 
 use std::fmt::Write as _;
 
-use super::metrics::{
-    Counter, TotalGauge, VmGauge, VmGauges, VmSample, total_counters, total_gauges,
-};
-use super::settings::Format;
 use crate::model::{Snapshot, Totals};
-use crate::rates::{CounterRates, display_rates, total_rates};
+use crate::xymon_wire::{
+    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates,
+    total_counters, total_gauges, total_rates,
+};
+
+// shim: removed in the final step (this file itself uses it too)
+pub use crate::xymon_wire::number;
 
 /// One value as it goes into a line.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +19,6 @@ enum Figure {
     Whole(u64),
 }
 
-/// The groups of graph lines for one snapshot: the totals, then (but for NCV) one per VM.
 /// The host's rates. In SPLITNCV each total has its own RRD, so a total that no VM has a
 /// rate for (CPU when no VM has a process) is left out rather than drawn as 0; NCV needs
 /// every name or none.
@@ -33,6 +34,7 @@ fn split_totals(format: Format, rates: &[CounterRates]) -> CounterRates {
     totals
 }
 
+/// The groups of graph lines for one snapshot: the totals, then (but for NCV) one per VM.
 pub fn groups(
     snapshot: &Snapshot,
     samples: &[VmSample],
@@ -121,34 +123,21 @@ fn group(prefix: &str, figures: &[(&str, Option<Figure>)], format: Format) -> St
     out
 }
 
-/// A number NCV reads whole: no exponent (Rust never writes one for f64), integers without a
-/// fraction, others with at most 3 decimals.
-pub fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::emit::xymon::test_support::{rates_since, snapshot};
     use crate::model::{Process, State, Vm};
-    use crate::rates::RateState;
+    use crate::rates::PreviousCounters;
     use std::time::Duration;
 
     /// SPLITNCV lines of two runs 300 s apart over the same VMs.
     fn second_run_lines(vms: Vec<Vm>) -> String {
-        let snapshot = crate::emit::xymon::test_support::snapshot(vms);
-        let samples: Vec<VmSample> = snapshot.vms.iter().map(VmSample::of).collect();
-        let before = RateState::new(snapshot.taken_at - Duration::from_secs(300), &samples);
-        let rates: Vec<CounterRates> = samples
-            .iter()
-            .map(|s| before.rates(snapshot.taken_at, s, Duration::from_secs(900)))
-            .collect();
+        let snapshot = snapshot(vms);
+        let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
+        let before = PreviousCounters::new(snapshot.taken_at - Duration::from_secs(300), &samples);
+        let rates = rates_since(&before, &snapshot);
         groups(&snapshot, &samples, &rates, Format::SplitNcv).concat()
     }
 
@@ -169,14 +158,5 @@ mod tests {
         for name in ["vm_off_cpu", "vm_off_rss", "all_cpu"] {
             assert!(!lines.contains(name), "{name} in {lines}");
         }
-    }
-
-    #[test]
-    fn numbers_never_use_exponents() {
-        assert_eq!(number(8589934592.0), "8589934592");
-        assert_eq!(number(0.5), "0.5");
-        assert_eq!(number(1.23456), "1.235");
-        assert_eq!(number(1e20), "100000000000000000000");
-        assert_eq!(number(0.0001), "0");
     }
 }

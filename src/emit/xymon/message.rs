@@ -22,15 +22,13 @@
 
 use super::colour::{Colour, assess};
 use super::graph_lines;
-use super::metrics::{Counter, VmSample};
-use super::settings::{Format, Kind, Report, Settings, lifetime_minutes, max_rate_age};
+use super::report::Report;
+use super::settings::{Settings, lifetime_minutes};
 use super::status_page::{escape, failure_text, status_text, summary};
-use crate::rates::CounterRates;
+use crate::xymon_wire::{Counter, CounterRates, Format, Messages, SKIP_END, SKIP_START, VmSample};
 
-pub const END_MARKER: &str = "<!-- hvmon end -->";
-pub const MARKER_PREFIX: &str = "<!-- hvmon v1 ";
-const SKIP_START: &str = "<!-- ncv_skipstart -->\n";
-const SKIP_END: &str = "<!-- ncv_skipend -->\n";
+// shim: removed in the final step (this file itself uses them too)
+pub use crate::xymon_wire::{END_MARKER, MARKER_PREFIX};
 
 /// What a run's messages are made of, before they are split.
 struct Parts {
@@ -42,13 +40,25 @@ struct Parts {
     text_block: String,
     /// Groups of graph lines, each kept whole in one message.
     groups: Vec<String>,
-    kind: Kind,
+    messages: Messages,
 }
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
-pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
-    split(parts(report, settings), settings.max_size)
+pub fn build(report: &impl ToMessages, settings: &Settings) -> Vec<String> {
+    report.to_messages(settings)
+}
+
+// shim: removed in the final step (`build` then takes a `&Report`; this lets it take the old
+// `settings::Report` too)
+pub trait ToMessages {
+    fn to_messages(&self, settings: &Settings) -> Vec<String>;
+}
+
+impl ToMessages for Report<'_> {
+    fn to_messages(&self, settings: &Settings) -> Vec<String> {
+        split(parts(self, settings), settings.max_size)
+    }
 }
 
 fn parts(report: &Report, settings: &Settings) -> Parts {
@@ -80,15 +90,15 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         colour.name(),
     );
     // Only a status can turn red: a failed run always sends one, whatever was asked for.
-    let kind = match report {
-        Report::Failed { .. } => Kind::Status,
+    let messages = match report {
+        Report::Failed { .. } => Messages::Status,
         Report::Collected { .. } => settings.kind,
     };
     let text_room = settings.max_size.saturating_sub(
         status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
     );
     // A status that also carries graph lines keeps half of itself for them.
-    let text_budget = if kind == Kind::Status {
+    let text_budget = if messages == Messages::Status {
         text_room / 2
     } else {
         text_room
@@ -97,16 +107,13 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         Report::Failed { error, .. } => (failure_text(error, text_budget), Vec::new()),
         Report::Collected {
             snapshot,
-            previous,
+            rates,
             rates_lost,
         } => {
             let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
-            let rates: Vec<CounterRates> = match previous {
-                Some(prev) if settings.format.uses_rates() => samples
-                    .iter()
-                    .map(|s| prev.rates(snapshot.taken_at, s, max_rate_age(settings.interval)))
-                    .collect(),
-                _ => vec![[None; Counter::ALL.len()]; samples.len()],
+            let rates: Vec<CounterRates> = match rates {
+                Some(rates) => rates.to_vec(),
+                None => vec![[None; Counter::ALL.len()]; samples.len()],
             };
             let (_, findings) = assess(snapshot);
             // Both extra lines are counted in the status's budget: the path in the rates line
@@ -140,7 +147,36 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         data_head: format!("data {}.{}\n{marker}", settings.host, settings.column),
         text_block: format!("{SKIP_START}{text}{SKIP_END}"),
         groups,
-        kind,
+        messages,
+    }
+}
+
+// shim: removed in the final step (with `settings::Report`)
+impl ToMessages for super::settings::Report<'_> {
+    fn to_messages(&self, settings: &Settings) -> Vec<String> {
+        match *self {
+            super::settings::Report::Collected {
+                snapshot,
+                previous,
+                rates_lost,
+            } => {
+                let previous = previous.filter(|_| settings.format.uses_rates());
+                let computed = crate::rates::compute(
+                    snapshot,
+                    previous,
+                    crate::rates::max_rate_age(settings.interval),
+                );
+                super::report::Report::Collected {
+                    snapshot,
+                    rates: computed.per_vm.as_deref(),
+                    rates_lost,
+                }
+                .to_messages(settings)
+            }
+            super::settings::Report::Failed { error, at } => {
+                super::report::Report::Failed { error, at }.to_messages(settings)
+            }
+        }
     }
 }
 
@@ -155,17 +191,17 @@ fn split(parts: Parts, max_size: usize) -> Vec<String> {
         messages.push(message);
     };
     let status = parts.status_head + &parts.text_block;
-    let mut current = match parts.kind {
-        Kind::Status => status,
-        Kind::Both => {
+    let mut current = match parts.messages {
+        Messages::Status => status,
+        Messages::Both => {
             finish(status, &mut messages);
             parts.data_head.clone()
         }
-        Kind::Data => parts.data_head.clone(),
+        Messages::Data => parts.data_head.clone(),
     };
     // Whether `current` must go out even without graph lines (the status), and whether it
     // has any.
-    let mut is_status = parts.kind == Kind::Status;
+    let mut is_status = parts.messages == Messages::Status;
     let mut has_lines = false;
     for group in parts.groups.iter().filter(|g| !g.is_empty()) {
         if current.len() + group.len() + end_len > max_size && (has_lines || is_status) {
@@ -190,12 +226,12 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::emit::xymon::metrics::TotalGauge;
-    use crate::emit::xymon::names::{ncv_rule, splitncv_rule, vm_key};
-    use crate::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format};
     use crate::emit::xymon::test_support::*;
     use crate::model::{Snapshot, State, Vm};
-    use crate::rates::RateState;
+    use crate::rates::PreviousCounters;
+    use crate::xymon_wire::{
+        DEFAULT_MAX_SIZE, END_MARKER, TotalGauge, ncv_rule, splitncv_rule, vm_key,
+    };
 
     const HOSTILE: &[&str] = &[
         "web-01",
@@ -214,12 +250,12 @@ mod tests {
         let s = snapshot(HOSTILE.iter().map(|n| running_vm(n)).collect());
         let report = Report::Collected {
             snapshot: &s,
-            previous: None,
+            rates: None,
             rates_lost: None,
         };
         let messages = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Status, DEFAULT_MAX_SIZE),
         );
         assert_eq!(messages.len(), 1);
         let parsed = ncv_parse(&messages[0]);
@@ -260,18 +296,18 @@ mod tests {
         let mut vm = running_vm("a");
         vm.process = None;
         let s = snapshot(vec![vm]);
-        let earlier = RateState::new(
+        let earlier = PreviousCounters::new(
             s.taken_at - Duration::from_secs(300),
             &s.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
         );
         let report = Report::Collected {
             snapshot: &s,
-            previous: Some(&earlier),
+            rates: Some(&rates_since(&earlier, &s)),
             rates_lost: None,
         };
         let m = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Status, DEFAULT_MAX_SIZE),
         );
         let names: Vec<String> = ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect();
         assert!(names.contains(&"all_rbytes".to_string()), "{names:?}");
@@ -283,12 +319,12 @@ mod tests {
         let s = snapshot(vec![running_vm("a")]);
         let report = Report::Collected {
             snapshot: &s,
-            previous: None,
+            rates: None,
             rates_lost: Some("cannot lock <x>; fix: chown"),
         };
         let m = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE),
         );
         let first = m[0].lines().next().unwrap();
         assert!(first.contains(" yellow "), "{first}");
@@ -303,19 +339,20 @@ mod tests {
     fn ncv_names_are_short_fixed_and_in_a_fixed_order() {
         let one = snapshot(vec![running_vm("a")]);
         let two = snapshot(vec![running_vm("a"), Vm::new("b", State::Shutoff)]);
-        let earlier = RateState::new(
+        let earlier = PreviousCounters::new(
             two.taken_at - Duration::from_secs(300),
             &two.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
         );
-        let names_of = |s: &Snapshot, previous: Option<&RateState>| -> Vec<String> {
+        let names_of = |s: &Snapshot, previous: Option<&PreviousCounters>| -> Vec<String> {
+            let rates = previous.map(|p| rates_since(p, s));
             let report = Report::Collected {
                 snapshot: s,
-                previous,
+                rates: rates.as_deref(),
                 rates_lost: None,
             };
             let m = build(
                 &report,
-                &settings(Format::Ncv, Kind::Status, DEFAULT_MAX_SIZE),
+                &settings(Format::Ncv, Messages::Status, DEFAULT_MAX_SIZE),
             );
             ncv_parse(&m[0]).into_iter().map(|(n, _)| n).collect()
         };
@@ -341,12 +378,12 @@ mod tests {
         let s = snapshot(vms);
         let report = Report::Collected {
             snapshot: &s,
-            previous: None,
+            rates: None,
             rates_lost: None,
         };
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
-            let messages = build(&report, &settings(format, Kind::Status, max));
+            let messages = build(&report, &settings(format, Messages::Status, max));
             assert!(messages.len() > 5, "{}", messages.len());
             assert!(messages[0].starts_with("status+11 hv1,example,com.hvmon green "));
             let mut seen_vms = std::collections::BTreeSet::new();
@@ -378,12 +415,12 @@ mod tests {
         let s = snapshot(vms);
         let report = Report::Collected {
             snapshot: &s,
-            previous: None,
+            rates: None,
             rates_lost: None,
         };
         let messages = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Status, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Status, DEFAULT_MAX_SIZE),
         );
         let status = &messages[0];
         assert!(status.len() <= DEFAULT_MAX_SIZE);
@@ -399,19 +436,19 @@ mod tests {
         let s = snapshot(vec![running_vm("a")]);
         let report = Report::Collected {
             snapshot: &s,
-            previous: None,
+            rates: None,
             rates_lost: None,
         };
         let data = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Data, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Data, DEFAULT_MAX_SIZE),
         );
         assert_eq!(data.len(), 1);
         assert!(data[0].starts_with("data hv1,example,com.hvmon\n"));
         assert!(!data[0].contains("<pre>"));
         let both = build(
             &report,
-            &settings(Format::SplitNcv, Kind::Both, DEFAULT_MAX_SIZE),
+            &settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE),
         );
         assert_eq!(both.len(), 2);
         assert!(
@@ -426,7 +463,7 @@ mod tests {
         };
         let m = build(
             &failed,
-            &settings(Format::RrdScript, Kind::Data, DEFAULT_MAX_SIZE),
+            &settings(Format::RrdScript, Messages::Data, DEFAULT_MAX_SIZE),
         );
         assert_eq!(
             m.len(),
@@ -436,5 +473,170 @@ mod tests {
         assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(m[0].contains("&lt;refused&gt;"));
         assert!(ncv_parse(&m[0]).is_empty());
+    }
+}
+
+/// The size limit: every message at most `--max-size` bytes and whole (ending with the end
+/// marker) for any number of VMs, any mix of states, any name length, in every format and
+/// message type.
+#[cfg(test)]
+mod size_limit_tests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::build;
+    use crate::emit::xymon::graph_lines;
+    use crate::emit::xymon::report::Report;
+    use crate::emit::xymon::settings::Settings;
+    use crate::emit::xymon::test_support::*;
+    use crate::model::{State, Vm};
+    use crate::xymon_wire::{
+        CounterRates, DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MIN_MAX_SIZE, Messages,
+        VmSample,
+    };
+
+    #[test]
+    fn the_largest_group_fits_the_smallest_message() {
+        // A name whose key is as long as keys get, and figures as long as numbers get.
+        let s = snapshot(vec![maximal_vm(&"a-".repeat(500), State::Running)]);
+        let previous = zero_counters_just_before(&s);
+        for format in Format::ALL {
+            let samples: Vec<VmSample> = s.vms.iter().map(VmSample::of).collect();
+            let rates: Vec<CounterRates> = samples
+                .iter()
+                .map(|x| previous.rates(s.taken_at, x, Duration::from_secs(1)))
+                .collect();
+            assert!(rates[0].iter().all(Option::is_some));
+            let chunks = graph_lines::groups(&s, &samples, &rates, format);
+            let longest = chunks.iter().map(String::len).max().unwrap();
+            let head = format!(
+                "data {}.{}\n{MARKER_PREFIX}rrd-script interval 86400 -->\n",
+                "h".repeat(253),
+                "c".repeat(60)
+            );
+            let whole = head.len() + longest + END_MARKER.len() + 1;
+            assert!(
+                whole <= MIN_MAX_SIZE,
+                "{}: a data message with one group is {whole} bytes",
+                format.name()
+            );
+        }
+    }
+
+    #[test]
+    fn a_mass_failure_with_long_names_stays_under_the_limit_in_every_format_and_kind() {
+        let vms: Vec<Vm> = (0..2000)
+            .map(|i| maximal_vm(&format!("{i:04}-{}", "<&\n".repeat(330)), State::Crashed))
+            .collect();
+        let mut s = snapshot(vms);
+        s.warnings = (0..2000)
+            .map(|i| format!("VM '{i}{}' vanished during collection", "\x07".repeat(990)))
+            .collect();
+        let previous = zero_counters_just_before(&s);
+        // The counters file's path is the admin's: as long as a path gets.
+        let lost = format!(
+            "hv_monitor keeps no rates: cannot write '/{}'",
+            "<&\n".repeat(1400)
+        );
+        for max_size in [MIN_MAX_SIZE, 8192, DEFAULT_MAX_SIZE] {
+            for format in Format::ALL {
+                for kind in Messages::ALL {
+                    let settings = Settings::longest(format, kind, max_size);
+                    let rates = rates_for(Some(&previous), &s, &settings);
+                    let report = Report::Collected {
+                        snapshot: &s,
+                        rates: rates.as_deref(),
+                        rates_lost: Some(&lost),
+                    };
+                    let messages = build(&report, &settings);
+                    for (i, m) in messages.iter().enumerate() {
+                        assert!(
+                            m.len() <= max_size && m.ends_with(&format!("\n{END_MARKER}\n")),
+                            "{} {kind:?} {max_size}: message {i} is {} bytes",
+                            format.name(),
+                            m.len()
+                        );
+                    }
+                    if kind != Messages::Data {
+                        let status = &messages[0];
+                        assert!(status.contains("keeps no rates"), "{}", &status[..300]);
+                        assert!(status.contains(" red "), "{}", &status[..300]);
+                        assert!(status.contains("more VMs with problems not listed"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn arb_name() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-z0-9_-]{1,20}", "[\\x00-\\x7f]{0,1000}", "(?s).{0,250}",]
+    }
+
+    fn arb_vm() -> impl Strategy<Value = (usize, usize, bool, bool, bool)> {
+        (
+            0..State::ALL.len(),
+            0..3usize,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn every_message_fits_and_ends_with_the_marker(
+            names in prop::collection::vec(arb_name(), 1..12),
+            shapes in prop::collection::vec(arb_vm(), 1..16),
+            count in 0..5000usize,
+            warnings in prop::collection::vec("(?s).{0,400}", 0..40),
+            max_size in MIN_MAX_SIZE..=DEFAULT_MAX_SIZE,
+            with_rates in any::<bool>(),
+            long_settings in any::<bool>(),
+            rates_lost in prop::option::of("(?s).{0,5000}"),
+        ) {
+            let vms: Vec<Vm> = (0..count)
+                .map(|i| {
+                    let (state, figures, autostart, io_error, busy) = shapes[i % shapes.len()];
+                    let name = format!("{}{i}", names[i % names.len()]);
+                    let mut vm = match figures {
+                        0 => Vm::new(name, State::ALL[state]),
+                        1 => { let mut vm = running_vm(&name); vm.state = State::ALL[state]; vm }
+                        _ => maximal_vm(&name, State::ALL[state]),
+                    };
+                    vm.autostart = Some(autostart);
+                    if io_error {
+                        vm.reason.kind = crate::model::Reason::IoError;
+                    }
+                    vm.disk_stats_unknown = busy;
+                    vm
+                })
+                .collect();
+            let mut s = snapshot(vms);
+            s.warnings = warnings;
+            let previous = zero_counters_just_before(&s);
+            for format in Format::ALL {
+                for kind in Messages::ALL {
+                    let settings = if long_settings {
+                        Settings::longest(format, kind, max_size)
+                    } else {
+                        settings(format, kind, max_size)
+                    };
+                    let rates = rates_for(with_rates.then_some(&previous), &s, &settings);
+                    let report = Report::Collected {
+                        snapshot: &s,
+                        rates: rates.as_deref(),
+                        rates_lost: rates_lost.as_deref(),
+                    };
+                    for m in build(&report, &settings) {
+                        prop_assert!(m.len() <= max_size, "{} bytes over {max_size}", m.len());
+                        let end = format!("\n{END_MARKER}\n");
+                        prop_assert!(m.ends_with(&end), "no end marker");
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,23 +1,31 @@
 //! Xymon output: a status column with a colour and a table of VMs, and "NAME : value" lines
 //! that xymond_rrd turns into RRD graphs (xymon/README.md).
 //!
-//! - [`names`]: VM names made safe for NCV/SPLITNCV and RRD file names;
-//! - [`metrics`]: what is graphed, each metric a type (rates come from [`crate::rates`]);
+//! The words both ends of a message share (formats, metrics, VM keys, markers, limits) are in
+//! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the [`report`].
+//!
 //! - [`colour`]: the rules for green, yellow and red;
-//! - [`settings`]: what the user asks for; [`message`]: the messages themselves, split under
-//!   Xymon's size limit, from the [`status_page`] text and the [`graph_lines`].
+//! - [`settings`]: what the user asks for; [`report`]: what one run has to report;
+//! - [`message`]: the messages themselves, split under Xymon's size limit, from the
+//!   [`status_page`] text and the [`graph_lines`].
 //!
 //! Not emitters, so not here: sending ([`crate::transport`]) and the server-side
-//! `xymond_rrd --extra-script` handler ([`crate::rrd_script`]).
+//! rrd-script handler ([`crate::rrd_script`]).
 
 pub mod colour;
 pub mod graph_lines;
 pub mod message;
-pub mod metrics;
-pub mod names;
+pub mod report;
 pub mod settings;
-#[cfg(test)]
-mod size_limit_tests;
 pub mod status_page;
 #[cfg(test)]
 pub(crate) mod test_support;
+
+// shim: removed in the final step
+pub mod metrics {
+    pub use crate::xymon_wire::metric::*;
+}
+// shim: removed in the final step
+pub mod names {
+    pub use crate::xymon_wire::key::*;
+}

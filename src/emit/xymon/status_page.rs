@@ -4,10 +4,8 @@
 use std::fmt::Write as _;
 
 use super::colour::{Colour, Finding};
-use super::metrics::{Counter, TotalGauge, total_gauges};
-use super::names::vm_key;
 use crate::model::{Snapshot, Totals, Vm};
-use crate::rates::CounterRates;
+use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
 
 /// The first line's free text, after the date.
 pub fn summary(snapshot: &Snapshot) -> String {

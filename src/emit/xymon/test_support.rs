@@ -2,13 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::metrics::{Counter, VmSample};
-use super::settings::{Format, Kind, Settings};
+use super::settings::Settings;
 use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
-use crate::rates::RateState;
-
-pub const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
-pub const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];
+use crate::rates::{self, PreviousCounters, max_rate_age};
+use crate::xymon_wire::{Counter, CounterRates, Format, Messages, VmSample};
 
 /// What xymond_rrd's NCV parser reads from a message (Xymon 4.3.30 do_ncv.c, as the
 /// contract describes it): names and values, before its name rewriting.
@@ -87,15 +84,27 @@ pub fn snapshot(vms: Vec<Vm>) -> Snapshot {
     }
 }
 
-pub fn settings(format: Format, kind: Kind, max_size: usize) -> Settings {
-    Settings {
-        host: "hv1,example,com".into(),
-        column: "hvmon".into(),
-        format,
-        kind,
-        interval: Duration::from_secs(300),
-        max_size,
-    }
+pub fn settings(format: Format, messages: Messages, max_size: usize) -> Settings {
+    Settings::new("hv1,example,com", "hvmon", format, messages).with_max_size(max_size)
+}
+
+/// The rates of `s` since `previous`, as the app computes them at the default interval.
+/// The rates the app hands the emitter for `s` under `settings`: none where the format
+/// sends raw counters or there is no `previous`.
+pub fn rates_for(
+    previous: Option<&PreviousCounters>,
+    s: &Snapshot,
+    settings: &Settings,
+) -> Option<Vec<CounterRates>> {
+    let previous = previous.filter(|_| settings.format.uses_rates());
+    rates::compute(s, previous, max_rate_age(settings.interval)).per_vm
+}
+
+pub fn rates_since(previous: &PreviousCounters, s: &Snapshot) -> Vec<CounterRates> {
+    let max_age = max_rate_age(Duration::from_secs(300));
+    rates::compute(s, Some(previous), max_age)
+        .per_vm
+        .unwrap_or_default()
 }
 
 /// A VM with every figure at its largest, so every graph line is as long as it gets.
@@ -137,7 +146,7 @@ pub fn maximal_vm(name: &str, state: State) -> Vm {
 }
 
 /// A state one millisecond older than `s` with every counter at 0: the largest rates.
-pub fn zero_counters_just_before(s: &Snapshot) -> RateState {
+pub fn zero_counters_just_before(s: &Snapshot) -> PreviousCounters {
     let samples: Vec<VmSample> = VmSample::all(&s.vms)
         .into_iter()
         .map(|mut sample| {
@@ -145,5 +154,5 @@ pub fn zero_counters_just_before(s: &Snapshot) -> RateState {
             sample
         })
         .collect();
-    RateState::new(s.taken_at - Duration::from_millis(1), &samples)
+    PreviousCounters::new(s.taken_at - Duration::from_millis(1), &samples)
 }

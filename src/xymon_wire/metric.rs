@@ -9,7 +9,7 @@ use std::ops::{Index, IndexMut};
 
 use crate::model::{DiskSum, NetCounters, State, Totals, Vm};
 
-use super::names::{vm_key, vm_keys};
+use super::key::{vm_key, vm_keys};
 
 /// A VM's instant values, graphed as they are (RRD type [`GAUGE`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,9 @@ pub type VmGauges = [Option<f64>; VmGauge::ALL.len()];
 pub type Counters = [Option<u64>; Counter::ALL.len()];
 /// The host's gauges, indexed by [`TotalGauge`]; `None` where unknown.
 pub type TotalGauges = [Option<f64>; TotalGauge::ALL.len()];
+/// Per-second rates of the raw counters, indexed by [`Counter`]; `None` where no honest rate
+/// exists.
+pub type CounterRates = [Option<f64>; Counter::ALL.len()];
 
 impl VmGauge {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
@@ -360,6 +363,42 @@ pub fn total_counters(samples: &[VmSample]) -> Counters {
         }
     }
     t
+}
+
+/// Host-wide counter rates: the VMs' rates summed, so a VM that comes or goes makes no step.
+/// Complete (a VM's missing rate counts as 0: NCV needs the same names every time) unless
+/// there is no rate at all.
+pub fn total_rates(per_vm: &[CounterRates]) -> CounterRates {
+    // No rate at all means no usable previous sample (first run, a lost or locked state
+    // file): the totals are unknown, not a drop to 0.
+    if !per_vm.is_empty() && per_vm.iter().flatten().all(Option::is_none) {
+        return [None; Counter::ALL.len()];
+    }
+    let mut sum = [0.0; Counter::ALL.len()];
+    for rates in per_vm {
+        for (s, r) in sum.iter_mut().zip(rates) {
+            *s += r.unwrap_or(0.0);
+        }
+    }
+    sum.map(Some)
+}
+
+/// What is graphed in rate modes, named by [`Counter::rate_name`]: the counter rates, with
+/// the disk time rates turned into average latencies (ms per request; 0 when there were no
+/// requests).
+pub fn display_rates(rates: &CounterRates) -> CounterRates {
+    let latency = |time_us: Option<f64>, ops: Option<f64>| {
+        let (time_us, ops) = (time_us?, ops?);
+        Some(if ops > 0.0 {
+            time_us / 1000.0 / ops
+        } else {
+            0.0
+        })
+    };
+    let mut out = *rates;
+    out[Counter::RTime] = latency(rates[Counter::RTime], rates[Counter::ROps]);
+    out[Counter::WTime] = latency(rates[Counter::WTime], rates[Counter::WOps]);
+    out
 }
 
 /// A count or size as a gauge value: past 2^53 (8 PiB) it loses only digits no graph shows.

@@ -5,7 +5,7 @@
 //! are fixed points of those rules, so the file a graph definition expects is the file
 //! xymond_rrd writes. A VM's part of a name is its [`vm_key`].
 
-use super::settings::{MAX_COLUMN_LEN, MAX_HOST_LEN};
+use super::format::{MAX_COLUMN_LEN, MAX_HOST_LEN};
 use crate::emit::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
 
 /// Longest VM part of a name we keep readable; the rest is represented by the hash.
@@ -94,7 +94,7 @@ fn hashed_key(name: &str, attempt: u32) -> String {
     }
 }
 
-/// A Xymon column (test) name we accept: it ends up in RRD file names and graph sections,
+/// A Xymon column name we accept: it ends up in RRD file names and graph sections,
 /// so only `[A-Za-z0-9_-]`, 1 to [`MAX_COLUMN_LEN`] characters.
 pub fn valid_column(column: &str) -> bool {
     !column.is_empty()

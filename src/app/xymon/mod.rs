@@ -1,0 +1,199 @@
+//! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
+//! `hv_monitor xymon-rrd HOST COLUMN FILE` (the rrd-script handler for xymond_rrd).
+//!
+//! - [`host`] and [`servers`]: who the messages are for and where they go;
+//! - [`counters`]: the counters file around the collection;
+//! - [`send`]: every server, each within `--timeout`;
+//! - [`rrd_script`]: the handler's runner.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::collect::{self, Backend, CollectOptions};
+use crate::emit::xymon::message;
+use crate::emit::xymon::report::Report;
+use crate::emit::xymon::settings::Settings;
+use crate::error::{XymonSetupError, exit};
+use crate::output::{finish_on_stdout, stdout_deadline};
+use crate::rates::store::default_counters_path;
+use crate::rates::{self, max_rate_age};
+use crate::transport::{CaFile, Target};
+use crate::xymon_wire::{Format, Messages, host_for_message, valid_column};
+
+pub mod counters;
+pub mod host;
+pub mod rrd_script;
+pub mod send;
+pub mod servers;
+
+use counters::Outcome;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub collect: CollectOptions,
+    pub deadline: Duration,
+    /// `None`: `$MACHINE` (set by xymonlaunch), else this machine's name.
+    pub host: Option<String>,
+    /// `None`: [`Format::default_column`].
+    pub column: Option<String>,
+    pub format: Format,
+    pub messages: Messages,
+    pub interval: Duration,
+    pub max_size: usize,
+    /// Print the messages instead of sending them.
+    pub print: bool,
+    /// `None`: from `$XYMSRV` / `$XYMSERVERS`.
+    pub servers: Vec<String>,
+    pub timeout: Duration,
+    /// The counters file (`--state`): where the previous run's counters are kept. `None`: a
+    /// default path when sending, none at all when printing (a trial run must not disturb
+    /// the real job's rates).
+    pub counters_file: Option<PathBuf>,
+    /// Ask each server whether it knows the host before sending.
+    pub host_check: bool,
+    /// `--ca-file`: CA certificates trusted for https:// servers besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Runs `hv_monitor xymon`; returns the exit code.
+pub fn run(options: &Options) -> i32 {
+    let started = Instant::now();
+    match prepare(options) {
+        Ok(plan) => execute(options, &plan, started),
+        Err(e) => {
+            crate::diag!("hv_monitor: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// What was settled before collecting: bad options fail before any work.
+struct Plan {
+    settings: Settings,
+    /// The host as xymond knows it (dots), for the `hostinfo` check.
+    dotted_host: String,
+    targets: Vec<Target>,
+    ca_file: Option<CaFile>,
+    /// `Err`: the default state directory is unusable (said how to fix it).
+    counters_path: Option<Result<PathBuf, String>>,
+}
+
+fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
+    let host = host::message_host(options.host.as_deref());
+    let message_host = host_for_message(&host)
+        .ok_or_else(|| XymonSetupError::BadHost(host.escape_debug().to_string()))?;
+    let column = options
+        .column
+        .clone()
+        .unwrap_or_else(|| options.format.default_column().to_string());
+    if !valid_column(&column) {
+        return Err(XymonSetupError::BadColumn(
+            column.escape_debug().to_string(),
+        ));
+    }
+    let targets = if options.print {
+        Vec::new()
+    } else {
+        servers::targets(&options.servers)?
+    };
+    let ca_file = match &options.ca_file {
+        Some(path) if !options.print => Some(CaFile::read(path)?),
+        _ => None,
+    };
+    let counters_path = match (
+        &options.counters_file,
+        options.format.uses_rates(),
+        options.print,
+    ) {
+        (_, false, _) => None,
+        (Some(path), true, _) => Some(Ok(path.clone())),
+        (None, true, true) => None,
+        (None, true, false) => Some(default_counters_path(&message_host, &column)),
+    };
+    Ok(Plan {
+        settings: Settings::new(&message_host, &column, options.format, options.messages)
+            .with_interval(options.interval)
+            .with_max_size(options.max_size),
+        dotted_host: message_host.replace(',', "."),
+        targets,
+        ca_file,
+        counters_path,
+    })
+}
+
+fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
+    let mut outcome = Outcome {
+        code: exit::OK,
+        rates_lost: None,
+    };
+    // Held from reading the previous counters to writing the new ones, so two runs at once
+    // (one still collecting when the next starts, or one by hand) never both take rates
+    // from the same sample or overwrite each other's; released before sending, which may
+    // take up to --timeout per server.
+    let counters_lock = counters::lock(plan.counters_path.as_ref(), &mut outcome);
+    let previous = counters::read(counters_lock.as_ref(), &mut outcome);
+    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
+    let messages = match &collected {
+        Ok(snapshot) => {
+            for warning in &snapshot.warnings {
+                crate::diag!("hv_monitor: warning: {warning}");
+            }
+            // Rates and the next run's counters from one set of samples. Written before the
+            // messages are built, so a failure shows on the page.
+            let computed = counters_lock.as_ref().map(|lock| {
+                let computed = rates::compute(
+                    snapshot,
+                    previous.as_ref(),
+                    max_rate_age(plan.settings.interval),
+                );
+                counters::write(lock, &computed.next, &mut outcome);
+                computed
+            });
+            let report = Report::Collected {
+                snapshot,
+                rates: computed.as_ref().and_then(|c| c.per_vm.as_deref()),
+                rates_lost: outcome.rates_lost.as_deref(),
+            };
+            message::build(&report, &plan.settings)
+        }
+        Err(e) => {
+            crate::diag!("hv_monitor: {e}");
+            outcome.code = e.exit_code();
+            let error = e.to_string();
+            message::build(
+                &Report::Failed {
+                    error: &error,
+                    at: std::time::SystemTime::now(),
+                },
+                &plan.settings,
+            )
+        }
+    };
+
+    // The new counters are written: a run starting now gets the lock and its rates, however
+    // long the sending below takes.
+    drop(counters_lock);
+
+    if options.print {
+        let text = messages.join("\n");
+        return finish_on_stdout(
+            text.as_bytes(),
+            stdout_deadline(started, options.deadline),
+            outcome.code,
+        );
+    }
+    let all_sent = send::send_all(
+        &messages,
+        &plan.targets,
+        &plan.dotted_host,
+        options.timeout,
+        plan.ca_file.clone(),
+        options.host_check,
+    );
+    if all_sent {
+        outcome.code
+    } else {
+        exit::SEND_FAILED
+    }
+}
