@@ -17,27 +17,49 @@ const ANSWER_SHOWN: usize = 200;
 /// libvirt's and commands' own words, so they are shown escaped.
 #[derive(Debug, Error)]
 pub enum CollectError {
+    /// The backend (its `-b` name) is not compiled in or cannot run on this OS.
     #[error("backend '{0}' is not built into this binary (or not available on this OS)")]
     Unsupported(&'static str),
+    /// libvirt refused the connection, or did not answer in time.
     #[error(
         "cannot connect to libvirt at '{}': {}",
         for_terminal(uri, REASON_SHOWN),
         for_terminal(reason, REASON_SHOWN)
     )]
-    Connect { uri: String, reason: String },
+    Connect {
+        /// The connection URI asked for, or `(libvirt default)`.
+        uri: String,
+        /// libvirt's error message, unescaped.
+        reason: String,
+    },
+    /// Connected, but a call that the whole snapshot needs failed.
     #[error("libvirt call {call} failed: {}", for_terminal(reason, REASON_SHOWN))]
-    Libvirt { call: &'static str, reason: String },
+    Libvirt {
+        /// The libvirt C function name (`virConnectGetAllDomainStats`).
+        call: &'static str,
+        /// libvirt's error message, unescaped.
+        reason: String,
+    },
+    /// A command (a CBSD tool, or spawning the collector thread) could not start, timed out
+    /// or failed.
     #[error(
         "command '{}' failed: {}",
         for_terminal(command, REASON_SHOWN),
         for_terminal(reason, REASON_SHOWN)
     )]
-    Command { command: String, reason: String },
+    Command {
+        /// The command line as run (or what was being started), for the reader to retry.
+        command: String,
+        /// What went wrong: the spawn error, the exit status, or its stderr.
+        reason: String,
+    },
     /// The collection thread did not answer in time; it is left running (see
     /// `collect::collect_within`).
     #[error("the {backend} backend gave no answer within the deadline of {}", humanize(*deadline))]
     Deadline {
+        /// The backend's `-b` name.
         backend: &'static str,
+        /// The deadline that passed, as given on the command line.
         deadline: Duration,
     },
 }
@@ -46,7 +68,9 @@ pub enum CollectError {
 #[derive(Debug, Error)]
 #[error("cannot write '{}': {source}", path.display())]
 pub struct WriteError {
+    /// The file that could not be written (its final name, not the temporary one).
     pub path: PathBuf,
+    /// The I/O error of the create, write, sync or rename that failed.
     #[source]
     pub source: std::io::Error,
 }
@@ -54,11 +78,21 @@ pub struct WriteError {
 /// A file in a directory other users may write failed a check, or could not be opened.
 #[derive(Debug, Error)]
 pub enum SafeFileError {
+    /// Opened, but not trusted: a symlink, not a regular file, owned by someone else, or
+    /// writable by others.
     #[error("'{}' refused: {reason}", path.display())]
-    Refused { path: PathBuf, reason: String },
+    Refused {
+        /// The file checked.
+        path: PathBuf,
+        /// Which check failed, in words.
+        reason: String,
+    },
+    /// The open itself failed (`NotFound` on a first run: see [`SafeFileError::is_missing`]).
     #[error("'{}': {source}", path.display())]
     Open {
+        /// The file opened.
         path: PathBuf,
+        /// The open's I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -82,8 +116,10 @@ impl SafeFileError {
 /// Why one run of the LibreNMS job failed: nothing collected, or the cache files not written.
 #[derive(Debug, Error)]
 pub enum RunError {
+    /// Nothing was collected.
     #[error(transparent)]
     Collect(#[from] CollectError),
+    /// Collected, but the output files could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -105,24 +141,46 @@ fn seconds(d: Duration) -> String {
 /// Sending to a Xymon server failed, or the server would drop what we send.
 #[derive(Debug, Error)]
 pub enum SendError {
+    /// A `--server` (or XYMSRV/XYMSERVERS) value that is not a server address.
     #[error("bad Xymon server '{}': {reason}", for_terminal(spec, ANSWER_SHOWN))]
-    BadServer { spec: String, reason: String },
+    BadServer {
+        /// The value as given, unescaped.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Neither `--server` nor xymonlaunch's environment names a server.
     #[error(
         "no Xymon server to send to: give --server, or run from xymonlaunch (XYMSRV, XYMSERVERS)"
     )]
     NoServer,
+    /// Connecting, writing or reading on Xymon's TCP protocol failed.
     #[error("Xymon server {target}: {reason}")]
-    Tcp { target: String, reason: String },
+    Tcp {
+        /// The server as shown to people (`host:port`).
+        target: String,
+        /// The I/O error, in words.
+        reason: String,
+    },
+    /// The HTTP(S) request failed before any status came back (DNS, TLS, connection).
     #[error("HTTP POST to {url}: {reason}")]
-    Http { url: String, reason: String },
+    Http {
+        /// The URL posted to.
+        url: String,
+        /// The HTTP client's error, with its causes.
+        reason: String,
+    },
     /// The web server's own words: its error page, escaped.
     #[error(
         "HTTP POST to {url}: HTTP status {status}: {}",
         for_terminal(body.trim(), ANSWER_SHOWN)
     )]
     HttpStatus {
+        /// The URL posted to.
         url: String,
+        /// Code and reason phrase (`502 Bad Gateway`).
         status: String,
+        /// The answer's body as received, unescaped.
         body: String,
     },
     /// A 3xx answer: following it would turn the POST into a GET without the message.
@@ -135,8 +193,11 @@ pub enum SendError {
         )
     )]
     HttpRedirect {
+        /// The URL posted to.
         url: String,
+        /// Code and reason phrase (`302 Found`).
         status: String,
+        /// The `Location` header, unescaped; `None` if absent or not text.
         location: Option<String>,
     },
     /// `--ca-file` cannot be used: unreadable, not a regular file, no certificate in it.
@@ -145,29 +206,49 @@ pub enum SendError {
         for_terminal(&path.display().to_string(), ANSWER_SHOWN),
         for_terminal(reason, ANSWER_SHOWN)
     )]
-    CaFile { path: PathBuf, reason: String },
+    CaFile {
+        /// The `--ca-file` path as given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// The whole exchange with one server (every connection, the host check, every message
     /// and answer) took longer than `--timeout`.
     #[error("Xymon server {target}: timed out after {} {during}", seconds(*after))]
     TimedOut {
+        /// The server as shown to people (`host:port` or the URL).
         target: String,
+        /// The `--timeout` that ran out.
         after: Duration,
         /// What it was doing: "connecting to ...", "waiting for the answer ...".
         during: String,
     },
+    /// The server's hostinfo answer does not list our host: xymond would drop our messages.
     #[error(
         "Xymon server {target} does not know host '{host}': add it to the server's hosts.cfg \
          (xymond drops messages of unknown hosts silently), or give --host as listed there"
     )]
-    UnknownHost { target: String, host: String },
+    UnknownHost {
+        /// The server as shown to people (`host:port` or the URL).
+        target: String,
+        /// The Xymon host name we send as.
+        host: String,
+    },
+    /// Something answered, but not as xymond answers a hostinfo request.
     #[error(
         "{target} is not a Xymon server: it answered '{}' to a hostinfo request",
         for_terminal(answer, ANSWER_SHOWN)
     )]
-    NotXymon { target: String, answer: String },
+    NotXymon {
+        /// The server as shown to people (`host:port` or the URL).
+        target: String,
+        /// Its answer, unescaped.
+        answer: String,
+    },
 }
 
 impl SendError {
+    /// The process exit code, from [`exit`]: a bad server spec is a usage error.
     pub fn exit_code(&self) -> i32 {
         match self {
             SendError::BadServer { .. } | SendError::NoServer | SendError::CaFile { .. } => {
@@ -187,15 +268,19 @@ impl SendError {
 /// `hv_monitor xymon` was asked for something that cannot work; found before collecting.
 #[derive(Debug, Error)]
 pub enum XymonSetupError {
+    /// `--host` (or the machine's name) as given, unescaped.
     #[error("host name '{0}' has characters Xymon cannot take (letters, digits, . , - _ only)")]
     BadHost(String),
+    /// `--column` as given, unescaped.
     #[error("column '{0}' must be 1-60 of [A-Za-z0-9_-] (it becomes part of RRD file names)")]
     BadColumn(String),
+    /// The server settings are unusable (bad `--server`, no server, bad `--ca-file`).
     #[error(transparent)]
     Send(#[from] SendError),
 }
 
 impl XymonSetupError {
+    /// The process exit code, from [`exit`].
     pub fn exit_code(&self) -> i32 {
         match self {
             XymonSetupError::BadHost(_) | XymonSetupError::BadColumn(_) => exit::USAGE,
@@ -208,13 +293,21 @@ impl XymonSetupError {
 /// `--extra-script`) could not use what xymond_rrd gave it.
 #[derive(Debug, Error)]
 pub enum RrdScriptError {
+    /// Arguments not as xymond_rrd passes them; the text says which and how.
     #[error("{0}")]
     Usage(String),
+    /// The message file xymond_rrd named could not be read safely or parsed.
     #[error("message file '{}' refused: {reason}", path.display())]
-    Message { path: PathBuf, reason: String },
+    Message {
+        /// The message file path as given.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
 }
 
 impl RrdScriptError {
+    /// The process exit code, from [`exit`].
     pub fn exit_code(&self) -> i32 {
         match self {
             RrdScriptError::Usage(_) => exit::USAGE,
@@ -225,6 +318,7 @@ impl RrdScriptError {
 
 /// Process exit codes; documented in the README.
 pub mod exit {
+    /// Success.
     pub const OK: i32 = 0;
     /// Bad command line (clap's own code).
     pub const USAGE: i32 = 2;
@@ -246,6 +340,7 @@ pub mod exit {
 }
 
 impl CollectError {
+    /// The process exit code, from [`exit`]: unavailable backend, failed collection, or deadline.
     pub fn exit_code(&self) -> i32 {
         match self {
             CollectError::Unsupported(_) | CollectError::Connect { .. } => {
@@ -258,6 +353,7 @@ impl CollectError {
 }
 
 impl RunError {
+    /// The process exit code, from [`exit`].
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::Collect(e) => e.exit_code(),

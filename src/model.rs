@@ -16,7 +16,9 @@ use std::time::SystemTime;
 /// The hypervisor stack a snapshot comes from; `-b` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// libvirt, through the `virt` crate (Linux).
     Libvirt,
+    /// CBSD with bhyve, through CBSD's commands (FreeBSD).
     Cbsd,
 }
 
@@ -30,6 +32,7 @@ impl Backend {
         }
     }
 
+    /// The `-b` name, lower-case (`libvirt`, `cbsd`).
     pub fn name(self) -> &'static str {
         match self {
             Backend::Libvirt => "libvirt",
@@ -60,7 +63,9 @@ impl FromStr for Backend {
 /// Everything one collection saw, at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// Which backend collected it.
     pub backend: Backend,
+    /// When the collection started (the time status pages and rates use).
     pub taken_at: SystemTime,
     /// Sorted by name, so every output is stable from run to run.
     pub vms: Vec<Vm>,
@@ -104,14 +109,21 @@ impl Snapshot {
 /// first, then CBSD's own states; the libvirt collector maps libvirt's numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
+    /// libvirt: no state (`VIR_DOMAIN_NOSTATE`).
     NoState,
+    /// Has a live process running the guest (CBSD `On`).
     Running,
+    /// Blocked on a resource (libvirt; rarely seen).
     Blocked,
+    /// Paused: by a person, or by libvirt (I/O error, migration, ...); see [`Vm::reason`].
     Paused,
     /// Being shut down.
     Shutdown,
+    /// Shut off (libvirt), or defined but never started; CBSD says [`State::Off`].
     Shutoff,
+    /// Crashed (libvirt); [`Vm::reason`] says how.
     Crashed,
+    /// Suspended by guest power management (S3/S4).
     PmSuspended,
     /// CBSD `Off`.
     Off,
@@ -122,6 +134,7 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in `status_int` order: index `i` is the state whose code is `i`.
     pub const ALL: [State; 11] = [
         State::NoState,
         State::Running,
@@ -186,6 +199,7 @@ impl State {
 pub struct StateReason {
     /// The code as libvirt gives it; `None` where the backend gives no reason (CBSD).
     pub code: Option<u32>,
+    /// What the code means; [`Reason::Unknown`] when the code is unknown or absent.
     pub kind: Reason,
 }
 
@@ -205,32 +219,59 @@ impl StateReason {
 pub enum Reason {
     /// libvirt's `*_UNKNOWN`, a code newer than this build, or no reason at all.
     Unknown,
+    /// Running: started normally.
     Booted,
+    /// Running: migrated in from another host; shutoff: migrated away.
     Migrated,
+    /// Running: restored from a saved state file.
     Restored,
+    /// Restored from a snapshot (running, paused, or shutoff for an offline snapshot).
     FromSnapshot,
+    /// Running: resumed after a pause.
     Unpaused,
+    /// Running again after a migration was canceled.
     MigrationCanceled,
+    /// Running again after a save failed.
     SaveCanceled,
+    /// Running: woken from power-management suspend.
     Wakeup,
+    /// The guest crashed: running again after it, paused on it, or shut off by it.
     Crashed,
+    /// Running or paused in post-copy migration.
     PostCopy,
+    /// Running or paused after a post-copy migration failed.
     PostCopyFailed,
+    /// Paused, or shutting down, on request (`virsh suspend`, `virsh shutdown`).
     User,
+    /// Paused for an offline migration.
     Migration,
+    /// Paused while being saved to a file.
     Save,
+    /// Paused for an offline core dump.
     Dump,
+    /// Paused on a disk I/O error (often a full disk); the guest waits until resumed.
     IoError,
+    /// Paused by a watchdog device's action.
     Watchdog,
+    /// Paused while shutting down.
     ShuttingDown,
+    /// Paused while a snapshot is taken.
     Snapshot,
+    /// Paused while being started.
     StartingUp,
+    /// Paused after a failed API call.
     ApiError,
+    /// Shutoff: the guest shut itself down.
     Shutdown,
+    /// Shutoff: forced off (`virsh destroy`).
     Destroyed,
+    /// Shutoff: saved to a file.
     Saved,
+    /// Shutoff: failed to start.
     Failed,
+    /// Shutoff: killed by libvirtd while it reconnected after a restart.
     Daemon,
+    /// Crashed: the guest panicked (a pvpanic device reported it).
     Panicked,
 }
 
@@ -310,6 +351,7 @@ impl Reason {
 pub struct Vm {
     /// The name exactly as the hypervisor knows it (emitters make it safe for their format).
     pub name: String,
+    /// The state, mapped from the backend's own.
     pub state: State,
     /// Memory given to the VM, bytes.
     pub mem_alloc: u64,
@@ -334,6 +376,7 @@ pub struct Vm {
     pub snaps_size: u64,
     /// The hypervisor process; `None` when the VM has none or it could not be read.
     pub process: Option<Process>,
+    /// In the order the hypervisor lists them.
     pub disks: Vec<Disk>,
     /// Disk stats (I/O counters and sizes) could not be read this run: the VM was busy (a
     /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
@@ -402,6 +445,7 @@ impl Vm {
 /// Stats of the process that runs a VM (QEMU on Linux, bhyve on FreeBSD).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Process {
+    /// Process id on the host.
     pub pid: u32,
     /// CPU %, lifetime average as `ps` shows it (100 = one core).
     pub pcpu: f64,
@@ -417,7 +461,9 @@ pub struct Process {
     pub rss: u64,
     /// Virtual size, bytes.
     pub vsz: u64,
+    /// Minor page faults (no disk read needed).
     pub minflt: u64,
+    /// Major page faults (a page read from disk).
     pub majflt: u64,
     /// Voluntary context switches.
     pub nvcsw: u64,
@@ -431,6 +477,7 @@ pub struct Process {
     pub inblk: u64,
     /// Blocks written (FreeBSD; 0 on Linux).
     pub oublk: u64,
+    /// Nice value, -20 to 19.
     pub nice: i64,
     /// Scheduling priority as `ps -o pri` prints it.
     pub pri: i64,
@@ -452,20 +499,26 @@ pub struct Disk {
     /// Size of the image's container on the host, bytes, like `ls` (libvirt's physical, a
     /// zvol's `used`, its snapshots and reservation included).
     pub physical: u64,
+    /// I/O counters; zero, and [`Vm::disk_stats_unknown`] set, when they could not be read.
     pub io: DiskIo,
 }
 
 /// Disk I/O counters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiskIo {
+    /// Bytes read.
     pub rbytes: u64,
+    /// Read requests.
     pub rreqs: u64,
     /// Milliseconds spent reading.
     pub rtime: f64,
+    /// Bytes written.
     pub wbytes: u64,
+    /// Write requests.
     pub wreqs: u64,
     /// Milliseconds spent writing.
     pub wtime: f64,
+    /// Flush requests.
     pub freqs: u64,
     /// Milliseconds spent flushing.
     pub ftime: f64,
@@ -489,9 +542,13 @@ impl DiskIo {
 /// A VM's disks summed: I/O over every disk, sizes (named as in [`Disk`]) without images.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiskSum {
+    /// Size the guests see, bytes.
     pub capacity: u64,
+    /// Host storage occupied, bytes.
     pub allocated: u64,
+    /// Size of the images' containers on the host, bytes.
     pub physical: u64,
+    /// I/O counters summed over every disk, images included.
     pub io: DiskIo,
 }
 
@@ -502,26 +559,37 @@ pub struct Nic {
     pub device: String,
     /// Bridge or lower device the host side sits on.
     pub parent: String,
+    /// MAC address as the hypervisor gives it (`52:54:00:...`), or empty.
     pub mac: String,
+    /// Traffic counters since the device appeared.
     pub counters: NetCounters,
 }
 
 /// Interface counters from the guest's point of view: `i*` is what the guest received.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NetCounters {
+    /// Packets received.
     pub ipkts: u64,
+    /// Bytes received.
     pub ibytes: u64,
+    /// Receive errors.
     pub ierrs: u64,
+    /// Received packets dropped.
     pub idrop: u64,
+    /// Packets sent.
     pub opkts: u64,
+    /// Bytes sent.
     pub obytes: u64,
+    /// Send errors.
     pub oerrs: u64,
+    /// Sent packets dropped.
     pub odrop: u64,
     /// Collisions (FreeBSD; 0 on Linux).
     pub coll: u64,
 }
 
 impl NetCounters {
+    /// Adds `other`, saturating like [`DiskIo::add`].
     pub fn add(&mut self, other: &NetCounters) {
         self.ipkts = self.ipkts.saturating_add(other.ipkts);
         self.ibytes = self.ibytes.saturating_add(other.ibytes);
@@ -538,22 +606,30 @@ impl NetCounters {
 /// Sums over every VM (stopped ones too), each counted once, plus VMs per state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Totals {
+    /// Number of VMs.
     pub vms: u64,
+    /// Memory given to VMs, bytes.
     pub mem_alloc: u64,
+    /// vCPUs.
     pub cpus: u64,
+    /// Snapshots.
     pub snaps: u64,
+    /// Bytes held by snapshots (0 for VMs where it is unknown).
     pub snaps_size: u64,
     /// Process stats summed; VMs without a process add nothing.
     pub process: Process,
+    /// Disk sums over every VM.
     pub disk: DiskSum,
     /// Some VM's disk stats are unknown, so their sums are too.
     pub disk_stats_unknown: bool,
+    /// Interface counters over every NIC of every VM.
     pub net: NetCounters,
     /// VM count per state, indexed like `State::ALL`.
     pub states: [u64; State::ALL.len()],
 }
 
 impl Totals {
+    /// Sums over `vms`, saturating like [`DiskIo::add`].
     pub fn of(vms: &[Vm]) -> Totals {
         let mut t = Totals::default();
         for vm in vms {

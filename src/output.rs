@@ -223,11 +223,16 @@ pub enum StdoutError {
     Closed,
     /// A write failed (a full disk, `/dev/full`).
     Failed {
+        /// Bytes written before the failure.
         written: usize,
+        /// The failed write's I/O error.
         source: std::io::Error,
     },
     /// The reader took nothing more before `until`.
-    Stalled { written: usize },
+    Stalled {
+        /// Bytes written before the reader stalled.
+        written: usize,
+    },
 }
 
 /// A write of at most this much never blocks once poll says a pipe is writable.

@@ -12,18 +12,24 @@ use crate::output::{finish_on_stdout, replace_files, stdout_deadline};
 /// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
 pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
 
+/// What `hv_monitor librenms` (the default job) was asked to do, from the command line.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The backend to collect from (`-b`).
     pub backend: Backend,
+    /// Backend settings (libvirt URI, what to read).
     pub collect: CollectOptions,
     /// Print the gzip+base64 form.
     pub compress: bool,
     /// Also write `output` (plain JSON) and `output.snmp` (the `-c` form).
     pub write: bool,
+    /// The plain JSON cache file's path (`-o`); [`DEFAULT_OUTPUT`] by default.
     pub output: PathBuf,
     /// Print nothing on stdout (only useful with `write`); warnings still go to stderr.
     pub quiet: bool,
+    /// The whole run's limit (`-t`): collecting, then stdout taking the document.
     pub deadline: Duration,
+    /// Whether per-disk and per-NIC maps are filled.
     pub detail: librenms::Detail,
 }
 

@@ -4,7 +4,7 @@
 //! the hypervisor), `answers.rs` (what it answered), `assemble.rs` (answers to the model,
 //! pure and tested on recorded answers) and `parse/` (pure text parsing, tested on text).
 //! A collection returns its own error, [`CollectError`]; ending the process is the app's
-//! (`app::end_process`), told by [`abandoned`] whether a thread was left inside a backend.
+//! (`app::end_process`), told by `abandoned` whether a thread was left inside a backend.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

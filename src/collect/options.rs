@@ -7,6 +7,8 @@ use crate::model::Snapshot;
 
 /// A backend that can take a snapshot of every VM on this host.
 pub trait Collector {
+    /// Every VM now; an error only when nothing usable could be had (lesser problems go
+    /// into the snapshot's warnings).
     fn collect(&mut self) -> Result<Snapshot, CollectError>;
 }
 

@@ -17,6 +17,7 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// `timeout` bounds the whole exchange with each server; `ca_file` is `--ca-file`.
     pub fn new(timeout: Duration, ca_file: Option<CaFile>) -> Sender {
         Sender {
             timeout,

@@ -12,8 +12,18 @@ pub const DEFAULT_PORT: u16 = 1984;
 /// Where messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Tcp { host: String, port: u16 },
-    Http { url: String },
+    /// Xymon's own protocol over TCP.
+    Tcp {
+        /// Host name or IP address, IPv6 without brackets.
+        host: String,
+        /// TCP port; [`DEFAULT_PORT`] where the spec gives none.
+        port: u16,
+    },
+    /// An HTTP(S) POST to a CGI that relays to xymond (`xymoncgimsg.cgi`).
+    Http {
+        /// The full `http://` or `https://` URL as given.
+        url: String,
+    },
 }
 
 impl fmt::Display for Target {

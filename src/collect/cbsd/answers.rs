@@ -11,9 +11,13 @@ use crate::model::{DiskIo, NetCounters, Process};
 /// or was not needed.
 #[derive(Debug, Clone, Default)]
 pub struct HostAnswers {
+    /// Every VM's disks from `cbsd bhyve-dsk-list`.
     pub disks: Option<Vec<DiskRow>>,
+    /// Every VM's NICs from `cbsd bhyve-nic-list`, in each VM's NIC order.
     pub nics: Option<Vec<NicRow>>,
+    /// Snapshot count and bytes per VM name, from `cbsd jsnapshot`.
     pub snapshots: Option<Vec<(String, SnapshotSum)>>,
+    /// Sizes of every zvol, from `zfs list -t volume`.
     pub zvols: Option<Vec<Zvol>>,
     /// Per-dataset I/O counters by dataset name.
     pub kstats: Option<HashMap<String, DiskIo>>,

@@ -59,7 +59,9 @@ pub fn search_path(explicit: Option<&OsStr>, inherited: Option<&OsStr>) -> OsStr
 /// A command that could not give its output, with the command line for the message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandFailure {
+    /// The command line as run.
     pub command: String,
+    /// The spawn error, the timeout, or the exit status with stderr.
     pub reason: String,
 }
 
@@ -89,6 +91,7 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// Commands are looked up in `path`; each gets `command_timeout`, none runs past `deadline`.
     pub fn new(path: OsString, command_timeout: Duration, deadline: Option<Instant>) -> Runner {
         Runner {
             path,

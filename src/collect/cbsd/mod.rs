@@ -80,6 +80,7 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
+/// Collects every CBSD bhyve VM of this host into a snapshot, through CBSD's commands.
 pub struct CbsdCollector {
     runner: Runner,
 }

@@ -13,6 +13,7 @@ use crate::model::Process;
 pub struct CallError {
     /// The domain went away between two calls (undefined, or a transient domain stopped).
     pub vanished: bool,
+    /// libvirt's error message, unescaped.
     pub message: String,
 }
 
@@ -31,7 +32,7 @@ pub type Answer<T> = Result<T, CallError>;
 pub struct StateAnswer {
     /// libvirt's virDomainState.
     pub state: u32,
-    /// The state's virDomain<State>Reason; `None` for a negative one, which libvirt never gives.
+    /// The state's `virDomain<State>Reason`; `None` for a negative one, which libvirt never gives.
     pub reason: Option<u32>,
 }
 
@@ -40,24 +41,36 @@ pub struct StateAnswer {
 /// the image); counters only of a running one (`None` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockAnswers {
+    /// The disk's target device (`vda`), from the domain XML.
     pub target: String,
+    /// `virDomainGetBlockInfo`.
     pub info: Answer<BlockSizes>,
+    /// `virDomainBlockStats`; `None` when not asked (the domain has no process).
     pub stats: Option<Answer<BlockCounters>>,
 }
 
+/// `virDomainGetBlockInfo`'s sizes, bytes; named as [`crate::model::Disk`]'s (`allocation`
+/// becomes `allocated`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockSizes {
+    /// Size the guest sees, bytes.
     pub capacity: u64,
+    /// Host storage the image occupies, bytes.
     pub allocation: u64,
+    /// Size of the image's container on the host, bytes.
     pub physical: u64,
 }
 
 /// As libvirt gives them: -1 for a counter the driver does not keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockCounters {
+    /// Bytes read.
     pub rd_bytes: i64,
+    /// Read requests.
     pub rd_req: i64,
+    /// Bytes written.
     pub wr_bytes: i64,
+    /// Write requests.
     pub wr_req: i64,
 }
 
@@ -65,26 +78,37 @@ pub struct BlockCounters {
 /// bulk net stats; -1 for a counter the driver does not keep.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceAnswer {
+    /// Host-side device (`vnet0`), from the domain XML.
     pub target: String,
+    /// `virDomainInterfaceStats`.
     pub counters: Answer<InterfaceCounters>,
 }
 
 /// As `virDomainInterfaceStats` gives them, from the host's side of the tap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceCounters {
+    /// Bytes received by the host side.
     pub rx_bytes: i64,
+    /// Packets received by the host side.
     pub rx_packets: i64,
+    /// Receive errors.
     pub rx_errs: i64,
+    /// Received packets dropped.
     pub rx_drop: i64,
+    /// Bytes sent by the host side.
     pub tx_bytes: i64,
+    /// Packets sent by the host side.
     pub tx_packets: i64,
+    /// Send errors.
     pub tx_errs: i64,
+    /// Sent packets dropped.
     pub tx_drop: i64,
 }
 
 /// Everything asked about one domain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DomainAnswers {
+    /// Domain name as libvirt reports it; any UTF-8.
     pub name: String,
     /// Its bulk stats record (`virDomainListGetStats`); empty when that failed.
     pub stats: Vec<(String, ParamValue)>,
@@ -92,11 +116,18 @@ pub struct DomainAnswers {
     pub state: Option<Answer<StateAnswer>>,
     /// `virDomainGetXMLDesc`.
     pub xml: Answer<String>,
+    /// Per-disk calls, one per XML disk; empty where the bulk stats had the block group.
     pub blocks: Vec<BlockAnswers>,
+    /// Per-NIC calls, one per XML interface with a host-side device, of a domain with a
+    /// process; empty where the bulk stats had the net group.
     pub interfaces: Vec<InterfaceAnswer>,
     /// Bridge of each libvirt network a NIC without a host-side parent is on.
     pub bridges: Vec<(String, String)>,
+    /// How many snapshots the domain has: `virDomainSnapshotNum`, or 0 from the one listing
+    /// of domains with snapshots.
     pub snapshots: Answer<u32>,
+    /// Whether it starts with the host: from the one autostart listing, else
+    /// `virDomainGetAutostart`.
     pub autostart: Answer<bool>,
     /// The QEMU process from /proc (not a libvirt answer, so not recorded in fixtures);
     /// `None` when not looked for (not running, or no local PID files).

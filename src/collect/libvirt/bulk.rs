@@ -15,10 +15,15 @@ use virt::sys;
 /// One typed parameter's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ParamValue {
+    /// `VIR_TYPED_PARAM_INT` and `_LLONG`.
     Int(i64),
+    /// `VIR_TYPED_PARAM_UINT` and `_ULLONG`.
     UInt(u64),
+    /// `VIR_TYPED_PARAM_DOUBLE`.
     Double(f64),
+    /// `VIR_TYPED_PARAM_BOOLEAN`.
     Bool(bool),
+    /// `VIR_TYPED_PARAM_STRING`; libvirt's bytes, lossily made UTF-8.
     Str(String),
 }
 
@@ -36,6 +41,7 @@ impl ParamValue {
         }
     }
 
+    /// The text of a string value; `None` for every other type.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             ParamValue::Str(s) => Some(s),
@@ -47,7 +53,9 @@ impl ParamValue {
 /// The stats libvirt returned for one domain, as `virsh domstats` would list them.
 #[derive(Debug, Clone)]
 pub struct DomainStats {
+    /// Domain name as libvirt reports it; any UTF-8.
     pub name: String,
+    /// Every parameter in libvirt's order, by its field name (`block.0.rd.bytes`).
     pub params: Vec<(String, ParamValue)>,
 }
 

@@ -44,6 +44,7 @@ fn answer<T>(result: Result<T, virt::error::Error>) -> Answer<T> {
 
 /// What one connection's collection shares across its domains.
 pub struct Context<'a> {
+    /// The connection every call goes through.
     pub conn: &'a Connect,
     /// Names of the domains set to autostart, from one listing; `None` when the listing
     /// failed and each domain is asked.

@@ -46,7 +46,7 @@ const MAX_DEFAULT_CONNECTIONS: usize = 4;
 const VMS_PER_CONNECTION: usize = 16;
 
 /// How many connections to collect `vms` domains over when not told: one per
-/// [`VMS_PER_CONNECTION`] VMs, at most [`MAX_DEFAULT_CONNECTIONS`] and two per core (the
+/// `VMS_PER_CONNECTION` VMs, at most `MAX_DEFAULT_CONNECTIONS` and two per core (the
 /// workers mostly wait on libvirtd).
 pub fn default_connections(vms: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -61,6 +61,7 @@ fn loads_host_per_connection(uri: &str) -> bool {
     uri.starts_with("test:")
 }
 
+/// Collects every domain of one libvirt connection into a snapshot.
 pub struct LibvirtCollector {
     conn: Connect,
     uri: Option<String>,

@@ -43,6 +43,7 @@ const BUSY_RETRY_PAUSE: Duration = Duration::from_millis(40);
 /// then simply waited for, and the run's deadline decides.
 const MIN_STATS_ATTEMPT: Duration = Duration::from_millis(100);
 
+/// Turns a failed libvirt call into [`CollectError::Libvirt`], named by `call`'s C name.
 pub fn libvirt_err(call: &'static str) -> impl FnOnce(virt::error::Error) -> CollectError {
     move |e| CollectError::Libvirt {
         call,
@@ -50,6 +51,7 @@ pub fn libvirt_err(call: &'static str) -> impl FnOnce(virt::error::Error) -> Col
     }
 }
 
+/// A read-only connection to `uri` (`None`: libvirt's default), with no deadline.
 pub fn connect(uri: Option<&str>) -> Result<Connect, CollectError> {
     Connect::open_read_only(uri).map_err(|e| CollectError::Connect {
         uri: uri.unwrap_or("(libvirt default)").to_string(),
@@ -118,6 +120,7 @@ type StatsAnswer = (
 
 /// One connection and the run's deadline.
 pub struct Connection {
+    /// The current connection; replaced when a stats call on it never answers.
     pub conn: Connect,
     /// As given: a stats call that never answers costs its connection, and the collection
     /// goes on over a new one.
@@ -131,6 +134,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Wraps `conn`, opened to `uri`, for calls bounded by `deadline`.
     pub fn new(conn: Connect, uri: Option<&str>, deadline: Option<Instant>) -> Connection {
         Connection {
             conn,

@@ -115,12 +115,12 @@ pub(super) const VM_ENTRY_HEADS: [&str; 10] = [
 /// The same for a disk's entries: `in_use`, `on_disk`.
 pub(super) const DISK_ENTRY_HEADS: [&str; 2] = ["in", "on"];
 
-/// The keys of a host's VMs in `form`, in their order; see [`keys`].
+/// The keys of a host's VMs in `form`, in their order; see `keys`.
 pub fn vm_keys(names: &[&str], form: Form) -> Vec<String> {
     keys(names, form, &VM_ENTRY_HEADS, MAX_VM_KEY, |_| true)
 }
 
-/// The keys of one VM's disks in `form`, in their order; see [`keys`]. A disk key also
+/// The keys of one VM's disks in `form`, in their order; see `keys`. A disk key also
 /// never holds the poller's `-__-__-` or starts with `__-` (its tail): no VM and disk pair
 /// then shares a file with another (`a` + `x-__-__-y` and `a-__-__-x` + `y`).
 pub fn disk_keys(names: &[&str], form: Form) -> Vec<String> {

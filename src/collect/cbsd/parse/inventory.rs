@@ -10,11 +10,13 @@ use super::{
 /// ip4_addr,status,vnc`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlsVm {
+    /// The jail name (`jname`) CBSD knows the VM by.
     pub name: String,
     /// The bhyve process; 0 when the VM is not running.
     pub pid: u32,
     /// Memory given to the VM, bytes (bls prints MiB).
     pub ram: u64,
+    /// vCPU count (`vm_cpus`).
     pub cpus: u64,
     /// CPU % from RACCT; 0 when RACCT is off.
     pub pcpu: f64,
@@ -110,6 +112,7 @@ fn primary_ip(cell: &str) -> String {
 /// One disk from `cbsd bhyve-dsk-list header=0 display=jname,dsk_path,dsk_size`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiskRow {
+    /// The VM's jail name.
     pub vm: String,
     /// As CBSD stores it: a file name in the VM's data directory (`dsk1.vhd`) or a path.
     pub path: String,
@@ -117,6 +120,7 @@ pub struct DiskRow {
     pub size: u64,
 }
 
+/// Rows of `bhyve-dsk-list`; an unreadable size is 0, with a problem saying so.
 pub fn parse_disk_list(text: &str) -> Parsed<DiskRow> {
     let plain = strip_ansi(text);
     let mut out = Parsed::default();
@@ -152,12 +156,15 @@ pub fn parse_disk_list(text: &str) -> Parsed<DiskRow> {
 /// VM's NIC order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NicRow {
+    /// The VM's jail name.
     pub vm: String,
     /// Bridge (`bridge0`), `auto`, or empty.
     pub parent: String,
+    /// MAC address, or empty where CBSD prints `0`.
     pub mac: String,
 }
 
+/// Rows of `bhyve-nic-list`.
 pub fn parse_nic_list(text: &str) -> Parsed<NicRow> {
     let plain = strip_ansi(text);
     let mut out = Parsed::default();
@@ -184,6 +191,7 @@ pub fn parse_nic_list(text: &str) -> Parsed<NicRow> {
 /// display=jname,snapname,creation,refer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SnapshotSum {
+    /// Number of snapshots.
     pub count: u64,
     /// Sum of `refer`, bytes.
     pub bytes: u64,

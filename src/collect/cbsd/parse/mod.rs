@@ -25,7 +25,9 @@ pub use zfs::{ZFS_PROPERTIES, Zvol, parse_kstat_datasets, parse_zfs_volumes};
 /// A parser's rows plus a description of every line it had to skip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed<T> {
+    /// The rows read, in the command's order.
     pub rows: Vec<T>,
+    /// One line per skipped or partly read input line, naming the command and line number.
     pub problems: Vec<String>,
 }
 

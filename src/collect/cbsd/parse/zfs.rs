@@ -11,6 +11,7 @@ pub const ZFS_PROPERTIES: &str = "name,volsize,used,referenced";
 /// One zvol from `zfs list -Hp -t volume -o` [`ZFS_PROPERTIES`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zvol {
+    /// Dataset name, pool first (`zroot/vm/vm10/dsk1.vhd`).
     pub name: String,
     /// Capacity the guest sees, bytes.
     pub volsize: u64,

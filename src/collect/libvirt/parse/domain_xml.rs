@@ -8,21 +8,29 @@ pub struct DomainXml {
     pub os_type: String,
     /// `<memory>` in bytes.
     pub memory: u64,
+    /// `<vcpu>`'s `current`, else its count; 0 where absent.
     pub vcpus: u64,
+    /// `<devices><disk>` with a `<target dev>`, in XML order.
     pub disks: Vec<XmlDisk>,
+    /// `<devices><interface>`, in XML order.
     pub interfaces: Vec<XmlInterface>,
+    /// The first VNC or SPICE `<graphics>`, where there is one.
     pub graphics: Option<Graphics>,
 }
 
+/// One `<disk>` element.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XmlDisk {
+    /// `<target dev>`: the guest's device name (`vda`), the key the stats calls use.
     pub target: String,
     /// `disk`, `cdrom`, `floppy`, `lun`.
     pub device: String,
 }
 
+/// One `<interface>` element.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct XmlInterface {
+    /// `<mac address>`, or empty.
     pub mac: String,
     /// Host-side device (`<target dev>`), present while the domain runs.
     pub target: String,
@@ -32,6 +40,7 @@ pub struct XmlInterface {
     pub network: Option<String>,
 }
 
+/// A `<graphics>` console.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Graphics {
     /// `vnc` or `spice`.
@@ -40,6 +49,7 @@ pub struct Graphics {
     pub address: String,
 }
 
+/// The parts above from one domain's XML; the error says why the XML is not well-formed.
 pub fn parse(xml: &str) -> Result<DomainXml, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("invalid domain XML: {e}"))?;
     let root = doc.root_element();

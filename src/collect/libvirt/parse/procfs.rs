@@ -10,15 +10,24 @@ use crate::model::Process;
 /// The fields of /proc/PID/stat we use (man 5 proc numbering in comments).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stat {
-    pub minflt: u64,    // 10
-    pub majflt: u64,    // 12
-    pub utime: u64,     // 14, clock ticks
-    pub stime: u64,     // 15, clock ticks
-    pub priority: i64,  // 18
-    pub nice: i64,      // 19
-    pub starttime: u64, // 22, clock ticks after boot
-    pub vsize: u64,     // 23, bytes
-    pub rss_pages: u64, // 24
+    /// Field 10: minor page faults.
+    pub minflt: u64,
+    /// Field 12: major page faults.
+    pub majflt: u64,
+    /// Field 14: CPU time in user mode, clock ticks.
+    pub utime: u64,
+    /// Field 15: CPU time in kernel mode, clock ticks.
+    pub stime: u64,
+    /// Field 18: the kernel's priority (20 + nice for normal processes).
+    pub priority: i64,
+    /// Field 19: nice value, -20 to 19.
+    pub nice: i64,
+    /// Field 22: start time, clock ticks after boot.
+    pub starttime: u64,
+    /// Field 23: virtual size, bytes.
+    pub vsize: u64,
+    /// Field 24: resident set, pages.
+    pub rss_pages: u64,
 }
 
 /// Parses /proc/PID/stat. The command name may hold spaces and parentheses, so fields are
@@ -104,14 +113,20 @@ pub const PROC_ROOT: &str = "/proc";
 /// from (every process is read from the same one); read once per run.
 #[derive(Debug, Clone)]
 pub struct Host {
+    /// The /proc tree read ([`PROC_ROOT`], or a recorded one).
     pub root: PathBuf,
+    /// Clock ticks per second (`_SC_CLK_TCK`; 100 where sysconf fails).
     pub clock_ticks: u64,
+    /// Page size, bytes (`_SC_PAGESIZE`; 4096 where sysconf fails).
     pub page_size: u64,
+    /// Host memory (`MemTotal`), bytes.
     pub mem_total: u64,
+    /// Seconds since boot, from `uptime`.
     pub uptime: f64,
 }
 
 impl Host {
+    /// Reads `meminfo` and `uptime` under `root`; the error names the file.
     pub fn read(root: &Path) -> io::Result<Host> {
         let bad = |file: &str| {
             let path = root.join(file);

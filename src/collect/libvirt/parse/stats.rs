@@ -26,7 +26,7 @@ pub fn state_from_libvirt(code: u32) -> State {
     }
 }
 
-/// A state reason code read as the virDomain<State>Reason of `state`, the one place libvirt's
+/// A state reason code read as the `virDomain<State>Reason` of `state`, the one place libvirt's
 /// reason numbers are decoded (bulk stats and `virDomainGetState` alike). NoState, Blocked
 /// and PMSuspended have no reason but `*_UNKNOWN`.
 pub fn reason_from_libvirt(state: State, code: u32) -> StateReason {
@@ -92,9 +92,13 @@ pub fn reason_from_libvirt(state: State, code: u32) -> StateReason {
 /// Which stats groups the driver returned for a domain; the rest must come from per-domain calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Groups {
+    /// `balloon.*`: the memory given ([`Vm::mem_alloc`]).
     pub balloon: bool,
+    /// `vcpu.*`: the vCPU count.
     pub vcpu: bool,
+    /// `block.*`: disks, their sizes and I/O counters.
     pub block: bool,
+    /// `net.*`: NICs and their counters.
     pub net: bool,
 }
 
@@ -102,6 +106,7 @@ pub struct Groups {
 pub struct Params<'a>(HashMap<&'a str, &'a ParamValue>);
 
 impl<'a> Params<'a> {
+    /// Indexes one domain's bulk record; a name given twice keeps its last value.
     pub fn new(params: &'a [(String, ParamValue)]) -> Params<'a> {
         Params(params.iter().map(|(k, v)| (k.as_str(), v)).collect())
     }
@@ -151,6 +156,7 @@ impl<'a> Params<'a> {
         self.u64("net.count").is_some()
     }
 
+    /// `state.state` as the model's state; `None` when the record has none.
     pub fn state(&self) -> Option<State> {
         self.u64("state.state")
             .map(|s| u32::try_from(s).map_or(State::Unknown, state_from_libvirt))
