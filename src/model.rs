@@ -225,7 +225,7 @@ pub enum Reason {
     Migrated,
     /// Running: restored from a saved state file.
     Restored,
-    /// Restored from a snapshot (running, paused, or shutoff for an offline snapshot).
+    /// Restored from a VM snapshot (running, paused, or shutoff for an offline snapshot).
     FromSnapshot,
     /// Running: resumed after a pause.
     Unpaused,
@@ -255,7 +255,7 @@ pub enum Reason {
     Watchdog,
     /// Paused while shutting down.
     ShuttingDown,
-    /// Paused while a snapshot is taken.
+    /// Paused while a VM snapshot is taken.
     Snapshot,
     /// Paused while being started.
     StartingUp,
@@ -370,10 +370,10 @@ pub struct Vm {
     /// Why the VM is in its state (paused by a person or on a disk I/O error, shut off by
     /// the guest or destroyed, ...).
     pub reason: StateReason,
-    /// Number of snapshots.
-    pub snaps: u64,
-    /// Bytes held by snapshots; 0 where unknown.
-    pub snaps_size: u64,
+    /// Number of VM snapshots (libvirt domain snapshots, CBSD jsnapshots).
+    pub vm_snapshots: u64,
+    /// Bytes held by VM snapshots; 0 where unknown.
+    pub vm_snapshots_size: u64,
     /// The hypervisor process; `None` when the VM has none or it could not be read.
     pub process: Option<Process>,
     /// In the order the hypervisor lists them.
@@ -400,8 +400,8 @@ impl Vm {
             console: String::new(),
             autostart: None,
             reason: StateReason::NONE,
-            snaps: 0,
-            snaps_size: 0,
+            vm_snapshots: 0,
+            vm_snapshots_size: 0,
             process: None,
             disks: Vec::new(),
             disk_stats_unknown: false,
@@ -612,10 +612,10 @@ pub struct Totals {
     pub mem_alloc: u64,
     /// vCPUs.
     pub cpus: u64,
-    /// Snapshots.
-    pub snaps: u64,
-    /// Bytes held by snapshots (0 for VMs where it is unknown).
-    pub snaps_size: u64,
+    /// VM snapshots, summed over the VMs.
+    pub vm_snapshots: u64,
+    /// Bytes held by VM snapshots (0 for VMs where it is unknown).
+    pub vm_snapshots_size: u64,
     /// Process stats summed; VMs without a process add nothing.
     pub process: Process,
     /// Disk sums over every VM.
@@ -636,8 +636,8 @@ impl Totals {
             t.vms += 1;
             t.mem_alloc = t.mem_alloc.saturating_add(vm.mem_alloc);
             t.cpus = t.cpus.saturating_add(vm.cpus);
-            t.snaps = t.snaps.saturating_add(vm.snaps);
-            t.snaps_size = t.snaps_size.saturating_add(vm.snaps_size);
+            t.vm_snapshots = t.vm_snapshots.saturating_add(vm.vm_snapshots);
+            t.vm_snapshots_size = t.vm_snapshots_size.saturating_add(vm.vm_snapshots_size);
             if let Some(p) = &vm.process {
                 let s = &mut t.process;
                 s.pcpu += p.pcpu;
@@ -756,7 +756,7 @@ mod tests {
     #[test]
     fn totals_count_snapshots_flushes_and_every_nic_once() {
         let mut a = Vm::new("a", State::Running);
-        a.snaps = 2;
+        a.vm_snapshots = 2;
         a.disks = vec![disk("vda", false, 100, 1, 3)];
         a.nics = vec![
             Nic {
@@ -782,10 +782,10 @@ mod tests {
             ..Default::default()
         });
         let mut b = Vm::new("b", State::Shutoff);
-        b.snaps = 1;
+        b.vm_snapshots = 1;
         b.disks = vec![disk("vda", false, 300, 0, 4)];
         let t = Totals::of(&[a, b]);
-        assert_eq!(t.snaps, 3, "the Perl tool counts snapshots twice");
+        assert_eq!(t.vm_snapshots, 3, "the Perl tool counts snapshots twice");
         assert_eq!(t.disk.io.freqs, 7, "the Perl tool counts flushes twice");
         assert_eq!(t.disk.io.ftime, 3.0);
         assert_eq!(t.net.ibytes, 15, "every NIC, not only the last");

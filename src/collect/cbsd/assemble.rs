@@ -151,8 +151,8 @@ pub fn assemble(bls: Vec<BlsVm>, host: &HostAnswers, warnings: &mut Vec<String>)
             .collect();
         vm.nics = nics(name, vm.state, &index, host, warnings);
         if let Some(sum) = index.snapshots.get(name) {
-            vm.snaps = sum.count;
-            vm.snaps_size = sum.bytes;
+            vm.vm_snapshots = sum.count;
+            vm.vm_snapshots_size = sum.bytes;
         }
         vms.push(vm);
     }

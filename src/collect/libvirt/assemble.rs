@@ -77,7 +77,7 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
         }
     }
     match &raw.snapshots {
-        Ok(n) => vm.snaps = u64::from(*n),
+        Ok(n) => vm.vm_snapshots = u64::from(*n),
         Err(e) => warn("snapshot count", e),
     }
     match &raw.autostart {
@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(vm.os_type, "hvm");
         assert_eq!(vm.console_type, "vnc");
         assert!(vm.console.starts_with("127.0.0.1:59"), "{}", vm.console);
-        assert_eq!((vm.snaps, vm.autostart), (0, Some(false)));
+        assert_eq!((vm.vm_snapshots, vm.autostart), (0, Some(false)));
         assert!(!vm.disk_stats_unknown);
         let names: Vec<(&str, bool)> = vm
             .disks
@@ -313,7 +313,7 @@ mod tests {
             Some(sys::VIR_DOMAIN_SHUTOFF_UNKNOWN),
             "never started"
         );
-        assert_eq!((vm.snaps, vm.autostart), (1, Some(true)));
+        assert_eq!((vm.vm_snapshots, vm.autostart), (1, Some(true)));
         assert_eq!(vm.disks[0].capacity, 64 << 20);
         assert_eq!(vm.console, "", "no port while shut off");
         assert_eq!(vm.nics[0].mac, "52:54:00:4d:00:03");

@@ -50,7 +50,7 @@ pub struct Context<'a> {
     /// failed and each domain is asked.
     pub autostart: Option<&'a HashSet<String>>,
     /// Names of the domains with snapshots, likewise: the others have none to count.
-    pub with_snapshots: Option<&'a HashSet<String>>,
+    pub with_vm_snapshots: Option<&'a HashSet<String>>,
     /// Where QEMU's PID files are, and the host figures /proc reads need.
     pub processes: Option<(&'a Path, &'a procfs::Host)>,
 }
@@ -157,7 +157,7 @@ pub fn domain(
             raw.bridges.push((network.clone(), bridge));
         }
     }
-    raw.snapshots = match cx.with_snapshots {
+    raw.snapshots = match cx.with_vm_snapshots {
         Some(names) if !names.contains(&raw.name) => Ok(0),
         _ => answer(dom.num_snapshots(0)),
     };

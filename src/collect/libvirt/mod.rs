@@ -111,7 +111,8 @@ impl Collector for LibvirtCollector {
         let mut warnings = Vec::new();
         let domains = policy::list(&self.conn, 0)?;
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
-        let with_snapshots = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
+        let with_vm_snapshots =
+            policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
         let host = match &self.pid_dir {
             Some(_) => parse::procfs::Host::read(Path::new(parse::procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
@@ -120,7 +121,7 @@ impl Collector for LibvirtCollector {
         };
         let shared = Shared {
             autostart: autostart.as_ref(),
-            with_snapshots: with_snapshots.as_ref(),
+            with_vm_snapshots: with_vm_snapshots.as_ref(),
             processes: self.pid_dir.as_deref().zip(host.as_ref()),
         };
         let connections = self
@@ -240,7 +241,7 @@ impl LibvirtCollector {
 /// What every group shares: answers asked once for all domains.
 struct Shared<'a> {
     autostart: Option<&'a HashSet<String>>,
-    with_snapshots: Option<&'a HashSet<String>>,
+    with_vm_snapshots: Option<&'a HashSet<String>>,
     processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
 }
 
@@ -256,7 +257,7 @@ fn collect_group(
     let cx = gather::Context {
         conn: &connection.conn,
         autostart: shared.autostart,
-        with_snapshots: shared.with_snapshots,
+        with_vm_snapshots: shared.with_vm_snapshots,
         processes: shared.processes,
     };
     let mut bridges = gather::BridgeCache::default();

@@ -50,8 +50,8 @@ type Field<T> = (&'static str, fn(&T) -> Number);
 const SIZES: [Field<Sizes>; 4] = [
     ("mem_alloc", |s| Int(s.mem_alloc)),
     ("cpus", |s| Int(s.cpus)),
-    ("snaps", |s| Int(s.snaps)),
-    ("snaps_size", |s| Int(s.snaps_size)),
+    ("snaps", |s| Int(s.vm_snapshots)),
+    ("snaps_size", |s| Int(s.vm_snapshots_size)),
 ];
 
 const PROCESS: [Field<Process>; 15] = [
@@ -170,8 +170,8 @@ fn entries<M: SerializeMap, T>(m: &mut M, table: &[Field<T>], from: &T) -> Resul
 struct Sizes {
     mem_alloc: u64,
     cpus: u64,
-    snaps: u64,
-    snaps_size: u64,
+    vm_snapshots: u64,
+    vm_snapshots_size: u64,
 }
 
 /// The keys a VM and the totals share: sizes, process stats, disk and network sums.
@@ -247,8 +247,8 @@ impl Serialize for VmOut<'_> {
             sizes: Sizes {
                 mem_alloc: vm.mem_alloc,
                 cpus: vm.cpus,
-                snaps: vm.snaps,
-                snaps_size: vm.snaps_size,
+                vm_snapshots: vm.vm_snapshots,
+                vm_snapshots_size: vm.vm_snapshots_size,
             },
             process: vm.process.as_ref(),
             disk: known.then_some(&vm.disk_sum()),
@@ -297,8 +297,8 @@ impl Serialize for TotalsOut<'_> {
             sizes: Sizes {
                 mem_alloc: t.mem_alloc,
                 cpus: t.cpus,
-                snaps: t.snaps,
-                snaps_size: t.snaps_size,
+                vm_snapshots: t.vm_snapshots,
+                vm_snapshots_size: t.vm_snapshots_size,
             },
             process: Some(&t.process),
             disk: (!t.disk_stats_unknown).then_some(&t.disk),
