@@ -36,8 +36,6 @@ use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use answers::HostAnswers;
-// shim: removed in the final step (fuzz/ builds a `HostData`).
-pub use answers::HostAnswers as HostData;
 pub use assemble::{assemble, guest_side, state_from_cbsd};
 use gather::{CommandFailure, Runner, Running};
 use parse::{Parsed, Zvol};

@@ -21,9 +21,6 @@ pub mod parse;
 pub mod policy;
 pub mod qemu_process;
 
-// shim: removed in the final step (fuzz/ and emit::xymon's tests use the old paths).
-pub use parse::{domain_xml, procfs, stats};
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};

@@ -180,7 +180,7 @@ mod tests {
     #[cfg(all(feature = "libvirt", target_os = "linux"))]
     #[test]
     fn reasons_from_libvirt_decide_the_colour() {
-        use crate::collect::libvirt::stats::{reason_from_libvirt, state_from_libvirt};
+        use crate::collect::libvirt::parse::stats::{reason_from_libvirt, state_from_libvirt};
         use virt::sys;
         let colour = |state: u32, reason: u32, autostart: bool| {
             let mut vm = vm("v", state_from_libvirt(state), Some(autostart));

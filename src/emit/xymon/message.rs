@@ -25,10 +25,10 @@ use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
 use super::status_page::{escape, failure_text, status_text, summary};
-use crate::xymon_wire::{Counter, CounterRates, Format, Messages, SKIP_END, SKIP_START, VmSample};
-
-// shim: removed in the final step (this file itself uses them too)
-pub use crate::xymon_wire::{END_MARKER, MARKER_PREFIX};
+use crate::xymon_wire::{
+    Counter, CounterRates, END_MARKER, Format, MARKER_PREFIX, Messages, SKIP_END, SKIP_START,
+    VmSample,
+};
 
 /// What a run's messages are made of, before they are split.
 struct Parts {
@@ -45,20 +45,8 @@ struct Parts {
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
-pub fn build(report: &impl ToMessages, settings: &Settings) -> Vec<String> {
-    report.to_messages(settings)
-}
-
-// shim: removed in the final step (`build` then takes a `&Report`; this lets it take the old
-// `settings::Report` too)
-pub trait ToMessages {
-    fn to_messages(&self, settings: &Settings) -> Vec<String>;
-}
-
-impl ToMessages for Report<'_> {
-    fn to_messages(&self, settings: &Settings) -> Vec<String> {
-        split(parts(self, settings), settings.max_size)
-    }
+pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
+    split(parts(report, settings), settings.max_size)
 }
 
 fn parts(report: &Report, settings: &Settings) -> Parts {
@@ -92,7 +80,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
     // Only a status can turn red: a failed run always sends one, whatever was asked for.
     let messages = match report {
         Report::Failed { .. } => Messages::Status,
-        Report::Collected { .. } => settings.kind,
+        Report::Collected { .. } => settings.messages,
     };
     let text_room = settings.max_size.saturating_sub(
         status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
@@ -148,35 +136,6 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         text_block: format!("{SKIP_START}{text}{SKIP_END}"),
         groups,
         messages,
-    }
-}
-
-// shim: removed in the final step (with `settings::Report`)
-impl ToMessages for super::settings::Report<'_> {
-    fn to_messages(&self, settings: &Settings) -> Vec<String> {
-        match *self {
-            super::settings::Report::Collected {
-                snapshot,
-                previous,
-                rates_lost,
-            } => {
-                let previous = previous.filter(|_| settings.format.uses_rates());
-                let computed = crate::rates::compute(
-                    snapshot,
-                    previous,
-                    crate::rates::max_rate_age(settings.interval),
-                );
-                super::report::Report::Collected {
-                    snapshot,
-                    rates: computed.per_vm.as_deref(),
-                    rates_lost,
-                }
-                .to_messages(settings)
-            }
-            super::settings::Report::Failed { error, at } => {
-                super::report::Report::Failed { error, at }.to_messages(settings)
-            }
-        }
     }
 }
 
