@@ -24,7 +24,8 @@ use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
-use super::status_page::{escape, failure_text, status_text, summary};
+use super::status_page::{failure_text, status_text, summary};
+use crate::text::for_status_page;
 use crate::xymon_wire::{
     Counter, CounterRates, END_MARKER, Format, MARKER_PREFIX, Messages, SKIP_END, SKIP_START,
     VmSample,
@@ -107,12 +108,8 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             // Both extra lines are counted in the status's budget: the path in the rates line
             // is the admin's and may be as long as paths get.
             let lost_line = rates_lost.map_or_else(String::new, |why| {
-                let line = escape(why);
-                let mut end = line.len().min(text_budget / 4);
-                while !line.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("&yellow {}\n", &line[..end])
+                let line = for_status_page(why, None, Some(text_budget / 4));
+                format!("&yellow {line}\n")
             });
             // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
             // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph has:
