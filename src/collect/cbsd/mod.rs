@@ -30,7 +30,7 @@ pub mod parse;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::options::Collector;
 use crate::error::CollectError;
@@ -200,11 +200,6 @@ impl Collector for CbsdCollector {
                 .map(|text| rows(parse::parse_ps(&text), &mut warnings)),
         };
         let vms = assemble(bls, &host, &mut warnings);
-        Ok(Snapshot {
-            backend: Backend::Cbsd,
-            taken_at: SystemTime::now(),
-            vms,
-            warnings,
-        })
+        Ok(Snapshot::new(Backend::Cbsd, vms).with_warnings(warnings))
     }
 }

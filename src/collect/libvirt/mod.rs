@@ -23,7 +23,7 @@ pub mod qemu_process;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use virt::connect::Connect;
 use virt::domain::Domain;
@@ -140,12 +140,7 @@ impl Collector for LibvirtCollector {
             warnings.append(&mut group_warnings);
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Snapshot {
-            backend: Backend::Libvirt,
-            taken_at: SystemTime::now(),
-            vms,
-            warnings,
-        })
+        Ok(Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings))
     }
 }
 

@@ -88,12 +88,8 @@ mod tests {
     use crate::model::Backend;
 
     fn snapshot(vms: Vec<Vm>) -> Snapshot {
-        Snapshot {
-            backend: Backend::Libvirt,
-            taken_at: std::time::SystemTime::now(),
-            vms,
-            warnings: vec!["VM 'gone' vanished during collection; left out".into()],
-        }
+        Snapshot::new(Backend::Libvirt, vms)
+            .with_warning("VM 'gone' vanished during collection; left out")
     }
 
     fn vm(name: &str, state: State, autostart: Option<bool>) -> Vm {
