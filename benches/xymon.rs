@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::message;
-use hv_monitor::emit::xymon::metrics::VmSample;
-use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
-use hv_monitor::rates::RateState;
+use hv_monitor::emit::xymon::report::Report;
+use hv_monitor::emit::xymon::settings::Settings;
+use hv_monitor::rates::{self, PreviousCounters};
 use hv_monitor::rrd_script;
 use hv_monitor::transport::combo::combine;
 use hv_monitor::transport::{Sender, Target};
+use hv_monitor::xymon_wire::{Format, Messages, VmSample};
 use support::xymon::Server;
 use support::{mass_failure, node_xml, scratch};
 
@@ -31,17 +32,12 @@ const HOST: &str = "hv-bench.example.com";
 const ROUNDS: u32 = 5;
 
 fn settings(format: Format) -> Settings {
-    Settings {
-        host: HOST.replace('.', ","),
-        column: match format {
-            Format::RrdScript => "hvmonrrd".into(),
-            _ => "hvmon".into(),
-        },
+    Settings::new(
+        &HOST.replace('.', ","),
+        format.default_column(),
         format,
-        kind: Kind::Status,
-        interval: Duration::from_secs(300),
-        max_size: DEFAULT_MAX_SIZE,
-    }
+        Messages::Status,
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -148,18 +144,23 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
         let snapshot = collect::collect(Backend::Libvirt, &options).expect("collect");
         let samples: Vec<VmSample> = first.vms.iter().map(VmSample::of).collect();
-        let previous = RateState::new(first.taken_at, &samples);
-        let report = Report::Collected {
-            snapshot: &snapshot,
-            previous: Some(&previous),
-            rates_lost: None,
-        };
+        let previous = PreviousCounters::new(first.taken_at, &samples);
 
+        // Rates are computed in the timed loop: building a run's messages includes them.
         let time_build = |format: Format| {
             let started = Instant::now();
             let mut messages = Vec::new();
             for _ in 0..ROUNDS {
-                messages = message::build(&report, &settings(format));
+                let settings = settings(format);
+                let previous = Some(&previous).filter(|_| format.uses_rates());
+                let computed =
+                    rates::compute(&snapshot, previous, rates::max_rate_age(settings.interval));
+                let report = Report::Collected {
+                    snapshot: &snapshot,
+                    rates: computed.per_vm.as_deref(),
+                    rates_lost: None,
+                };
+                messages = message::build(&report, &settings);
             }
             (started.elapsed() / ROUNDS, messages)
         };

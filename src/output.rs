@@ -12,18 +12,21 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::{WriteError, exit};
+use crate::error::WriteError;
 use crate::safe_file::{self, Owner};
 
 /// Replaces each `(path, contents)` with its contents, file mode `mode`; on error every target
 /// keeps its old content and the error names the target, never a temporary file. Only a
 /// regular file (or nothing) at a target is replaced: a device, FIFO, socket, directory or
-/// symbolic link there is refused, never swapped for a file of ours.
-pub fn replace_files(files: &[(&Path, &[u8])], mode: u32) -> Result<(), WriteError> {
+/// symbolic link there is refused, never swapped for a file of ours. `Ok` holds notes for
+/// the admin (a file named like our temporary files that is not ours, left alone): the
+/// caller shows them.
+pub fn replace_files(files: &[(&Path, &[u8])], mode: u32) -> Result<Vec<String>, WriteError> {
     let mut written = Vec::with_capacity(files.len());
+    let mut notes = Vec::new();
     for (path, contents) in files {
         refuse_unless_replaceable(path)?;
-        remove_leftovers(path);
+        remove_leftovers(path, &mut notes);
         written.push(write_temp(path, contents, mode)?);
     }
     // A rename can still fail (an immutable file, a target changed meanwhile), so each target
@@ -57,7 +60,7 @@ pub fn replace_files(files: &[(&Path, &[u8])], mode: u32) -> Result<(), WriteErr
             return Err(error);
         }
     }
-    Ok(())
+    Ok(notes)
 }
 
 fn refuse_unless_replaceable(path: &Path) -> Result<(), WriteError> {
@@ -178,8 +181,9 @@ fn strip_temp_name(e: &std::io::Error) -> String {
 /// Removes what killed runs left of `path`'s temporary files and second names: only
 /// regular files of ours, opened without following links, that no live run holds locked.
 /// (Removing a name never touches another name of the same file, so a second name that
-/// still shares the target's file goes as safely as a temporary file.)
-fn remove_leftovers(path: &Path) {
+/// still shares the target's file goes as safely as a temporary file.) Files of others with
+/// such names are left, with a note in `notes`.
+fn remove_leftovers(path: &Path, notes: &mut Vec<String>) {
     let dir = dir_of(path);
     let prefixes = [temp_prefix(path), old_prefix(path)];
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -211,7 +215,7 @@ fn remove_leftovers(path: &Path) {
             }
             Err(e) if e.is_missing() => {} // another run removed it first
             // Never ours: someone else made a name like our temporary files.
-            Err(e) => crate::diag!("hv_monitor: warning: temporary file {e}; left alone"),
+            Err(e) => notes.push(format!("temporary file {e}; left alone")),
         }
     }
 }
@@ -288,33 +292,6 @@ pub fn write_stdout(bytes: &[u8], until: std::time::Instant) -> Result<(), Stdou
         }
     }
     Ok(())
-}
-
-/// Writes a job's output to stdout by `until` and returns the run's exit code: `code`, or when
-/// that is success and stdout failed, [`exit::WRITE_FAILED`] (the reason on stderr, except
-/// for a reader that went away) or [`exit::DEADLINE`] for a reader that stopped reading.
-/// An earlier failure's code is kept: it is the first thing to fix.
-pub fn finish_on_stdout(bytes: &[u8], until: std::time::Instant, code: i32) -> i32 {
-    let failed = match write_stdout(bytes, until) {
-        Ok(()) => return code,
-        Err(StdoutError::Closed) => exit::WRITE_FAILED,
-        Err(StdoutError::Failed { written, source }) => {
-            crate::diag!(
-                "hv_monitor: cannot write to stdout: {source} ({written} of {} bytes written)",
-                bytes.len()
-            );
-            exit::WRITE_FAILED
-        }
-        Err(StdoutError::Stalled { written }) => {
-            crate::diag!(
-                "hv_monitor: stdout: the reader took no more output by the deadline ({written} \
-                 of {} bytes written); giving up",
-                bytes.len()
-            );
-            exit::DEADLINE
-        }
-    };
-    if code == exit::OK { failed } else { code }
 }
 
 /// How long stdout gets at least, however late in the deadline the output is ready: a reader

@@ -633,7 +633,7 @@ fn missing_zfs_on_a_ufs_host_costs_only_zvol_data() {
 
 #[test]
 fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
-    use hv_monitor::emit::xymon::names::vm_key;
+    use hv_monitor::xymon_wire::vm_key;
     let host = "bhyve1.example.com";
     let run = run_cbsd(&fake_bin(), &["xymon", "--print", "--host", host], &[]);
     assert!(run.output.status.success(), "{}", run.stderr());

@@ -10,10 +10,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use hv_monitor::emit::librenms::safe_text;
-use hv_monitor::emit::xymon::message::{END_MARKER, MARKER_PREFIX};
-use hv_monitor::emit::xymon::metrics::Counter;
-use hv_monitor::emit::xymon::names::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key};
 use hv_monitor::rrd_script;
+use hv_monitor::xymon_wire::{
+    Counter, END_MARKER, MARKER_PREFIX, MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key,
+};
 use proptest::prelude::*;
 
 #[path = "../fuzz/src/lib.rs"]

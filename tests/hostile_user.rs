@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::install::Installed;
 use support::xymon::{self, Server};
-use support::{hv_monitor, require, text};
+use support::{hv_monitor, read_rate, require, text};
 
 /// Our private xymond (this binary's port range is 19870-19879).
 const XYMON_PORT: u16 = 19870;
@@ -270,13 +270,6 @@ fn forged_state(dir: &Path) -> PathBuf {
 }
 
 /// The test domain's read rate in a printed splitncv message, when there is one.
-fn read_rate(stdout: &[u8]) -> Option<f64> {
-    text(stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("vm_test_rbytes : "))
-        .map(|v| v.parse().unwrap())
-}
-
 fn is_fifo(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
 }
@@ -382,7 +375,7 @@ fn a_forged_state_file_gives_no_rates() {
     std::fs::copy(&forged, &ours).unwrap();
     let out = print(&ours);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let rate = read_rate(&out.stdout).expect("a rate from our own file");
+    let rate = read_rate(&out).expect("a rate from our own file");
     assert!(
         rate > 1e12,
         "the forged counters give an absurd rate: {rate}"
@@ -394,7 +387,7 @@ fn a_forged_state_file_gives_no_rates() {
     let out = print(&theirs);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(8), "{err}");
-    assert_eq!(read_rate(&out.stdout), None, "no rate from a planted file");
+    assert_eq!(read_rate(&out), None, "no rate from a planted file");
     assert!(
         err.contains(&format!(
             "state file '{}' refused: owned by uid {}",
@@ -410,7 +403,7 @@ fn a_forged_state_file_gives_no_rates() {
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = print(&open);
     assert_eq!(out.status.code(), Some(8));
-    assert_eq!(read_rate(&out.stdout), None);
+    assert_eq!(read_rate(&out), None);
     assert!(text(&out.stderr).contains("refused: writable by others (mode 0666)"));
 }
 

@@ -404,11 +404,9 @@ mod from_the_model {
     }
 
     fn snapshot(vms: BTreeMap<String, Vec<String>>) -> Snapshot {
-        Snapshot {
-            backend: Backend::Cbsd,
-            taken_at: std::time::SystemTime::UNIX_EPOCH,
-            vms: vms
-                .into_iter()
+        Snapshot::new(
+            Backend::Cbsd,
+            vms.into_iter()
                 .map(|(vm_name, disks)| {
                     let mut vm = Vm::new(vm_name, State::Running);
                     vm.disks = disks
@@ -422,8 +420,8 @@ mod from_the_model {
                     vm
                 })
                 .collect(),
-            warnings: Vec::new(),
-        }
+        )
+        .taken_at(std::time::SystemTime::UNIX_EPOCH)
     }
 
     proptest! {

@@ -21,7 +21,7 @@ use serde_json::Value;
 use support::install::Installed;
 use support::librenms::librenms_decode;
 use support::stuck_guest::StuckGuest;
-use support::{hv_monitor, lab_dir, qemu_uri, require, run, stderr, stdout};
+use support::{hv_monitor, lab_dir, qemu_uri, read_rate, require, run, stderr, stdout};
 
 static LAB: Mutex<()> = Mutex::new(());
 
@@ -599,13 +599,6 @@ fn xymon_print(state: &Path) -> Output {
 }
 
 /// The test domain's read rate, when the run sent one.
-fn read_rate(out: &Output) -> Option<f64> {
-    stdout(out)
-        .lines()
-        .find_map(|l| l.strip_prefix("vm_test_rbytes : "))
-        .map(|v| v.parse().unwrap())
-}
-
 /// The test driver's disk counters grow by 50,000 bytes a second; a rate from a mismatched
 /// pair of samples would be far off.
 fn assert_plausible(rate: f64) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::colour;
-use hv_monitor::emit::xymon::names::vm_key;
+use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
 use support::{require, run, scratch, text};

@@ -21,8 +21,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hv_monitor::emit::xymon::message::END_MARKER;
-use hv_monitor::emit::xymon::names::vm_key;
+use hv_monitor::xymon_wire::END_MARKER;
+use hv_monitor::xymon_wire::vm_key;
 use support::mass_failure::{COUNTS, NAME_LENGTHS, build_all, collect, write_node};
 use support::xymon::{self, Server, rrd_info};
 use support::{run, scratch, text};

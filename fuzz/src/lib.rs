@@ -10,16 +10,19 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hv_monitor::collect::cbsd::parse as cbsd;
-use hv_monitor::collect::cbsd::{HostData, assemble};
+use hv_monitor::collect::cbsd::{HostAnswers, assemble};
 use hv_monitor::emit::librenms::names::rrd_safe_name;
 use hv_monitor::emit::librenms::{Detail, Form, document, safe_text, utf8_text};
-use hv_monitor::emit::xymon::message::{self, END_MARKER, MARKER_PREFIX};
-use hv_monitor::emit::xymon::metrics::{Counter, TotalGauge, VmGauge, VmSample};
-use hv_monitor::emit::xymon::names::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key, vm_keys};
-use hv_monitor::emit::xymon::settings::{DEFAULT_MAX_SIZE, Format, Kind, Report, Settings};
+use hv_monitor::emit::xymon::message;
+use hv_monitor::emit::xymon::report::Report;
+use hv_monitor::emit::xymon::settings::Settings;
 use hv_monitor::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
-use hv_monitor::rates::RateState;
+use hv_monitor::rates::PreviousCounters;
 use hv_monitor::rrd_script;
+use hv_monitor::xymon_wire::{
+    Counter, END_MARKER, Format, MARKER_PREFIX, MAX_KEY_LEN, Messages, TotalGauge, VmGauge,
+    VmSample, ncv_rule, splitncv_rule, vm_key, vm_keys,
+};
 
 /// The metric names, from the metric types.
 pub fn vm_gauges() -> Vec<&'static str> {
@@ -181,30 +184,23 @@ pub fn xymon_names(data: &[u8]) {
         assert!(ncv.len() <= 19 && ncv.bytes().all(|b| b.is_ascii_alphanumeric()));
     }
 
-    let snapshot = Snapshot {
-        backend: Backend::Libvirt,
-        taken_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        vms: names
+    let snapshot = Snapshot::new(
+        Backend::Libvirt,
+        names
             .iter()
             .enumerate()
             .map(|(i, name)| vm_with_known_stats(name, i as u64))
             .collect(),
-        warnings: names.iter().map(|n| format!("VM '{n}' warned")).collect(),
-    };
+    )
+    .taken_at(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    .with_warnings(names.iter().map(|n| format!("VM '{n}' warned")));
     let report = Report::Collected {
         snapshot: &snapshot,
-        previous: None,
+        rates: None,
         rates_lost: None,
     };
-    for format in [Format::SplitNcv, Format::Ncv, Format::RrdScript] {
-        let settings = Settings {
-            host: "hv1,example,com".into(),
-            column: RRD_TEST.into(),
-            format,
-            kind: Kind::Status,
-            interval: Duration::from_secs(300),
-            max_size: DEFAULT_MAX_SIZE,
-        };
+    for format in Format::ALL {
+        let settings = Settings::new("hv1,example,com", RRD_TEST, format, Messages::Status);
         let messages = message::build(&report, &settings);
         let mut seen = BTreeSet::new();
         for m in &messages {
@@ -369,10 +365,13 @@ fn expected_name(name: &str, format: Format, by_key: &HashMap<String, &str>) -> 
 /// The rates state file, as another version, a crash or a person may have left it: read or
 /// refused, and what is read gives finite, non-negative rates and writes back the same.
 pub fn rate_state(data: &[u8]) {
-    let Ok(state) = RateState::from_json(&text(data)) else {
+    let Ok(state) = PreviousCounters::from_json(&text(data)) else {
         return;
     };
-    assert_eq!(RateState::from_json(&state.to_json()).as_ref(), Ok(&state));
+    assert_eq!(
+        PreviousCounters::from_json(&state.to_json()).as_ref(),
+        Ok(&state)
+    );
     let mut vm = vm_with_known_stats("vm", 0);
     vm.state = State::Running;
     let sample = VmSample::of(&vm);
@@ -424,16 +423,15 @@ pub fn librenms(data: &[u8]) {
     names.sort();
     names.dedup();
     names.truncate(8);
-    let snapshot = Snapshot {
-        backend: Backend::Cbsd,
-        taken_at: SystemTime::UNIX_EPOCH,
-        vms: names
+    let snapshot = Snapshot::new(
+        Backend::Cbsd,
+        names
             .iter()
             .enumerate()
             .map(|(i, n)| vm_with_known_stats(n, i as u64))
             .collect(),
-        warnings: Vec::new(),
-    };
+    )
+    .taken_at(SystemTime::UNIX_EPOCH);
     check_document(&snapshot, Form::Plain);
     check_document(&snapshot, Form::Compressed);
 }
@@ -509,7 +507,7 @@ fn check_document(snapshot: &Snapshot, form: Form) {
 /// A libvirt domain XML: parsed or refused; a console address is `listen:port`.
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub fn domain_xml(data: &[u8]) {
-    use hv_monitor::collect::libvirt::domain_xml::parse;
+    use hv_monitor::collect::libvirt::parse::domain_xml::parse;
     let Ok(x) = parse(&text(data)) else { return };
     if let Some(g) = x.graphics {
         assert!(g.kind == "vnc" || g.kind == "spice");
@@ -526,7 +524,7 @@ pub fn domain_xml(data: &[u8]) {
 /// refused, and a parsed stat gives finite, non-negative process figures.
 #[cfg(target_os = "linux")]
 pub fn procfs(data: &[u8]) {
-    use hv_monitor::collect::libvirt::procfs::{
+    use hv_monitor::collect::libvirt::parse::procfs::{
         Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
         process,
     };
@@ -672,7 +670,7 @@ pub fn cbsd_assemble(data: &[u8]) {
     let nics = out(2).and_then(|t| rows_of(cbsd::parse_nic_list(t), &mut warnings));
     let snapshots = out(3).and_then(|t| rows_of(cbsd::parse_snapshots(t), &mut warnings));
     let zvols = out(4).and_then(|t| rows_of(cbsd::parse_zfs_volumes(t), &mut warnings));
-    let host = HostData {
+    let host = HostAnswers {
         disks,
         nics,
         snapshots,
@@ -685,29 +683,24 @@ pub fn cbsd_assemble(data: &[u8]) {
     let bls_count = bls.len();
     let vms = assemble(bls, &host, &mut warnings);
     assert!(vms.len() <= bls_count);
-    let snapshot = Snapshot {
-        backend: Backend::Cbsd,
-        taken_at: UNIX_EPOCH,
-        vms,
-        warnings,
-    };
+    let snapshot = Snapshot::new(Backend::Cbsd, vms)
+        .taken_at(UNIX_EPOCH)
+        .with_warnings(warnings);
     check_document(&snapshot, Form::Plain);
     check_document(&snapshot, Form::Compressed);
     let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
     let by_key: HashMap<String, &str> = vm_keys(&names).into_iter().zip(names).collect();
     let report = Report::Collected {
         snapshot: &snapshot,
-        previous: None,
+        rates: None,
         rates_lost: None,
     };
-    let settings = Settings {
-        host: "hv1,example,com".into(),
-        column: RRD_TEST.into(),
-        format: Format::RrdScript,
-        kind: Kind::Status,
-        interval: Duration::from_secs(300),
-        max_size: DEFAULT_MAX_SIZE,
-    };
+    let settings = Settings::new(
+        "hv1,example,com",
+        RRD_TEST,
+        Format::RrdScript,
+        Messages::Status,
+    );
     let mut seen = BTreeSet::new();
     for m in message::build(&report, &settings) {
         check_graph_lines(&m, Format::RrdScript, &by_key, &mut seen);

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::stdio::{finish_on_stdout, print_notes};
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::librenms::{self, SNMP_TOTAL_LIMIT, SNMP_UDP_LIMIT};
 use crate::error::{RunError, exit};
-use crate::output::{finish_on_stdout, replace_files, stdout_deadline};
+use crate::output::{replace_files, stdout_deadline};
 
 /// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
 pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
@@ -55,13 +56,14 @@ pub fn run(options: &Options) -> i32 {
             if options.write {
                 let json = format!("{document}\n");
                 let snmp = format!("{compressed}\n");
-                replace_files(
+                let notes = replace_files(
                     &[
                         (&options.output, json.as_bytes()),
                         (&snmp_path(&options.output), snmp.as_bytes()),
                     ],
                     0o644,
                 )?;
+                print_notes(&notes);
             }
             Ok::<_, RunError>(if options.compress {
                 compressed

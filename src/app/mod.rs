@@ -3,6 +3,7 @@
 
 mod end;
 pub mod librenms;
+mod stdio;
 pub mod xymon;
 
 pub use end::end_process;

@@ -20,9 +20,6 @@ pub use crate::model::Backend;
 use crate::model::Snapshot;
 pub use options::{CollectOptions, Collector};
 
-// shim: removed in the final step (the process ends through `app::end_process`).
-pub use crate::app::end_process as exit;
-
 /// Opens the backend and takes one snapshot.
 pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {
     collect_before(backend, options, None)

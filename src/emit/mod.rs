@@ -2,6 +2,3 @@
 
 pub mod librenms;
 pub mod xymon;
-
-// shim: removed in the final step
-pub(crate) use crate::hash::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};

@@ -16,14 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Snapshot;
-use crate::xymon_wire::{Counter, VmSample};
+use crate::xymon_wire::{Counter, CounterRates, VmSample};
 
 pub mod store;
-
-// shim: removed in the final step
-pub use crate::xymon_wire::{CounterRates, display_rates, total_rates};
-// shim: removed in the final step
-pub use PreviousCounters as RateState;
 
 /// What the counters file keeps of one VM.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

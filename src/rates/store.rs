@@ -24,6 +24,15 @@ pub const DEFAULT_STATE_DIR: &str = "/var/db/hv-monitor";
 pub const COUNTERS_LOCK_WAIT: Duration = Duration::from_secs(1);
 const STATE_LOCK_POLL: Duration = Duration::from_millis(20);
 
+/// What [`CountersLock::read`] found in a counters file of ours.
+#[derive(Debug, PartialEq)]
+pub struct Read {
+    /// The previous run's counters, if there are any to use.
+    pub counters: Option<PreviousCounters>,
+    /// Why a file of ours was ignored (damaged, or from another version), for stderr.
+    pub warning: Option<String>,
+}
+
 /// A counters file is a few hundred bytes per VM; anything near this is not ours.
 const MAX_COUNTERS_BYTES: u64 = 64 << 20;
 
@@ -183,29 +192,37 @@ impl CountersLock {
         }
     }
 
-    /// The previous run's counters. `Ok(None)`: none to use (a first run, or a damaged file
-    /// of ours, reported as a warning; rates resume next run). `Err`: the file failed a
+    /// The previous run's counters. `counters: None`: none to use (a first run, or a damaged
+    /// file of ours, then with a `warning`; rates resume next run). `Err`: the file failed a
     /// check (not ours, not a regular file, too large): it is not believed.
-    pub fn read(&self) -> Result<Option<PreviousCounters>, SafeFileError> {
+    pub fn read(&self) -> Result<Read, SafeFileError> {
         let bytes = match safe_file::read_capped(&self.counters_file, MAX_COUNTERS_BYTES, Owner::Us)
         {
             Ok(bytes) => bytes,
-            Err(e) if e.is_missing() => return Ok(None),
+            Err(e) if e.is_missing() => {
+                return Ok(Read {
+                    counters: None,
+                    warning: None,
+                });
+            }
             Err(e) => return Err(e),
         };
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(PreviousCounters::from_json);
-        match parsed {
-            Ok(state) => Ok(Some(state)),
-            Err(e) => {
-                crate::diag!(
-                    "hv_monitor: warning: ignoring state file '{}' ({e}); rates resume next run",
+        Ok(match parsed {
+            Ok(counters) => Read {
+                counters: Some(counters),
+                warning: None,
+            },
+            Err(e) => Read {
+                counters: None,
+                warning: Some(format!(
+                    "ignoring state file '{}' ({e}); rates resume next run",
                     self.counters_file.display()
-                );
-                Ok(None)
-            }
-        }
+                )),
+            },
+        })
     }
 
     /// The counters file this lock is for.
@@ -213,8 +230,9 @@ impl CountersLock {
         &self.counters_file
     }
 
-    /// Replaces the counters file (mode 0600) with `state`.
-    pub fn write(&self, state: &PreviousCounters) -> Result<(), WriteError> {
+    /// Replaces the counters file (mode 0600) with `state`; `Ok` holds notes for the admin
+    /// (see [`replace_files`]).
+    pub fn write(&self, state: &PreviousCounters) -> Result<Vec<String>, WriteError> {
         replace_files(&[(&self.counters_file, state.to_json().as_bytes())], 0o600)
     }
 }
@@ -258,11 +276,14 @@ mod tests {
         let lock = CountersLock::acquire(&path, Duration::ZERO)
             .unwrap()
             .unwrap();
-        assert!(lock.read().unwrap().is_none(), "missing: a first run");
+        assert!(
+            lock.read().unwrap().counters.is_none(),
+            "missing: a first run"
+        );
         std::fs::write(&path, b"\xff\xfe not UTF-8").unwrap();
-        assert!(lock.read().unwrap().is_none());
+        assert!(lock.read().unwrap().counters.is_none());
         std::fs::write(&path, b"{\"version\":1,\"taken_at_ms\":").unwrap();
-        assert!(lock.read().unwrap().is_none(), "cut short");
+        assert!(lock.read().unwrap().counters.is_none(), "cut short");
         let huge = File::create(&path).unwrap();
         huge.set_len(MAX_COUNTERS_BYTES + 1).unwrap();
         assert!(lock.read().is_err(), "far too big to be ours");
@@ -270,7 +291,7 @@ mod tests {
         lock.write(&good).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "private");
-        assert_eq!(lock.read().unwrap(), Some(good));
+        assert_eq!(lock.read().unwrap().counters, Some(good));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = lock.read().unwrap_err().to_string();
         assert!(err.contains("s.json' refused: writable by others"), "{err}");

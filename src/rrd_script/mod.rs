@@ -30,6 +30,7 @@ use std::path::Path;
 
 use crate::error::RrdScriptError;
 use crate::safe_file;
+use crate::text::{Shown, for_terminal};
 use crate::xymon_wire::{
     Counter, DEFAULT_MAX_SIZE, DERIVE, END_MARKER, Format, GAUGE, MARKER_PREFIX, MAX_INTERVAL_SECS,
     MAX_KEY_LEN, TotalGauge, VmGauge, number, valid_column,
@@ -37,6 +38,10 @@ use crate::xymon_wire::{
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
 pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
+
+/// Characters of hostile input an error message quotes (escaped as Rust does, so a quote in
+/// it cannot close ours).
+const SHOWN_MAX: usize = 60;
 
 /// The most VMs one message from `hv_monitor xymon` can carry: its largest message
 /// ([`DEFAULT_MAX_SIZE`], the top of `--max-size`) filled with the smallest VM groups it
@@ -180,24 +185,27 @@ fn check_first_line(first: &str, host: &str, column: &str) -> Result<(), String>
     {
         return Err(format!(
             "line 1: not a status or data message (starts with '{}')",
-            truncate(verb)
+            for_terminal(verb, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     }
     let target = words.next().unwrap_or("");
     let Some((msg_host, msg_column)) = target.rsplit_once('.') else {
-        return Err(format!("line 1: '{}' is not HOST.TEST", truncate(target)));
+        return Err(format!(
+            "line 1: '{}' is not HOST.TEST",
+            for_terminal(target, Shown::chars(SHOWN_MAX).rust_escaped())
+        ));
     };
     if msg_column != column {
         return Err(format!(
             "line 1: the message is for test '{}', we were called for '{column}'",
-            truncate(msg_column)
+            for_terminal(msg_column, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     }
     if msg_host.replace(',', ".") != host.replace(',', ".") {
         return Err(format!(
             "line 1: the message is for host '{}', we were called for '{}'",
-            truncate(msg_host),
-            truncate(host)
+            for_terminal(msg_host, Shown::chars(SHOWN_MAX).rust_escaped()),
+            for_terminal(host, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     }
     Ok(())
@@ -221,14 +229,14 @@ fn parse_marker(line: &str) -> Result<u64, String> {
                 return Err(format!(
                     "line 2: the message is in '{}' form; the extra-script reads only \
                      `hv_monitor xymon --format rrd-script`",
-                    truncate(format)
+                    for_terminal(format, Shown::chars(SHOWN_MAX).rust_escaped())
                 ));
             }
             match seconds.parse::<u64>() {
                 Ok(s) if (1..=MAX_INTERVAL_SECS).contains(&s) => Ok(s),
                 _ => Err(format!(
                     "line 2: interval '{}' is not 1..{MAX_INTERVAL_SECS} seconds",
-                    truncate(seconds)
+                    for_terminal(seconds, Shown::chars(SHOWN_MAX).rust_escaped())
                 )),
             }
         }
@@ -244,10 +252,16 @@ enum Object {
 /// `all_METRIC : VALUE` or `vm_KEY_METRIC : VALUE`, nothing else on the line.
 fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     let Some((name, value)) = line.split_once(" : ") else {
-        return Err(format!("not 'NAME : VALUE': '{}'", truncate(line)));
+        return Err(format!(
+            "not 'NAME : VALUE': '{}'",
+            for_terminal(line, Shown::chars(SHOWN_MAX).rust_escaped())
+        ));
     };
     let Some((object, metric)) = name.rsplit_once('_') else {
-        return Err(format!("unknown name '{}'", truncate(name)));
+        return Err(format!(
+            "unknown name '{}'",
+            for_terminal(name, Shown::chars(SHOWN_MAX).rust_escaped())
+        ));
     };
     let (object, gauges) = if object == "all" {
         (
@@ -260,14 +274,20 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
             VmGauge::ALL.map(VmGauge::name).to_vec(),
         )
     } else {
-        return Err(format!("unknown name '{}'", truncate(name)));
+        return Err(format!(
+            "unknown name '{}'",
+            for_terminal(name, Shown::chars(SHOWN_MAX).rust_escaped())
+        ));
     };
     if let Some(gauge) = gauges.into_iter().find(|g| *g == metric) {
         Ok((object, gauge, parse_gauge(value)?))
     } else if let Some(counter) = Counter::ALL.into_iter().find(|c| c.name() == metric) {
         Ok((object, counter.name(), parse_counter(value)?))
     } else {
-        Err(format!("unknown metric '{}'", truncate(metric)))
+        Err(format!(
+            "unknown metric '{}'",
+            for_terminal(metric, Shown::chars(SHOWN_MAX).rust_escaped())
+        ))
     }
 }
 
@@ -289,7 +309,10 @@ fn parse_gauge(v: &str) -> Result<Value, String> {
             .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
     match v.parse::<f64>() {
         Ok(x) if plain && x.is_finite() => Ok(Value::Gauge(x)),
-        _ => Err(format!("'{}' is not a number", truncate(v))),
+        _ => Err(format!(
+            "'{}' is not a number",
+            for_terminal(v, Shown::chars(SHOWN_MAX).rust_escaped())
+        )),
     }
 }
 
@@ -300,19 +323,15 @@ fn parse_counter(v: &str) -> Result<Value, String> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "'{}' is not a counter (a whole number)",
-            truncate(v)
+            for_terminal(v, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     }
-    v.parse::<u64>()
-        .map(Value::Counter)
-        .map_err(|_| format!("'{}' is too large for a counter", truncate(v)))
-}
-
-/// At most 60 characters of hostile input in an error message, control characters shown.
-fn truncate(s: &str) -> String {
-    let cut: String = s.chars().take(60).collect();
-    let more = if cut.len() < s.len() { "..." } else { "" };
-    format!("{}{more}", cut.escape_debug())
+    v.parse::<u64>().map(Value::Counter).map_err(|_| {
+        format!(
+            "'{}' is too large for a counter",
+            for_terminal(v, Shown::chars(SHOWN_MAX).rust_escaped())
+        )
+    })
 }
 
 /// The DS/file/values lines xymond_rrd reads; no blank line (it breaks xymond_rrd's parser).

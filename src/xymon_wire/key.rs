@@ -6,7 +6,7 @@
 //! xymond_rrd writes. A VM's part of a name is its [`vm_key`].
 
 use super::format::{MAX_COLUMN_LEN, MAX_HOST_LEN};
-use crate::emit::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
+use crate::hash::{NAME_HASH_LEN, distinct_keys, ends_like_a_hash, name_hash};
 
 /// Longest VM part of a name we keep readable; the rest is represented by the hash.
 const KEY_TEXT_MAX: usize = 48;

@@ -6,18 +6,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message::{self, END_MARKER};
-use hv_monitor::emit::xymon::settings::{
-    DEFAULT_MAX_SIZE, Format, Kind, MIN_MAX_SIZE, Report, Settings,
-};
+use hv_monitor::emit::xymon::message;
+use hv_monitor::emit::xymon::report::Report;
+use hv_monitor::emit::xymon::settings::Settings;
 use hv_monitor::model::Snapshot;
+use hv_monitor::xymon_wire::{DEFAULT_MAX_SIZE, END_MARKER, Format, MIN_MAX_SIZE, Messages};
 
 use super::node_xml::{self, TestDomain};
 
 pub const COUNTS: [usize; 3] = [100, 2000, 5000];
 pub const NAME_LENGTHS: [usize; 3] = [10, 150, 1000];
-pub const FORMATS: [Format; 3] = [Format::SplitNcv, Format::Ncv, Format::RrdScript];
-pub const KINDS: [Kind; 3] = [Kind::Status, Kind::Data, Kind::Both];
 pub const MAX_SIZES: [usize; 4] = [MIN_MAX_SIZE, 16_384, 65_536, DEFAULT_MAX_SIZE];
 
 /// The test driver parses a 5000-domain node XML in seconds, minutes on a machine ten times oversubscribed.
@@ -57,7 +55,7 @@ pub fn collect(uri: &str) -> Snapshot {
 /// What one format, kind and size limit made of a snapshot.
 pub struct Built {
     pub format: Format,
-    pub kind: Kind,
+    pub kind: Messages,
     pub max_size: usize,
     pub messages: usize,
     pub largest: usize,
@@ -70,13 +68,13 @@ pub struct Built {
 pub fn build_all(snapshot: &Snapshot) -> Vec<Built> {
     let report = Report::Collected {
         snapshot,
-        previous: None,
+        rates: None,
         rates_lost: None,
     };
     let end = format!("\n{END_MARKER}\n");
     let mut out = Vec::new();
-    for format in FORMATS {
-        for kind in KINDS {
+    for format in Format::ALL {
+        for kind in Messages::ALL {
             for max_size in MAX_SIZES {
                 let settings = Settings::longest(format, kind, max_size);
                 let messages = message::build(&report, &settings);

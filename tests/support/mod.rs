@@ -106,6 +106,15 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
 }
 
+/// The test VM's disk read rate in a `hv_monitor xymon --stdout` run's output (the
+/// test driver's VM is `test`), if the run sent one.
+pub fn read_rate(out: &Output) -> Option<f64> {
+    stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix("vm_test_rbytes : "))
+        .map(|v| v.parse().unwrap())
+}
+
 pub fn stderr(out: &Output) -> String {
     text(&out.stderr)
 }

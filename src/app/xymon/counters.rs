@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::app::stdio::print_notes;
 use crate::error::exit;
 use crate::rates::PreviousCounters;
 use crate::rates::store::{COUNTERS_LOCK_WAIT, CountersLock, refuse_unless_regular};
@@ -61,7 +62,12 @@ pub fn lock(path: Option<&Result<PathBuf, String>>, outcome: &mut Outcome) -> Op
 /// The previous run's counters, if the file holds counters we can believe.
 pub fn read(lock: Option<&CountersLock>, outcome: &mut Outcome) -> Option<PreviousCounters> {
     match lock.map(CountersLock::read) {
-        Some(Ok(previous)) => previous,
+        Some(Ok(read)) => {
+            if let Some(warning) = read.warning {
+                crate::diag!("hv_monitor: warning: {warning}");
+            }
+            read.counters
+        }
         Some(Err(e)) => {
             // Not believed: a file someone else could write must not become our rates.
             crate::diag!("hv_monitor: state file {e}; this run sends no rates and replaces it");
@@ -74,11 +80,14 @@ pub fn read(lock: Option<&CountersLock>, outcome: &mut Outcome) -> Option<Previo
 
 /// Replaces the counters file with this run's counters.
 pub fn write(lock: &CountersLock, next: &PreviousCounters, outcome: &mut Outcome) {
-    if let Err(e) = lock.write(next) {
-        let e = format!("cannot keep counters for the next run's rates: {e}");
-        crate::diag!("hv_monitor: {e}");
-        outcome.code = exit::WRITE_FAILED;
-        outcome.rates_lost = Some(rates_lost_text(&e, Fix::Owner(lock.path())));
+    match lock.write(next) {
+        Ok(notes) => print_notes(&notes),
+        Err(e) => {
+            let e = format!("cannot keep counters for the next run's rates: {e}");
+            crate::diag!("hv_monitor: {e}");
+            outcome.code = exit::WRITE_FAILED;
+            outcome.rates_lost = Some(rates_lost_text(&e, Fix::Owner(lock.path())));
+        }
     }
 }
 

@@ -9,12 +9,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::stdio::finish_on_stdout;
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::message;
 use crate::emit::xymon::report::Report;
 use crate::emit::xymon::settings::Settings;
 use crate::error::{XymonSetupError, exit};
-use crate::output::{finish_on_stdout, stdout_deadline};
+use crate::output::stdout_deadline;
 use crate::rates::store::default_counters_path;
 use crate::rates::{self, max_rate_age};
 use crate::transport::{CaFile, Target};

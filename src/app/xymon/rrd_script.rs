@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn two_names_with_one_old_fnv_key_both_reach_their_rrd_files() {
-        // One FNV-1a 64 hash (emit::xymon::names tests): one key before issue 21, and the whole
+        // One FNV-1a 64 hash (xymon_wire::key tests): one key before issue 21, and the whole
         // message refused for "a second value for the same name".
         let a = format!("{}-28461037af9cf075", "a".repeat(48));
         let b = format!("{}-599eaf919becac3e", "a".repeat(48));

@@ -17,6 +17,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use crate::error::CollectError;
+use crate::text::{Shown, for_terminal};
 
 /// Most a command may print on stdout; more means something is badly wrong.
 const STDOUT_LIMIT: u64 = 64 << 20;
@@ -301,7 +302,7 @@ fn stderr_excerpt(stderr: &[u8]) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" / ");
-    super::parse::excerpt(&joined, STDERR_QUOTE)
+    for_terminal(&joined, Shown::chars(STDERR_QUOTE).controls_as_spaces())
 }
 
 #[cfg(test)]

@@ -30,14 +30,12 @@ pub mod parse;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use answers::HostAnswers;
-// shim: removed in the final step (fuzz/ builds a `HostData`).
-pub use answers::HostAnswers as HostData;
 pub use assemble::{assemble, guest_side, state_from_cbsd};
 use gather::{CommandFailure, Runner, Running};
 use parse::{Parsed, Zvol};
@@ -203,11 +201,6 @@ impl Collector for CbsdCollector {
                 .map(|text| rows(parse::parse_ps(&text), &mut warnings)),
         };
         let vms = assemble(bls, &host, &mut warnings);
-        Ok(Snapshot {
-            backend: Backend::Cbsd,
-            taken_at: SystemTime::now(),
-            vms,
-            warnings,
-        })
+        Ok(Snapshot::new(Backend::Cbsd, vms).with_warnings(warnings))
     }
 }

@@ -21,12 +21,9 @@ pub mod parse;
 pub mod policy;
 pub mod qemu_process;
 
-// shim: removed in the final step (fuzz/ and emit::xymon's tests use the old paths).
-pub use parse::{domain_xml, procfs, stats};
-
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use virt::connect::Connect;
 use virt::domain::Domain;
@@ -145,12 +142,7 @@ impl Collector for LibvirtCollector {
             warnings.append(&mut group_warnings);
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Snapshot {
-            backend: Backend::Libvirt,
-            taken_at: SystemTime::now(),
-            vms,
-            warnings,
-        })
+        Ok(Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings))
     }
 }
 

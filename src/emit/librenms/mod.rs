@@ -33,9 +33,6 @@ pub const SNMP_UDP_LIMIT: usize = 65_438;
 /// Where net-snmp cuts extend output silently, over any transport.
 pub const SNMP_TOTAL_LIMIT: usize = 102_399;
 
-// shim: removed in the final step
-pub use crate::text::for_librenms as safe_message;
-
 #[derive(Serialize)]
 struct Envelope<D> {
     version: u32,

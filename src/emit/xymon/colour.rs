@@ -88,12 +88,8 @@ mod tests {
     use crate::model::Backend;
 
     fn snapshot(vms: Vec<Vm>) -> Snapshot {
-        Snapshot {
-            backend: Backend::Libvirt,
-            taken_at: std::time::SystemTime::now(),
-            vms,
-            warnings: vec!["VM 'gone' vanished during collection; left out".into()],
-        }
+        Snapshot::new(Backend::Libvirt, vms)
+            .with_warning("VM 'gone' vanished during collection; left out")
     }
 
     fn vm(name: &str, state: State, autostart: Option<bool>) -> Vm {
@@ -180,7 +176,7 @@ mod tests {
     #[cfg(all(feature = "libvirt", target_os = "linux"))]
     #[test]
     fn reasons_from_libvirt_decide_the_colour() {
-        use crate::collect::libvirt::stats::{reason_from_libvirt, state_from_libvirt};
+        use crate::collect::libvirt::parse::stats::{reason_from_libvirt, state_from_libvirt};
         use virt::sys;
         let colour = |state: u32, reason: u32, autostart: bool| {
             let mut vm = vm("v", state_from_libvirt(state), Some(autostart));

@@ -5,12 +5,9 @@ use std::fmt::Write as _;
 
 use crate::model::{Snapshot, Totals};
 use crate::xymon_wire::{
-    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates,
+    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates, number,
     total_counters, total_gauges, total_rates,
 };
-
-// shim: removed in the final step (this file itself uses it too)
-pub use crate::xymon_wire::number;
 
 /// One value as it goes into a line.
 #[derive(Debug, Clone, Copy)]

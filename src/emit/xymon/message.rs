@@ -24,11 +24,12 @@ use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
-use super::status_page::{escape, failure_text, status_text, summary};
-use crate::xymon_wire::{Counter, CounterRates, Format, Messages, SKIP_END, SKIP_START, VmSample};
-
-// shim: removed in the final step (this file itself uses them too)
-pub use crate::xymon_wire::{END_MARKER, MARKER_PREFIX};
+use super::status_page::{failure_text, status_text, summary};
+use crate::text::for_status_page;
+use crate::xymon_wire::{
+    Counter, CounterRates, END_MARKER, Format, MARKER_PREFIX, Messages, SKIP_END, SKIP_START,
+    VmSample,
+};
 
 /// What a run's messages are made of, before they are split.
 struct Parts {
@@ -45,20 +46,8 @@ struct Parts {
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
-pub fn build(report: &impl ToMessages, settings: &Settings) -> Vec<String> {
-    report.to_messages(settings)
-}
-
-// shim: removed in the final step (`build` then takes a `&Report`; this lets it take the old
-// `settings::Report` too)
-pub trait ToMessages {
-    fn to_messages(&self, settings: &Settings) -> Vec<String>;
-}
-
-impl ToMessages for Report<'_> {
-    fn to_messages(&self, settings: &Settings) -> Vec<String> {
-        split(parts(self, settings), settings.max_size)
-    }
+pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
+    split(parts(report, settings), settings.max_size)
 }
 
 fn parts(report: &Report, settings: &Settings) -> Parts {
@@ -92,7 +81,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
     // Only a status can turn red: a failed run always sends one, whatever was asked for.
     let messages = match report {
         Report::Failed { .. } => Messages::Status,
-        Report::Collected { .. } => settings.kind,
+        Report::Collected { .. } => settings.messages,
     };
     let text_room = settings.max_size.saturating_sub(
         status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
@@ -119,12 +108,8 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             // Both extra lines are counted in the status's budget: the path in the rates line
             // is the admin's and may be as long as paths get.
             let lost_line = rates_lost.map_or_else(String::new, |why| {
-                let line = escape(why);
-                let mut end = line.len().min(text_budget / 4);
-                while !line.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("&yellow {}\n", &line[..end])
+                let line = for_status_page(why, None, Some(text_budget / 4));
+                format!("&yellow {line}\n")
             });
             // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
             // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph has:
@@ -148,35 +133,6 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         text_block: format!("{SKIP_START}{text}{SKIP_END}"),
         groups,
         messages,
-    }
-}
-
-// shim: removed in the final step (with `settings::Report`)
-impl ToMessages for super::settings::Report<'_> {
-    fn to_messages(&self, settings: &Settings) -> Vec<String> {
-        match *self {
-            super::settings::Report::Collected {
-                snapshot,
-                previous,
-                rates_lost,
-            } => {
-                let previous = previous.filter(|_| settings.format.uses_rates());
-                let computed = crate::rates::compute(
-                    snapshot,
-                    previous,
-                    crate::rates::max_rate_age(settings.interval),
-                );
-                super::report::Report::Collected {
-                    snapshot,
-                    rates: computed.per_vm.as_deref(),
-                    rates_lost,
-                }
-                .to_messages(settings)
-            }
-            super::settings::Report::Failed { error, at } => {
-                super::report::Report::Failed { error, at }.to_messages(settings)
-            }
-        }
     }
 }
 

@@ -20,12 +20,3 @@ pub mod settings;
 pub mod status_page;
 #[cfg(test)]
 pub(crate) mod test_support;
-
-// shim: removed in the final step
-pub mod metrics {
-    pub use crate::xymon_wire::metric::*;
-}
-// shim: removed in the final step
-pub mod names {
-    pub use crate::xymon_wire::key::*;
-}

@@ -1,17 +1,10 @@
 //! What the user asks of the Xymon messages: host, column, format, message types, interval
 //! and size limit.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::model::Snapshot;
-
-// shim: removed in the final step (this file itself uses Format, Messages and the limits;
-// the rest moved to xymon_wire and rates)
-pub use crate::rates::max_rate_age;
-// shim: removed in the final step (see above)
-pub use crate::xymon_wire::{
-    DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, MIN_MAX_SIZE,
-    Messages, Messages as Kind,
+use crate::xymon_wire::{
+    DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, Messages,
 };
 
 #[derive(Debug, Clone)]
@@ -21,7 +14,7 @@ pub struct Settings {
     pub column: String,
     pub format: Format,
     /// Which message types carry what (`--message`).
-    pub kind: Messages,
+    pub messages: Messages,
     /// How often the job runs: sets the status lifetime and the RRD heartbeat.
     pub interval: Duration,
     pub max_size: usize,
@@ -35,7 +28,7 @@ impl Settings {
             host: host.to_string(),
             column: column.to_string(),
             format,
-            kind: messages,
+            messages,
             interval: Duration::from_secs(300),
             max_size: DEFAULT_MAX_SIZE,
         }
@@ -67,20 +60,6 @@ impl Settings {
 /// column purple, two do.
 pub fn lifetime_minutes(interval: Duration) -> u64 {
     (2 * interval.as_secs()).div_ceil(60) + 1
-}
-
-// shim: removed in the final step (tests/, benches/ and fuzz/ still build this form; the app
-// hands `report::Report` the rates it computed once)
-pub enum Report<'a> {
-    Collected {
-        snapshot: &'a Snapshot,
-        previous: Option<&'a crate::rates::PreviousCounters>,
-        rates_lost: Option<&'a str>,
-    },
-    Failed {
-        error: &'a str,
-        at: SystemTime,
-    },
 }
 
 #[cfg(test)]

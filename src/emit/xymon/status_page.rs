@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::colour::{Colour, Finding};
 use crate::model::{Snapshot, Totals, Vm};
+use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
 
 /// The first line's free text, after the date.
@@ -36,37 +37,26 @@ const NOTE_SHOWN_MAX: usize = 300;
 /// The status text of a failed collection, at most `budget` bytes.
 pub fn failure_text(error: &str, budget: usize) -> String {
     let lead = "&red hv_monitor could not collect VM figures: ";
-    let error = escape(&shorten(error, NOTE_SHOWN_MAX));
     let room = budget.saturating_sub(lead.len() + 1);
-    format!("{lead}{}\n", cut(&error, room))
+    format!(
+        "{lead}{}\n",
+        for_status_page(error, Some(NOTE_SHOWN_MAX), Some(room))
+    )
 }
 
 /// A VM name as the status page shows it: escaped, and at most [`NAME_SHOWN_MAX`]
 /// characters followed by its key (which tells two long names apart and names its graphs).
 fn shown_name(name: &str) -> String {
     if name.chars().count() <= NAME_SHOWN_MAX {
-        escape(name)
+        for_status_page(name, None, None)
     } else {
         let head: String = name.chars().take(NAME_SHOWN_MAX - 16).collect();
-        format!("{}... (key {})", escape(&head), vm_key(name))
+        format!(
+            "{}... (key {})",
+            for_status_page(&head, None, None),
+            vm_key(name)
+        )
     }
-}
-
-/// At most `max` characters of `s`, with "..." when cut.
-fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}...", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
-/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Appends `lines` while they fit in `budget` bytes, then `more(left out)` if any were left
@@ -90,7 +80,7 @@ fn push_within(
         out.push_str(&line);
     }
     if listed < total {
-        out.push_str(cut(&more(total - listed), MORE_LINE_MAX));
+        out.push_str(within_bytes(&more(total - listed), MORE_LINE_MAX));
     }
     used
 }
@@ -150,10 +140,12 @@ pub fn status_text(
     });
 
     let mut warnings = String::new();
-    let lines = snapshot
-        .warnings
-        .iter()
-        .map(|w| format!("warning: {}\n", escape(&shorten(w, NOTE_SHOWN_MAX))));
+    let lines = snapshot.warnings.iter().map(|w| {
+        format!(
+            "warning: {}\n",
+            for_status_page(w, Some(NOTE_SHOWN_MAX), None)
+        )
+    });
     room -= push_within(&mut warnings, lines, room / 4, |left| {
         format!("({left} more warnings not listed)\n")
     });
@@ -201,31 +193,13 @@ pub fn status_text(
     out
 }
 
-/// Text that cannot break the status page or the message: HTML's three special characters
-/// as entities, control characters as `\\xNN` (a VM name with a newline must not start a line
-/// of its own, where NCV would read it).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn escaping_keeps_names_on_one_line_and_out_of_html() {
+        let escape = |s| for_status_page(s, None, None);
         assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
         assert_eq!(escape("名前"), "名前");
     }

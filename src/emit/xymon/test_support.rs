@@ -76,12 +76,9 @@ pub fn running_vm(name: &str) -> Vm {
 }
 
 pub fn snapshot(vms: Vec<Vm>) -> Snapshot {
-    Snapshot {
-        backend: Backend::Libvirt,
-        taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        vms,
-        warnings: vec!["VM 'x:1' vanished during collection; left out".into()],
-    }
+    Snapshot::new(Backend::Libvirt, vms)
+        .taken_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .with_warning("VM 'x:1' vanished during collection; left out")
 }
 
 pub fn settings(format: Format, messages: Messages, max_size: usize) -> Settings {

@@ -14,6 +14,7 @@ mod net;
 mod ps;
 mod zfs;
 
+use crate::text::{Shown, for_terminal};
 pub use inventory::{
     BlsVm, DiskRow, NicRow, SnapshotSum, parse_bls, parse_disk_list, parse_nic_list,
     parse_snapshots,
@@ -45,21 +46,7 @@ const QUOTE_LIMIT: usize = 80;
 
 /// `line` shortened and made printable for a problem message.
 fn quote(line: &str) -> String {
-    excerpt(line, QUOTE_LIMIT)
-}
-
-/// `text` cut at `limit` characters (with `...`) and with control characters as spaces, so
-/// command output quoted in a message stays on one readable line.
-pub(crate) fn excerpt(text: &str, limit: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(limit)
-        .collect();
-    if text.chars().count() > limit {
-        out.push_str("...");
-    }
-    out
+    for_terminal(line, Shown::chars(QUOTE_LIMIT).controls_as_spaces())
 }
 
 /// `text` without ANSI escape sequences: CSI (`ESC [ ... final`, colours), charset
