@@ -23,6 +23,8 @@ const MAX_CONNECTIONS: i64 = 8;
 #[derive(Parser, Debug)]
 #[command(name = "hv_monitor", version, disable_version_flag = true)]
 pub struct Cli {
+    // Not a doc comment: clap would print it in --help. The subcommand, if any.
+    #[allow(missing_docs)]
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere).
@@ -62,6 +64,8 @@ pub struct Cli {
     pub version: (),
 }
 
+// The subcommands; their doc comments are their --help lines.
+#[allow(missing_docs)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build the Xymon messages (status column and graph data) and send or print them.
@@ -79,6 +83,8 @@ pub enum Command {
     },
 }
 
+// `hv_monitor xymon`'s options; each field's doc comment is its --help line.
+#[allow(missing_docs)]
 #[derive(clap::Args, Debug)]
 pub struct XymonArgs {
     /// Print the messages instead of sending them.

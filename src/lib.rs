@@ -38,19 +38,22 @@
 //! | **key** | a VM's or disk's name made safe for NCV and RRD file names, or for LibreNMS | the VM's name, shown as it is |
 //! | **answers** | what a backend asked the hypervisor, kept as it came (`answers.rs`), before `assemble.rs` builds the model | |
 
+#![deny(missing_docs)]
+
 pub mod app;
 pub mod cli;
 pub mod collect;
+#[doc(hidden)] // the home of `diag!`, which names it
 pub mod diag;
 pub mod emit;
 pub mod error;
 mod hash;
 pub mod model;
-pub mod output;
+mod output;
 pub mod rates;
 pub mod rrd_script;
 pub mod safe_file;
-pub mod seconds;
+mod seconds;
 pub mod text;
 pub mod transport;
 pub mod xymon_wire;

@@ -40,6 +40,7 @@ pub struct PreviousCounters {
 const STATE_VERSION: u32 = 1;
 
 impl PreviousCounters {
+    /// The counters of `samples`, taken at `taken_at`, to keep for the next run.
     pub fn new(taken_at: SystemTime, samples: &[VmSample]) -> PreviousCounters {
         PreviousCounters {
             version: STATE_VERSION,
@@ -60,6 +61,7 @@ impl PreviousCounters {
         }
     }
 
+    /// The counters file's contents.
     pub fn to_json(&self) -> String {
         // A map of plain numbers and strings always serialises.
         serde_json::to_string(self).unwrap_or_default()

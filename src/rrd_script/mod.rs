@@ -68,10 +68,14 @@ pub struct Parsed {
     pub vms: Vec<(String, BTreeMap<&'static str, Value>)>,
 }
 
+/// One value of a VM as the message carried it, for its RRD.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
+    /// A GAUGE data source's value.
     Gauge(f64),
+    /// A DERIVE data source's raw counter.
     Counter(u64),
+    /// Not known this run (`U` for rrdupdate).
     Unknown,
 }
 

@@ -47,6 +47,7 @@ impl Format {
         }
     }
 
+    /// The format `name` names (as `--format` and the message marker spell it).
     pub fn from_name(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.name() == name)
     }

@@ -87,7 +87,9 @@ pub enum TotalGauge {
     DiskUsed,
 }
 
+/// The RRD data-source type of a value read as it is.
 pub const GAUGE: &str = "GAUGE";
+/// The RRD data-source type of a counter: rrdtool takes the rate, min 0 so a reset is no spike.
 pub const DERIVE: &str = "DERIVE";
 
 /// Lets an array of one value per metric be indexed by the metric.
@@ -131,6 +133,7 @@ impl VmGauge {
         VmGauge::DiskUsed,
     ];
 
+    /// The metric's name in NCV lines and RRD files.
     pub fn name(self) -> &'static str {
         match self {
             VmGauge::Up => "up",
@@ -248,6 +251,7 @@ impl TotalGauge {
         TotalGauge::DiskUsed,
     ];
 
+    /// The metric's name in NCV lines and RRD files.
     pub fn name(self) -> &'static str {
         match self {
             TotalGauge::Vms => "vms",
@@ -305,11 +309,15 @@ impl TotalGauge {
 /// One VM's figures, raw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmSample {
+    /// The VM's key in NCV names and the counters file.
     pub key: String,
+    /// Its gauges, by [`VmGauge`].
     pub gauges: VmGauges,
+    /// Its raw counters, by [`Counter`].
     pub counters: Counters,
     /// The process that ran the VM; counters of different incarnations are not comparable.
     pub pid: Option<u32>,
+    /// Whether the VM has a process (running, paused): a stopped VM's counters are no base.
     pub running: bool,
 }
 

@@ -11,6 +11,7 @@ use crate::rates::store::{COUNTERS_LOCK_WAIT, CountersLock, refuse_unless_regula
 
 /// How the run is going so far: its exit code, and why it keeps no rates if it cannot.
 pub struct Outcome {
+    /// The exit code so far ([`exit`]).
     pub code: i32,
     /// The status page's line when the counters file cannot be used.
     pub rates_lost: Option<String>,

@@ -29,23 +29,32 @@ pub mod servers;
 
 use counters::Outcome;
 
+/// What `hv_monitor xymon` was told on its command line (see `--help` for each).
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The hypervisor stack to collect from (`-b`).
     pub backend: Backend,
+    /// The libvirt URI and connection count.
     pub collect: CollectOptions,
+    /// How long the collection may take (`-t`); past it the status turns red.
     pub deadline: Duration,
     /// `None`: `$MACHINE` (set by xymonlaunch), else this machine's name.
     pub host: Option<String>,
     /// `None`: [`Format::default_column`].
     pub column: Option<String>,
+    /// The shape of the graph lines (`--format`).
     pub format: Format,
+    /// Which messages to send (`--message`).
     pub messages: Messages,
+    /// How often the job runs (`--interval`): the status lifetime and the RRD heartbeat.
     pub interval: Duration,
+    /// Largest message in bytes (`--max-size`); bigger ones are split or cut.
     pub max_size: usize,
     /// Print the messages instead of sending them.
     pub print: bool,
     /// `None`: from `$XYMSRV` / `$XYMSERVERS`.
     pub servers: Vec<String>,
+    /// The whole exchange with one server may take this long (`--timeout`).
     pub timeout: Duration,
     /// The counters file (`--state`): where the previous run's counters are kept. `None`: a
     /// default path when sending, none at all when printing (a trial run must not disturb

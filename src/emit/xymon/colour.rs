@@ -17,14 +17,19 @@
 
 use crate::model::{Reason, Snapshot, State, Vm};
 
+/// A Xymon status colour, ordered from good to bad: a column shows its worst finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Colour {
+    /// Every VM as expected.
     Green,
+    /// Something needs a look (see the rules table above).
     Yellow,
+    /// Something is broken.
     Red,
 }
 
 impl Colour {
+    /// The word Xymon reads in a status message.
     pub fn name(self) -> &'static str {
         match self {
             Colour::Green => "green",
@@ -37,9 +42,11 @@ impl Colour {
 /// One reason for a colour other than green, about one VM.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
+    /// The colour this finding asks for.
     pub colour: Colour,
     /// Index into the snapshot's VMs.
     pub vm: usize,
+    /// What is wrong, as the status page says it after the VM's name.
     pub what: String,
 }
 

@@ -8,7 +8,9 @@ use crate::xymon_wire::CounterRates;
 /// What one run has to report: a collection with the rates the app computed from it (once,
 /// with the counters it keeps for the next run), or a failure.
 pub enum Report<'a> {
+    /// A collection that answered.
     Collected {
+        /// What it saw.
         snapshot: &'a Snapshot,
         /// Each VM's rates, in the snapshot's order; `None` on a first run, without a
         /// counters file, or in a format that sends raw counters.
@@ -18,5 +20,10 @@ pub enum Report<'a> {
         rates_lost: Option<&'a str>,
     },
     /// The collection failed: a red status with this text, and no graph lines.
-    Failed { error: &'a str, at: SystemTime },
+    Failed {
+        /// Why, as the status page shows it.
+        error: &'a str,
+        /// When the run gave up: the status's date.
+        at: SystemTime,
+    },
 }

@@ -7,16 +7,20 @@ use crate::xymon_wire::{
     DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, Messages,
 };
 
+/// What every message of a run is built with: where it goes and in which shape.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// As it goes into messages (dots written as commas).
     pub host: String,
+    /// The Xymon column of the status and data messages.
     pub column: String,
+    /// The shape of the graph lines.
     pub format: Format,
     /// Which message types carry what (`--message`).
     pub messages: Messages,
     /// How often the job runs: sets the status lifetime and the RRD heartbeat.
     pub interval: Duration,
+    /// Largest message in bytes; what would be bigger is split (data) or cut (status).
     pub max_size: usize,
 }
 
@@ -34,10 +38,12 @@ impl Settings {
         }
     }
 
+    /// The same settings with another size limit.
     pub fn with_max_size(self, max_size: usize) -> Settings {
         Settings { max_size, ..self }
     }
 
+    /// The same settings with another interval.
     pub fn with_interval(self, interval: Duration) -> Settings {
         Settings { interval, ..self }
     }
