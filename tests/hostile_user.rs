@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use support::install::Installed;
 use support::xymon::{self, Server};
-use support::{hv_monitor, read_rate, require, text};
+use support::{read_rate, require, text};
 
 /// Our private xymond (this binary's port range is 19870-19879).
 const XYMON_PORT: u16 = 19870;
@@ -214,25 +214,8 @@ fn print_messages() -> Command {
     ])
 }
 
-/// `hv_monitor ARGS` with none of the caller's Xymon or systemd variables.
 fn hv(args: &[&str]) -> Command {
-    without_xymon_env(hv_monitor(), args)
-}
-
-/// `cmd ARGS` (an hv_monitor) with none of the caller's Xymon or systemd variables.
-fn without_xymon_env(mut cmd: Command, args: &[&str]) -> Command {
-    cmd.args(args);
-    for var in [
-        "XYMSRV",
-        "XYMSERVERS",
-        "XYMONDPORT",
-        "MACHINE",
-        "XYMONTMP",
-        "STATE_DIRECTORY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    support::isolated(args)
 }
 
 fn xymon_server() -> Option<&'static Server> {
@@ -535,7 +518,7 @@ fn a_user_without_a_state_directory_is_told_what_to_do() {
     let existed = Path::new("/var/lib/hv-monitor").exists();
     let installed = Installed::for_user(&hostile.name);
     let out = bounded(
-        without_xymon_env(
+        support::isolate(
             installed.command(),
             &["xymon", "--uri", "test:///default", "--host", HOST],
         )

@@ -15,27 +15,15 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{hv_monitor, node_xml, require, scratch, text};
+use support::{node_xml, require, scratch, text};
 
 /// Far longer than any of these runs takes; a run still going then is hung.
 const HANG: Duration = Duration::from_secs(30);
 
-/// hv_monitor out of reach of the caller's Xymon environment.
+/// hv_monitor out of reach of the caller's Xymon environment and time zone.
 fn hv(args: &[&str]) -> Command {
-    let mut cmd = hv_monitor();
-    cmd.args(args);
-    for var in [
-        "XYMSRV",
-        "XYMSERVERS",
-        "XYMONDPORT",
-        "MACHINE",
-        "XYMONTMP",
-        "STATE_DIRECTORY",
-        "TZ",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
+    let mut cmd = support::isolated(args);
+    cmd.env_remove("TZ").stdin(Stdio::null());
     cmd
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use support::librenms::{librenms_decode, librenms_snmp_value};
 use support::xymon::{self, Server};
-use support::{Scratch, qemu_uri, repo, require, run, scratch, stderr, stdout, text};
+use support::{Scratch, qemu_uri, repo, require, run, scratch, stderr, stdout, text, virsh};
 use virt::connect::Connect;
 use virt::domain::{DomainPausedReason, DomainState, DomainStateReason};
 use virt::enumutil::{Enum, RawEnum};
@@ -32,14 +32,6 @@ const TMPFS_SIZE: &str = "size=2m";
 const DISK2_SIZE: u64 = 32 << 20;
 /// What the guest writes onto the second disk: 8 MiB, four times what the tmpfs holds.
 const FILL: &str = "dd if=/dev/zero of=/dev/vdb bs=64k count=128 oflag=direct; sync";
-
-fn virsh(uri: &str, args: &[&str]) -> Output {
-    Command::new("virsh")
-        .args(["-q", "-c", uri])
-        .args(args)
-        .output()
-        .expect("virsh runs")
-}
 
 /// The guest with its second disk on a tmpfs of its own; everything undone when dropped.
 struct FullDiskGuest {

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use support::xymon::{self, Server};
-use support::{Scratch, hv_monitor, require, scratch, stderr, text};
+use support::{Scratch, require, scratch, stderr, text};
 
 const XYMON_PORT: u16 = 19900;
 const HOSTS: &[&str] = &[
@@ -39,6 +39,13 @@ fn xymond() -> Option<&'static Server> {
             .get_or_init(|| Server::start(XYMON_PORT, HOSTS))
             .as_ref(),
     )
+}
+
+/// The private xymond and an Apache in front of it on `https_port` and `http_port`; `None`
+/// (after `require`) when either cannot run here.
+fn https_lab(https_port: u16, http_port: u16) -> Option<(&'static Server, Apache)> {
+    let server = xymond()?;
+    apache_installed().then(|| (server, Apache::start(https_port, http_port, server)))
 }
 
 fn apache_installed() -> bool {
@@ -283,15 +290,9 @@ impl Drop for Apache {
 /// `hv_monitor xymon` for `host` from the test driver, out of reach of the caller's Xymon
 /// and TLS environment; rates in the test binary's state directory.
 fn xymon_command(host: &str, args: &[&str]) -> Command {
-    let mut cmd = hv_monitor();
-    cmd.args(["xymon", "--uri", "test:///default", "--host", host])
-        .args(["--timeout", "5", "-t", "5"])
+    let mut cmd = support::isolated(&["xymon", "--uri", "test:///default", "--host", host]);
+    cmd.args(["--timeout", "5", "-t", "5"])
         .args(args)
-        .env_remove("XYMSRV")
-        .env_remove("XYMSERVERS")
-        .env_remove("XYMONDPORT")
-        .env_remove("MACHINE")
-        .env_remove("XYMONTMP")
         .env_remove("SSL_CERT_FILE")
         .env_remove("SSL_CERT_DIR")
         .env("STATE_DIRECTORY", support::state_dir())
@@ -339,11 +340,9 @@ fn mkfifo(path: &Path) {
 
 #[test]
 fn a_private_ca_is_trusted_through_ca_file_and_the_status_arrives() {
-    let Some(server) = xymond() else { return };
-    if !apache_installed() {
+    let Some((server, apache)) = https_lab(19901, 19902) else {
         return;
-    }
-    let apache = Apache::start(19901, 19902, server);
+    };
     let host = "hv-https.example.com";
     let url = apache.https_url();
 
@@ -378,11 +377,9 @@ fn a_private_ca_is_trusted_through_ca_file_and_the_status_arrives() {
 
 #[test]
 fn proxy_variables_do_not_divert_the_messages() {
-    let Some(server) = xymond() else { return };
-    if !apache_installed() {
+    let Some((server, apache)) = https_lab(19904, 19905) else {
         return;
-    }
-    let apache = Apache::start(19904, 19905, server);
+    };
     // A listening "proxy" that counts connections and drops them.
     let proxy = TcpListener::bind(("127.0.0.1", 19903)).expect("bind 127.0.0.1:19903");
     let reached = Arc::new(AtomicUsize::new(0));
@@ -421,11 +418,9 @@ fn proxy_variables_do_not_divert_the_messages() {
 /// FIFO there held the run for good. Both variables are ignored now.
 #[test]
 fn ssl_cert_variables_at_fifos_cannot_hold_a_run() {
-    let Some(server) = xymond() else { return };
-    if !apache_installed() {
+    let Some((server, apache)) = https_lab(19906, 19907) else {
         return;
-    }
-    let apache = Apache::start(19906, 19907, server);
+    };
     let fifos = scratch("fifos");
     mkfifo(&fifos.join("cert.pem"));
     std::fs::create_dir(fifos.join("certs")).unwrap();

@@ -32,19 +32,47 @@ pub fn hv_monitor() -> Command {
     Command::new(binary())
 }
 
+/// What xymonlaunch and systemd set that would send a test's run elsewhere: its servers,
+/// host name and state directory.
+const CALLER_ENV: [&str; 6] = [
+    "XYMSRV",
+    "XYMSERVERS",
+    "XYMONDPORT",
+    "MACHINE",
+    "XYMONTMP",
+    "STATE_DIRECTORY",
+];
+
+/// `hv_monitor ARGS` out of reach of the caller's Xymon and systemd variables.
+pub fn isolated(args: &[&str]) -> Command {
+    isolate(hv_monitor(), args)
+}
+
+/// `cmd ARGS` (an hv_monitor, maybe as another user) without [`CALLER_ENV`].
+pub fn isolate(mut cmd: Command, args: &[&str]) -> Command {
+    cmd.args(args);
+    for var in CALLER_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Runs hv_monitor with `args`, out of reach of the caller's Xymon environment: no Xymon
 /// variables, and rates kept in [`state_dir`] when no `--state` is given.
 pub fn run(args: &[&str]) -> Output {
-    hv_monitor()
-        .args(args)
-        .env_remove("XYMSRV")
-        .env_remove("XYMSERVERS")
-        .env_remove("XYMONDPORT")
-        .env_remove("MACHINE")
-        .env_remove("XYMONTMP")
+    isolated(args)
         .env("STATE_DIRECTORY", state_dir())
         .output()
         .expect("hv_monitor runs")
+}
+
+/// `virsh -q -c URI ARGS`, its output.
+pub fn virsh(uri: &str, args: &[&str]) -> Output {
+    Command::new("virsh")
+        .args(["-q", "-c", uri])
+        .args(args)
+        .output()
+        .expect("virsh runs")
 }
 
 /// Where runs without `--state` keep their rates: a private directory per test binary under

@@ -2,7 +2,8 @@
 //! longer answers its monitor, without touching the lab's guests other test binaries expect.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+use super::virsh;
 
 /// Continued, destroyed and its disk removed when dropped.
 pub struct StuckGuest {
@@ -11,14 +12,6 @@ pub struct StuckGuest {
     /// The stopped QEMU's PID.
     pub qemu: i32,
     disk: PathBuf,
-}
-
-fn virsh(uri: &str, args: &[&str]) -> Output {
-    Command::new("virsh")
-        .args(["-q", "-c", uri])
-        .args(args)
-        .output()
-        .expect("virsh runs")
 }
 
 impl StuckGuest {
