@@ -16,6 +16,8 @@ use crate::safe_file::{self, Owner};
 /// state under /var/db).
 #[cfg(not(target_os = "freebsd"))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/hv-monitor";
+/// Our own state directory when neither Xymon nor systemd gives one: FreeBSD keeps such
+/// state under /var/db.
 #[cfg(target_os = "freebsd")]
 pub const DEFAULT_STATE_DIR: &str = "/var/db/hv-monitor";
 
