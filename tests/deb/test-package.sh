@@ -35,7 +35,8 @@ pass() { passed=$((passed + 1)); echo "ok - $1"; }
 fail() {
     failed=$((failed + 1))
     echo "FAIL - $1"
-    [ ! -s "$LOG" ] || sed 's/^/    | /' "$LOG" | head -40
+    # sed alone (no head): a closed pipe would end the script under pipefail.
+    [ ! -s "$LOG" ] || sed -n '1,40s/^/    | /p' "$LOG"
 }
 # check DESCRIPTION COMMAND...: passes when COMMAND exits 0; its output is shown on failure.
 check() {

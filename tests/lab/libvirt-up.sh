@@ -77,7 +77,9 @@ virsh -c "$URI" start hvmon-running >/dev/null
 virsh -c "$URI" start hvmon-paused >/dev/null
 virsh -c "$URI" suspend hvmon-paused >/dev/null
 virsh -c "$URI" autostart hvmon-off >/dev/null
-uuid=$(virsh -c "$URI" domuuid hvmon-off | head -1)
+# sed reads to the end: head would leave virsh writing into a closed pipe (SIGPIPE, and
+# pipefail ends the script).
+uuid=$(virsh -c "$URI" domuuid hvmon-off | sed -n 1p)
 cat > "$LAB/snap.xml" <<XML
 <domainsnapshot><name>before-upgrade</name><state>shutoff</state><creationTime>1700000000</creationTime>
 <memory snapshot='no'/>
