@@ -18,7 +18,8 @@ mod options;
 pub use crate::error::CollectError;
 pub use crate::model::Backend;
 use crate::model::Snapshot;
-pub use options::{CollectOptions, Collector};
+pub use options::CollectOptions;
+pub(crate) use options::Collector;
 
 /// Opens the backend and takes one snapshot.
 pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {

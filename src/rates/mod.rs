@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Snapshot;
 use crate::xymon_wire::{Counter, CounterRates, VmSample};
 
-pub mod store;
+pub(crate) mod store;
 
 /// What the counters file keeps of one VM.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -13,13 +13,15 @@
 //! Several messages travel as one `extcombo`, framed by [`combo`].
 
 mod budget;
-pub mod combo;
+mod combo;
 mod http;
 mod sender;
 mod target;
 mod tcp;
 mod tls;
 
+pub use combo::combine;
 pub use sender::{Exchange, Sender};
-pub use target::{DEFAULT_PORT, Target, parse_port};
+pub use target::Target;
+pub(crate) use target::{DEFAULT_PORT, parse_port};
 pub use tls::CaFile;

@@ -25,7 +25,7 @@
 
 mod answers;
 mod assemble;
-pub mod gather;
+mod gather;
 pub mod parse;
 
 use std::collections::BTreeSet;
@@ -36,16 +36,16 @@ use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use answers::HostAnswers;
-pub use assemble::{assemble, guest_side, state_from_cbsd};
+pub use assemble::assemble;
 use gather::{CommandFailure, Runner, Running};
 use parse::{Parsed, Zvol};
 
 /// Environment variable naming the PATH to find `cbsd`, `zfs`, `ps`... in, instead of the
 /// inherited PATH plus the FreeBSD system directories.
-pub const PATH_ENV: &str = "HV_MONITOR_CBSD_PATH";
+pub(crate) const PATH_ENV: &str = "HV_MONITOR_CBSD_PATH";
 
 /// Longest one command may run when the caller set no deadline of its own.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 const BLS_ARGS: [&str; 5] = [
     "bls",
@@ -79,7 +79,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// Collects every CBSD bhyve VM of this host into a snapshot, through CBSD's commands.
-pub struct CbsdCollector {
+pub(crate) struct CbsdCollector {
     runner: Runner,
 }
 

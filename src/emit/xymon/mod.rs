@@ -12,11 +12,16 @@
 //! Not emitters, so not here: sending ([`crate::transport`]) and the server-side
 //! rrd-script handler ([`crate::rrd_script`]).
 
-pub mod colour;
-pub mod graph_lines;
-pub mod message;
-pub mod report;
-pub mod settings;
-pub mod status_page;
+mod colour;
+mod graph_lines;
+mod message;
+mod report;
+mod settings;
+mod status_page;
 #[cfg(test)]
 pub(crate) mod test_support;
+
+pub use colour::{Colour, Finding, assess};
+pub use message::build;
+pub use report::Report;
+pub use settings::Settings;
