@@ -22,7 +22,7 @@
 //! cut short by the 256 KiB limit has none), only names and values we know. Anything else
 //! is refused as a whole, with the reason on stderr and nothing on stdout: garbage never
 //! reaches an RRD, and file names are built only from validated keys, so no name can leave
-//! the host's RRD directory, and at most [`max_vms_per_message`] of them per message.
+//! the host's RRD directory, and at most `max_vms_per_message` of them per message.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

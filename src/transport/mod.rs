@@ -10,7 +10,7 @@
 //! server that trickles a byte a second, never reads or never closes costs at most that
 //! long, so a run ends within `-t` plus one timeout per server.
 //!
-//! Several messages travel as one `extcombo`, framed by [`combo`].
+//! Several messages travel as one `extcombo`, framed by `combo`.
 
 mod budget;
 mod combo;

@@ -5,10 +5,10 @@
 //! ([`crate::rates`]) keeps samples in them and the rrd-script handler ([`crate::rrd_script`])
 //! reads them back; xymon/README.md describes them for the server's side.
 //!
-//! - [`format`](mod@format): the graph-line [`Format`]s, which [`Messages`] carry what, size limits,
-//!   markers and [`number`];
-//! - [`metric`]: what is graphed, each metric a type, a VM's [`VmSample`] and [`CounterRates`];
-//! - [`key`]: a VM's [`vm_key`] and the names xymond_rrd leaves unchanged.
+//! - `format`: the graph-line [`Format`]s, which [`Messages`] carry what, size limits,
+//!   markers and `number`;
+//! - `metric`: what is graphed, each metric a type, a VM's [`VmSample`] and [`CounterRates`];
+//! - `key`: a VM's [`vm_key`] and the names xymond_rrd leaves unchanged.
 
 mod format;
 mod key;

@@ -1,10 +1,10 @@
 //! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
 //! `hv_monitor xymon-rrd HOST COLUMN FILE` (the rrd-script handler for xymond_rrd).
 //!
-//! - [`host`] and [`servers`]: who the messages are for and where they go;
-//! - [`counters`]: the counters file around the collection;
-//! - [`send`]: every server, each within `--timeout`;
-//! - [`rrd_script`]: the handler's runner.
+//! - `host` and `servers`: who the messages are for and where they go;
+//! - `counters`: the counters file around the collection;
+//! - `send`: every server, each within `--timeout`;
+//! - `rrd_script`: the handler's runner.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

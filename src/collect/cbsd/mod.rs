@@ -1,7 +1,7 @@
 //! The CBSD + bhyve backend (FreeBSD): CBSD's inventory plus FreeBSD's own tools.
 //!
 //! Commands, each run once per collection whatever the number of VMs or interfaces (see
-//! [`gather`] for how: argv only, a timeout each, the whole process group killed on timeout):
+//! `gather` for how: argv only, a timeout each, the whole process group killed on timeout):
 //!
 //! 1. `cbsd bls ...`: the VMs (name, bhyve PID, RAM, vCPUs, CPU %, OS, IP, status, VNC).
 //!    It failing fails the collection; everything else costs only its own data and a warning.

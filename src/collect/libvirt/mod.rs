@@ -7,10 +7,10 @@
 //!
 //! Large hosts are collected over several connections at once: libvirtd asks each QEMU
 //! monitor in turn within one call, so the run's time is mostly waiting, and K calls over
-//! disjoint groups wait side by side. The deadline and retry story is in [`policy`].
+//! disjoint groups wait side by side. The deadline and retry story is in `policy`.
 //!
-//! Layers: [`bulk`] is the FFI, [`policy`] the call policy, [`gather`] the per-domain calls
-//! into [`answers::DomainAnswers`], [`assemble`] the pure building of the model from it;
+//! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
+//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it;
 //! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
 
 mod answers;

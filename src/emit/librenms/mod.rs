@@ -4,7 +4,7 @@
 //! 24.4, from decoded `-c` output too), so the document never needs a JSON escape: strings go
 //! through their [`Form`]'s percent-encoding, printable ASCII in the plain form, UTF-8 in the
 //! `-c` form. VM and disk keys are also chosen so that no two share a LibreNMS RRD file
-//! ([`names`]).
+//! (`names`).
 
 mod names;
 

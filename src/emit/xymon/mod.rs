@@ -2,12 +2,12 @@
 //! that xymond_rrd turns into RRD graphs (xymon/README.md).
 //!
 //! The words both ends of a message share (formats, metrics, VM keys, markers, limits) are in
-//! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the [`report`].
+//! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the `report`.
 //!
-//! - [`colour`]: the rules for green, yellow and red;
-//! - [`settings`]: what the user asks for; [`report`]: what one run has to report;
-//! - [`message`]: the messages themselves, split under Xymon's size limit, from the
-//!   [`status_page`] text and the [`graph_lines`].
+//! - `colour`: the rules for green, yellow and red;
+//! - `settings`: what the user asks for; `report`: what one run has to report;
+//! - `message`: the messages themselves, split under Xymon's size limit, from the
+//!   `status_page` text and the `graph_lines`.
 //!
 //! Not emitters, so not here: sending ([`crate::transport`]) and the server-side
 //! rrd-script handler ([`crate::rrd_script`]).
