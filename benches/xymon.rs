@@ -16,12 +16,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message;
-use hv_monitor::emit::xymon::report::Report;
-use hv_monitor::emit::xymon::settings::Settings;
+use hv_monitor::emit::xymon::{Report, Settings, build};
 use hv_monitor::rates::{self, PreviousCounters};
 use hv_monitor::rrd_script;
-use hv_monitor::transport::combo::combine;
+use hv_monitor::transport::combine;
 use hv_monitor::transport::{Sender, Target};
 use hv_monitor::xymon_wire::{Format, Messages, VmSample};
 use support::xymon::Server;
@@ -160,7 +158,7 @@ fn main() {
                     rates: computed.per_vm.as_deref(),
                     rates_lost: None,
                 };
-                messages = message::build(&report, &settings);
+                messages = build(&report, &settings);
             }
             (started.elapsed() / ROUNDS, messages)
         };

@@ -203,7 +203,11 @@ class Crate:
                         pending_path = None
                         continue
                     self.children[parent].add(name)
-                    if child_test:
+                    # An inline test module (`mod tests { }`) is part of the module holding it;
+                    # a test module in its own file (a shared test builder) is a node of its own,
+                    # so a folder's `pub use` of a child and that child's tests using the builder
+                    # do not fold into a cycle.
+                    if child_test and kind == "{":
                         self.test_modules.add(child)
                     if kind == "{":
                         depth += 1
@@ -269,7 +273,7 @@ def module_name(path):
 
 
 def fold(path, depth, test_modules=frozenset()):
-    """The node a module belongs to: a `#[cfg(test)]` module counts as the module holding it."""
+    """The node a module belongs to: an inline `#[cfg(test)]` module counts as the one holding it."""
     path = tuple(path)
     while path in test_modules:
         path = path[:-1]

@@ -50,7 +50,7 @@ fn main() {
             ca_file: args.ca_file,
         }),
         Some(Command::XymonRrd { host, column, file }) => {
-            app::xymon::rrd_script::run_rrd_script(&host, &column, &file)
+            app::xymon::run_rrd_script(&host, &column, &file)
         }
     };
     // Not std::process::exit: a collector thread may still be inside libvirt.

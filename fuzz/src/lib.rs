@@ -11,11 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hv_monitor::collect::cbsd::parse as cbsd;
 use hv_monitor::collect::cbsd::{HostAnswers, assemble};
-use hv_monitor::emit::librenms::names::rrd_safe_name;
-use hv_monitor::emit::librenms::{Detail, Form, document, safe_text, utf8_text};
-use hv_monitor::emit::xymon::message;
-use hv_monitor::emit::xymon::report::Report;
-use hv_monitor::emit::xymon::settings::Settings;
+use hv_monitor::emit::librenms::{Detail, Form, document, rrd_safe_name, safe_text, utf8_text};
+use hv_monitor::emit::xymon::{Report, Settings, build};
 use hv_monitor::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
 use hv_monitor::rates::PreviousCounters;
 use hv_monitor::rrd_script;
@@ -201,7 +198,7 @@ pub fn xymon_names(data: &[u8]) {
     };
     for format in Format::ALL {
         let settings = Settings::new("hv1,example,com", RRD_TEST, format, Messages::Status);
-        let messages = message::build(&report, &settings);
+        let messages = build(&report, &settings);
         let mut seen = BTreeSet::new();
         for m in &messages {
             check_graph_lines(m, format, &by_key, &mut seen);
@@ -507,8 +504,10 @@ fn check_document(snapshot: &Snapshot, form: Form) {
 /// A libvirt domain XML: parsed or refused; a console address is `listen:port`.
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub fn domain_xml(data: &[u8]) {
-    use hv_monitor::collect::libvirt::parse::domain_xml::parse;
-    let Ok(x) = parse(&text(data)) else { return };
+    use hv_monitor::collect::libvirt::parse::parse_domain_xml;
+    let Ok(x) = parse_domain_xml(&text(data)) else {
+        return;
+    };
     if let Some(g) = x.graphics {
         assert!(g.kind == "vnc" || g.kind == "spice");
         assert!(
@@ -524,7 +523,7 @@ pub fn domain_xml(data: &[u8]) {
 /// refused, and a parsed stat gives finite, non-negative process figures.
 #[cfg(target_os = "linux")]
 pub fn procfs(data: &[u8]) {
-    use hv_monitor::collect::libvirt::parse::procfs::{
+    use hv_monitor::collect::libvirt::parse::{
         Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
         process,
     };
@@ -702,7 +701,7 @@ pub fn cbsd_assemble(data: &[u8]) {
         Messages::Status,
     );
     let mut seen = BTreeSet::new();
-    for m in message::build(&report, &settings) {
+    for m in build(&report, &settings) {
         check_graph_lines(&m, Format::RrdScript, &by_key, &mut seen);
         let parsed = rrd_script::parse(m.as_bytes(), RRD_HOST, RRD_TEST)
             .unwrap_or_else(|e| panic!("our own message refused: {e}\n{m}"));

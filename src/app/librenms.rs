@@ -120,7 +120,7 @@ fn silence_stderr_when_it_is_stdout() {
 }
 
 /// `PATH.snmp`, where snmpd `cat`s the `-c` form from.
-pub fn snmp_path(output: &std::path::Path) -> PathBuf {
+pub(crate) fn snmp_path(output: &std::path::Path) -> PathBuf {
     let mut p = output.as_os_str().to_owned();
     p.push(".snmp");
     PathBuf::from(p)

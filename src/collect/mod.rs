@@ -1,6 +1,6 @@
 //! Collectors: one module per hypervisor backend, all filling [`crate::model::Snapshot`].
 //!
-//! Both backends name their files by role: `mod.rs` (the [`Collector`]), `gather.rs` (asks
+//! Both backends name their files by role: `mod.rs` (the `Collector`), `gather.rs` (asks
 //! the hypervisor), `answers.rs` (what it answered), `assemble.rs` (answers to the model,
 //! pure and tested on recorded answers) and `parse/` (pure text parsing, tested on text).
 //! A collection returns its own error, [`CollectError`]; ending the process is the app's
@@ -18,7 +18,8 @@ mod options;
 pub use crate::error::CollectError;
 pub use crate::model::Backend;
 use crate::model::Snapshot;
-pub use options::{CollectOptions, Collector};
+pub use options::CollectOptions;
+pub(crate) use options::Collector;
 
 /// Opens the backend and takes one snapshot.
 pub fn collect(backend: Backend, options: &CollectOptions) -> Result<Snapshot, CollectError> {

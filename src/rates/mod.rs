@@ -8,7 +8,7 @@
 //! counters instead and declares them DERIVE with min 0, so RRDtool computes the rates and a
 //! reset gives one unknown point, never a spike.
 //!
-//! Where the file lives, its lock, and reading it safely: [`store`].
+//! Where the file lives, its lock, and reading it safely: `store`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Snapshot;
 use crate::xymon_wire::{Counter, CounterRates, VmSample};
 
-pub mod store;
+pub(crate) mod store;
 
 /// What the counters file keeps of one VM.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

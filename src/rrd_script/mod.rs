@@ -22,7 +22,7 @@
 //! cut short by the 256 KiB limit has none), only names and values we know. Anything else
 //! is refused as a whole, with the reason on stderr and nothing on stdout: garbage never
 //! reaches an RRD, and file names are built only from validated keys, so no name can leave
-//! the host's RRD directory, and at most [`max_vms_per_message`] of them per message.
+//! the host's RRD directory, and at most `max_vms_per_message` of them per message.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,7 +37,7 @@ use crate::xymon_wire::{
 };
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
-pub const MAX_MESSAGE_FILE: u64 = 512 * 1024;
+pub(crate) const MAX_MESSAGE_FILE: u64 = 512 * 1024;
 
 /// Characters of hostile input an error message quotes (escaped as Rust does, so a quote in
 /// it cannot close ours).
@@ -47,7 +47,7 @@ const SHOWN_MAX: usize = 60;
 /// ([`DEFAULT_MAX_SIZE`], the top of `--max-size`) filled with the smallest VM groups it
 /// makes (every metric, a one-character key, one-character values). A message with more is
 /// not ours, and would make an RRD file per VM name: refused.
-pub fn max_vms_per_message() -> usize {
+pub(crate) fn max_vms_per_message() -> usize {
     let smallest_group: usize = VmGauge::ALL
         .map(VmGauge::name)
         .into_iter()

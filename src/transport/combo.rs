@@ -9,7 +9,7 @@ pub const MAX_COMBO_SIZE: usize = 1_000_000;
 pub const MAX_COMBO_MESSAGES: usize = 100;
 
 /// Joins messages into `extcombo` messages (xymond handles each part as if sent alone, over
-/// one connection): at most [`MAX_COMBO_MESSAGES`] and [`MAX_COMBO_SIZE`] bytes each. A lone
+/// one connection): at most `MAX_COMBO_MESSAGES` and `MAX_COMBO_SIZE` bytes each. A lone
 /// message is sent as it is.
 pub fn combine(messages: &[String]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();

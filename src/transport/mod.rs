@@ -10,16 +10,18 @@
 //! server that trickles a byte a second, never reads or never closes costs at most that
 //! long, so a run ends within `-t` plus one timeout per server.
 //!
-//! Several messages travel as one `extcombo`, framed by [`combo`].
+//! Several messages travel as one `extcombo`, framed by `combo`.
 
 mod budget;
-pub mod combo;
+mod combo;
 mod http;
 mod sender;
 mod target;
 mod tcp;
 mod tls;
 
+pub use combo::combine;
 pub use sender::{Exchange, Sender};
-pub use target::{DEFAULT_PORT, Target, parse_port};
+pub use target::Target;
+pub(crate) use target::{DEFAULT_PORT, parse_port};
 pub use tls::CaFile;

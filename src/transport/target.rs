@@ -16,7 +16,7 @@ pub enum Target {
     Tcp {
         /// Host name or IP address, IPv6 without brackets.
         host: String,
-        /// TCP port; [`DEFAULT_PORT`] where the spec gives none.
+        /// TCP port; `DEFAULT_PORT` where the spec gives none.
         port: u16,
     },
     /// An HTTP(S) POST to a CGI that relays to xymond (`xymoncgimsg.cgi`).

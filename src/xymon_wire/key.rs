@@ -50,7 +50,7 @@ pub fn ncv_rule(name: &str) -> String {
 ///
 /// A name that is already of that form (and not too long) is its own key, so graphs stay
 /// readable. Every other name keeps a readable cleaned prefix plus `_h` and 96 bits of the
-/// SHA-256 of its UTF-8 bytes ([`name_hash`]); a name that merely looks like such a hashed
+/// SHA-256 of its UTF-8 bytes (`name_hash`); a name that merely looks like such a hashed
 /// key (in either case) is hashed too, so an untouched name can never equal the key of
 /// another name. [`vm_keys`] gives a whole host's keys, which also differ in lower case.
 pub fn vm_key(name: &str) -> String {
@@ -58,7 +58,7 @@ pub fn vm_key(name: &str) -> String {
 }
 
 /// The keys of a host's VMs, in their order: [`vm_key`], but distinct even on a file
-/// system that ignores case, whatever else the names hold ([`distinct_keys`]): of `Web`
+/// system that ignores case, whatever else the names hold (`distinct_keys`): of `Web`
 /// and `web`, `web` keeps its key and `Web` takes its hashed one while both are there.
 pub fn vm_keys(names: &[&str]) -> Vec<String> {
     distinct_keys(names, own_key, hashed_key, |key| key.to_string())

@@ -11,7 +11,7 @@ use crate::model::{DiskSum, NetCounters, State, Totals, Vm};
 
 use super::key::{vm_key, vm_keys};
 
-/// A VM's instant values, graphed as they are (RRD type [`GAUGE`]).
+/// A VM's instant values, graphed as they are (RRD type `GAUGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VmGauge {
     /// 1 while the VM has a process (running, paused, blocked), else 0.
@@ -28,7 +28,7 @@ pub enum VmGauge {
     DiskUsed,
 }
 
-/// Ever-growing counters (RRD type [`DERIVE`] in the extra-script's RRDs).
+/// Ever-growing counters (RRD type `DERIVE` in the extra-script's RRDs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
     /// CPU time in centiseconds, so its rate is "% of one core".
@@ -59,7 +59,7 @@ pub enum Counter {
     NetDrop,
 }
 
-/// Host-wide instant values (RRD type [`GAUGE`]): VM counts by state group, then the VM
+/// Host-wide instant values (RRD type `GAUGE`): VM counts by state group, then the VM
 /// gauges summed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotalGauge {

@@ -5,23 +5,23 @@
 //! ([`crate::rates`]) keeps samples in them and the rrd-script handler ([`crate::rrd_script`])
 //! reads them back; xymon/README.md describes them for the server's side.
 //!
-//! - [`format`](mod@format): the graph-line [`Format`]s, which [`Messages`] carry what, size limits,
-//!   markers and [`number`];
-//! - [`metric`]: what is graphed, each metric a type, a VM's [`VmSample`] and [`CounterRates`];
-//! - [`key`]: a VM's [`vm_key`] and the names xymond_rrd leaves unchanged.
+//! - `format`: the graph-line [`Format`]s, which [`Messages`] carry what, size limits,
+//!   markers and `number`;
+//! - `metric`: what is graphed, each metric a type, a VM's [`VmSample`] and [`CounterRates`];
+//! - `key`: a VM's [`vm_key`] and the names xymond_rrd leaves unchanged.
 
-pub mod format;
-pub mod key;
-pub mod metric;
+mod format;
+mod key;
+mod metric;
 
-pub use format::{
-    DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MAX_COLUMN_LEN, MAX_HOST_LEN,
-    MAX_INTERVAL_SECS, MIN_MAX_SIZE, Messages, SKIP_END, SKIP_START, number,
-};
-pub use key::{
-    MAX_KEY_LEN, host_for_message, ncv_rule, splitncv_rule, valid_column, vm_key, vm_keys,
-};
+pub use format::{DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MIN_MAX_SIZE, Messages};
+pub use key::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key, vm_keys};
 pub use metric::{
-    Counter, CounterRates, Counters, DERIVE, GAUGE, TotalGauge, TotalGauges, VmGauge, VmGauges,
-    VmSample, display_rates, total_counters, total_gauges, total_rates,
+    Counter, CounterRates, Counters, TotalGauge, TotalGauges, VmGauge, VmGauges, VmSample,
 };
+
+pub(crate) use format::{
+    MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, SKIP_END, SKIP_START, number,
+};
+pub(crate) use key::{host_for_message, valid_column};
+pub(crate) use metric::{DERIVE, GAUGE, display_rates, total_counters, total_gauges, total_rates};

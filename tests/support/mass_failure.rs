@@ -6,9 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::message;
-use hv_monitor::emit::xymon::report::Report;
-use hv_monitor::emit::xymon::settings::Settings;
+use hv_monitor::emit::xymon::{Report, Settings, build};
 use hv_monitor::model::Snapshot;
 use hv_monitor::xymon_wire::{DEFAULT_MAX_SIZE, END_MARKER, Format, MIN_MAX_SIZE, Messages};
 
@@ -77,7 +75,7 @@ pub fn build_all(snapshot: &Snapshot) -> Vec<Built> {
         for kind in Messages::ALL {
             for max_size in MAX_SIZES {
                 let settings = Settings::longest(format, kind, max_size);
-                let messages = message::build(&report, &settings);
+                let messages = build(&report, &settings);
                 out.push(Built {
                     format,
                     kind,

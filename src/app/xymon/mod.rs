@@ -1,19 +1,17 @@
 //! The Xymon jobs: `hv_monitor xymon` (collect, build the messages, print or send them) and
 //! `hv_monitor xymon-rrd HOST COLUMN FILE` (the rrd-script handler for xymond_rrd).
 //!
-//! - [`host`] and [`servers`]: who the messages are for and where they go;
-//! - [`counters`]: the counters file around the collection;
-//! - [`send`]: every server, each within `--timeout`;
-//! - [`rrd_script`]: the handler's runner.
+//! - `host` and `servers`: who the messages are for and where they go;
+//! - `counters`: the counters file around the collection;
+//! - `send`: every server, each within `--timeout`;
+//! - `rrd_script`: the handler's runner.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::stdio::finish_on_stdout;
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::message;
-use crate::emit::xymon::report::Report;
-use crate::emit::xymon::settings::Settings;
+use crate::emit::xymon::{Report, Settings, build};
 use crate::error::{XymonSetupError, exit};
 use crate::output::stdout_deadline;
 use crate::rates::store::default_counters_path;
@@ -21,11 +19,13 @@ use crate::rates::{self, max_rate_age};
 use crate::transport::{CaFile, Target};
 use crate::xymon_wire::{Format, Messages, host_for_message, valid_column};
 
-pub mod counters;
-pub mod host;
-pub mod rrd_script;
-pub mod send;
-pub mod servers;
+mod counters;
+mod host;
+mod rrd_script;
+mod send;
+mod servers;
+
+pub use rrd_script::run_rrd_script;
 
 use counters::Outcome;
 
@@ -165,13 +165,13 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
                 rates: computed.as_ref().and_then(|c| c.per_vm.as_deref()),
                 rates_lost: outcome.rates_lost.as_deref(),
             };
-            message::build(&report, &plan.settings)
+            build(&report, &plan.settings)
         }
         Err(e) => {
             crate::diag!("hv_monitor: {e}");
             outcome.code = e.exit_code();
             let error = e.to_string();
-            message::build(
+            build(
                 &Report::Failed {
                     error: &error,
                     at: std::time::SystemTime::now(),

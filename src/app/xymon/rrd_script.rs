@@ -31,9 +31,8 @@ pub fn run_rrd_script(host: &str, column: &str, file: &Path) -> i32 {
 /// so neither imports the other.
 #[cfg(test)]
 mod tests {
-    use crate::emit::xymon::message::build;
-    use crate::emit::xymon::report::Report;
     use crate::emit::xymon::test_support::{running_vm, settings, snapshot};
+    use crate::emit::xymon::{Report, build};
     use crate::error::RrdScriptError;
     use crate::model::{State, Vm};
     use crate::rrd_script::*;

@@ -1,7 +1,7 @@
 //! Sending the messages to every server.
 
 use crate::error::SendError;
-use crate::transport::combo::combine;
+use crate::transport::combine;
 use crate::transport::{CaFile, Sender, Target};
 
 /// Sends `messages` to every target, each within one `timeout`; whether every one took them.

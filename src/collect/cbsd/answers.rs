@@ -23,7 +23,7 @@ pub struct HostAnswers {
     pub kstats: Option<HashMap<String, DiskIo>>,
     /// (interface, description) from `ifconfig`.
     pub taps: Option<Vec<(String, String)>>,
-    /// Counters by interface from `netstat`, the host's side (see [`super::guest_side`]).
+    /// Counters by interface from `netstat`, the host's side (see `super::assemble::guest_side`).
     pub interfaces: Option<Vec<(String, NetCounters)>>,
     /// The bhyve processes from `ps`, with ps's own %CPU.
     pub processes: Option<Vec<Process>>,

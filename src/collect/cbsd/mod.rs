@@ -1,7 +1,7 @@
 //! The CBSD + bhyve backend (FreeBSD): CBSD's inventory plus FreeBSD's own tools.
 //!
 //! Commands, each run once per collection whatever the number of VMs or interfaces (see
-//! [`gather`] for how: argv only, a timeout each, the whole process group killed on timeout):
+//! `gather` for how: argv only, a timeout each, the whole process group killed on timeout):
 //!
 //! 1. `cbsd bls ...`: the VMs (name, bhyve PID, RAM, vCPUs, CPU %, OS, IP, status, VNC).
 //!    It failing fails the collection; everything else costs only its own data and a warning.
@@ -25,7 +25,7 @@
 
 mod answers;
 mod assemble;
-pub mod gather;
+mod gather;
 pub mod parse;
 
 use std::collections::BTreeSet;
@@ -36,16 +36,16 @@ use super::options::Collector;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use answers::HostAnswers;
-pub use assemble::{assemble, guest_side, state_from_cbsd};
+pub use assemble::assemble;
 use gather::{CommandFailure, Runner, Running};
 use parse::{Parsed, Zvol};
 
 /// Environment variable naming the PATH to find `cbsd`, `zfs`, `ps`... in, instead of the
 /// inherited PATH plus the FreeBSD system directories.
-pub const PATH_ENV: &str = "HV_MONITOR_CBSD_PATH";
+pub(crate) const PATH_ENV: &str = "HV_MONITOR_CBSD_PATH";
 
 /// Longest one command may run when the caller set no deadline of its own.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 const BLS_ARGS: [&str; 5] = [
     "bls",
@@ -79,7 +79,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// Collects every CBSD bhyve VM of this host into a snapshot, through CBSD's commands.
-pub struct CbsdCollector {
+pub(crate) struct CbsdCollector {
     runner: Runner,
 }
 

@@ -1,4 +1,4 @@
-//! A safe, leak-free wrapper over `virConnectGetAllDomainStats`.
+//! A safe, leak-free wrapper over `virDomainListGetStats`.
 //!
 //! The `virt` crate's `Connect::all_domain_stats` (0.5.0) never frees the records it returns, so
 //! this copies each record into owned Rust values and frees the list with
@@ -8,7 +8,6 @@ use std::ffi::CStr;
 use std::os::raw::c_char;
 
 use serde::{Deserialize, Serialize};
-use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
@@ -59,23 +58,9 @@ pub struct DomainStats {
     pub params: Vec<(String, ParamValue)>,
 }
 
-/// All stats groups the driver supports, for every domain, in one call. `flags` are
+/// The stats for the given domains (`virDomainListGetStats`). `flags` are
 /// `VIR_CONNECT_GET_ALL_DOMAINS_STATS_*`. Records come back in hash order; they are sorted
 /// by name here.
-pub fn all_domain_stats(
-    conn: &Connect,
-    flags: u32,
-) -> Result<Vec<DomainStats>, virt::error::Error> {
-    let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
-    // SAFETY: conn is a live connection; on success libvirt sets `records` to a list that
-    // take_records reads and frees.
-    let count =
-        unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), 0, &raw mut records, flags) };
-    unsafe { take_records(count, records) }
-}
-
-/// The same for the given domains only (`virDomainListGetStats`): a second look at domains
-/// whose first answer was partial.
 pub fn domain_stats(
     domains: &[&Domain],
     flags: u32,

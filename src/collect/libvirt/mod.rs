@@ -7,19 +7,19 @@
 //!
 //! Large hosts are collected over several connections at once: libvirtd asks each QEMU
 //! monitor in turn within one call, so the run's time is mostly waiting, and K calls over
-//! disjoint groups wait side by side. The deadline and retry story is in [`policy`].
+//! disjoint groups wait side by side. The deadline and retry story is in `policy`.
 //!
-//! Layers: [`bulk`] is the FFI, [`policy`] the call policy, [`gather`] the per-domain calls
-//! into [`answers::DomainAnswers`], [`assemble`] the pure building of the model from it;
+//! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
+//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it;
 //! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
 
-pub mod answers;
-pub mod assemble;
-pub mod bulk;
-pub mod gather;
+mod answers;
+mod assemble;
+mod bulk;
+mod gather;
 pub mod parse;
-pub mod policy;
-pub mod qemu_process;
+mod policy;
+mod qemu_process;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ const VMS_PER_CONNECTION: usize = 16;
 /// How many connections to collect `vms` domains over when not told: one per
 /// `VMS_PER_CONNECTION` VMs, at most `MAX_DEFAULT_CONNECTIONS` and two per core (the
 /// workers mostly wait on libvirtd).
-pub fn default_connections(vms: usize) -> usize {
+pub(crate) fn default_connections(vms: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     (vms / VMS_PER_CONNECTION)
         .min(2 * cores)
@@ -59,7 +59,7 @@ fn loads_host_per_connection(uri: &str) -> bool {
 }
 
 /// Collects every domain of one libvirt connection into a snapshot.
-pub struct LibvirtCollector {
+pub(crate) struct LibvirtCollector {
     conn: Connect,
     uri: Option<String>,
     /// Where QEMU's PID files live for this connection; `None` for drivers without processes

@@ -4,9 +4,9 @@
 //! 24.4, from decoded `-c` output too), so the document never needs a JSON escape: strings go
 //! through their [`Form`]'s percent-encoding, printable ASCII in the plain form, UTF-8 in the
 //! `-c` form. VM and disk keys are also chosen so that no two share a LibreNMS RRD file
-//! ([`names`]).
+//! (`names`).
 
-pub mod names;
+mod names;
 
 mod fields;
 
@@ -23,15 +23,15 @@ use crate::text::for_librenms;
 pub use fields::Detail;
 pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
 use fields::{TotalsOut, VmOut};
-pub use names::{Form, safe_text, utf8_text};
+pub use names::{Form, rrd_safe_name, safe_text, utf8_text};
 
 /// The document version LibreNMS checks (`version >= 1`).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// What one SNMP reply over UDP carries of an extend's output (net-snmp 5.9, measured).
-pub const SNMP_UDP_LIMIT: usize = 65_438;
+pub(crate) const SNMP_UDP_LIMIT: usize = 65_438;
 /// Where net-snmp cuts extend output silently, over any transport.
-pub const SNMP_TOTAL_LIMIT: usize = 102_399;
+pub(crate) const SNMP_TOTAL_LIMIT: usize = 102_399;
 
 #[derive(Serialize)]
 struct Envelope<D> {
@@ -77,12 +77,12 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
 }
 
 /// What `-c` prints: the [`Form::Compressed`] document, [`compress`]ed.
-pub fn compressed_document(snapshot: &Snapshot, detail: Detail) -> String {
+pub(crate) fn compressed_document(snapshot: &Snapshot, detail: Detail) -> String {
     compress(&document(snapshot, detail, Form::Compressed))
 }
 
 /// The error envelope: `error` non-zero, a readable `errorString`, empty `data`.
-pub fn error_document(code: i64, message: &str) -> String {
+pub(crate) fn error_document(code: i64, message: &str) -> String {
     let envelope = Envelope {
         version: VERSION,
         error: code,
@@ -93,7 +93,7 @@ pub fn error_document(code: i64, message: &str) -> String {
 }
 
 /// The `-c` form: gzip of the document, standard base64 on one line.
-pub fn compress(document: &str) -> String {
+pub(crate) fn compress(document: &str) -> String {
     let mut gz = GzEncoder::new(Vec::with_capacity(document.len() / 4), Compression::best());
     gz.write_all(document.as_bytes())
         .expect("writing to memory cannot fail");

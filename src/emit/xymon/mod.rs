@@ -2,21 +2,26 @@
 //! that xymond_rrd turns into RRD graphs (xymon/README.md).
 //!
 //! The words both ends of a message share (formats, metrics, VM keys, markers, limits) are in
-//! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the [`report`].
+//! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the `report`.
 //!
-//! - [`colour`]: the rules for green, yellow and red;
-//! - [`settings`]: what the user asks for; [`report`]: what one run has to report;
-//! - [`message`]: the messages themselves, split under Xymon's size limit, from the
-//!   [`status_page`] text and the [`graph_lines`].
+//! - `colour`: the rules for green, yellow and red;
+//! - `settings`: what the user asks for; `report`: what one run has to report;
+//! - `message`: the messages themselves, split under Xymon's size limit, from the
+//!   `status_page` text and the `graph_lines`.
 //!
 //! Not emitters, so not here: sending ([`crate::transport`]) and the server-side
 //! rrd-script handler ([`crate::rrd_script`]).
 
-pub mod colour;
-pub mod graph_lines;
-pub mod message;
-pub mod report;
-pub mod settings;
-pub mod status_page;
+mod colour;
+mod graph_lines;
+mod message;
+mod report;
+mod settings;
+mod status_page;
 #[cfg(test)]
 pub(crate) mod test_support;
+
+pub use colour::{Colour, Finding, assess};
+pub use message::build;
+pub use report::Report;
+pub use settings::Settings;

@@ -20,8 +20,11 @@ pub use inventory::{
     parse_snapshots,
 };
 pub use net::{parse_ifconfig_descriptions, parse_netstat, parse_tap_description};
-pub use ps::{PS_KEYWORDS, parse_cpu_time, parse_ps};
-pub use zfs::{ZFS_PROPERTIES, Zvol, parse_kstat_datasets, parse_zfs_volumes};
+pub use ps::{parse_cpu_time, parse_ps};
+pub use zfs::{Zvol, parse_kstat_datasets, parse_zfs_volumes};
+
+pub(crate) use ps::PS_KEYWORDS;
+pub(crate) use zfs::ZFS_PROPERTIES;
 
 /// A parser's rows plus a description of every line it had to skip.
 #[derive(Debug, Clone, PartialEq)]

@@ -52,7 +52,7 @@ const NETSTAT_COLUMNS: [&str; 9] = [
 /// Parses `netstat -ibdWn` for all interfaces: one entry per interface, from its `<Link#N>`
 /// line only (the address lines repeat the same traffic and must not be added again). The
 /// counters are the host's side of the interface (`ipkts`: what it received, which for a tap
-/// is what the guest sent); [`crate::collect::cbsd::guest_side`] swaps them. Columns are
+/// is what the guest sent); `crate::collect::cbsd::assemble::guest_side` swaps them. Columns are
 /// found by header name counted from the right, because the Address cell is empty for
 /// interfaces without a link-level address. A `*` after a name (interface down) is dropped.
 pub fn parse_netstat(text: &str) -> Parsed<(String, NetCounters)> {

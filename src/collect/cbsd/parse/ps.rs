@@ -6,7 +6,7 @@ use crate::model::Process;
 /// The `ps -o` keywords we ask for, in this order; [`parse_ps`] reads them by position.
 pub const PS_KEYWORDS: &str = "pid,%cpu,etimes,%mem,cow,majflt,minflt,nice,nivcsw,nswap,nvcsw,inblk,oublk,pri,rss,systime,usertime,vsz";
 
-/// The bhyve processes from `ps -o` [`PS_KEYWORDS`] `-p PID,...`: `rss` and `vsz` in bytes (ps
+/// The bhyve processes from `ps -o` `PS_KEYWORDS` `-p PID,...`: `rss` and `vsz` in bytes (ps
 /// prints KiB), CPU times in seconds, `pcpu` as ps's own decaying %CPU.
 pub fn parse_ps(text: &str) -> Parsed<Process> {
     let columns = PS_KEYWORDS.split(',').count();

@@ -8,7 +8,7 @@ use crate::model::DiskIo;
 /// The `zfs list -o` properties we ask for, in this order.
 pub const ZFS_PROPERTIES: &str = "name,volsize,used,referenced";
 
-/// One zvol from `zfs list -Hp -t volume -o` [`ZFS_PROPERTIES`].
+/// One zvol from `zfs list -Hp -t volume -o` `ZFS_PROPERTIES`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zvol {
     /// Dataset name, pool first (`zroot/vm/vm10/dsk1.vhd`).

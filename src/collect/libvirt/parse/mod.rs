@@ -2,6 +2,12 @@
 //! the bulk stats record, and the QEMU process's /proc files. Tested on text; no libvirt
 //! calls (procfs's thin reader takes the /proc root it is given).
 
-pub mod domain_xml;
-pub mod procfs;
-pub mod stats;
+pub(crate) mod domain_xml;
+pub(crate) mod procfs;
+pub(crate) mod stats;
+
+pub use domain_xml::{DomainXml, Graphics, XmlDisk, XmlInterface, parse as parse_domain_xml};
+pub use procfs::{
+    Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
+    process,
+};

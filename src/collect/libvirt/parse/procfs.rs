@@ -113,7 +113,7 @@ pub const PROC_ROOT: &str = "/proc";
 /// from (every process is read from the same one); read once per run.
 #[derive(Debug, Clone)]
 pub struct Host {
-    /// The /proc tree read ([`PROC_ROOT`], or a recorded one).
+    /// The /proc tree read (`PROC_ROOT`, or a recorded one).
     pub root: PathBuf,
     /// Clock ticks per second (`_SC_CLK_TCK`; 100 where sysconf fails).
     pub clock_ticks: u64,
