@@ -124,7 +124,8 @@ check "the maintainer scripts neither enable nor start a unit" bash -c '
         END { exit bad }"' _ "$deb" "$WORK"
 
 # --fail-on error: warnings do not fail lintian itself, they are checked against the README.
-lintian --fail-on error --tag-display-limit 0 "$deb" >"$WORK/lintian.txt" 2>&1
+# Its scratch files (MLDBM databases) go in $WORK, removed with it, not in /tmp.
+TMPDIR=$WORK lintian --fail-on error --tag-display-limit 0 "$deb" >"$WORK/lintian.txt" 2>&1
 lintian_status=$?
 cp "$WORK/lintian.txt" "$LOG"
 if [ "$lintian_status" -eq 0 ] && ! grep -q '^E: ' "$WORK/lintian.txt"; then
