@@ -16,6 +16,7 @@ use support::librenms::{
 };
 use support::node_xml::{self, TestDomain};
 use support::{run, stderr, stdout};
+use virt::domain::DomainState;
 
 /// Names as libvirt holds them and the `-c` text of each. None is a safe RRD file name, so
 /// each key is that text, `~h` and the name's hash ([`hashed`]).
@@ -72,7 +73,7 @@ fn node(names: &[&str]) -> Node {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let mut d = TestDomain::new(name, 1);
+            let mut d = TestDomain::new(name, DomainState::Running);
             d.disks = vec!["vda".into(), "vdb".into()];
             d.cdrom = true;
             d.nics = (0..2)

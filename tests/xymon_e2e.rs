@@ -14,6 +14,7 @@ use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
 use support::{require, run, scratch, text};
+use virt::domain::DomainState;
 
 const PORT: u16 = 19841;
 const HTTP_PORT: u16 = 19842;
@@ -222,7 +223,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     let domains: Vec<TestDomain> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| TestDomain::lab(i, n, 1))
+        .map(|(i, n)| TestDomain::lab(i, n, DomainState::Running))
         .collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
     let state = dir.join("state.json");
@@ -304,9 +305,9 @@ fn colours_on_the_server_follow_the_vm_states() {
     let dir = scratch("colour");
     let healthy = node_xml::write(
         &[
-            TestDomain::lab(0, "up", 1),
-            TestDomain::lab(1, "resting", 3),
-            TestDomain::lab(2, "down", 5),
+            TestDomain::lab(0, "up", DomainState::Running),
+            TestDomain::lab(1, "resting", DomainState::Paused),
+            TestDomain::lab(2, "down", DomainState::Shutoff),
         ],
         &dir.join("healthy.xml"),
     );
@@ -316,7 +317,10 @@ fn colours_on_the_server_follow_the_vm_states() {
     assert!(page.contains("all VMs as expected"), "{page}");
 
     let crashed = node_xml::write(
-        &[TestDomain::lab(0, "up", 1), TestDomain::lab(1, "broken", 6)],
+        &[
+            TestDomain::lab(0, "up", DomainState::Running),
+            TestDomain::lab(1, "broken", DomainState::Crashed),
+        ],
         &dir.join("crashed.xml"),
     );
     next_second();
