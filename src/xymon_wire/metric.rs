@@ -26,6 +26,10 @@ pub enum VmGauge {
     DiskSize,
     /// Disk space in use, bytes.
     DiskUsed,
+    /// Memory in use inside the guest (its balloon driver's available - unused), bytes.
+    GuestUsed,
+    /// The same as a percentage of the memory the guest has now (the balloon's size).
+    GuestMem,
 }
 
 /// Ever-growing counters (RRD type `DERIVE` in the extra-script's RRDs).
@@ -57,6 +61,11 @@ pub enum Counter {
     NetErr,
     /// Drops, both directions.
     NetDrop,
+    /// vCPU run time in centiseconds, summed over the vCPUs: its rate is "% of one vCPU".
+    Vcpu,
+    /// vCPU delay (time ready to run but queued on the host, the guest's steal time) in
+    /// centiseconds: its rate is "% of one vCPU" too.
+    Steal,
 }
 
 /// Host-wide instant values (RRD type `GAUGE`): VM counts by state group, then the VM
@@ -124,7 +133,20 @@ pub type CounterRates = [Option<f64>; Counter::ALL.len()];
 
 impl VmGauge {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
-    pub const ALL: [VmGauge; 6] = [
+    pub const ALL: [VmGauge; 8] = [
+        VmGauge::Up,
+        VmGauge::Vcpus,
+        VmGauge::Mem,
+        VmGauge::Rss,
+        VmGauge::DiskSize,
+        VmGauge::DiskUsed,
+        VmGauge::GuestUsed,
+        VmGauge::GuestMem,
+    ];
+
+    /// The gauges of a VM's main RRD file in the extra-script format: those it was created
+    /// with, so existing files keep taking updates.
+    pub const MAIN: [VmGauge; 6] = [
         VmGauge::Up,
         VmGauge::Vcpus,
         VmGauge::Mem,
@@ -132,6 +154,10 @@ impl VmGauge {
         VmGauge::DiskSize,
         VmGauge::DiskUsed,
     ];
+
+    /// The guest's own gauges: per VM only, in the extra-script format in a file of their
+    /// own ([`VmGauge::MAIN`] says why).
+    pub const GUEST: [VmGauge; 2] = [VmGauge::GuestUsed, VmGauge::GuestMem];
 
     /// The metric's name in NCV lines and RRD files.
     pub fn name(self) -> &'static str {
@@ -142,6 +168,8 @@ impl VmGauge {
             VmGauge::Rss => "rss",
             VmGauge::DiskSize => "disksize",
             VmGauge::DiskUsed => "diskused",
+            VmGauge::GuestUsed => "guestused",
+            VmGauge::GuestMem => "guestmem",
         }
     }
 
@@ -158,13 +186,38 @@ impl VmGauge {
             VmGauge::Rss => vm.process.as_ref().map(|p| gauge(p.rss)),
             VmGauge::DiskSize => sizes_known.then_some(gauge(disk.capacity)),
             VmGauge::DiskUsed => sizes_known.then_some(gauge(disk.allocated)),
+            VmGauge::GuestUsed => vm.guest_memory.used().map(gauge),
+            VmGauge::GuestMem => {
+                let has = vm.guest_memory.current.filter(|&c| c > 0)?;
+                Some(gauge(vm.guest_memory.used()?) * 100.0 / gauge(has))
+            }
         }
     }
 }
 
 impl Counter {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
-    pub const ALL: [Counter; 13] = [
+    pub const ALL: [Counter; 15] = [
+        Counter::Cpu,
+        Counter::RBytes,
+        Counter::WBytes,
+        Counter::ROps,
+        Counter::WOps,
+        Counter::RTime,
+        Counter::WTime,
+        Counter::NetIn,
+        Counter::NetOut,
+        Counter::PktIn,
+        Counter::PktOut,
+        Counter::NetErr,
+        Counter::NetDrop,
+        Counter::Vcpu,
+        Counter::Steal,
+    ];
+
+    /// The counters of the host totals and of a VM's main RRD file: a fixed set, since the
+    /// NCV totals file and the extra-script's files keep the datasets they were created with.
+    pub const HOST: [Counter; 13] = [
         Counter::Cpu,
         Counter::RBytes,
         Counter::WBytes,
@@ -179,6 +232,9 @@ impl Counter {
         Counter::NetErr,
         Counter::NetDrop,
     ];
+
+    /// The guest's own counters: per VM only, beside [`VmGauge::GUEST`].
+    pub const GUEST: [Counter; 2] = [Counter::Vcpu, Counter::Steal];
 
     /// The raw counter's name (extra-script format).
     pub fn name(self) -> &'static str {
@@ -196,6 +252,8 @@ impl Counter {
             Counter::PktOut => "pktout",
             Counter::NetErr => "neterr",
             Counter::NetDrop => "netdrop",
+            Counter::Vcpu => "vcpu",
+            Counter::Steal => "steal",
         }
     }
 
@@ -231,6 +289,8 @@ impl Counter {
             Counter::PktOut => Some(net.opkts),
             Counter::NetErr => Some(net.ierrs.saturating_add(net.oerrs)),
             Counter::NetDrop => Some(net.idrop.saturating_add(net.odrop)),
+            Counter::Vcpu => vm.vcpu_times.time.map(centiseconds),
+            Counter::Steal => vm.vcpu_times.delay.map(centiseconds),
         }
     }
 }
@@ -415,6 +475,11 @@ fn gauge(v: u64) -> f64 {
     v as f64
 }
 
+/// Nanoseconds as centiseconds, the unit whose per-second rate is a percentage.
+fn centiseconds(ns: u64) -> u64 {
+    ns / 10_000_000
+}
+
 /// A float counter (CPU centiseconds, disk µs) as a whole number: below 0 and NaN read as 0,
 /// past `u64::MAX` as `u64::MAX` (what `as` does).
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -438,6 +503,27 @@ mod tests {
         for (i, g) in TotalGauge::ALL.iter().enumerate() {
             assert_eq!(*g as usize, i);
         }
+        assert_eq!([&VmGauge::MAIN[..], &VmGauge::GUEST].concat(), VmGauge::ALL);
+        assert_eq!([&Counter::HOST[..], &Counter::GUEST].concat(), Counter::ALL);
+    }
+
+    #[test]
+    fn guest_figures_are_unknown_unless_the_guest_reports_them() {
+        let mut vm = Vm::new("vm", State::Running);
+        let s = VmSample::of(&vm);
+        assert_eq!(s.gauges[VmGauge::GuestUsed], None);
+        assert_eq!(s.gauges[VmGauge::GuestMem], None);
+        assert_eq!(s.counters[Counter::Vcpu], None);
+        vm.guest_memory.current = Some(400);
+        vm.guest_memory.available = Some(300);
+        vm.guest_memory.unused = Some(200);
+        vm.vcpu_times.time = Some(2_500_000_000);
+        vm.vcpu_times.delay = Some(19_999_999);
+        let s = VmSample::of(&vm);
+        assert_eq!(s.gauges[VmGauge::GuestUsed], Some(100.0));
+        assert_eq!(s.gauges[VmGauge::GuestMem], Some(25.0), "% of what it has");
+        assert_eq!(s.counters[Counter::Vcpu], Some(250), "2.5 s as centiseconds");
+        assert_eq!(s.counters[Counter::Steal], Some(1));
     }
 
     #[test]
