@@ -369,7 +369,10 @@ fn the_linux_guest_reports_its_memory_and_vcpu_times_as_virsh_does() {
     // The guest sends its figures every 2 s: wait until it has sent some.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !virsh_domstats(&uri, LINUX_GUEST).contains_key("balloon.available") {
-        assert!(std::time::Instant::now() < deadline, "no balloon stats from the guest");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no balloon stats from the guest"
+        );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let before = virsh_domstats(&uri, LINUX_GUEST);
@@ -415,7 +418,11 @@ fn the_linux_guest_reports_its_memory_and_vcpu_times_as_virsh_does() {
         ("mem_disk_caches", "balloon.disk_caches"),
     ] {
         let near = |stats| ours(key).abs_diff(kib(stats, field)) <= 32 << 20;
-        assert!(near(&before) || near(&after), "{key} {} vs virsh", ours(key));
+        assert!(
+            near(&before) || near(&after),
+            "{key} {} vs virsh",
+            ours(key)
+        );
     }
     // Plausible as memory: what the guest sees fits what it was given, and so on.
     assert!(ours("mem_available") <= ours("mem_maximum"));
@@ -434,8 +441,15 @@ fn the_linux_guest_reports_its_memory_and_vcpu_times_as_virsh_does() {
         assert!(ipxe[key].is_null(), "hvmon-running {key} = {}", ipxe[key]);
         assert!(off[key].is_null(), "hvmon-off {key} = {}", off[key]);
     }
-    assert_eq!(ipxe["mem_current"], 128u64 << 20, "the balloon's size is known");
-    assert!(ipxe["vcputime"].as_u64().unwrap() > 0, "it runs: vCPU time known");
+    assert_eq!(
+        ipxe["mem_current"],
+        128u64 << 20,
+        "the balloon's size is known"
+    );
+    assert!(
+        ipxe["vcputime"].as_u64().unwrap() > 0,
+        "it runs: vCPU time known"
+    );
     for key in ["vcputime", "vcpuwait", "vcpudelay"] {
         assert!(off[key].is_null(), "hvmon-off {key} = {}", off[key]);
     }

@@ -480,5 +480,8 @@ fn the_test_driver_gives_no_guest_figures_so_they_are_unknown_not_zero() {
         assert!(vm[key].is_null(), "{key} = {} for the test driver", vm[key]);
         assert!(doc["data"]["totals"][key].is_null(), "totals {key}");
     }
-    assert!(vm["mem_alloc"].as_u64().unwrap() > 0, "memory given still known");
+    assert!(
+        vm["mem_alloc"].as_u64().unwrap() > 0,
+        "memory given still known"
+    );
 }

@@ -681,7 +681,10 @@ fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
             .unwrap_or_else(|_| panic!("{metric}: {}", info["ds[lambda].last_ds"]))
     };
     let used = split("guestused");
-    assert!(used > 1e6 && used < 256e6, "memory used inside the guest: {used}");
+    assert!(
+        used > 1e6 && used < 256e6,
+        "memory used inside the guest: {used}"
+    );
     let pct = split("guestmem");
     assert!(pct > 0.0 && pct < 100.0, "% of its memory: {pct}");
     // TCG: the guest's one vCPU is busy for a part of the time, and waits behind the host's
@@ -706,7 +709,10 @@ fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
     assert!(cs > 0);
     let main = rrd_info(&server.rrd(host, &format!("hvmonrrd,vm_{linux}.rrd")));
     assert!(main.contains_key("ds[cpu].type"));
-    assert!(!main.contains_key("ds[vcpu].type"), "the main file keeps its datasets");
+    assert!(
+        !main.contains_key("ds[vcpu].type"),
+        "the main file keeps its datasets"
+    );
     for graph in [
         "hvmon-guestmem",
         "hvmon-vcpu",

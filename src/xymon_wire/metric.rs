@@ -522,7 +522,11 @@ mod tests {
         let s = VmSample::of(&vm);
         assert_eq!(s.gauges[VmGauge::GuestUsed], Some(100.0));
         assert_eq!(s.gauges[VmGauge::GuestMem], Some(25.0), "% of what it has");
-        assert_eq!(s.counters[Counter::Vcpu], Some(250), "2.5 s as centiseconds");
+        assert_eq!(
+            s.counters[Counter::Vcpu],
+            Some(250),
+            "2.5 s as centiseconds"
+        );
         assert_eq!(s.counters[Counter::Steal], Some(1));
     }
 
