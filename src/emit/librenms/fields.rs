@@ -388,9 +388,20 @@ impl Serialize for TotalsOut<'_> {
 mod tests {
     //! The guest's keys: present where known, absent (LibreNMS's unknown) where not.
 
-    use super::super::{Detail, Form, document};
     use super::*;
-    use crate::model::{Backend, Snapshot};
+
+    fn vm_doc(vm: &Vm) -> serde_json::Value {
+        serde_json::to_value(VmOut {
+            vm,
+            detail: Detail::Devices,
+            form: Form::Plain,
+        })
+        .unwrap()
+    }
+
+    fn totals_doc(vms: &[Vm]) -> serde_json::Value {
+        serde_json::to_value(TotalsOut(&Totals::of(vms))).unwrap()
+    }
 
     fn reporting(name: &str) -> Vm {
         let mut vm = Vm::new(name, State::Running);
@@ -419,25 +430,21 @@ mod tests {
     fn guest_figures_are_sent_where_known_and_summed_over_those_that_report() {
         let mut silent = Vm::new("silent", State::Running);
         silent.guest_memory.current = Some(128 << 20);
-        let snapshot = Snapshot::new(
-            Backend::Libvirt,
-            vec![reporting("a"), reporting("b"), silent],
-        );
-        let doc: serde_json::Value =
-            serde_json::from_str(&document(&snapshot, Detail::Devices, Form::Plain)).unwrap();
-        let vms = &doc["data"]["VMs"];
-        assert_eq!(vms["a"]["mem_used"], 50 << 20);
-        assert_eq!(vms["a"]["mem_swap_out"], 4096);
-        assert_eq!(vms["a"]["mem_last_update"], 1_700_000_000);
-        assert_eq!(vms["a"]["vcputime"], 3_000_000_000u64);
-        assert_eq!(vms["a"]["vcpudelay"], 500);
+        let vms = [reporting("a"), reporting("b"), silent];
+        let doc: Vec<serde_json::Value> = vms.iter().map(vm_doc).collect();
+        let (a, silent_doc) = (&doc[0], &doc[2]);
+        assert_eq!(a["mem_used"], 50 << 20);
+        assert_eq!(a["mem_swap_out"], 4096);
+        assert_eq!(a["mem_last_update"], 1_700_000_000);
+        assert_eq!(a["vcputime"], 3_000_000_000u64);
+        assert_eq!(a["vcpudelay"], 500);
         for key in GUEST_KEYS {
-            assert!(vms["a"][key].is_u64(), "{key}");
+            assert!(a[key].is_u64(), "{key}");
             if key != "mem_current" {
-                assert!(vms["silent"][key].is_null(), "unknown, not 0: {key}");
+                assert!(silent_doc[key].is_null(), "unknown, not 0: {key}");
             }
         }
-        let totals = &doc["data"]["totals"];
+        let totals = &totals_doc(&vms);
         assert_eq!(totals["mem_current"], (256 + 256 + 128) << 20);
         assert_eq!(
             totals["mem_available"],
@@ -447,11 +454,9 @@ mod tests {
         assert_eq!(totals["mem_used"], 100 << 20);
         assert!(totals["mem_last_update"].is_null());
         assert!(totals["vcputime"].is_null(), "vCPU times are per VM");
-        let none = Snapshot::new(Backend::Cbsd, vec![Vm::new("c", State::Off)]);
-        let doc: serde_json::Value =
-            serde_json::from_str(&document(&none, Detail::Devices, Form::Plain)).unwrap();
+        let none = totals_doc(&[Vm::new("c", State::Off)]);
         for key in GUEST_KEYS {
-            assert!(doc["data"]["totals"][key].is_null(), "no VM reports {key}");
+            assert!(none[key].is_null(), "no VM reports {key}");
         }
     }
 
