@@ -263,6 +263,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     }
     for n in names {
         server.wait_for(&server.rrd(host, &format!("hvmon,vm_{}_vcpus.rrd", vm_key(n))));
+        server.wait_for(&server.rrd(host, &format!("hvmonrrd-guest,vm_{}.rrd", vm_key(n))));
     }
     let files = server.rrd_files(host);
     let per_vm: Vec<&String> = files
@@ -274,6 +275,11 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         names.len(),
         "one file per VM, no collisions: {files:?}"
     );
+    let guest_files = files
+        .iter()
+        .filter(|f| f.starts_with("hvmonrrd-guest,vm_"))
+        .count();
+    assert_eq!(guest_files, names.len(), "one guest file per VM: {files:?}");
     for f in &files {
         assert!(
             f.bytes()
@@ -289,6 +295,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
                 "hvmon,vm_",
                 "hvmon,all_",
                 "hvmonrrd,vm_",
+                "hvmonrrd-guest,vm_",
                 "hvmonrrd-states."
             ]
             .iter()
