@@ -6,6 +6,9 @@
 //! - disk times (`rtime`, `wtime`, `ftime`): **milliseconds** (float);
 //! - `etimes`: whole seconds since the VM's process started;
 //! - `pcpu`, `pmem`: percent (100 = one host core / all host memory);
+//! - vCPU times (`VcpuTimes`): integer **nanoseconds**, summed over the VM's vCPUs;
+//! - guest memory (`GuestMemory`): bytes (libvirt's KiB times 1024), the guest's page
+//!   faults as counts, its last update in seconds since the Unix epoch;
 //! - counters (bytes, requests, packets, faults, switches): integers since the device or
 //!   process started; they reset when the VM restarts.
 
@@ -13,8 +16,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+mod guest;
 mod state;
 
+pub use guest::{GuestMemory, VcpuTimes};
 pub use state::{Reason, State, StateReason};
 
 /// The hypervisor stack a snapshot comes from; `-b` names it.
@@ -147,6 +152,10 @@ pub struct Vm {
     pub disk_stats_unknown: bool,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
+    /// Memory as the guest reports it; unknown figures `None`.
+    pub guest_memory: GuestMemory,
+    /// vCPU run, wait and delay (steal) times; unknown ones `None`.
+    pub vcpu_times: VcpuTimes,
 }
 
 impl Vm {
@@ -169,6 +178,8 @@ impl Vm {
             disks: Vec::new(),
             disk_stats_unknown: false,
             nics: Vec::new(),
+            guest_memory: GuestMemory::default(),
+            vcpu_times: VcpuTimes::default(),
         }
     }
 
@@ -389,6 +400,8 @@ pub struct Totals {
     pub net: NetCounters,
     /// VM count per state, indexed like `State::ALL`.
     pub states: [u64; State::ALL.len()],
+    /// Guest memory, each figure summed over the VMs that report it.
+    pub guest_memory: GuestMemory,
 }
 
 impl Totals {
@@ -427,6 +440,7 @@ impl Totals {
             t.disk_stats_unknown |= vm.disk_stats_unknown;
             t.net.add(&vm.net_sum());
             t.states[vm.state as usize] += 1;
+            t.guest_memory.add(&vm.guest_memory);
         }
         t
     }

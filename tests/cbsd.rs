@@ -680,9 +680,14 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         .map(str::to_string)
         .collect();
     let files: Vec<&String> = lines.iter().filter(|l| l.ends_with(".rrd")).collect();
-    let mut expected: Vec<String> = ["a.b", "vm0", "vm1", "vm10", "web-01"]
+    let vms = ["a.b", "vm0", "vm1", "vm10", "web-01"];
+    // Each VM's main file, then (CBSD gives no guest figures: all U) its guest file.
+    let mut expected: Vec<String> = ["hvmonrrd", "hvmonrrd-guest"]
         .iter()
-        .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
+        .flat_map(|file| {
+            vms.iter()
+                .map(move |n| format!("{file},vm_{}.rrd", vm_key(n)))
+        })
         .collect();
     expected.insert(0, "hvmonrrd-states.rrd".into());
     assert_eq!(files, expected.iter().collect::<Vec<_>>());
@@ -695,4 +700,9 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         "up, 2 vCPUs, 2 GiB: {}",
         lines[vm1 + 1]
     );
+    let guest = lines
+        .iter()
+        .position(|l| *l == format!("hvmonrrd-guest,vm_{}.rrd", vm_key("vm1")))
+        .unwrap();
+    assert_eq!(lines[guest + 1], "U:U:U:U", "bhyve gives no guest figures");
 }

@@ -485,3 +485,18 @@ fn connections_are_capped() {
     let out = run(&["--uri", "test:///default", "-j", "8", "-c"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn the_test_driver_gives_no_guest_figures_so_they_are_unknown_not_zero() {
+    let doc = collect("test:///default");
+    let vm = &doc["data"]["VMs"]["test"];
+    assert_eq!(vm["status_int"], 1, "{vm}");
+    for key in hv_monitor::emit::librenms::GUEST_KEYS {
+        assert!(vm[key].is_null(), "{key} = {} for the test driver", vm[key]);
+        assert!(doc["data"]["totals"][key].is_null(), "totals {key}");
+    }
+    assert!(
+        vm["mem_alloc"].as_u64().unwrap() > 0,
+        "memory given still known"
+    );
+}

@@ -14,7 +14,14 @@
 //! DS:up:GAUGE:600:0:U          a new DS set for the per-VM files
 //! hvmonrrd,vm_web.rrd
 //! 1:2:...
+//! DS:guestused:GAUGE:600:0:U   the guest's own figures, in a second file per VM
+//! hvmonrrd-guest,vm_web.rrd
+//! 52428800:25:...
 //! ```
+//!
+//! An RRD file keeps the datasets it was created with, and xymond_rrd refuses an update
+//! with more values: the host and main per-VM files hold the metrics they always held
+//! ([`VmGauge::MAIN`], [`Counter::HOST`]), and later metrics go into files of their own.
 //!
 //! Counters are DERIVE with min 0, so RRDtool computes rates and a counter reset (a VM
 //! restart) is one unknown point, not a spike. The message must be one `hv_monitor xymon
@@ -267,15 +274,17 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
             for_terminal(name, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     };
-    let (object, gauges) = if object == "all" {
+    let (object, gauges, counters) = if object == "all" {
         (
             Object::Totals,
             TotalGauge::ALL.map(TotalGauge::name).to_vec(),
+            &Counter::HOST[..],
         )
     } else if let Some(key) = object.strip_prefix("vm_").filter(|k| valid_key(k)) {
         (
             Object::Vm(key.to_string()),
             VmGauge::ALL.map(VmGauge::name).to_vec(),
+            &Counter::ALL[..],
         )
     } else {
         return Err(format!(
@@ -285,7 +294,7 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     };
     if let Some(gauge) = gauges.into_iter().find(|g| *g == metric) {
         Ok((object, gauge, parse_gauge(value)?))
-    } else if let Some(counter) = Counter::ALL.into_iter().find(|c| c.name() == metric) {
+    } else if let Some(counter) = counters.iter().find(|c| c.name() == metric) {
         Ok((object, counter.name(), parse_counter(value)?))
     } else {
         Err(format!(
@@ -344,8 +353,7 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
     // point unknown. Two intervals tolerate one lost message.
     let heartbeat = (2 * parsed.interval).max(600);
     let mut out = String::new();
-    let counters = Counter::ALL.map(Counter::name);
-    let ds_set = |out: &mut String, gauges: &[&str]| {
+    let ds_set = |out: &mut String, gauges: &[&str], counters: &[&str]| {
         for g in gauges {
             let _ = writeln!(out, "DS:{g}:{GAUGE}:{heartbeat}:0:U");
         }
@@ -353,10 +361,9 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
             let _ = writeln!(out, "DS:{c}:{DERIVE}:{heartbeat}:0:U");
         }
     };
-    let values = |out: &mut String, gauges: &[&str], values: &BTreeMap<&'static str, Value>| {
-        let all: Vec<String> = gauges
+    let values = |out: &mut String, names: &[&str], values: &BTreeMap<&'static str, Value>| {
+        let all: Vec<String> = names
             .iter()
-            .chain(counters.iter())
             .map(|m| match values.get(m) {
                 Some(Value::Gauge(x)) => number(*x),
                 Some(Value::Counter(c)) => c.to_string(),
@@ -365,20 +372,35 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
             .collect();
         let _ = writeln!(out, "{}", all.join(":"));
     };
+    let host_counters = Counter::HOST.map(Counter::name);
     if let Some(totals) = &parsed.totals {
         let gauges = TotalGauge::ALL.map(TotalGauge::name);
-        ds_set(&mut out, &gauges);
+        ds_set(&mut out, &gauges, &host_counters);
         // Not "{column},...": Xymon's trends page graphs a file under the GRAPHS entry that is
         // its name's prefix up to "," or ".", and the VMs' files already take "{column}".
         let _ = writeln!(out, "{column}-states.rrd");
-        values(&mut out, &gauges, totals);
+        values(&mut out, &[&gauges[..], &host_counters].concat(), totals);
     }
+    // Each VM's main file, then its guest file ("{column}-guest,...": its own trends entry).
+    let files = [
+        (
+            format!("{column},"),
+            VmGauge::MAIN.map(VmGauge::name).to_vec(),
+            host_counters.to_vec(),
+        ),
+        (
+            format!("{column}-guest,"),
+            VmGauge::GUEST.map(VmGauge::name).to_vec(),
+            Counter::GUEST.map(Counter::name).to_vec(),
+        ),
+    ];
     if !parsed.vms.is_empty() {
-        let gauges = VmGauge::ALL.map(VmGauge::name);
-        ds_set(&mut out, &gauges);
-        for (key, v) in &parsed.vms {
-            let _ = writeln!(out, "{column},vm_{key}.rrd");
-            values(&mut out, &gauges, v);
+        for (prefix, gauges, counters) in &files {
+            ds_set(&mut out, gauges, counters);
+            for (key, v) in &parsed.vms {
+                let _ = writeln!(out, "{prefix}vm_{key}.rrd");
+                values(&mut out, &[&gauges[..], counters].concat(), v);
+            }
         }
     }
     out

@@ -2,14 +2,17 @@
 //! under the keys LibreNMS reads, in the Perl tool's order.
 //!
 //! Unknown disk stats (a busy VM) are left out, not written as 0: LibreNMS stores a missing
-//! key as U, the honest value.
+//! key as U, the honest value. So are the guest's own figures ([`GUEST_KEYS`]) where the
+//! guest or the backend does not give them.
 
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::names::{Form, disk_keys};
-use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, State, Totals, Vm};
+use crate::model::{
+    Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Process, State, Totals, VcpuTimes, Vm,
+};
 
 /// How much per-device detail a document carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,6 +106,71 @@ const NET: [Field<NetCounters>; 9] = [
     ("odrop", |n| Int(n.odrop)),
     ("coll", |n| Int(n.coll)),
 ];
+
+/// A key whose value may be unknown, then left out.
+type MaybeField<T> = (&'static str, fn(&T) -> Option<u64>);
+
+/// The guest's memory, a VM's and summed in `totals` over the VMs that report each figure
+/// (bytes; faults as counts). `mem_` is already an entry head (names.rs), so these keys
+/// change no VM's key.
+const GUEST_MEMORY: [MaybeField<GuestMemory>; 12] = [
+    ("mem_current", |m| m.current),
+    ("mem_maximum", |m| m.maximum),
+    ("mem_available", |m| m.available),
+    ("mem_unused", |m| m.unused),
+    ("mem_usable", |m| m.usable),
+    ("mem_used", GuestMemory::used),
+    ("mem_disk_caches", |m| m.disk_caches),
+    ("mem_swap_in", |m| m.swap_in),
+    ("mem_swap_out", |m| m.swap_out),
+    ("mem_major_fault", |m| m.major_fault),
+    ("mem_minor_fault", |m| m.minor_fault),
+    ("mem_last_update", |m| m.last_update),
+];
+
+/// `mem_last_update` says when one guest reported; `totals` has no such key.
+const PER_VM_ONLY: &str = "mem_last_update";
+
+/// A VM's vCPU times summed over its vCPUs, nanoseconds (counters). One word each: no new
+/// entry head.
+const VCPU: [MaybeField<VcpuTimes>; 3] = [
+    ("vcputime", |v| v.time),
+    ("vcpuwait", |v| v.wait),
+    ("vcpudelay", |v| v.delay),
+];
+
+/// The keys a VM carries only where known: the guest's memory and vCPU times. LibreNMS's
+/// poller stores none of them in an RRD file.
+pub const GUEST_KEYS: [&str; GUEST_MEMORY.len() + VCPU.len()] = {
+    let mut keys = [""; GUEST_MEMORY.len() + VCPU.len()];
+    let mut i = 0;
+    while i < GUEST_MEMORY.len() {
+        keys[i] = GUEST_MEMORY[i].0;
+        i += 1;
+    }
+    while i < keys.len() {
+        keys[i] = VCPU[i - GUEST_MEMORY.len()].0;
+        i += 1;
+    }
+    keys
+};
+
+/// Writes the keys of `table` whose values are known, but for `skip`.
+fn known_entries<M: SerializeMap, T>(
+    m: &mut M,
+    table: &[MaybeField<T>],
+    from: &T,
+    skip: Option<&str>,
+) -> Result<(), M::Error> {
+    for (key, value) in table {
+        if Some(*key) != skip
+            && let Some(v) = value(from)
+        {
+            m.serialize_entry(key, &v)?;
+        }
+    }
+    Ok(())
+}
 
 /// A VM's state as LibreNMS's `status_int` code; the only RRD key `totals` does not sum.
 const STATUS_INT: &str = "status_int";
@@ -255,6 +323,8 @@ impl Serialize for VmOut<'_> {
             net: &vm.net_sum(),
         }
         .entries(&mut m)?;
+        known_entries(&mut m, &GUEST_MEMORY, &vm.guest_memory, None)?;
+        known_entries(&mut m, &VCPU, &vm.vcpu_times, None)?;
         m.serialize_entry("os_type", &form.text(&vm.os_type))?;
         m.serialize_entry("ip", &form.text(&vm.ip))?;
         m.serialize_entry(STATUS_INT, &vm.state.code())?;
@@ -305,10 +375,100 @@ impl Serialize for TotalsOut<'_> {
             net: &t.net,
         }
         .entries(&mut m)?;
+        known_entries(&mut m, &GUEST_MEMORY, &t.guest_memory, Some(PER_VM_ONLY))?;
         for (key, states) in STATE_COUNTS {
             let count: u64 = states.iter().map(|&state| t.in_state(state)).sum();
             m.serialize_entry(key, &count)?;
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The guest's keys: present where known, absent (LibreNMS's unknown) where not.
+
+    use super::*;
+
+    fn vm_doc(vm: &Vm) -> serde_json::Value {
+        serde_json::to_value(VmOut {
+            vm,
+            detail: Detail::Devices,
+            form: Form::Plain,
+        })
+        .unwrap()
+    }
+
+    fn totals_doc(vms: &[Vm]) -> serde_json::Value {
+        serde_json::to_value(TotalsOut(&Totals::of(vms))).unwrap()
+    }
+
+    fn reporting(name: &str) -> Vm {
+        let mut vm = Vm::new(name, State::Running);
+        vm.guest_memory = GuestMemory {
+            current: Some(256 << 20),
+            maximum: Some(256 << 20),
+            available: Some(200 << 20),
+            unused: Some(150 << 20),
+            usable: Some(160 << 20),
+            disk_caches: Some(1 << 20),
+            swap_in: Some(0),
+            swap_out: Some(4096),
+            major_fault: Some(2),
+            minor_fault: Some(900),
+            last_update: Some(1_700_000_000),
+        };
+        vm.vcpu_times = VcpuTimes {
+            time: Some(3_000_000_000),
+            wait: Some(0),
+            delay: Some(500),
+        };
+        vm
+    }
+
+    #[test]
+    fn guest_figures_are_sent_where_known_and_summed_over_those_that_report() {
+        let mut silent = Vm::new("silent", State::Running);
+        silent.guest_memory.current = Some(128 << 20);
+        let vms = [reporting("a"), reporting("b"), silent];
+        let doc: Vec<serde_json::Value> = vms.iter().map(vm_doc).collect();
+        let (a, silent_doc) = (&doc[0], &doc[2]);
+        assert_eq!(a["mem_used"], 50 << 20);
+        assert_eq!(a["mem_swap_out"], 4096);
+        assert_eq!(a["mem_last_update"], 1_700_000_000);
+        assert_eq!(a["vcputime"], 3_000_000_000u64);
+        assert_eq!(a["vcpudelay"], 500);
+        for key in GUEST_KEYS {
+            assert!(a[key].is_u64(), "{key}");
+            if key != "mem_current" {
+                assert!(silent_doc[key].is_null(), "unknown, not 0: {key}");
+            }
+        }
+        let totals = &totals_doc(&vms);
+        assert_eq!(totals["mem_current"], (256 + 256 + 128) << 20);
+        assert_eq!(
+            totals["mem_available"],
+            400 << 20,
+            "the silent VM adds nothing"
+        );
+        assert_eq!(totals["mem_used"], 100 << 20);
+        assert!(totals["mem_last_update"].is_null());
+        assert!(totals["vcputime"].is_null(), "vCPU times are per VM");
+        let none = totals_doc(&[Vm::new("c", State::Off)]);
+        for key in GUEST_KEYS {
+            assert!(none[key].is_null(), "no VM reports {key}");
+        }
+    }
+
+    #[test]
+    fn guest_keys_start_with_a_known_entry_head_or_are_one_word() {
+        for key in GUEST_KEYS {
+            match key.split_once('_') {
+                Some((head, _)) => {
+                    assert!(super::super::names::VM_ENTRY_HEADS.contains(&head), "{key}")
+                }
+                None => assert!(!key.is_empty()),
+            }
+        }
     }
 }

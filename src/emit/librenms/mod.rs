@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::model::{Backend, Snapshot, Totals};
 use crate::text::for_librenms;
 pub use fields::Detail;
-pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
+pub use fields::{GUEST_KEYS, TOTALS_STATE_KEYS, VM_RRD_KEYS};
 use fields::{TotalsOut, VmOut};
 pub use names::{Form, rrd_safe_name, safe_text, utf8_text};
 

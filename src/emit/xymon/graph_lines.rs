@@ -44,12 +44,13 @@ pub fn groups(
     let totals: Vec<(&str, Option<Figure>)> = match format {
         Format::RrdScript => {
             let counters = total_counters(samples);
-            let counters = Counter::ALL.map(|c| (c.name(), counters[c].map(Figure::Whole)));
+            let counters = Counter::HOST.map(|c| (c.name(), counters[c].map(Figure::Whole)));
             gauges.into_iter().chain(counters).collect()
         }
         Format::SplitNcv | Format::Ncv => {
             let shown = display_rates(&split_totals(format, &rates));
-            let rates = Counter::ALL.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
+            // The guest's counters are per VM only (Counter::HOST says why).
+            let rates = Counter::HOST.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
             let all: Vec<_> = gauges.into_iter().chain(rates).collect();
             // NCV keeps one RRD whose datasets the first message fixes for good: all the names
             // or none (no update this run), never a partial set.

@@ -106,8 +106,8 @@ pub fn status_text(
     let states: Vec<String> = snapshot.vms.iter().map(Vm::state_text).collect();
     let state_width = states.iter().map(String::len).max().unwrap_or(0).max(11);
     let header = format!(
-        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
+        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7}\n",
+        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "GUEST MiB", "CPU %"
     );
     let version = format!(
         "hv_monitor {} ({} backend)\n",
@@ -158,13 +158,19 @@ pub fn status_text(
             None => "-",
         };
         let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
+        // In use inside the guest, where its balloon driver says.
+        let guest = vm
+            .guest_memory
+            .used()
+            .map_or("-".to_string(), |b| (b >> 20).to_string());
         format!(
-            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
+            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7}\n",
             names[i],
             states[i],
             autostart,
             vm.cpus,
             vm.mem_alloc >> 20,
+            guest,
             cpu
         )
     };

@@ -3,6 +3,7 @@
 //! calls (procfs's thin reader takes the /proc root it is given).
 
 pub(crate) mod domain_xml;
+pub(crate) mod guest;
 pub(crate) mod procfs;
 pub(crate) mod stats;
 
