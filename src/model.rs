@@ -13,8 +13,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+mod pool;
 mod state;
 
+pub use pool::{DiskError, DiskErrorKind, Pool, PoolState};
 pub use state::{Reason, State, StateReason};
 
 /// The hypervisor stack a snapshot comes from; `-b` names it.
@@ -73,6 +75,8 @@ pub struct Snapshot {
     pub taken_at: SystemTime,
     /// Sorted by name, so every output is stable from run to run.
     pub vms: Vec<Vm>,
+    /// The host's storage pools, sorted by name; empty where the backend reports none.
+    pub pools: Vec<Pool>,
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
@@ -86,6 +90,7 @@ impl Snapshot {
             backend,
             taken_at: SystemTime::now(),
             vms,
+            pools: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -145,6 +150,8 @@ pub struct Vm {
     /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
     /// them as unknown, never as 0, which would read as a counter reset or an empty disk.
     pub disk_stats_unknown: bool,
+    /// The disk errors libvirt keeps for the VM (asked of paused VMs only).
+    pub disk_errors: Vec<DiskError>,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
 }
@@ -168,6 +175,7 @@ impl Vm {
             process: None,
             disks: Vec::new(),
             disk_stats_unknown: false,
+            disk_errors: Vec::new(),
             nics: Vec::new(),
         }
     }

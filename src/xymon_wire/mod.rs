@@ -13,12 +13,14 @@
 mod format;
 mod key;
 mod metric;
+mod pool_metric;
 
 pub use format::{DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MIN_MAX_SIZE, Messages};
 pub use key::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key, vm_keys};
 pub use metric::{
     Counter, CounterRates, Counters, TotalGauge, TotalGauges, VmGauge, VmGauges, VmSample,
 };
+pub use pool_metric::{PoolGauge, PoolGauges, PoolSample};
 
 pub(crate) use format::{
     MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, SKIP_END, SKIP_START, number,

@@ -3,7 +3,8 @@
 //! snapshot count for domains that have snapshots, per-domain calls only for stats groups a
 //! driver does not return in bulk (the test driver returns only `state`), and /proc for the
 //! QEMU process. Autostart and "has snapshots" come from two filtered listings for all
-//! domains at once. No child processes.
+//! domains at once; paused domains are asked for their disk errors, and the host's storage
+//! pools are listed once, on the first connection. No child processes.
 //!
 //! Large hosts are collected over several connections at once: libvirtd asks each QEMU
 //! monitor in turn within one call, so the run's time is mostly waiting, and K calls over
@@ -20,6 +21,7 @@ mod gather;
 pub mod parse;
 mod policy;
 mod qemu_process;
+mod storage;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -110,6 +112,11 @@ impl Collector for LibvirtCollector {
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_vm_snapshots =
             policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
+        // Pools cost one listing and a call each; a host whose pools cannot be listed (a
+        // driver without storage) still reports its VMs.
+        let pools = storage::pools(&self.conn, &mut warnings)
+            .map_err(|e| warnings.push(format!("storage pools not listed: {e}")))
+            .unwrap_or_default();
         let host = match &self.pid_dir {
             Some(_) => parse::procfs::Host::read(Path::new(parse::procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
@@ -120,6 +127,7 @@ impl Collector for LibvirtCollector {
             autostart: autostart.as_ref(),
             with_vm_snapshots: with_vm_snapshots.as_ref(),
             processes: self.pid_dir.as_deref().zip(host.as_ref()),
+            deadline: self.deadline,
         };
         let connections = self
             .connections
@@ -142,7 +150,9 @@ impl Collector for LibvirtCollector {
             warnings.append(&mut group_warnings);
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings))
+        let mut snapshot = Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings);
+        snapshot.pools = pools;
+        Ok(snapshot)
     }
 }
 
@@ -235,6 +245,7 @@ struct Shared<'a> {
     autostart: Option<&'a HashSet<String>>,
     with_vm_snapshots: Option<&'a HashSet<String>>,
     processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
+    deadline: Option<Instant>,
 }
 
 /// One group's VMs: its stats by [`policy`], then each domain gathered and assembled.
@@ -251,6 +262,7 @@ fn collect_group(
         autostart: shared.autostart,
         with_vm_snapshots: shared.with_vm_snapshots,
         processes: shared.processes,
+        deadline: shared.deadline,
     };
     let mut bridges = gather::BridgeCache::default();
     let mut vms = Vec::with_capacity(domains.len());

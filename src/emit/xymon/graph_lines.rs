@@ -1,12 +1,13 @@
 //! The "NAME : value" lines xymond_rrd turns into graphs, in groups that are never split
-//! across messages: the host totals, then one group per VM.
+//! across messages: the host totals, then one group per VM, then (but for NCV, whose set of
+//! names is fixed) one per storage pool.
 
 use std::fmt::Write as _;
 
 use crate::model::{Snapshot, Totals};
 use crate::xymon_wire::{
-    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates, number,
-    total_counters, total_gauges, total_rates,
+    Counter, CounterRates, Format, PoolGauge, PoolSample, TotalGauge, VmGauge, VmGauges, VmSample,
+    display_rates, number, total_counters, total_gauges, total_rates,
 };
 
 /// One value as it goes into a line.
@@ -76,6 +77,10 @@ pub fn groups(
             gauges.into_iter().chain(rates).collect()
         };
         out.push(group(&format!("vm_{}_", sample.key), &figures, format));
+    }
+    for pool in PoolSample::all(&snapshot.pools) {
+        let figures = PoolGauge::ALL.map(|g| (g.name(), pool.gauges[g].map(Figure::Real)));
+        out.push(group(&format!("pool_{}_", pool.key), &figures, format));
     }
     out
 }
