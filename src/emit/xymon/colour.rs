@@ -144,11 +144,19 @@ pub fn pool_finding(pool: &Pool, limits: PoolLimits) -> Option<(Colour, String)>
     Some((
         colour,
         format!(
-            "{used:.1}% full (limit {limit}%), {} MiB of {} MiB free",
-            pool.available >> 20,
-            pool.capacity >> 20
+            "{used:.1}% full (limit {limit}%), {} of {} MiB free",
+            mib(pool.available),
+            mib(pool.capacity)
         ),
     ))
+}
+
+/// Bytes as MiB with one decimal: a small pool's last free MiB still shows.
+fn mib(bytes: u64) -> String {
+    // Precision lost only past 2^53 bytes, far below one decimal of a MiB.
+    #[allow(clippy::cast_precision_loss)]
+    let mib = bytes as f64 / f64::from(1u32 << 20);
+    format!("{mib:.1}")
 }
 
 /// The findings of a snapshot, worst first, and the colour they add up to.
@@ -297,7 +305,7 @@ mod tests {
         );
         let (colour, what) = pool_finding(&running(96), limits).unwrap();
         assert_eq!(colour, Colour::Red);
-        assert_eq!(what, "96.0% full (limit 95%), 40 MiB of 1000 MiB free");
+        assert_eq!(what, "96.0% full (limit 95%), 40.0 of 1000.0 MiB free");
         let strict = PoolLimits::new(40, 60).unwrap();
         assert_eq!(
             pool_finding(&running(50), strict).unwrap().0,
@@ -356,7 +364,7 @@ mod tests {
                 (Subject::Vm(1), "disk vdb: no space"),
                 (
                     Subject::Pool(0),
-                    "96.0% full (limit 95%), 4 MiB of 100 MiB free"
+                    "96.0% full (limit 95%), 4.0 of 100.0 MiB free"
                 ),
             ]
         );
