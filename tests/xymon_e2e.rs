@@ -78,10 +78,22 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
         rrd_info(&server.rrd(host, "hvmon,all_running.rrd"))["ds[lambda].last_ds"],
         "1"
     );
-    for file in server.rrd_files(host) {
+    // The test driver's one pool (default-pool) has its three files too.
+    let files = server.rrd_files(host);
+    for file in &files {
         assert!(
-            file.starts_with("hvmon,vm_test_") || file.starts_with("hvmon,all_"),
+            file.starts_with("hvmon,vm_test_")
+                || file.starts_with("hvmon,all_")
+                || file.starts_with("hvmon,pool_default_pool_"),
             "unexpected RRD {file}"
+        );
+    }
+    for metric in ["pct", "size", "free"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with("hvmon,pool_") && f.ends_with(&format!("_{metric}.rrd"))),
+            "no pool {metric} RRD in {files:?}"
         );
     }
     assert_eq!(server.colour(host, "hvmon"), "green");

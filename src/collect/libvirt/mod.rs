@@ -60,6 +60,13 @@ fn loads_host_per_connection(uri: &str) -> bool {
     uri.starts_with("test:")
 }
 
+/// Whether `uri`'s driver makes up disk errors: the test driver answers
+/// `virDomainGetDiskErrors` with an error for every disk of every active domain, so its
+/// domains are not asked (real drivers keep only the errors QEMU met).
+fn fakes_disk_errors(uri: &str) -> bool {
+    uri.starts_with("test:")
+}
+
 /// Collects every domain of one libvirt connection into a snapshot.
 pub(crate) struct LibvirtCollector {
     conn: Connect,
@@ -71,6 +78,8 @@ pub(crate) struct LibvirtCollector {
     deadline: Option<Instant>,
     /// Connections to collect over; `None`: [`default_connections`].
     connections: Option<usize>,
+    /// Whether paused domains are asked for their disk errors ([`fakes_disk_errors`]).
+    asks_disk_errors: bool,
 }
 
 impl LibvirtCollector {
@@ -87,13 +96,15 @@ impl LibvirtCollector {
         let conn = policy::connect(uri)?;
         let actual_uri = conn.uri().ok();
         let pid_dir = actual_uri.as_deref().and_then(qemu_process::pid_dir);
-        let one_host_per_connection = actual_uri.is_some_and(|u| loads_host_per_connection(&u));
+        let one_host_per_connection = actual_uri.as_deref().is_some_and(loads_host_per_connection);
+        let asks_disk_errors = !actual_uri.as_deref().is_some_and(fakes_disk_errors);
         Ok(LibvirtCollector {
             conn,
             uri: uri.map(str::to_string),
             pid_dir,
             deadline,
             connections: connections.or(one_host_per_connection.then_some(1)),
+            asks_disk_errors,
         })
     }
 
@@ -128,6 +139,7 @@ impl Collector for LibvirtCollector {
             with_vm_snapshots: with_vm_snapshots.as_ref(),
             processes: self.pid_dir.as_deref().zip(host.as_ref()),
             deadline: self.deadline,
+            asks_disk_errors: self.asks_disk_errors,
         };
         let connections = self
             .connections
@@ -246,6 +258,7 @@ struct Shared<'a> {
     with_vm_snapshots: Option<&'a HashSet<String>>,
     processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
     deadline: Option<Instant>,
+    asks_disk_errors: bool,
 }
 
 /// One group's VMs: its stats by [`policy`], then each domain gathered and assembled.
@@ -263,6 +276,7 @@ fn collect_group(
         with_vm_snapshots: shared.with_vm_snapshots,
         processes: shared.processes,
         deadline: shared.deadline,
+        asks_disk_errors: shared.asks_disk_errors,
     };
     let mut bridges = gather::BridgeCache::default();
     let mut vms = Vec::with_capacity(domains.len());
@@ -296,6 +310,13 @@ mod tests {
         let most = MAX_DEFAULT_CONNECTIONS
             .min(2 * std::thread::available_parallelism().map_or(1, usize::from));
         assert_eq!(default_connections(10_000), most);
+    }
+
+    #[test]
+    fn only_the_test_driver_makes_up_disk_errors() {
+        assert!(fakes_disk_errors("test:///default"));
+        assert!(!fakes_disk_errors("qemu:///system"));
+        assert!(!fakes_disk_errors("qemu+ssh://host/system"));
     }
 
     #[test]
