@@ -197,6 +197,25 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     );
     let raw: u64 = info["ds[rbytes].last_ds"].parse().expect("raw counter");
     assert!(raw > 1_000_000, "raw read counter {raw}");
+    // The test driver's pool: one file, three GAUGE datasets, its size as libvirt gives it.
+    let pool_file = server
+        .rrd_files(host)
+        .into_iter()
+        .find(|f| f.starts_with("hvmonrrd,pool_"))
+        .expect("a pool RRD");
+    let pool = rrd_info(&server.rrd(host, &pool_file));
+    for ds in ["pct", "size", "free"] {
+        assert_eq!(pool[&format!("ds[{ds}].type")], "GAUGE", "{ds}");
+    }
+    let info =
+        text(&support::virsh("test:///default", &["pool-info", "--bytes", "default-pool"]).stdout);
+    let capacity: f64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Capacity:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no capacity from virsh pool-info: {info}"));
+    let stored: f64 = pool["ds[size].last_ds"].parse().expect("pool size");
+    assert_eq!(stored, capacity, "{pool:?}");
     let totals = rrd_info(&all);
     assert_eq!(totals["ds[vms].last_ds"], "1");
     assert_eq!(totals["ds[cpu].type"], "DERIVE");
