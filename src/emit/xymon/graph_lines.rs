@@ -144,6 +144,29 @@ mod tests {
     }
 
     #[test]
+    fn pools_have_lines_of_their_own_but_not_in_ncv() {
+        use crate::model::{Pool, PoolState};
+        let mut s = snapshot(vec![Vm::new("a", State::Running)]);
+        s.pools = vec![Pool {
+            name: "images".into(),
+            state: PoolState::Running,
+            state_code: None,
+            capacity: 400,
+            allocation: 100,
+            available: 100,
+        }];
+        let samples = VmSample::all(&s.vms);
+        let rates = vec![[None; Counter::ALL.len()]];
+        let split = groups(&s, &samples, &rates, Format::SplitNcv);
+        assert_eq!(
+            split.last().unwrap(),
+            "pool_images_pct : 75\npool_images_size : 400\npool_images_free : 100\n"
+        );
+        let ncv = groups(&s, &samples, &rates, Format::Ncv).concat();
+        assert!(!ncv.contains("pool"), "{ncv}");
+    }
+
+    #[test]
     fn an_off_vm_graphs_zero_cpu_and_memory_where_processes_are_seen() {
         let mut running = Vm::new("run", State::Running);
         running.process = Some(Process {
