@@ -150,7 +150,7 @@ pub struct Vm {
     /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
     /// them as unknown, never as 0, which would read as a counter reset or an empty disk.
     pub disk_stats_unknown: bool,
-    /// The disk errors libvirt keeps for the VM (asked of paused VMs only).
+    /// The disk errors libvirt keeps for the VM (asked only of VMs paused on an I/O error).
     pub disk_errors: Vec<DiskError>,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,

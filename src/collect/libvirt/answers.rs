@@ -131,7 +131,8 @@ pub struct DomainAnswers {
     pub autostart: Answer<bool>,
     /// `virDomainGetDiskErrors`: (target device, `virDomainDiskErrorCode`) of each disk with
     /// an error. `None` when not asked: QEMU records a disk error only when it pauses the
-    /// VM on it, so only paused domains that are not busy are asked. Recorded fixtures from
+    /// VM on it, so only domains paused on an I/O error (or for a reason not known) that are
+    /// not busy are asked. Recorded fixtures from
     /// before it was asked read as not asked.
     #[serde(default)]
     pub disk_errors: Option<Answer<Vec<(String, u32)>>>,

@@ -18,7 +18,7 @@ use super::bulk::DomainStats;
 use super::parse::{domain_xml, procfs, stats};
 use super::qemu_process;
 use super::storage;
-use crate::model::State;
+use crate::model::{Reason, State};
 
 /// The reason's number as libvirt gave it: the bindings hand it back decoded, and the model
 /// decodes it in one place ([`stats::reason_from_libvirt`]).
@@ -77,6 +77,7 @@ pub fn domain(
     // What the bulk stats lacked, asked before they move into the answer.
     let (has_block_group, has_net_group) = (params.has_block_group(), params.has_net_group());
     let busy = params.disk_stats_unknown();
+    let mut reason = params.reason().map(|r| r.kind);
     // The state and its reason, asked when the bulk record lacks them (its stats call failed).
     let state_call = if params.reason().is_none() {
         let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
@@ -87,6 +88,10 @@ pub fn domain(
             .as_ref()
             .ok()
             .map(|s| stats::state_from_libvirt(s.state));
+        reason = call.as_ref().ok().and_then(|s| {
+            let state = stats::state_from_libvirt(s.state);
+            s.reason.map(|r| stats::reason_from_libvirt(state, r).kind)
+        });
         Some(call)
     } else {
         None
@@ -176,7 +181,11 @@ pub fn domain(
         Some(names) => Ok(names.contains(&raw.name)),
         None => answer(dom.autostart()),
     };
-    if cx.asks_disk_errors && state == Some(State::Paused) && !busy {
+    // QEMU keeps a disk error only while the VM is stopped on it: paused with reason I/O
+    // error (or with a reason this build cannot read). Other pauses have none to give.
+    let may_have_disk_errors = state == Some(State::Paused)
+        && matches!(reason, Some(Reason::IoError | Reason::Unknown) | None);
+    if cx.asks_disk_errors && may_have_disk_errors && !busy {
         raw.disk_errors = Some(disk_errors(dom, cx.deadline));
     }
     if active && let Some((dir, host)) = cx.processes {
