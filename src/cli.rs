@@ -129,6 +129,12 @@ pub struct XymonArgs {
     /// --ghosts=allow or refuses hostinfo from this sender).
     #[arg(long = "no-host-check")]
     pub no_host_check: bool,
+    /// Storage pool use, percent full, that turns the column yellow (below --pool-panic).
+    #[arg(long = "pool-warn", value_name = "PERCENT", default_value = "90", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub pool_warn: u8,
+    /// Storage pool use, percent full, that turns the column red.
+    #[arg(long = "pool-panic", value_name = "PERCENT", default_value = "95", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub pool_panic: u8,
     /// PEM file of one or more CA certificates trusted for https:// servers besides the
     /// system's (SSL_CERT_FILE and SSL_CERT_DIR are not read).
     #[arg(long = "ca-file", value_name = "PATH")]

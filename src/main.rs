@@ -48,6 +48,8 @@ fn main() {
             counters_file: args.state,
             host_check: !args.no_host_check,
             ca_file: args.ca_file,
+            pool_warn: args.pool_warn,
+            pool_panic: args.pool_panic,
         }),
         Some(Command::XymonRrd { host, column, file }) => {
             app::xymon::run_rrd_script(&host, &column, &file)

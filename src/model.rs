@@ -17,9 +17,11 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 mod guest;
+mod pool;
 mod state;
 
 pub use guest::{GuestMemory, VcpuTimes};
+pub use pool::{DiskError, DiskErrorKind, Pool, PoolState};
 pub use state::{Reason, State, StateReason};
 
 /// The hypervisor stack a snapshot comes from; `-b` names it.
@@ -78,6 +80,8 @@ pub struct Snapshot {
     pub taken_at: SystemTime,
     /// Sorted by name, so every output is stable from run to run.
     pub vms: Vec<Vm>,
+    /// The host's storage pools, sorted by name; empty where the backend reports none.
+    pub pools: Vec<Pool>,
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
@@ -91,6 +95,7 @@ impl Snapshot {
             backend,
             taken_at: SystemTime::now(),
             vms,
+            pools: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -150,6 +155,8 @@ pub struct Vm {
     /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
     /// them as unknown, never as 0, which would read as a counter reset or an empty disk.
     pub disk_stats_unknown: bool,
+    /// The disk errors libvirt keeps for the VM (asked only of VMs paused on an I/O error).
+    pub disk_errors: Vec<DiskError>,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
     /// Memory as the guest reports it; unknown figures `None`.
@@ -177,6 +184,7 @@ impl Vm {
             process: None,
             disks: Vec::new(),
             disk_stats_unknown: false,
+            disk_errors: Vec::new(),
             nics: Vec::new(),
             guest_memory: GuestMemory::default(),
             vcpu_times: VcpuTimes::default(),

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::assess;
+use hv_monitor::emit::xymon::{PoolLimits, assess};
 use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
@@ -79,10 +79,22 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
         rrd_info(&server.rrd(host, "hvmon,all_running.rrd"))["ds[lambda].last_ds"],
         "1"
     );
-    for file in server.rrd_files(host) {
+    // The test driver's one pool (default-pool) has its three files too.
+    let files = server.rrd_files(host);
+    for file in &files {
         assert!(
-            file.starts_with("hvmon,vm_test_") || file.starts_with("hvmon,all_"),
+            file.starts_with("hvmon,vm_test_")
+                || file.starts_with("hvmon,all_")
+                || file.starts_with("hvmon,pool_default_pool_"),
             "unexpected RRD {file}"
+        );
+    }
+    for metric in ["pct", "size", "free"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with("hvmon,pool_") && f.ends_with(&format!("_{metric}.rrd"))),
+            "no pool {metric} RRD in {files:?}"
         );
     }
     assert_eq!(server.colour(host, "hvmon"), "green");
@@ -194,6 +206,25 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
         assert_eq!(guest[&format!("ds[{ds}].last_ds")], "U", "{ds}");
     }
     assert_eq!(guest["ds[steal].type"], "DERIVE");
+    // The test driver's pool: one file, three GAUGE datasets, its size as libvirt gives it.
+    let pool_file = server
+        .rrd_files(host)
+        .into_iter()
+        .find(|f| f.starts_with("hvmonrrd,pool_"))
+        .expect("a pool RRD");
+    let pool = rrd_info(&server.rrd(host, &pool_file));
+    for ds in ["pct", "size", "free"] {
+        assert_eq!(pool[&format!("ds[{ds}].type")], "GAUGE", "{ds}");
+    }
+    let info =
+        text(&support::virsh("test:///default", &["pool-info", "--bytes", "default-pool"]).stdout);
+    let capacity: f64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Capacity:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no capacity from virsh pool-info: {info}"));
+    let stored: f64 = pool["ds[size].last_ds"].parse().expect("pool size");
+    assert_eq!(stored, capacity, "{pool:?}");
     let totals = rrd_info(&all);
     assert_eq!(totals["ds[vms].last_ds"], "1");
     assert!(
@@ -663,7 +694,7 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
         },
     )
     .unwrap();
-    let (expected, _) = assess(&snapshot);
+    let (expected, _) = assess(&snapshot, PoolLimits::DEFAULT);
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
     assert_drawn(server, host, "hvmon-cpu");

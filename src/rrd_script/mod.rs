@@ -17,6 +17,9 @@
 //! DS:guestused:GAUGE:600:0:U   the guest's own figures, in a second file per VM
 //! hvmonrrd-guest,vm_web.rrd
 //! 52428800:25:...
+//! DS:pct:GAUGE:600:0:U         and one for the storage pools' files
+//! hvmonrrd,pool_images.rrd
+//! 42.5:107374182400:...
 //! ```
 //!
 //! An RRD file keeps the datasets it was created with, and xymond_rrd refuses an update
@@ -40,7 +43,7 @@ use crate::safe_file;
 use crate::text::{Shown, for_terminal};
 use crate::xymon_wire::{
     Counter, DEFAULT_MAX_SIZE, DERIVE, END_MARKER, Format, GAUGE, MARKER_PREFIX, MAX_INTERVAL_SECS,
-    MAX_KEY_LEN, TotalGauge, VmGauge, number, valid_column,
+    MAX_KEY_LEN, PoolGauge, TotalGauge, VmGauge, number, valid_column,
 };
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
@@ -73,6 +76,8 @@ pub struct Parsed {
     pub totals: Option<BTreeMap<&'static str, Value>>,
     /// Per VM key, values by metric name; in message order.
     pub vms: Vec<(String, BTreeMap<&'static str, Value>)>,
+    /// Per storage pool key, likewise.
+    pub pools: Vec<(String, BTreeMap<&'static str, Value>)>,
 }
 
 /// One value of a VM as the message carried it, for its RRD.
@@ -130,6 +135,8 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
     let mut totals: Option<BTreeMap<&'static str, Value>> = None;
     let mut vms: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
     let mut vm_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pools: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
+    let mut pool_index: BTreeMap<String, usize> = BTreeMap::new();
     let max_vms = max_vms_per_message();
     let mut skipping = false;
     let mut ended = false;
@@ -165,6 +172,19 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
                         });
                         &mut vms[i].1
                     }
+                    // As many pools as VMs at most: each makes a file too.
+                    Object::Pool(key) => {
+                        if !pool_index.contains_key(&key) && pools.len() == max_vms {
+                            return Err(format!(
+                                "line {line_no}: more than {max_vms} storage pools"
+                            ));
+                        }
+                        let i = *pool_index.entry(key.clone()).or_insert_with(|| {
+                            pools.push((key, BTreeMap::new()));
+                            pools.len() - 1
+                        });
+                        &mut pools[i].1
+                    }
                 };
                 if values.insert(metric, value).is_some() {
                     return Err(format!("line {line_no}: a second value for the same name"));
@@ -182,6 +202,7 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
         interval,
         totals,
         vms,
+        pools,
     })
 }
 
@@ -258,9 +279,11 @@ fn parse_marker(line: &str) -> Result<u64, String> {
 enum Object {
     Totals,
     Vm(String),
+    Pool(String),
 }
 
-/// `all_METRIC : VALUE` or `vm_KEY_METRIC : VALUE`, nothing else on the line.
+/// `all_METRIC : VALUE`, `vm_KEY_METRIC : VALUE` or `pool_KEY_METRIC : VALUE` (gauges
+/// only), nothing else on the line.
 fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     let Some((name, value)) = line.split_once(" : ") else {
         return Err(format!(
@@ -286,6 +309,18 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
             VmGauge::ALL.map(VmGauge::name).to_vec(),
             &Counter::ALL[..],
         )
+    } else if let Some(key) = object.strip_prefix("pool_").filter(|k| valid_key(k)) {
+        let Some(gauge) = PoolGauge::ALL
+            .map(PoolGauge::name)
+            .into_iter()
+            .find(|g| *g == metric)
+        else {
+            return Err(format!(
+                "unknown pool metric '{}'",
+                for_terminal(metric, Shown::chars(SHOWN_MAX).rust_escaped())
+            ));
+        };
+        return Ok((Object::Pool(key.to_string()), gauge, parse_gauge(value)?));
     } else {
         return Err(format!(
             "unknown name '{}'",
@@ -401,6 +436,23 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
                 let _ = writeln!(out, "{prefix}vm_{key}.rrd");
                 values(&mut out, &[&gauges[..], counters].concat(), v);
             }
+        }
+    }
+    if !parsed.pools.is_empty() {
+        let gauges = PoolGauge::ALL.map(PoolGauge::name);
+        for g in gauges {
+            let _ = writeln!(out, "DS:{g}:{GAUGE}:{heartbeat}:0:U");
+        }
+        for (key, v) in &parsed.pools {
+            let _ = writeln!(out, "{column},pool_{key}.rrd");
+            let all: Vec<String> = gauges
+                .iter()
+                .map(|m| match v.get(m) {
+                    Some(Value::Gauge(x)) => number(*x),
+                    _ => "U".to_string(),
+                })
+                .collect();
+            let _ = writeln!(out, "{}", all.join(":"));
         }
     }
     out

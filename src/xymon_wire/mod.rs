@@ -14,11 +14,13 @@
 mod format;
 mod key;
 mod metric;
+mod pool_metric;
 mod sample;
 
 pub use format::{DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MIN_MAX_SIZE, Messages};
 pub use key::{MAX_KEY_LEN, ncv_rule, splitncv_rule, vm_key, vm_keys};
 pub use metric::{Counter, CounterRates, Counters, TotalGauge, TotalGauges, VmGauge, VmGauges};
+pub use pool_metric::{PoolGauge, PoolGauges, PoolSample};
 pub use sample::VmSample;
 
 pub(crate) use format::{

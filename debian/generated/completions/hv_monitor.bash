@@ -147,7 +147,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon)
-            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --ca-file --backend --uri --connections --deadline --help"
+            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --pool-warn --pool-panic --ca-file --backend --uri --connections --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -186,6 +186,14 @@ _hv_monitor() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pool-warn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pool-panic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -51,6 +51,8 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l interval
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l max-size -d 'Largest message, bytes; more VMs go into further messages' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l timeout -d 'Time allowed for each server, seconds: the whole exchange (connecting, the host check, every message and answer), not each network call' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d 'The counters file, keeping the counters for the next run\'s rates (default: hv_monitor.HOST.COLUMN.state.json in $XYMONTMP, else $STATE_DIRECTORY, else /var/lib/hv-monitor; HOST with commas for dots; none with --print unless given)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l pool-warn -d 'Storage pool use, percent full, that turns the column yellow (below --pool-panic)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l pool-panic -d 'Storage pool use, percent full, that turns the column red' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l ca-file -d 'PEM file of one or more CA certificates trusted for https:// servers besides the system\'s (SSL_CERT_FILE and SSL_CERT_DIR are not read)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::stdio::finish_on_stdout;
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::{Report, Settings, build};
+use crate::emit::xymon::{PoolLimits, Report, Settings, build};
 use crate::error::{XymonSetupError, exit};
 use crate::output::stdout_deadline;
 use crate::rates::store::default_counters_path;
@@ -64,6 +64,10 @@ pub struct Options {
     pub host_check: bool,
     /// `--ca-file`: CA certificates trusted for https:// servers besides the system's.
     pub ca_file: Option<PathBuf>,
+    /// `--pool-warn`: percent full at which a storage pool turns the column yellow.
+    pub pool_warn: u8,
+    /// `--pool-panic`: percent full at which a storage pool turns the column red.
+    pub pool_panic: u8,
 }
 
 /// Runs `hv_monitor xymon`; returns the exit code.
@@ -102,6 +106,8 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
             column.escape_debug().to_string(),
         ));
     }
+    let pool_limits = PoolLimits::new(options.pool_warn, options.pool_panic)
+        .map_err(XymonSetupError::BadPoolLimits)?;
     let targets = if options.print {
         Vec::new()
     } else {
@@ -124,7 +130,8 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     Ok(Plan {
         settings: Settings::new(&message_host, &column, options.format, options.messages)
             .with_interval(options.interval)
-            .with_max_size(options.max_size),
+            .with_max_size(options.max_size)
+            .with_pool_limits(pool_limits),
         dotted_host: message_host.replace(',', "."),
         targets,
         ca_file,

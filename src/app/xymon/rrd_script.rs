@@ -107,6 +107,44 @@ mod tests {
     }
 
     #[test]
+    fn pools_get_a_gauge_file_each_and_unknown_pool_metrics_are_refused() {
+        use crate::model::{Pool, PoolState};
+        let mut snap = snapshot(vec![running_vm("a")]);
+        snap.pools = vec![Pool {
+            name: "images".into(),
+            state: PoolState::Running,
+            state_code: None,
+            capacity: 1000,
+            allocation: 250,
+            available: 750,
+        }];
+        let report = Report::Collected {
+            snapshot: &snap,
+            rates: None,
+            rates_lost: None,
+        };
+        let m = build(
+            &report,
+            &settings(Format::RrdScript, Messages::Status, DEFAULT_MAX_SIZE),
+        )
+        .remove(0);
+        let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);
+        assert!(
+            out.ends_with(&format!(
+                "DS:pct:GAUGE:600:0:U\nDS:size:GAUGE:600:0:U\nDS:free:GAUGE:600:0:U\n\
+                 {TEST},pool_images.rrd\n25:1000:750\n"
+            )),
+            "{out}"
+        );
+        let forged = m.replacen("pool_images_pct :", "pool_images_cpu :", 1);
+        assert!(
+            refused(forged.as_bytes()).contains("unknown pool metric 'cpu'"),
+            "{}",
+            refused(forged.as_bytes())
+        );
+    }
+
+    #[test]
     fn the_heartbeat_follows_the_interval() {
         let m = message(vec![running_vm("a")]).replace("interval 300", "interval 900");
         let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);

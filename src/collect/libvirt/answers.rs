@@ -129,6 +129,13 @@ pub struct DomainAnswers {
     /// Whether it starts with the host: from the one autostart listing, else
     /// `virDomainGetAutostart`.
     pub autostart: Answer<bool>,
+    /// `virDomainGetDiskErrors`: (target device, `virDomainDiskErrorCode`) of each disk with
+    /// an error. `None` when not asked: QEMU records a disk error only when it pauses the
+    /// VM on it, so only domains paused on an I/O error (or for a reason not known) that are
+    /// not busy are asked. Recorded fixtures from
+    /// before it was asked read as not asked.
+    #[serde(default)]
+    pub disk_errors: Option<Answer<Vec<(String, u32)>>>,
     /// The QEMU process from /proc (not a libvirt answer, so not recorded in fixtures);
     /// `None` when not looked for (not running, or no local PID files).
     #[serde(skip)]

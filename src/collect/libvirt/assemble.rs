@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::answers::{CallError, DomainAnswers};
 use super::parse::domain_xml::{self, DomainXml};
-use super::parse::stats;
+use super::parse::{stats, storage};
 use crate::model::{Disk, DiskIo, NetCounters, Nic, State, StateReason, Vm};
 
 /// The VM, or why it is left out: it vanished, or its state could not be had. Every other
@@ -83,6 +83,16 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
     match &raw.autostart {
         Ok(a) => vm.autostart = Some(*a),
         Err(e) => warn("autostart", e),
+    }
+    match &raw.disk_errors {
+        Some(Ok(errors)) => {
+            vm.disk_errors = errors
+                .iter()
+                .filter_map(|(disk, code)| storage::disk_error(disk, *code))
+                .collect();
+        }
+        Some(Err(e)) => warn("disk errors", e),
+        None => {}
     }
     match &raw.process {
         Some(Ok(p)) => vm.process = Some(p.clone()),

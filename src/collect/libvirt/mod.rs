@@ -3,7 +3,8 @@
 //! snapshot count for domains that have snapshots, per-domain calls only for stats groups a
 //! driver does not return in bulk (the test driver returns only `state`), and /proc for the
 //! QEMU process. Autostart and "has snapshots" come from two filtered listings for all
-//! domains at once. No child processes.
+//! domains at once; paused domains are asked for their disk errors, and the host's storage
+//! pools are listed once, on the first connection. No child processes.
 //!
 //! Large hosts are collected over several connections at once: libvirtd asks each QEMU
 //! monitor in turn within one call, so the run's time is mostly waiting, and K calls over
@@ -20,6 +21,7 @@ mod gather;
 pub mod parse;
 mod policy;
 mod qemu_process;
+mod storage;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -58,6 +60,13 @@ fn loads_host_per_connection(uri: &str) -> bool {
     uri.starts_with("test:")
 }
 
+/// Whether `uri`'s driver makes up disk errors: the test driver answers
+/// `virDomainGetDiskErrors` with an error for every disk of every active domain, so its
+/// domains are not asked (real drivers keep only the errors QEMU met).
+fn fakes_disk_errors(uri: &str) -> bool {
+    uri.starts_with("test:")
+}
+
 /// Collects every domain of one libvirt connection into a snapshot.
 pub(crate) struct LibvirtCollector {
     conn: Connect,
@@ -69,6 +78,8 @@ pub(crate) struct LibvirtCollector {
     deadline: Option<Instant>,
     /// Connections to collect over; `None`: [`default_connections`].
     connections: Option<usize>,
+    /// Whether paused domains are asked for their disk errors ([`fakes_disk_errors`]).
+    asks_disk_errors: bool,
 }
 
 impl LibvirtCollector {
@@ -85,13 +96,15 @@ impl LibvirtCollector {
         let conn = policy::connect(uri)?;
         let actual_uri = conn.uri().ok();
         let pid_dir = actual_uri.as_deref().and_then(qemu_process::pid_dir);
-        let one_host_per_connection = actual_uri.is_some_and(|u| loads_host_per_connection(&u));
+        let one_host_per_connection = actual_uri.as_deref().is_some_and(loads_host_per_connection);
+        let asks_disk_errors = !actual_uri.as_deref().is_some_and(fakes_disk_errors);
         Ok(LibvirtCollector {
             conn,
             uri: uri.map(str::to_string),
             pid_dir,
             deadline,
             connections: connections.or(one_host_per_connection.then_some(1)),
+            asks_disk_errors,
         })
     }
 
@@ -110,6 +123,11 @@ impl Collector for LibvirtCollector {
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_vm_snapshots =
             policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
+        // Pools cost one listing and a call each; a host whose pools cannot be listed (a
+        // driver without storage) still reports its VMs.
+        let pools = storage::pools(&self.conn, &mut warnings)
+            .map_err(|e| warnings.push(format!("storage pools not listed: {e}")))
+            .unwrap_or_default();
         let host = match &self.pid_dir {
             Some(_) => parse::procfs::Host::read(Path::new(parse::procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
@@ -120,6 +138,8 @@ impl Collector for LibvirtCollector {
             autostart: autostart.as_ref(),
             with_vm_snapshots: with_vm_snapshots.as_ref(),
             processes: self.pid_dir.as_deref().zip(host.as_ref()),
+            deadline: self.deadline,
+            asks_disk_errors: self.asks_disk_errors,
         };
         let connections = self
             .connections
@@ -142,7 +162,9 @@ impl Collector for LibvirtCollector {
             warnings.append(&mut group_warnings);
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings))
+        let mut snapshot = Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings);
+        snapshot.pools = pools;
+        Ok(snapshot)
     }
 }
 
@@ -235,6 +257,8 @@ struct Shared<'a> {
     autostart: Option<&'a HashSet<String>>,
     with_vm_snapshots: Option<&'a HashSet<String>>,
     processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
+    deadline: Option<Instant>,
+    asks_disk_errors: bool,
 }
 
 /// One group's VMs: its stats by [`policy`], then each domain gathered and assembled.
@@ -251,6 +275,8 @@ fn collect_group(
         autostart: shared.autostart,
         with_vm_snapshots: shared.with_vm_snapshots,
         processes: shared.processes,
+        deadline: shared.deadline,
+        asks_disk_errors: shared.asks_disk_errors,
     };
     let mut bridges = gather::BridgeCache::default();
     let mut vms = Vec::with_capacity(domains.len());
@@ -284,6 +310,13 @@ mod tests {
         let most = MAX_DEFAULT_CONNECTIONS
             .min(2 * std::thread::available_parallelism().map_or(1, usize::from));
         assert_eq!(default_connections(10_000), most);
+    }
+
+    #[test]
+    fn only_the_test_driver_makes_up_disk_errors() {
+        assert!(fakes_disk_errors("test:///default"));
+        assert!(!fakes_disk_errors("qemu:///system"));
+        assert!(!fakes_disk_errors("qemu+ssh://host/system"));
     }
 
     #[test]

@@ -11,7 +11,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::names::{Form, disk_keys};
 use crate::model::{
-    Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Process, State, Totals, VcpuTimes, Vm,
+    Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Pool, Process, State, Totals, VcpuTimes,
+    Vm,
 };
 
 /// How much per-device detail a document carries.
@@ -264,10 +265,12 @@ impl Sums<'_> {
     }
 }
 
-/// One disk; nothing but the key when its VM's disk stats are unknown.
+/// One disk; nothing but its error code when its VM's disk stats are unknown.
 struct DiskOut<'a> {
     disk: &'a Disk,
     known: bool,
+    /// libvirt's `virDomainDiskErrorCode` of the disk's error; 0 (`none`) without one.
+    error: u32,
 }
 
 impl Serialize for DiskOut<'_> {
@@ -279,6 +282,7 @@ impl Serialize for DiskOut<'_> {
             m.serialize_entry("on_disk", &self.disk.physical)?;
             entries(&mut m, &DISK_IO, &self.disk.io)?;
         }
+        m.serialize_entry("error", &self.error)?;
         m.end()
     }
 }
@@ -334,6 +338,8 @@ impl Serialize for VmOut<'_> {
         m.serialize_entry("state_reason_name", vm.reason.kind.name())?;
         // 1 when some keys are left out because the VM's disk stats are unknown.
         m.serialize_entry("stats_incomplete", &u8::from(vm.disk_stats_unknown))?;
+        // Disks with an error libvirt keeps (a VM paused on a full or failing disk).
+        m.serialize_entry("disk_errors", &vm.disk_errors.len())?;
         m.serialize_entry("console_type", &form.text(&vm.console_type))?;
         m.serialize_entry("console", &form.text(&vm.console))?;
         m.serialize_entry("nice", &vm.process.as_ref().map_or(0, |p| p.nice))?;
@@ -343,7 +349,12 @@ impl Serialize for VmOut<'_> {
         if self.detail == Detail::Devices {
             let names: Vec<&str> = vm.disks.iter().map(|d| d.name.as_str()).collect();
             for (key, disk) in disk_keys(&names, form).into_iter().zip(&vm.disks) {
-                disks.insert(key, DiskOut { disk, known });
+                let error = vm
+                    .disk_errors
+                    .iter()
+                    .find(|e| e.disk == disk.name)
+                    .map_or(0, |e| e.code);
+                disks.insert(key, DiskOut { disk, known, error });
             }
             // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
             for (i, nic) in vm.nics.iter().enumerate() {
@@ -380,6 +391,23 @@ impl Serialize for TotalsOut<'_> {
             let count: u64 = states.iter().map(|&state| t.in_state(state)).sum();
             m.serialize_entry(key, &count)?;
         }
+        m.end()
+    }
+}
+
+/// One storage pool in `data.pools`: libvirt's state code (-1 where the backend is not
+/// libvirt) and name, and its sizes in bytes.
+pub(super) struct PoolOut<'a>(pub &'a Pool);
+
+impl Serialize for PoolOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("state", &p.state_code.map_or(-1, i64::from))?;
+        m.serialize_entry("state_name", p.state.name())?;
+        m.serialize_entry("capacity", &p.capacity)?;
+        m.serialize_entry("allocation", &p.allocation)?;
+        m.serialize_entry("available", &p.available)?;
         m.end()
     }
 }

@@ -22,7 +22,7 @@ use crate::model::{Backend, Snapshot, Totals};
 use crate::text::for_librenms;
 pub use fields::Detail;
 pub use fields::{GUEST_KEYS, TOTALS_STATE_KEYS, VM_RRD_KEYS};
-use fields::{TotalsOut, VmOut};
+use fields::{PoolOut, TotalsOut, VmOut};
 pub use names::{Form, rrd_safe_name, safe_text, utf8_text};
 
 /// The document version LibreNMS checks (`version >= 1`).
@@ -48,11 +48,14 @@ struct Data<'a> {
     #[serde(rename = "VMs")]
     vms: BTreeMap<String, VmOut<'a>>,
     totals: TotalsOut<'a>,
+    /// The host's storage pools by key (the LibreNMS poller reads only `VMs` and `totals`).
+    pools: BTreeMap<String, PoolOut<'a>>,
 }
 
 /// The JSON document for a snapshot in `form`, one line, no trailing newline.
 pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
     let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
+    let pool_names: Vec<&str> = snapshot.pools.iter().map(|p| p.name.as_str()).collect();
     let totals = Totals::of(&snapshot.vms);
     let data = Data {
         hv: match snapshot.backend {
@@ -66,6 +69,11 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
             .map(|(key, vm)| (key, VmOut { vm, detail, form }))
             .collect(),
         totals: TotalsOut(&totals),
+        pools: names::pool_keys(&pool_names, form)
+            .into_iter()
+            .zip(&snapshot.pools)
+            .map(|(key, pool)| (key, PoolOut(pool)))
+            .collect(),
     };
     let envelope = Envelope {
         version: VERSION,
@@ -123,9 +131,10 @@ mod tests {
     }
 
     /// A VM's keys LibreNMS does not store in the VM's RRD.
-    const VM_OTHER_KEYS: [&str; 11] = [
+    const VM_OTHER_KEYS: [&str; 12] = [
         "state_reason",
         "state_reason_name",
+        "disk_errors",
         "os_type",
         "ip",
         "console_type",
@@ -242,8 +251,8 @@ mod tests {
         }
         assert_eq!(
             vms["busy"]["disks"]["vda"],
-            serde_json::json!({}),
-            "listed, nothing known"
+            serde_json::json!({"error": 0}),
+            "listed, nothing known but its error code (libvirt's, asked apart)"
         );
         assert_eq!(vms["idle"]["disks"]["vda"]["alloc"], 5);
         assert_eq!(vms["busy"]["stats_incomplete"], 1, "the per-VM marker");
@@ -379,6 +388,47 @@ mod tests {
                 disks.keys().map(|k| names::rrd_safe_name(k)).collect();
             assert_eq!(files.len(), 3, "{:?}", disks.keys());
         }
+    }
+
+    #[test]
+    fn disk_errors_and_pools_have_keys_of_their_own() {
+        use crate::model::{DiskError, DiskErrorKind, Pool, PoolState};
+        let mut vm = Vm::new("db", State::Paused);
+        vm.disks = ["vda", "vdb"]
+            .map(|name| Disk {
+                name: name.into(),
+                ..Disk::default()
+            })
+            .to_vec();
+        vm.disk_errors = vec![DiskError {
+            disk: "vdb".into(),
+            code: 2,
+            kind: DiskErrorKind::NoSpace,
+        }];
+        let mut s = snapshot_of(vec![vm]);
+        s.pools = vec![Pool {
+            name: "bad \"pool\"".into(),
+            state: PoolState::Running,
+            state_code: Some(2),
+            capacity: 100,
+            allocation: 60,
+            available: 40,
+        }];
+        let doc = decode(&document(&s, Detail::Devices, Form::Plain));
+        let vm = &doc["data"]["VMs"]["db"];
+        assert_eq!(vm["disk_errors"], 1);
+        assert_eq!(vm["disks"]["vdb"]["error"], 2);
+        assert_eq!(vm["disks"]["vda"]["error"], 0);
+        let pools = doc["data"]["pools"].as_object().unwrap();
+        assert_eq!(pools.len(), 1);
+        let (key, pool) = pools.iter().next().unwrap();
+        // The VM key rules: an unsafe name is encoded and hashed.
+        assert!(key.starts_with("bad %22pool%22~h"), "{key}");
+        assert_eq!(
+            *pool,
+            serde_json::json!({"state": 2, "state_name": "running", "capacity": 100,
+                "allocation": 60, "available": 40})
+        );
     }
 
     #[test]

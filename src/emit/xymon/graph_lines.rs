@@ -1,12 +1,13 @@
 //! The "NAME : value" lines xymond_rrd turns into graphs, in groups that are never split
-//! across messages: the host totals, then one group per VM.
+//! across messages: the host totals, then one group per VM, then (but for NCV, whose set of
+//! names is fixed) one per storage pool.
 
 use std::fmt::Write as _;
 
 use crate::model::{Snapshot, Totals};
 use crate::xymon_wire::{
-    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates, number,
-    total_counters, total_gauges, total_rates,
+    Counter, CounterRates, Format, PoolGauge, PoolSample, TotalGauge, VmGauge, VmGauges, VmSample,
+    display_rates, number, total_counters, total_gauges, total_rates,
 };
 
 /// One value as it goes into a line.
@@ -78,6 +79,10 @@ pub fn groups(
         };
         out.push(group(&format!("vm_{}_", sample.key), &figures, format));
     }
+    for pool in PoolSample::all(&snapshot.pools) {
+        let figures = PoolGauge::ALL.map(|g| (g.name(), pool.gauges[g].map(Figure::Real)));
+        out.push(group(&format!("pool_{}_", pool.key), &figures, format));
+    }
     out
 }
 
@@ -137,6 +142,29 @@ mod tests {
         let before = PreviousCounters::new(snapshot.taken_at - Duration::from_secs(300), &samples);
         let rates = rates_since(&before, &snapshot);
         groups(&snapshot, &samples, &rates, Format::SplitNcv).concat()
+    }
+
+    #[test]
+    fn pools_have_lines_of_their_own_but_not_in_ncv() {
+        use crate::model::{Pool, PoolState};
+        let mut s = snapshot(vec![Vm::new("a", State::Running)]);
+        s.pools = vec![Pool {
+            name: "images".into(),
+            state: PoolState::Running,
+            state_code: None,
+            capacity: 400,
+            allocation: 100,
+            available: 100,
+        }];
+        let samples = VmSample::all(&s.vms);
+        let rates = vec![[None; Counter::ALL.len()]];
+        let split = groups(&s, &samples, &rates, Format::SplitNcv);
+        assert_eq!(
+            split.last().unwrap(),
+            "pool_images_pct : 75\npool_images_size : 400\npool_images_free : 100\n"
+        );
+        let ncv = groups(&s, &samples, &rates, Format::Ncv).concat();
+        assert!(!ncv.contains("pool"), "{ncv}");
     }
 
     #[test]

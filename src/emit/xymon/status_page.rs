@@ -1,9 +1,10 @@
 //! The human part of the status message: the summary after the date, problems with Xymon's
-//! colour icons, a table of VMs and the collection's warnings, all within a byte budget.
+//! colour icons, a table of VMs and one of storage pools, and the collection's warnings, all
+//! within a byte budget.
 
 use std::fmt::Write as _;
 
-use super::colour::{Colour, Finding};
+use super::colour::{Colour, Finding, Subject};
 use crate::model::{Snapshot, Totals, Vm};
 use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
@@ -97,6 +98,11 @@ pub fn status_text(
     budget: usize,
 ) -> String {
     let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
+    let pool_names: Vec<String> = snapshot.pools.iter().map(|p| shown_name(&p.name)).collect();
+    let subject = |s: Subject| match s {
+        Subject::Vm(i) => names[i].clone(),
+        Subject::Pool(i) => format!("pool {}", pool_names[i]),
+    };
     let width = names
         .iter()
         .map(|n| n.chars().count())
@@ -130,7 +136,7 @@ pub fn status_text(
     };
     let lines = findings
         .iter()
-        .map(|f| format!("{} {}: {}\n", icon(f.colour), names[f.vm], f.what));
+        .map(|f| format!("{} {}: {}\n", icon(f.colour), subject(f.subject), f.what));
     room -= push_within(&mut problems, lines, room / 2, |left| {
         let worst = findings[findings.len() - left].colour;
         format!(
@@ -180,22 +186,71 @@ pub fn status_text(
         all
     } else {
         let mut flagged = vec![false; snapshot.vms.len()];
+        let mut first = Vec::new();
         for f in findings {
-            flagged[f.vm] = true;
+            if let Subject::Vm(i) = f.subject
+                && !flagged[i]
+            {
+                flagged[i] = true;
+                first.push(i);
+            }
         }
         let rest = (0..snapshot.vms.len()).filter(|&i| !flagged[i]);
-        findings.iter().map(|f| f.vm).chain(rest).collect()
+        first.into_iter().chain(rest).collect()
     };
+    let pool_table = pool_table(snapshot, &pool_names);
     let mut out = problems;
     out.push_str(&header);
-    push_within(&mut out, order.into_iter().map(row), room, |left| {
+    let vm_room = room.saturating_sub(pool_table.len().min(room / 4));
+    let used = push_within(&mut out, order.into_iter().map(row), vm_room, |left| {
         format!(
             "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
         )
     });
+    if !pool_table.is_empty() {
+        let left = room - used;
+        if pool_table.len() <= left {
+            out.push_str(&pool_table);
+        } else {
+            out.push_str(within_bytes(
+                "(the storage pools would not fit in one Xymon message; their problems are listed above)\n",
+                MORE_LINE_MAX,
+            ));
+        }
+    }
     out.push_str("</pre>\n");
     out.push_str(&warnings);
     out.push_str(&version);
+    out
+}
+
+/// The storage pools' rows under the VM table, with a header; empty without pools.
+fn pool_table(snapshot: &Snapshot, names: &[String]) -> String {
+    if snapshot.pools.is_empty() {
+        return String::new();
+    }
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    let mut out = format!(
+        "\n{:<width$}  {:<12} {:>10} {:>10} {:>6}\n",
+        "POOL", "STATE", "SIZE MiB", "FREE MiB", "USED %"
+    );
+    for (pool, name) in snapshot.pools.iter().zip(names) {
+        let used = pool
+            .used_percent()
+            .map_or("-".to_string(), |u| format!("{u:.1}"));
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:<12} {:>10} {:>10} {used:>6}",
+            pool.state.name(),
+            pool.capacity >> 20,
+            pool.available >> 20,
+        );
+    }
     out
 }
 

@@ -1,11 +1,13 @@
 //! Pure parsing of what libvirt and /proc give as text or typed parameters: the domain XML,
-//! the bulk stats record, and the QEMU process's /proc files. Tested on text; no libvirt
-//! calls (procfs's thin reader takes the /proc root it is given).
+//! the bulk stats record, storage answers (pools, disk errors), and the QEMU process's /proc
+//! files. Tested on text; no libvirt calls (procfs's thin reader takes the /proc root it is
+//! given).
 
 pub(crate) mod domain_xml;
 pub(crate) mod guest;
 pub(crate) mod procfs;
 pub(crate) mod stats;
+pub(crate) mod storage;
 
 pub use domain_xml::{DomainXml, Graphics, XmlDisk, XmlInterface, parse as parse_domain_xml};
 pub use procfs::{
