@@ -16,7 +16,6 @@ use support::librenms::{
 };
 use support::node_xml::{self, TestDomain};
 use support::{run, stderr, stdout};
-use virt::domain::DomainState;
 
 /// Names as libvirt holds them and the `-c` text of each. None is a safe RRD file name, so
 /// each key is that text, `~h` and the name's hash ([`hashed`]).
@@ -73,7 +72,7 @@ fn node(names: &[&str]) -> Node {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let mut d = TestDomain::new(name, DomainState::Running);
+            let mut d = TestDomain::new(name, 1);
             d.disks = vec!["vda".into(), "vdb".into()];
             d.cdrom = true;
             d.nics = (0..2)

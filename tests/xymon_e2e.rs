@@ -14,7 +14,6 @@ use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
 use support::{require, run, scratch, text};
-use virt::domain::DomainState;
 
 const PORT: u16 = 19841;
 const HTTP_PORT: u16 = 19842;
@@ -266,7 +265,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     let domains: Vec<TestDomain> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| TestDomain::lab(i, n, DomainState::Running))
+        .map(|(i, n)| TestDomain::lab(i, n, 1))
         .collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
     let state = dir.join("state.json");
@@ -355,9 +354,9 @@ fn colours_on_the_server_follow_the_vm_states() {
     let dir = scratch("colour");
     let healthy = node_xml::write(
         &[
-            TestDomain::lab(0, "up", DomainState::Running),
-            TestDomain::lab(1, "resting", DomainState::Paused),
-            TestDomain::lab(2, "down", DomainState::Shutoff),
+            TestDomain::lab(0, "up", 1),
+            TestDomain::lab(1, "resting", 3),
+            TestDomain::lab(2, "down", 5),
         ],
         &dir.join("healthy.xml"),
     );
@@ -367,10 +366,7 @@ fn colours_on_the_server_follow_the_vm_states() {
     assert!(page.contains("all VMs as expected"), "{page}");
 
     let crashed = node_xml::write(
-        &[
-            TestDomain::lab(0, "up", DomainState::Running),
-            TestDomain::lab(1, "broken", DomainState::Crashed),
-        ],
+        &[TestDomain::lab(0, "up", 1), TestDomain::lab(1, "broken", 6)],
         &dir.join("crashed.xml"),
     );
     next_second();
