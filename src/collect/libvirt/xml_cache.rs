@@ -19,7 +19,8 @@
 //! right again after the next start, or within [`MAX_AGE`]. No counter is ever taken from
 //! the cache: every number comes from this run's stats.
 //!
-//! The file follows the counters file's rules (`safe_file`): never through a link, regular
+//! Only for drivers behind a daemon: the test driver answers in this process, where the XML
+//! costs less than the file. The file follows the counters file's rules (`safe_file`): never through a link, regular
 //! files of ours only, read capped, replaced atomically, a lock beside it from read to
 //! write. One that fails a check is not believed and not replaced (a warning says why); a
 //! damaged one of ours is rebuilt. Another run holding the lock: this run fetches every XML
