@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
 use crate::collect::Backend;
+use crate::collect::select::parse_pattern;
 use crate::seconds::parse_seconds;
 use crate::xymon_wire::{DEFAULT_MAX_SIZE, Format, MAX_INTERVAL_SECS, MIN_MAX_SIZE, Messages};
 
@@ -56,6 +57,22 @@ pub struct Cli {
     /// first.
     #[arg(short = 'j', long = "connections", value_name = "K", value_parser = clap::value_parser!(u16).range(1..=MAX_CONNECTIONS), global = true)]
     pub connections: Option<u16>,
+    /// Report only the VMs whose name matches GLOB (repeat for several: any of them); the
+    /// others are not asked for stats, and totals and state counts cover those reported. `*`
+    /// any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal
+    /// `*`; the whole name, case sensitive. Quote it from the shell.
+    #[arg(long = "vm", value_name = "GLOB", value_parser = parse_pattern, global = true)]
+    pub vm: Vec<glob::Pattern>,
+    /// Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins
+    /// over it).
+    #[arg(long = "exclude", value_name = "GLOB", value_parser = parse_pattern, global = true)]
+    pub exclude: Vec<glob::Pattern>,
+    /// libvirt: keep what each domain's XML says in this file between runs, and fetch the
+    /// XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters
+    /// file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is
+    /// fetched).
+    #[arg(long = "domain-cache", value_name = "PATH", global = true)]
+    pub domain_cache: Option<PathBuf>,
     /// Give up after this many seconds; snmpd's poller waits about 6.
     #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
     pub deadline: Duration,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use hv_monitor::app;
 use hv_monitor::cli::{Cli, Command};
+use hv_monitor::collect::select::Selection;
 use hv_monitor::collect::{Backend, CollectOptions};
 use hv_monitor::emit::librenms;
 
@@ -16,6 +17,8 @@ fn main() {
     let collect = CollectOptions {
         uri: cli.uri,
         connections: cli.connections.map(usize::from),
+        select: Selection::new(cli.vm, cli.exclude),
+        domain_cache: cli.domain_cache,
     };
     let code = match cli.command {
         None => app::librenms::run(&app::librenms::Options {

@@ -85,6 +85,18 @@ pub struct Snapshot {
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
+    /// Set when the run was told to report only some VMs (`--vm`, `--exclude`): the totals
+    /// and state counts then cover the reported VMs only.
+    pub filtered: Option<Filtered>,
+}
+
+/// A run that reports only some VMs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filtered {
+    /// The patterns as given on the command line (`--vm 'web-*' --exclude 'web-9'`).
+    pub rules: String,
+    /// How many VMs the host has that the patterns left out.
+    pub left_out: usize,
 }
 
 impl Snapshot {
@@ -97,7 +109,14 @@ impl Snapshot {
             vms,
             pools: Vec::new(),
             warnings: Vec::new(),
+            filtered: None,
         }
+    }
+
+    /// Recording the filter that chose its VMs, if any.
+    pub fn filtered(mut self, filtered: Option<Filtered>) -> Snapshot {
+        self.filtered = filtered;
+        self
     }
 
     /// Taken at `at` instead of now (tests pin the time their expected output shows).

@@ -706,3 +706,20 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         .unwrap();
     assert_eq!(lines[guest + 1], "U:U:U:U", "bhyve gives no guest figures");
 }
+
+#[test]
+fn vm_and_exclude_choose_the_vms_and_ps_asks_only_for_theirs() {
+    let run = run_cbsd(&fake_bin(), &["--vm", "vm*", "--exclude", "vm10"], &[]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let doc = run.json();
+    let data = &doc["data"];
+    let names: Vec<&String> = data["VMs"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["vm0", "vm1"]);
+    assert_eq!(data["vm_filter"], 1);
+    assert_eq!(data["vms_filtered_out"], 3, "vm10, a.b and web-01");
+    assert_eq!(data["totals"]["on"], 1, "vm10 is running but left out");
+    let ps = run.calls("ps");
+    assert_eq!(ps.len(), 1, "{:?}", run.log);
+    assert!(ps[0].contains("[4242]"), "only vm1's bhyve: {}", ps[0]);
+    assert!(!ps[0].contains("5151"), "not vm10's: {}", ps[0]);
+}

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_hv_monitor_global_optspecs
-    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= t/deadline= V/version h/help
+    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= vm= exclude= domain-cache= t/deadline= V/version h/help
 end
 
 function __fish_hv_monitor_needs_command
@@ -28,6 +28,9 @@ complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s b -l backend -d '
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s o -l output -d 'Cache file path for -w' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection, at most 8 (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection). An extra connection that fails or hangs costs time, not the run: its VMs are collected over the first' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l vm -d 'Report only the VMs whose name matches GLOB (repeat for several: any of them); the others are not asked for stats, and totals and state counts cover those reported. `*` any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal `*`; the whole name, case sensitive. Quote it from the shell' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l exclude -d 'Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins over it)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s c -l compress -d 'Print gzip+base64 (one line), as LibreNMS decodes it'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s w -l write -d 'Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically'
@@ -57,6 +60,9 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l ca-file 
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection, at most 8 (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection). An extra connection that fails or hangs costs time, not the run: its VMs are collected over the first' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l vm -d 'Report only the VMs whose name matches GLOB (repeat for several: any of them); the others are not asked for stats, and totals and state counts cover those reported. `*` any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal `*`; the whole name, case sensitive. Quote it from the shell' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l exclude -d 'Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins over it)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l print -d 'Print the messages instead of sending them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-host-check -d 'Do not ask the server whether it lists the host (needed when xymond runs with --ghosts=allow or refuses hostinfo from this sender)'
@@ -64,6 +70,9 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s h -l hel
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection, at most 8 (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection). An extra connection that fails or hangs costs time, not the run: its VMs are collected over the first' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l vm -d 'Report only the VMs whose name matches GLOB (repeat for several: any of them); the others are not asked for stats, and totals and state counts cover those reported. `*` any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal `*`; the whole name, case sensitive. Quote it from the shell' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l exclude -d 'Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins over it)' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'

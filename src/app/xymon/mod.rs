@@ -91,6 +91,8 @@ struct Plan {
     ca_file: Option<CaFile>,
     /// `Err`: the default state directory is unusable (said how to fix it).
     counters_path: Option<Result<PathBuf, String>>,
+    /// The domain XML cache when `--domain-cache` named none: beside the counters file.
+    domain_cache: Option<PathBuf>,
 }
 
 fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
@@ -127,6 +129,15 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         (None, true, true) => None,
         (None, true, false) => Some(default_counters_path(&message_host, &column)),
     };
+    // Beside the counters file, or where the default one would be (rrd-script keeps no
+    // counters); a --print trial without --state keeps none.
+    let domain_cache = match (&counters_path, &options.counters_file, options.print) {
+        (Some(Ok(path)), _, _) | (None, Some(path), _) => Some(beside(path, ".domains")),
+        (None, None, false) => default_counters_path(&message_host, &column)
+            .ok()
+            .map(|p| beside(&p, ".domains")),
+        _ => None,
+    };
     Ok(Plan {
         settings: Settings::new(&message_host, &column, options.format, options.messages)
             .with_interval(options.interval)
@@ -136,7 +147,15 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         targets,
         ca_file,
         counters_path,
+        domain_cache,
     })
+}
+
+/// `path` with `suffix` added to its name.
+fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
@@ -150,7 +169,11 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     // take up to --timeout per server.
     let counters_lock = counters::lock(plan.counters_path.as_ref(), &mut outcome);
     let previous = counters::read(counters_lock.as_ref(), &mut outcome);
-    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
+    let mut collect_options = options.collect.clone();
+    if collect_options.domain_cache.is_none() {
+        collect_options.domain_cache.clone_from(&plan.domain_cache);
+    }
+    let collected = collect::collect_within(options.backend, &collect_options, options.deadline);
     let messages = match &collected {
         Ok(snapshot) => {
             for warning in &snapshot.warnings {

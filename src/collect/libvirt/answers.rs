@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use virt::error::ErrorNumber;
 
 use super::bulk::ParamValue;
+use super::parse::domain_xml::DomainXml;
 use crate::model::Process;
 
 /// A libvirt call's failure, as much of it as the model needs.
@@ -114,8 +115,13 @@ pub struct DomainAnswers {
     pub stats: Vec<(String, ParamValue)>,
     /// Asked only when `stats` carry no state or no reason.
     pub state: Option<Answer<StateAnswer>>,
-    /// `virDomainGetXMLDesc`.
+    /// `virDomainGetXMLDesc`; empty when not asked (`xml_facts` came from the cache).
     pub xml: Answer<String>,
+    /// What `xml` says, parsed as it was fetched or kept from an earlier run
+    /// (`super::xml_cache`); `None`: parsed from `xml` when the VM is built (recorded
+    /// answers), or it could not be.
+    #[serde(skip)]
+    pub xml_facts: Option<DomainXml>,
     /// Per-disk calls, one per XML disk; empty where the bulk stats had the block group.
     pub blocks: Vec<BlockAnswers>,
     /// Per-NIC calls, one per XML interface with a host-side device, of a domain with a

@@ -28,13 +28,14 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
             stats::reason_from_libvirt(vm.state, code)
         });
     }
-    let xml = match &raw.xml {
-        Ok(text) => domain_xml::parse(text).unwrap_or_else(|e| {
+    let xml = match (&raw.xml_facts, &raw.xml) {
+        (Some(facts), _) => facts.clone(),
+        (None, Ok(text)) => domain_xml::parse(text).unwrap_or_else(|e| {
             warnings.push(format!("VM '{name}': {e}"));
             DomainXml::default()
         }),
-        Err(e) if e.vanished => return Err(e.clone()),
-        Err(e) => {
+        (None, Err(e)) if e.vanished => return Err(e.clone()),
+        (None, Err(e)) => {
             warnings.push(format!("VM '{name}': domain XML: {}", e.message));
             DomainXml::default()
         }

@@ -15,7 +15,8 @@ use super::answers::{
     InterfaceCounters, StateAnswer, is_vanished,
 };
 use super::bulk::DomainStats;
-use super::parse::{domain_xml, procfs, stats};
+use super::parse::domain_xml::{self, DomainXml};
+use super::parse::{procfs, stats};
 use super::qemu_process;
 use super::storage;
 use crate::model::{Reason, State};
@@ -65,12 +66,14 @@ pub struct Context<'a> {
 }
 
 /// Everything about one domain. Stops asking once its state cannot be had or it vanished:
-/// it is left out then.
+/// it is left out then. `known`: its XML facts from the cache, still valid; its XML is
+/// fetched only without them.
 pub fn domain(
     dom: &Domain,
     stats: DomainStats,
     cx: &Context,
     bridges: &mut BridgeCache,
+    known: Option<&DomainXml>,
 ) -> DomainAnswers {
     let params = stats::Params::new(&stats.params);
     let mut state = params.state();
@@ -102,6 +105,7 @@ pub fn domain(
         stats: stats.params,
         state: state_call,
         xml: Ok(String::new()),
+        xml_facts: None,
         blocks: Vec::new(),
         interfaces: Vec::new(),
         bridges: Vec::new(),
@@ -113,16 +117,20 @@ pub fn domain(
     if matches!(raw.state, Some(Err(_))) {
         return raw;
     }
-    raw.xml = answer(dom.xml_desc(0));
-    if matches!(&raw.xml, Err(e) if e.vanished) {
-        return raw;
-    }
-    let xml = raw
-        .xml
-        .as_deref()
-        .ok()
-        .and_then(|t| domain_xml::parse(t).ok())
-        .unwrap_or_default();
+    raw.xml_facts = match known {
+        Some(facts) => Some(facts.clone()),
+        None => {
+            raw.xml = answer(dom.xml_desc(0));
+            if matches!(&raw.xml, Err(e) if e.vanished) {
+                return raw;
+            }
+            raw.xml
+                .as_deref()
+                .ok()
+                .and_then(|t| domain_xml::parse(t).ok())
+        }
+    };
+    let xml = raw.xml_facts.clone().unwrap_or_default();
     let active = state.is_some_and(State::has_process);
 
     if !has_block_group {

@@ -50,6 +50,13 @@ struct Data<'a> {
     totals: TotalsOut<'a>,
     /// The host's storage pools by key (the LibreNMS poller reads only `VMs` and `totals`).
     pools: BTreeMap<String, PoolOut<'a>>,
+    /// 1 when `--vm`/`--exclude` chose the VMs (`totals` then covers those reported);
+    /// absent otherwise, so a host without a filter sends what it always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm_filter: Option<u8>,
+    /// How many of the host's VMs the filter left out; with `vm_filter` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vms_filtered_out: Option<usize>,
 }
 
 /// The JSON document for a snapshot in `form`, one line, no trailing newline.
@@ -74,6 +81,8 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
             .zip(&snapshot.pools)
             .map(|(key, pool)| (key, PoolOut(pool)))
             .collect(),
+        vm_filter: snapshot.filtered.as_ref().map(|_| 1),
+        vms_filtered_out: snapshot.filtered.as_ref().map(|f| f.left_out),
     };
     let envelope = Envelope {
         version: VERSION,
@@ -145,6 +154,39 @@ mod tests {
         "disks",
         "ifs",
     ];
+
+    #[test]
+    fn a_filter_adds_its_two_keys_and_nothing_else() {
+        let vm = crate::emit::xymon::test_support::running_vm("a");
+        let plain = Snapshot::new(Backend::Libvirt, vec![vm.clone()]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&document(&plain, Detail::Devices, Form::Plain)).unwrap();
+        let data_keys = |d: &serde_json::Value| {
+            let mut k: Vec<String> = d["data"].as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(data_keys(&doc), ["VMs", "hv", "pools", "totals"]);
+        let filtered = plain.filtered(Some(crate::model::Filtered {
+            rules: "--vm 'a'".into(),
+            left_out: 2,
+        }));
+        let doc: serde_json::Value =
+            serde_json::from_str(&document(&filtered, Detail::Devices, Form::Plain)).unwrap();
+        assert_eq!(
+            data_keys(&doc),
+            [
+                "VMs",
+                "hv",
+                "pools",
+                "totals",
+                "vm_filter",
+                "vms_filtered_out"
+            ]
+        );
+        assert_eq!(doc["data"]["vm_filter"], 1);
+        assert_eq!(doc["data"]["vms_filtered_out"], 2);
+    }
 
     #[test]
     fn every_key_is_present_even_for_a_stopped_vm() {

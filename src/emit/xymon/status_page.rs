@@ -25,6 +25,9 @@ pub fn summary(snapshot: &Snapshot) -> String {
             let _ = write!(s, ", {} {}", count(extra), extra.name());
         }
     }
+    if let Some(f) = &snapshot.filtered {
+        let _ = write!(s, "; {} more left out by --vm/--exclude", f.left_out);
+    }
     s
 }
 
@@ -120,9 +123,22 @@ pub fn status_text(
         env!("CARGO_PKG_VERSION"),
         snapshot.backend
     );
+    // Totals and counts cover the chosen VMs only: the page says which.
+    let filter = snapshot.filtered.as_ref().map_or_else(String::new, |f| {
+        format!(
+            "VMs reported: only those chosen by {} ({} left out)\n",
+            for_status_page(&f.rules, Some(NOTE_SHOWN_MAX), None),
+            f.left_out
+        )
+    });
     let all_well = "&green all VMs as expected\n";
     let mut room = budget.saturating_sub(
-        header.len() + "</pre>\n".len() + version.len() + all_well.len() + 3 * MORE_LINE_MAX,
+        header.len()
+            + "</pre>\n".len()
+            + version.len()
+            + filter.len()
+            + all_well.len()
+            + 3 * MORE_LINE_MAX,
     );
 
     let mut problems = String::new();
@@ -220,6 +236,7 @@ pub fn status_text(
     }
     out.push_str("</pre>\n");
     out.push_str(&warnings);
+    out.push_str(&filter);
     out.push_str(&version);
     out
 }
@@ -263,6 +280,28 @@ mod tests {
         let escape = |s| for_status_page(s, None, None);
         assert_eq!(escape("a\nb<c>&"), "a\\x0ab&lt;c&gt;&amp;");
         assert_eq!(escape("名前"), "名前");
+    }
+
+    #[test]
+    fn a_filter_is_said_in_the_summary_and_on_the_page() {
+        use crate::emit::xymon::test_support::{running_vm, snapshot};
+        use crate::model::Filtered;
+        let s = snapshot(vec![running_vm("web-1")]);
+        assert!(!summary(&s).contains("left out"));
+        assert!(!status_text(&s, &[], &[CounterRates::default()], 4000).contains("chosen by"));
+        let s = s.filtered(Some(Filtered {
+            rules: "--vm 'web-*' --exclude '<b>'".into(),
+            left_out: 4,
+        }));
+        assert_eq!(
+            summary(&s),
+            "1 VMs: 1 running, 0 paused, 0 off; 4 more left out by --vm/--exclude"
+        );
+        let page = status_text(&s, &[], &[CounterRates::default()], 4000);
+        assert!(
+            page.contains("VMs reported: only those chosen by --vm 'web-*' --exclude '&lt;b&gt;' (4 left out)\n"),
+            "{page}"
+        );
     }
 
     #[test]
