@@ -195,7 +195,8 @@ impl VmGauge {
 }
 
 impl Counter {
-    /// In declaration order, which is the order of the messages and of the RRD datasets.
+    /// In declaration order, which is the order of the messages and of the RRD datasets:
+    /// [`Counter::HOST`], then [`Counter::GUEST`].
     pub const ALL: [Counter; 15] = [
         Counter::Cpu,
         Counter::RBytes,
@@ -216,24 +217,10 @@ impl Counter {
 
     /// The counters of the host totals and of a VM's main RRD file: a fixed set, since the
     /// NCV totals file and the extra-script's files keep the datasets they were created with.
-    pub const HOST: [Counter; 13] = [
-        Counter::Cpu,
-        Counter::RBytes,
-        Counter::WBytes,
-        Counter::ROps,
-        Counter::WOps,
-        Counter::RTime,
-        Counter::WTime,
-        Counter::NetIn,
-        Counter::NetOut,
-        Counter::PktIn,
-        Counter::PktOut,
-        Counter::NetErr,
-        Counter::NetDrop,
-    ];
+    pub const HOST: [Counter; 13] = *Counter::ALL.first_chunk().unwrap();
 
     /// The guest's own counters: per VM only, beside [`VmGauge::GUEST`].
-    pub const GUEST: [Counter; 2] = [Counter::Vcpu, Counter::Steal];
+    pub const GUEST: [Counter; 2] = *Counter::ALL.last_chunk().unwrap();
 
     /// The raw counter's name (extra-script format).
     pub fn name(self) -> &'static str {
