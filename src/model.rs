@@ -13,8 +13,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+mod guest;
 mod state;
 
+pub use guest::{Agent, Guest, GuestAddress, GuestFs, GuestInterface};
 pub use state::{Reason, State, StateReason};
 
 /// The hypervisor stack a snapshot comes from; `-b` names it.
@@ -76,6 +78,9 @@ pub struct Snapshot {
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
+    /// Facts about the run that cost nothing a user must act on (guest agents not asked over
+    /// a read-only connection): said once, never as a warning or an error.
+    pub notes: Vec<String>,
 }
 
 impl Snapshot {
@@ -87,6 +92,7 @@ impl Snapshot {
             taken_at: SystemTime::now(),
             vms,
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -105,6 +111,12 @@ impl Snapshot {
     /// With these warnings after any already there.
     pub fn with_warnings(mut self, warnings: impl IntoIterator<Item = String>) -> Snapshot {
         self.warnings.extend(warnings);
+        self
+    }
+
+    /// With these notes after any already there.
+    pub fn with_notes(mut self, notes: impl IntoIterator<Item = String>) -> Snapshot {
+        self.notes.extend(notes);
         self
     }
 }
@@ -147,6 +159,8 @@ pub struct Vm {
     pub disk_stats_unknown: bool,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
+    /// What the guest agent said from inside the guest, if it was asked.
+    pub agent: Agent,
 }
 
 impl Vm {
@@ -169,6 +183,7 @@ impl Vm {
             disks: Vec::new(),
             disk_stats_unknown: false,
             nics: Vec::new(),
+            agent: Agent::Absent,
         }
     }
 

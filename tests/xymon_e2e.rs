@@ -642,7 +642,7 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
         },
     )
     .unwrap();
-    let (expected, _) = assess(&snapshot);
+    let (expected, _) = assess(&snapshot, hv_monitor::emit::xymon::FsLimits::default());
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
     assert_drawn(server, host, "hvmon-cpu");

@@ -44,11 +44,10 @@ fn open(
 ) -> Result<Box<dyn Collector>, CollectError> {
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
-        Backend::Libvirt => Ok(Box::new(libvirt::LibvirtCollector::open(
-            options.uri.as_deref(),
-            deadline,
-            options.connections,
-        )?)),
+        Backend::Libvirt => Ok(Box::new(
+            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline, options.connections)?
+                .asking_agents(!options.no_agent),
+        )),
         #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
         Backend::Libvirt => {
             let _ = options;

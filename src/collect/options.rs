@@ -19,4 +19,6 @@ pub struct CollectOptions {
     pub uri: Option<String>,
     /// libvirt connections to collect over at once; `None`: chosen from the VM count.
     pub connections: Option<usize>,
+    /// Do not ask guest agents (`--no-agent`): no read-write connection, no agent data.
+    pub no_agent: bool,
 }

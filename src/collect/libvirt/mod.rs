@@ -10,9 +10,11 @@
 //! disjoint groups wait side by side. The deadline and retry story is in `policy`.
 //!
 //! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
-//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it;
+//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it,
+//! `agent` the guest agent calls made last, for VMs whose agent is there;
 //! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
 
+mod agent;
 mod answers;
 mod assemble;
 mod bulk;
@@ -69,6 +71,8 @@ pub(crate) struct LibvirtCollector {
     deadline: Option<Instant>,
     /// Connections to collect over; `None`: [`default_connections`].
     connections: Option<usize>,
+    /// Ask guest agents (`agent`); off with `--no-agent`.
+    agent: bool,
 }
 
 impl LibvirtCollector {
@@ -92,7 +96,13 @@ impl LibvirtCollector {
             pid_dir,
             deadline,
             connections: connections.or(one_host_per_connection.then_some(1)),
+            agent: true,
         })
+    }
+
+    /// The same collector, asking guest agents or not.
+    pub fn asking_agents(self, agent: bool) -> LibvirtCollector {
+        LibvirtCollector { agent, ..self }
     }
 
     fn connection(&self, conn: Connect) -> Connection {
@@ -142,7 +152,19 @@ impl Collector for LibvirtCollector {
             warnings.append(&mut group_warnings);
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Snapshot::new(Backend::Libvirt, vms).with_warnings(warnings))
+        let mut notes = Vec::new();
+        if self.agent {
+            // The same host the read-only connection reached, not libvirt's default anew.
+            let uri = self.conn.uri().ok().or_else(|| self.uri.clone());
+            let open = || {
+                policy::connect_read_write_within(uri.as_deref(), self.deadline)
+                    .map_err(|e| e.to_string())
+            };
+            agent::ask(&mut vms, open, self.deadline, &mut notes);
+        }
+        Ok(Snapshot::new(Backend::Libvirt, vms)
+            .with_warnings(warnings)
+            .with_notes(notes))
     }
 }
 

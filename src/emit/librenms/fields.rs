@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::guest_fields;
 use super::names::{Form, disk_keys};
-use crate::model::{Disk, DiskIo, DiskSum, NetCounters, Nic, Process, State, Totals, Vm};
+use crate::model::{Disk, DiskIo, DiskSum, Guest, NetCounters, Nic, Process, State, Totals, Vm};
 
 /// How much per-device detail a document carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -218,6 +219,7 @@ impl Serialize for DiskOut<'_> {
 struct NicOut<'a> {
     nic: &'a Nic,
     form: Form,
+    guest: Option<&'a Guest>,
 }
 
 impl Serialize for NicOut<'_> {
@@ -226,6 +228,7 @@ impl Serialize for NicOut<'_> {
         m.serialize_entry("if", &self.form.text(&self.nic.device))?;
         m.serialize_entry("parent", &self.form.text(&self.nic.parent))?;
         m.serialize_entry("mac", &self.form.text(&self.nic.mac))?;
+        m.serialize_entry("ips", &guest_fields::nic_ips(self.guest, self.nic))?;
         entries(&mut m, &NET, &self.nic.counters)?;
         m.end()
     }
@@ -277,11 +280,13 @@ impl Serialize for VmOut<'_> {
             }
             // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
             for (i, nic) in vm.nics.iter().enumerate() {
-                ifs.insert(format!("nic{i}"), NicOut { nic, form });
+                let guest = vm.agent.guest();
+                ifs.insert(format!("nic{i}"), NicOut { nic, form, guest });
             }
         }
         m.serialize_entry("disks", &disks)?;
         m.serialize_entry("ifs", &ifs)?;
+        guest_fields::entries(&mut m, vm, form, self.detail == Detail::Devices)?;
         m.end()
     }
 }

@@ -9,6 +9,7 @@
 mod names;
 
 mod fields;
+mod guest_fields;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -123,7 +124,7 @@ mod tests {
     }
 
     /// A VM's keys LibreNMS does not store in the VM's RRD.
-    const VM_OTHER_KEYS: [&str; 11] = [
+    const VM_OTHER_KEYS: [&str; 15] = [
         "state_reason",
         "state_reason_name",
         "os_type",
@@ -135,6 +136,10 @@ mod tests {
         "stats_incomplete",
         "disks",
         "ifs",
+        "agent",
+        "guest_os",
+        "guest_hostname",
+        "fs",
     ];
 
     #[test]

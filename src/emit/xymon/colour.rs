@@ -10,11 +10,14 @@
 //! | a VM blocked on a resource                                       | yellow |
 //! | a VM set to autostart that is not running (whatever the reason: shut off by the guest itself, destroyed, crashed) | yellow |
 //! | a VM whose state the hypervisor cannot tell                      | yellow |
+//! | a guest file system (guest agent) at or past `--fs-panic` % used (95) | red    |
+//! | a guest file system at or past `--fs-warn` % used (90)           | yellow |
 //! | anything else: running; paused by a user, for a snapshot, save, dump or migration, or for no reason given; off without autostart | green  |
 //!
 //! Collection warnings (a VM that vanished mid-run, unreadable /proc figures) are listed on
 //! the status page but do not change the colour: they cost some figures, not a VM.
 
+use super::guest_fs::{FsLimits, fs_finding};
 use crate::model::{Reason, Snapshot, State, Vm};
 
 /// A Xymon status colour, ordered from good to bad: a column shows its worst finding.
@@ -70,14 +73,19 @@ pub fn vm_finding(vm: &Vm) -> Option<(Colour, String)> {
     }
 }
 
-/// The findings of a snapshot, worst first, and the colour they add up to.
-pub fn assess(snapshot: &Snapshot) -> (Colour, Vec<Finding>) {
+/// The findings of a snapshot, worst first, one per VM at most (a VM with a state and a
+/// file system finding gets both texts and the worse colour), and the colour they add up to.
+pub fn assess(snapshot: &Snapshot, fs_limits: FsLimits) -> (Colour, Vec<Finding>) {
     let mut findings: Vec<Finding> = snapshot
         .vms
         .iter()
         .enumerate()
         .filter_map(|(i, vm)| {
-            vm_finding(vm).map(|(colour, what)| Finding {
+            let finding = match (vm_finding(vm), fs_finding(vm, fs_limits)) {
+                (Some((c1, w1)), Some((c2, w2))) => Some((c1.max(c2), format!("{w1}; {w2}"))),
+                (one, other) => one.or(other),
+            };
+            finding.map(|(colour, what)| Finding {
                 colour,
                 vm: i,
                 what,
@@ -122,7 +130,7 @@ mod tests {
             with_reason(vm("g", State::Paused, None), Reason::User),
             with_reason(vm("h", State::Shutoff, Some(false)), Reason::Shutdown),
         ]);
-        assert_eq!(assess(&s), (Colour::Green, vec![]));
+        assert_eq!(assess(&s, FsLimits::default()), (Colour::Green, vec![]));
     }
 
     #[test]
@@ -134,7 +142,7 @@ mod tests {
             vm("d", State::Off, Some(true)),
             with_reason(vm("e", State::Shutoff, Some(true)), Reason::Shutdown),
         ]);
-        let (colour, findings) = assess(&s);
+        let (colour, findings) = assess(&s, FsLimits::default());
         assert_eq!(colour, Colour::Yellow);
         let flagged: Vec<usize> = findings.iter().map(|f| f.vm).collect();
         assert_eq!(flagged, vec![1, 2, 3, 4]);
@@ -155,7 +163,7 @@ mod tests {
             vm("b", State::Crashed, Some(true)),
             with_reason(vm("stuck", State::Paused, None), Reason::IoError),
         ]);
-        let (colour, findings) = assess(&s);
+        let (colour, findings) = assess(&s, FsLimits::default());
         assert_eq!(colour, Colour::Red);
         assert_eq!(
             findings

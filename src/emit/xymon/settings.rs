@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::guest_fs::FsLimits;
 use crate::xymon_wire::{
     DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, Messages,
 };
@@ -22,6 +23,8 @@ pub struct Settings {
     pub interval: Duration,
     /// Largest message in bytes; what would be bigger is split (data) or cut (status).
     pub max_size: usize,
+    /// Guest file system percents that turn the status yellow and red.
+    pub fs_limits: FsLimits,
 }
 
 impl Settings {
@@ -35,12 +38,18 @@ impl Settings {
             messages,
             interval: Duration::from_secs(300),
             max_size: DEFAULT_MAX_SIZE,
+            fs_limits: FsLimits::default(),
         }
     }
 
     /// The same settings with another size limit.
     pub fn with_max_size(self, max_size: usize) -> Settings {
         Settings { max_size, ..self }
+    }
+
+    /// The same settings with other guest file system thresholds.
+    pub fn with_fs_limits(self, fs_limits: FsLimits) -> Settings {
+        Settings { fs_limits, ..self }
     }
 
     /// The same settings with another interval.

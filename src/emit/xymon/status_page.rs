@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::colour::{Colour, Finding};
-use crate::model::{Snapshot, Totals, Vm};
+use crate::model::{Agent, Snapshot, Totals, Vm};
 use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
 
@@ -33,6 +33,27 @@ const MORE_LINE_MAX: usize = 160;
 const NAME_SHOWN_MAX: usize = 64;
 /// Characters of one collection warning or collector error shown.
 const NOTE_SHOWN_MAX: usize = 300;
+
+/// Characters of a guest's host name and OS shown in the table.
+const GUEST_SHOWN_MAX: usize = 48;
+
+/// The table's GUEST column: the guest's host name and OS (short, escaped), whether its
+/// agent did not answer, or `-`.
+fn guest_shown(agent: &Agent) -> String {
+    match agent {
+        Agent::Answered(g) => {
+            let text = format!("{} {}", g.hostname, g.os);
+            let text = text.trim();
+            for_status_page(
+                if text.is_empty() { "-" } else { text },
+                Some(GUEST_SHOWN_MAX),
+                None,
+            )
+        }
+        Agent::NoAnswer => "(agent did not answer)".into(),
+        Agent::Absent | Agent::NotAsked => "-".into(),
+    }
+}
 
 /// The status text of a failed collection, at most `budget` bytes.
 pub fn failure_text(error: &str, budget: usize) -> String {
@@ -105,9 +126,15 @@ pub fn status_text(
         .clamp(2, 40);
     let states: Vec<String> = snapshot.vms.iter().map(Vm::state_text).collect();
     let state_width = states.iter().map(String::len).max().unwrap_or(0).max(11);
+    let ips: Vec<String> = snapshot
+        .vms
+        .iter()
+        .map(|vm| for_status_page(if vm.ip.is_empty() { "-" } else { &vm.ip }, Some(45), None))
+        .collect();
+    let ip_width = ips.iter().map(String::len).max().unwrap_or(0).max(2);
     let header = format!(
-        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %"
+        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7} {:<ip_width$} {}\n",
+        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %", "IP", "GUEST"
     );
     let version = format!(
         "hv_monitor {} ({} backend)\n",
@@ -140,12 +167,16 @@ pub fn status_text(
     });
 
     let mut warnings = String::new();
-    let lines = snapshot.warnings.iter().map(|w| {
+    let shown = |kind: &str, text: &str| {
         format!(
-            "warning: {}\n",
-            for_status_page(w, Some(NOTE_SHOWN_MAX), None)
+            "{kind}: {}\n",
+            for_status_page(text, Some(NOTE_SHOWN_MAX), None)
         )
-    });
+    };
+    let lines: Vec<String> = (snapshot.warnings.iter().map(|w| shown("warning", w)))
+        .chain(snapshot.notes.iter().map(|n| shown("note", n)))
+        .collect();
+    let lines = lines.into_iter();
     room -= push_within(&mut warnings, lines, room / 4, |left| {
         format!("({left} more warnings not listed)\n")
     });
@@ -159,13 +190,15 @@ pub fn status_text(
         };
         let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
         format!(
-            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7}\n",
+            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7} {:<ip_width$} {}\n",
             names[i],
             states[i],
             autostart,
             vm.cpus,
             vm.mem_alloc >> 20,
-            cpu
+            cpu,
+            ips[i],
+            guest_shown(&vm.agent)
         )
     };
     let all: Vec<usize> = (0..snapshot.vms.len()).collect();

@@ -1,12 +1,15 @@
 //! Pure parsing of what libvirt and /proc give as text or typed parameters: the domain XML,
-//! the bulk stats record, and the QEMU process's /proc files. Tested on text; no libvirt
+//! the bulk stats record, a guest agent's answer, and the QEMU process's /proc files. Tested on text; no libvirt
 //! calls (procfs's thin reader takes the /proc root it is given).
 
 pub(crate) mod domain_xml;
+pub(crate) mod guest_info;
 pub(crate) mod procfs;
 pub(crate) mod stats;
 
+pub use crate::collect::libvirt::bulk::ParamValue;
 pub use domain_xml::{DomainXml, Graphics, XmlDisk, XmlInterface, parse as parse_domain_xml};
+pub use guest_info::parse as parse_guest_info;
 pub use procfs::{
     Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
     process,

@@ -1,0 +1,152 @@
+//! A VM's keys from its guest agent (`agent`, `guest_os`, `guest_hostname`, `fs`) and each
+//! NIC's `ips`. LibreNMS's poller reads none of them into an RRD (it reads fixed keys by
+//! name), so nothing it stores today changes; every leaf is still a metric for alert rules.
+//! Everything here comes from the guest: strings go through the document's [`Form`] and
+//! file system keys are chosen by [`disk_keys`], as disk keys are.
+
+use std::collections::BTreeMap;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::names::{Form, disk_keys};
+use crate::model::{Guest, GuestFs, Nic, Vm};
+
+/// One guest file system: `mountpoint`, `fstype`, `used` and `total` bytes (left out where
+/// the agent gives no figure: LibreNMS reads a missing key as U).
+struct FsOut<'a> {
+    fs: &'a GuestFs,
+    form: Form,
+}
+
+impl Serialize for FsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("mountpoint", &self.form.text(&self.fs.mountpoint))?;
+        m.serialize_entry("fstype", &self.form.text(&self.fs.fstype))?;
+        if let Some(used) = self.fs.used {
+            m.serialize_entry("used", &used)?;
+        }
+        if let Some(total) = self.fs.total {
+            m.serialize_entry("total", &total)?;
+        }
+        m.end()
+    }
+}
+
+/// The VM's guest keys; `fs` filled only when `devices` (like `disks` and `ifs`).
+pub(super) fn entries<M: SerializeMap>(
+    m: &mut M,
+    vm: &Vm,
+    form: Form,
+    devices: bool,
+) -> Result<(), M::Error> {
+    let guest = vm.agent.guest();
+    // What the agent did: none, not_asked, answered, no_answer (the per-VM flag).
+    m.serialize_entry("agent", vm.agent.name())?;
+    m.serialize_entry("guest_os", &form.text(guest.map_or("", |g| &g.os)))?;
+    m.serialize_entry(
+        "guest_hostname",
+        &form.text(guest.map_or("", |g| &g.hostname)),
+    )?;
+    let mut fs = BTreeMap::new();
+    if devices && let Some(g) = guest {
+        let names: Vec<&str> = g
+            .file_systems
+            .iter()
+            .map(|f| f.mountpoint.as_str())
+            .collect();
+        for (key, f) in disk_keys(&names, form).into_iter().zip(&g.file_systems) {
+            fs.insert(key, FsOut { fs: f, form });
+        }
+    }
+    m.serialize_entry("fs", &fs)
+}
+
+/// A NIC's addresses inside the guest (`169.254.77.139/16`), matched by MAC; empty when the
+/// agent gave none.
+pub(super) fn nic_ips(guest: Option<&Guest>, nic: &Nic) -> Vec<String> {
+    guest
+        .and_then(|g| g.interface_of(&nic.mac))
+        .map(|i| i.addresses.iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Detail, document};
+    use super::*;
+    use crate::model::{Agent, Backend, GuestAddress, GuestInterface, Snapshot, State};
+
+    fn hostile_vm() -> Vm {
+        let mut vm = Vm::new("g", State::Running);
+        vm.nics = vec![Nic {
+            mac: "52:54:00:00:00:01".into(),
+            ..Nic::default()
+        }];
+        let fs = |m: &str| GuestFs {
+            mountpoint: m.into(),
+            fstype: "ext4\"\\\n".into(),
+            used: Some(5),
+            total: None,
+        };
+        vm.agent = Agent::Answered(Box::new(Guest {
+            os: "Debian \"12\" \\ é\n<b>".into(),
+            hostname: "h\u{202e}x".into(),
+            file_systems: vec![fs("/"), fs("/srv/été"), fs("/srv/_t_"), fs("/srv/%C3%A9")],
+            interfaces: vec![GuestInterface {
+                name: "eth0".into(),
+                mac: "52:54:00:00:00:01".into(),
+                addresses: vec![GuestAddress {
+                    ip: "192.0.2.1".parse().unwrap(),
+                    prefix: 24,
+                }],
+            }],
+        }));
+        vm
+    }
+
+    #[test]
+    fn guest_strings_travel_in_both_forms_without_escapes_and_fs_keys_are_distinct() {
+        for form in [Form::Plain, Form::Compressed] {
+            let snapshot = Snapshot::new(Backend::Libvirt, vec![hostile_vm()]);
+            let doc = document(&snapshot, Detail::Devices, form);
+            assert!(!doc.contains('\\'), "{doc}");
+            if form == Form::Plain {
+                assert!(doc.is_ascii(), "{doc}");
+            }
+            let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+            let vm = &doc["data"]["VMs"]["g"];
+            assert_eq!(vm["agent"], "answered");
+            assert_eq!(
+                vm["ifs"]["nic0"]["ips"],
+                serde_json::json!(["192.0.2.1/24"])
+            );
+            let fs = vm["fs"].as_object().unwrap();
+            assert_eq!(fs.len(), 4, "{fs:?}");
+            let files: std::collections::HashSet<String> = fs.keys().map(|k| rrd_key(k)).collect();
+            assert_eq!(files.len(), 4, "no two in one RRD file: {files:?}");
+            for entry in fs.values() {
+                assert_eq!(entry["used"], 5);
+                assert!(entry.get("total").is_none(), "unknown, left out");
+            }
+        }
+    }
+
+    fn rrd_key(key: &str) -> String {
+        super::super::rrd_safe_name(key)
+    }
+
+    #[test]
+    fn without_an_answer_the_keys_are_there_and_empty() {
+        let mut vm = hostile_vm();
+        vm.agent = Agent::NoAnswer;
+        let snapshot = Snapshot::new(Backend::Libvirt, vec![vm]);
+        let doc = document(&snapshot, Detail::Devices, Form::Plain);
+        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        let vm = &doc["data"]["VMs"]["g"];
+        assert_eq!(vm["agent"], "no_answer");
+        assert_eq!(vm["guest_os"], "");
+        assert_eq!(vm["fs"], serde_json::json!({}));
+        assert_eq!(vm["ifs"]["nic0"]["ips"], serde_json::json!([]));
+    }
+}
