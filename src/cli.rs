@@ -141,7 +141,7 @@ pub struct XymonArgs {
     /// more turns the status yellow.
     #[arg(long = "fs-warn", value_name = "PERCENT", default_value = "90", value_parser = clap::value_parser!(u8).range(1..=100))]
     pub fs_warn: u8,
-    /// ... and red from this percent.
+    /// ... and red from this percent (not below --fs-warn).
     #[arg(long = "fs-panic", value_name = "PERCENT", default_value = "95", value_parser = clap::value_parser!(u8).range(1..=100))]
     pub fs_panic: u8,
 }

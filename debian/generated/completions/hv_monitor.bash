@@ -41,7 +41,7 @@ _hv_monitor() {
 
     case "${cmd}" in
         hv_monitor)
-            opts="-b -c -w -o -q -j -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --connections --deadline --version --help xymon xymon-rrd help"
+            opts="-b -c -w -o -q -j -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --connections --no-agent --deadline --version --help xymon xymon-rrd help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +147,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon)
-            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --ca-file --backend --uri --connections --deadline --help"
+            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --ca-file --fs-warn --fs-panic --backend --uri --connections --no-agent --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +193,14 @@ _hv_monitor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fs-warn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fs-panic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --backend)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -229,7 +237,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon__subcmd__rrd)
-            opts="-b -j -t -h --backend --uri --connections --deadline --help"
+            opts="-b -j -t -h --backend --uri --connections --no-agent --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -73,9 +73,24 @@ pub(super) fn nic_ips(guest: Option<&Guest>, nic: &Nic) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Detail, document};
+    use super::super::names::rrd_safe_name;
     use super::*;
-    use crate::model::{Agent, Backend, GuestAddress, GuestInterface, Snapshot, State};
+    use crate::model::{Agent, GuestAddress, GuestInterface, State};
+
+    /// The VM's guest keys as the document writes them, and its first NIC's `ips`.
+    fn written(vm: &Vm, form: Form) -> (String, serde_json::Value) {
+        struct Keys<'a>(&'a Vm, Form);
+        impl Serialize for Keys<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(None)?;
+                entries(&mut m, self.0, self.1, true)?;
+                m.end()
+            }
+        }
+        let text = serde_json::to_string(&Keys(vm, form)).unwrap();
+        let ips = serde_json::json!(nic_ips(vm.agent.guest(), &vm.nics[0]));
+        (text, ips)
+    }
 
     fn hostile_vm() -> Vm {
         let mut vm = Vm::new("g", State::Running);
@@ -108,22 +123,18 @@ mod tests {
     #[test]
     fn guest_strings_travel_in_both_forms_without_escapes_and_fs_keys_are_distinct() {
         for form in [Form::Plain, Form::Compressed] {
-            let snapshot = Snapshot::new(Backend::Libvirt, vec![hostile_vm()]);
-            let doc = document(&snapshot, Detail::Devices, form);
-            assert!(!doc.contains('\\'), "{doc}");
+            let (text, ips) = written(&hostile_vm(), form);
+            assert!(!text.contains('\\'), "{text}");
             if form == Form::Plain {
-                assert!(doc.is_ascii(), "{doc}");
+                assert!(text.is_ascii(), "{text}");
             }
-            let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
-            let vm = &doc["data"]["VMs"]["g"];
-            assert_eq!(vm["agent"], "answered");
-            assert_eq!(
-                vm["ifs"]["nic0"]["ips"],
-                serde_json::json!(["192.0.2.1/24"])
-            );
-            let fs = vm["fs"].as_object().unwrap();
+            let keys: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(keys["agent"], "answered");
+            assert_eq!(ips, serde_json::json!(["192.0.2.1/24"]));
+            let fs = keys["fs"].as_object().unwrap();
             assert_eq!(fs.len(), 4, "{fs:?}");
-            let files: std::collections::HashSet<String> = fs.keys().map(|k| rrd_key(k)).collect();
+            let files: std::collections::HashSet<String> =
+                fs.keys().map(|k| rrd_safe_name(k)).collect();
             assert_eq!(files.len(), 4, "no two in one RRD file: {files:?}");
             for entry in fs.values() {
                 assert_eq!(entry["used"], 5);
@@ -132,21 +143,15 @@ mod tests {
         }
     }
 
-    fn rrd_key(key: &str) -> String {
-        super::super::rrd_safe_name(key)
-    }
-
     #[test]
     fn without_an_answer_the_keys_are_there_and_empty() {
         let mut vm = hostile_vm();
         vm.agent = Agent::NoAnswer;
-        let snapshot = Snapshot::new(Backend::Libvirt, vec![vm]);
-        let doc = document(&snapshot, Detail::Devices, Form::Plain);
-        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
-        let vm = &doc["data"]["VMs"]["g"];
-        assert_eq!(vm["agent"], "no_answer");
-        assert_eq!(vm["guest_os"], "");
-        assert_eq!(vm["fs"], serde_json::json!({}));
-        assert_eq!(vm["ifs"]["nic0"]["ips"], serde_json::json!([]));
+        let (text, ips) = written(&vm, Form::Plain);
+        let keys: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(keys["agent"], "no_answer");
+        assert_eq!(keys["guest_os"], "");
+        assert_eq!(keys["fs"], serde_json::json!({}));
+        assert_eq!(ips, serde_json::json!([]));
     }
 }

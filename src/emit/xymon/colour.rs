@@ -17,7 +17,7 @@
 //! Collection warnings (a VM that vanished mid-run, unreadable /proc figures) are listed on
 //! the status page but do not change the colour: they cost some figures, not a VM.
 
-use super::guest_fs::{FsLimits, fs_finding};
+use super::guest_fs::{FsLimits, fullest};
 use crate::model::{Reason, Snapshot, State, Vm};
 
 /// A Xymon status colour, ordered from good to bad: a column shows its worst finding.
@@ -70,6 +70,18 @@ pub fn vm_finding(vm: &Vm) -> Option<(Colour, String)> {
             format!("set to autostart but not running: {}", vm.state_text()),
         )),
         _ => None,
+    }
+}
+
+/// The guest file system rule: the VM's fullest file system at or past `limits`.
+pub fn fs_finding(vm: &Vm, limits: FsLimits) -> Option<(Colour, String)> {
+    let (pct, what) = fullest(vm)?;
+    if pct >= limits.panic {
+        Some((Colour::Red, what))
+    } else if pct >= limits.warn {
+        Some((Colour::Yellow, what))
+    } else {
+        None
     }
 }
 
@@ -264,6 +276,42 @@ mod tests {
             None,
             "{} is I/O error only for a paused VM",
             sys::VIR_DOMAIN_PAUSED_IOERROR
+        );
+    }
+
+    #[test]
+    fn guest_file_systems_are_yellow_from_ninety_and_red_from_ninety_five() {
+        use crate::model::{Agent, Guest, GuestFs};
+        let full = |pct: u64| {
+            let mut vm = vm("g", State::Running, None);
+            vm.agent = Agent::Answered(Box::new(Guest {
+                file_systems: vec![GuestFs {
+                    mountpoint: "/srv".into(),
+                    fstype: "ext4".into(),
+                    used: Some(pct),
+                    total: Some(100),
+                }],
+                ..Guest::default()
+            }));
+            vm
+        };
+        let limits = FsLimits::default();
+        assert_eq!(fs_finding(&full(89), limits), None);
+        assert_eq!(fs_finding(&full(90), limits).unwrap().0, Colour::Yellow);
+        assert_eq!(fs_finding(&full(95), limits).unwrap().0, Colour::Red);
+        let tight = FsLimits {
+            warn: 50.0,
+            panic: 60.0,
+        };
+        assert_eq!(fs_finding(&full(55), tight).unwrap().0, Colour::Yellow);
+        // A VM with a state finding too gets one line with both and the worse colour.
+        let mut both = full(96);
+        both.state = State::Blocked;
+        let (colour, findings) = assess(&snapshot(vec![both]), limits);
+        assert_eq!((colour, findings.len()), (Colour::Red, 1));
+        assert_eq!(
+            findings[0].what,
+            "blocked on a resource; guest file system /srv 96.0 % full (ext4)"
         );
     }
 }

@@ -1,8 +1,6 @@
-//! The guest file system rule of the colour table (`colour`): a VM whose fullest file system
-//! (as its guest agent reports it) is at or past the warning percent is yellow, past the panic
-//! percent red, and the status names the file system.
+//! What the guest file system rule of the colour table (`colour`) reads: a VM's fullest
+//! file system as its guest agent reports it, and the thresholds.
 
-use super::colour::Colour;
 use crate::model::Vm;
 use crate::text::for_status_page;
 
@@ -28,24 +26,17 @@ impl Default for FsLimits {
 /// Characters of a mount point the status names.
 const MOUNT_SHOWN_MAX: usize = 48;
 
-/// The VM's fullest file system past `limits`, as the status says it (`guest file system
-/// /srv 96.2 % full (ext4)`), with its colour; the mount point and type made safe for the page.
-pub fn fs_finding(vm: &Vm, limits: FsLimits) -> Option<(Colour, String)> {
+/// The VM's fullest file system: its percent used and how the status names it (`guest
+/// file system /srv 96.2 % full (ext4)`), the mount point and type made safe for the page.
+pub fn fullest(vm: &Vm) -> Option<(f64, String)> {
     let guest = vm.agent.guest()?;
     let (fs, pct) = guest
         .file_systems
         .iter()
         .filter_map(|fs| fs.percent_used().map(|p| (fs, p)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let colour = if pct >= limits.panic {
-        Colour::Red
-    } else if pct >= limits.warn {
-        Colour::Yellow
-    } else {
-        return None;
-    };
     Some((
-        colour,
+        pct,
         format!(
             "guest file system {} {pct:.1} % full ({})",
             for_status_page(&fs.mountpoint, Some(MOUNT_SHOWN_MAX), None),
@@ -77,36 +68,23 @@ mod tests {
     }
 
     #[test]
-    fn ninety_is_yellow_ninety_five_red_and_the_fullest_is_named() {
-        let limits = FsLimits::default();
-        assert_eq!(fs_finding(&vm_with(&[("/", 89, 100)]), limits), None);
+    fn the_fullest_is_named_with_its_percent() {
         assert_eq!(
-            fs_finding(&vm_with(&[("/", 10, 100), ("/srv", 90, 100)]), limits),
-            Some((
-                Colour::Yellow,
-                "guest file system /srv 90.0 % full (ext4)".into()
-            ))
+            fullest(&vm_with(&[("/", 10, 100), ("/srv", 90, 100)])),
+            Some((90.0, "guest file system /srv 90.0 % full (ext4)".into()))
         );
-        let red = fs_finding(&vm_with(&[("/var", 96, 100), ("/srv", 91, 100)]), limits);
+        assert_eq!(fullest(&Vm::new("x", State::Running)), None);
         assert_eq!(
-            red.map(|(c, w)| (c, w.contains("/var"))),
-            Some((Colour::Red, true))
+            fullest(&vm_with(&[("/", 1, 0)])),
+            None,
+            "no size, no percent"
         );
-        let tight = FsLimits {
-            warn: 50.0,
-            panic: 60.0,
-        };
-        assert_eq!(
-            fs_finding(&vm_with(&[("/", 55, 100)]), tight).unwrap().0,
-            Colour::Yellow
-        );
-        assert_eq!(fs_finding(&Vm::new("x", State::Running), limits), None);
     }
 
     #[test]
     fn a_hostile_mount_point_is_cut_and_escaped() {
         let name = format!("/<script>\n{}", "a".repeat(10_000));
-        let (_, what) = fs_finding(&vm_with(&[(&name, 99, 100)]), FsLimits::default()).unwrap();
+        let (_, what) = fullest(&vm_with(&[(&name, 99, 100)])).unwrap();
         assert!(!what.contains('<') && !what.contains('\n'), "{what}");
         assert!(what.len() < 200, "{}", what.len());
     }

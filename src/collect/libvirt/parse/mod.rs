@@ -9,7 +9,9 @@ pub(crate) mod stats;
 
 pub use crate::collect::libvirt::bulk::ParamValue;
 pub use domain_xml::{DomainXml, Graphics, XmlDisk, XmlInterface, parse as parse_domain_xml};
-pub use guest_info::parse as parse_guest_info;
+pub use guest_info::{
+    MAX_ADDRESSES, MAX_FILE_SYSTEMS, MAX_INTERFACES, MAX_TEXT, parse as parse_guest_info,
+};
 pub use procfs::{
     Host, cmdline_runs_guest, parse_ctxt_switches, parse_mem_total, parse_stat, parse_uptime,
     process,
