@@ -247,4 +247,19 @@ mod tests {
         let text = failure_text(&"<".repeat(100_000), 1000);
         assert!(text.len() <= 1000 && text.ends_with('\n'), "{}", text.len());
     }
+
+    #[test]
+    fn guest_text_in_the_table_is_short_and_escaped() {
+        use crate::model::Guest;
+        let hostile = Agent::Answered(Box::new(Guest {
+            hostname: "<script>\nalert".into(),
+            os: "x".repeat(1000),
+            ..Guest::default()
+        }));
+        let shown = guest_shown(&hostile);
+        assert!(!shown.contains('<') && !shown.contains('\n'), "{shown}");
+        assert!(shown.len() < 120, "{}", shown.len());
+        assert_eq!(guest_shown(&Agent::NoAnswer), "(agent did not answer)");
+        assert_eq!(guest_shown(&Agent::NotAsked), "-");
+    }
 }
