@@ -1,8 +1,9 @@
 //! Issue 20 against the lab's real Linux guest (`hvmon-linux`, tests/lab/linux-guest.sh):
 //! qemu-guest-agent inside it answers for real. The expected values come from `virsh`
-//! (`domifaddr --source agent`, `guestinfo`), never from hv_monitor's code. And a read-only
+//! (`domifaddr --source agent`, `guestinfo`), never from hv_monitor's code. A read-only
 //! run through a real snmpd as Debian-snmp (the direct extend mode) gets no agent data and
-//! no error.
+//! no error. A guest of this test's own whose agent is stopped inside it (channel still
+//! connected) costs the run its agent timeout, within the deadline, and flags only its VM.
 #![cfg(all(feature = "libvirt", target_os = "linux"))]
 
 mod support;
@@ -241,4 +242,119 @@ fn a_read_only_run_through_snmpd_gets_no_agent_data_and_no_error() {
     assert_eq!(vm["ip"], "");
     assert_eq!(vm["guest_os"], "");
     assert_eq!(vm["fs"], serde_json::json!({}));
+}
+
+/// A guest of this test's own (tests/lab/linux-guest.sh, prefix `hvmonagent`) whose agent
+/// is stopped inside it after boot: its channel stays connected, nothing answers. Destroyed
+/// and undefined however the test ends.
+struct HungAgentGuest {
+    uri: String,
+    dir: Scratch,
+}
+
+const HUNG: &str = "hvmonagent-hung";
+
+impl HungAgentGuest {
+    fn script(uri: &str, dir: &Scratch, action: &str) -> Output {
+        Command::new(support::repo().join("tests/lab/linux-guest.sh"))
+            .arg(action)
+            .env("NAME", HUNG)
+            .env("GUEST_DIR", &**dir)
+            .env("HVMON_QEMU_URI", uri)
+            .output()
+            .expect("run tests/lab/linux-guest.sh")
+    }
+
+    fn start(uri: &str) -> HungAgentGuest {
+        let dir = scratch("hung-agent");
+        let _ = Self::script(uri, &dir, "stop");
+        let guest = HungAgentGuest {
+            uri: uri.to_string(),
+            dir,
+        };
+        let out = Self::script(uri, &guest.dir, "start");
+        assert!(
+            out.status.success(),
+            "linux-guest.sh start: {}{}",
+            text(&out.stdout),
+            stderr(&out)
+        );
+        // Busybox has no pidof: the shell finds qemu-ga in /proc and stops it; the child
+        // guest-exec started outlives the reply.
+        let stop = "for p in /proc/[0-9]*; do read n < $p/comm; \
+                    [ \"$n\" = qemu-ga ] && kill -STOP ${p#/proc/}; done";
+        let command = serde_json::json!({
+            "execute": "guest-exec",
+            "arguments": {"path": "/bin/sh", "arg": ["-c", stop]},
+        });
+        let out = virsh(uri, &["qemu-agent-command", HUNG, &command.to_string()]);
+        assert!(out.status.success(), "guest-exec: {}", stderr(&out));
+        // Until the agent is stopped a ping still answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while virsh(
+            uri,
+            &[
+                "qemu-agent-command",
+                HUNG,
+                "--timeout",
+                "1",
+                r#"{"execute":"guest-ping"}"#,
+            ],
+        )
+        .status
+        .success()
+        {
+            assert!(Instant::now() < deadline, "the guest's agent still answers");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        guest
+    }
+}
+
+impl Drop for HungAgentGuest {
+    fn drop(&mut self) {
+        let _ = Self::script(&self.uri, &self.dir, "stop");
+    }
+}
+
+#[test]
+fn a_hung_agent_costs_its_timeout_and_flags_only_its_vm() {
+    let Some(uri) = lab_guest() else { return };
+    if !require(
+        "root, to start a guest of this test's own",
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    let _guest = HungAgentGuest::start(&uri);
+    let xml = stdout(&virsh(&uri, &["dumpxml", HUNG]));
+    assert!(
+        xml.contains("name='org.qemu.guest_agent.0' state='connected'"),
+        "the stopped agent's channel stays connected: {xml}"
+    );
+    let started = Instant::now();
+    let out = run(&["--uri", &uri, "-t", "5"]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "hv_monitor: {}", stderr(&out));
+    assert!(
+        took < Duration::from_secs(5),
+        "within the deadline: {took:?}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["error"], 0);
+    let hung = &doc["data"]["VMs"][HUNG];
+    assert_eq!(hung["agent"], "no_answer", "{hung}");
+    assert_eq!(
+        hung["status_int"], 1,
+        "the rest of its data is there: {hung}"
+    );
+    assert!(hung["mem_alloc"].as_u64().unwrap() > 0);
+    assert_eq!(hung["ip"], "");
+    let healthy = &doc["data"]["VMs"][GUEST];
+    assert_eq!(
+        healthy["agent"], "answered",
+        "no other VM waits on it: {healthy}"
+    );
+    assert_ne!(healthy["ip"], "");
 }

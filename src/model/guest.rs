@@ -12,8 +12,8 @@ pub enum Agent {
     /// backend without agents: nothing asked.
     #[default]
     Absent,
-    /// The agent's channel is connected but it was not asked: `--no-agent`, or the
-    /// connection is read-only (the snapshot's notes say which).
+    /// The agent's channel is connected but it was not asked: `--no-agent`, no read-write
+    /// connection, or no time left (the snapshot's notes say which).
     NotAsked,
     /// It answered.
     Answered(Box<Guest>),
