@@ -135,7 +135,7 @@ fn main() {
         let options = CollectOptions {
             uri: Some(uri.clone()),
             connections: Some(1),
-            no_agent: false,
+            ..CollectOptions::default()
         };
         let started = Instant::now();
         let first = collect::collect(Backend::Libvirt, &options).expect("collect");

@@ -15,7 +15,8 @@
 #   --robustness  scripts/robustness-figures.sh: root and the lab; stops the lab's libvirtd
 #                 (one 5 s deadline) and a QEMU of its own with SIGSTOP         seconds
 #   --parallel    scripts/bench-parallel.py: starts up to 97 extra QEMU guests on the lab's
-#                 libvirtd, 7 rounds of 6 commands at 4 guest counts            tens of minutes
+#                 libvirtd (then back to as many as it found), 7 rounds of 9
+#                 commands at 4 guest counts (both virsh references)            tens of minutes
 #   --soak        scripts/soak.sh: SOAK_RUNS (default 1000) runs, in process
 #                 and through the CLI, each against 500 VMs and the lab        tens of minutes
 #   --fuzz        scripts/fuzz.sh: FUZZ_SECONDS (default 30) per target (17)    17 x that, + build

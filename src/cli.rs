@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
 use crate::collect::Backend;
+use crate::collect::select::parse_pattern;
 use crate::seconds::parse_seconds;
 use crate::xymon_wire::{DEFAULT_MAX_SIZE, Format, MAX_INTERVAL_SECS, MIN_MAX_SIZE, Messages};
 
@@ -56,6 +57,22 @@ pub struct Cli {
     /// first.
     #[arg(short = 'j', long = "connections", value_name = "K", value_parser = clap::value_parser!(u16).range(1..=MAX_CONNECTIONS), global = true)]
     pub connections: Option<u16>,
+    /// Report only the VMs whose name matches GLOB (repeat for several: any of them); the
+    /// others are not asked for stats, and totals and state counts cover those reported. `*`
+    /// any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal
+    /// `*`; the whole name, case sensitive. Quote it from the shell.
+    #[arg(long = "vm", value_name = "GLOB", value_parser = parse_pattern, global = true)]
+    pub vm: Vec<glob::Pattern>,
+    /// Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins
+    /// over it).
+    #[arg(long = "exclude", value_name = "GLOB", value_parser = parse_pattern, global = true)]
+    pub exclude: Vec<glob::Pattern>,
+    /// libvirt: keep what each domain's XML says in this file between runs, and fetch the
+    /// XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters
+    /// file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is
+    /// fetched).
+    #[arg(long = "domain-cache", value_name = "PATH", global = true)]
+    pub domain_cache: Option<PathBuf>,
     /// Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from
     /// inside the guests, and no read-write libvirt connection.
     #[arg(long = "no-agent", global = true)]
@@ -133,6 +150,12 @@ pub struct XymonArgs {
     /// --ghosts=allow or refuses hostinfo from this sender).
     #[arg(long = "no-host-check")]
     pub no_host_check: bool,
+    /// Storage pool use, percent full, that turns the column yellow (below --pool-panic).
+    #[arg(long = "pool-warn", value_name = "PERCENT", default_value = "90", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub pool_warn: u8,
+    /// Storage pool use, percent full, that turns the column red.
+    #[arg(long = "pool-panic", value_name = "PERCENT", default_value = "95", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub pool_panic: u8,
     /// PEM file of one or more CA certificates trusted for https:// servers besides the
     /// system's (SSL_CERT_FILE and SSL_CERT_DIR are not read).
     #[arg(long = "ca-file", value_name = "PATH")]

@@ -274,6 +274,9 @@ pub enum XymonSetupError {
     /// `--column` as given, unescaped.
     #[error("column '{0}' must be 1-60 of [A-Za-z0-9_-] (it becomes part of RRD file names)")]
     BadColumn(String),
+    /// `--pool-warn` and `--pool-panic` do not make a pair of limits; the text says why.
+    #[error("{0}")]
+    BadPoolLimits(String),
     /// The server settings are unusable (bad `--server`, no server, bad `--ca-file`).
     #[error(transparent)]
     Send(#[from] SendError),
@@ -283,7 +286,9 @@ impl XymonSetupError {
     /// The process exit code, from [`exit`].
     pub fn exit_code(&self) -> i32 {
         match self {
-            XymonSetupError::BadHost(_) | XymonSetupError::BadColumn(_) => exit::USAGE,
+            XymonSetupError::BadHost(_)
+            | XymonSetupError::BadColumn(_)
+            | XymonSetupError::BadPoolLimits(_) => exit::USAGE,
             XymonSetupError::Send(e) => e.exit_code(),
         }
     }

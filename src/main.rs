@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use hv_monitor::app;
 use hv_monitor::cli::{Cli, Command};
+use hv_monitor::collect::select::Selection;
 use hv_monitor::collect::{Backend, CollectOptions};
 use hv_monitor::emit::librenms;
 
@@ -27,6 +28,8 @@ fn main() {
     let collect = CollectOptions {
         uri: cli.uri,
         connections: cli.connections.map(usize::from),
+        select: Selection::new(cli.vm, cli.exclude),
+        domain_cache: cli.domain_cache,
         no_agent: cli.no_agent,
     };
     let code = match cli.command {
@@ -60,6 +63,8 @@ fn main() {
             counters_file: args.state,
             host_check: !args.no_host_check,
             ca_file: args.ca_file,
+            pool_warn: args.pool_warn,
+            pool_panic: args.pool_panic,
             fs_limits: hv_monitor::emit::xymon::FsLimits {
                 warn: f64::from(args.fs_warn),
                 panic: f64::from(args.fs_panic),

@@ -6,6 +6,9 @@
 //! - disk times (`rtime`, `wtime`, `ftime`): **milliseconds** (float);
 //! - `etimes`: whole seconds since the VM's process started;
 //! - `pcpu`, `pmem`: percent (100 = one host core / all host memory);
+//! - vCPU times (`VcpuTimes`): integer **nanoseconds**, summed over the VM's vCPUs;
+//! - guest memory (`GuestMemory`): bytes (libvirt's KiB times 1024), the guest's page
+//!   faults as counts, its last update in seconds since the Unix epoch;
 //! - counters (bytes, requests, packets, faults, switches): integers since the device or
 //!   process started; they reset when the VM restarts.
 
@@ -13,10 +16,14 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+mod agent;
 mod guest;
+mod pool;
 mod state;
 
-pub use guest::{Agent, Guest, GuestAddress, GuestFs, GuestInterface};
+pub use agent::{Agent, AgentInfo, GuestAddress, GuestFs, GuestInterface};
+pub use guest::{GuestMemory, VcpuTimes};
+pub use pool::{DiskError, DiskErrorKind, Pool, PoolState};
 pub use state::{Reason, State, StateReason};
 
 /// The hypervisor stack a snapshot comes from; `-b` names it.
@@ -75,12 +82,26 @@ pub struct Snapshot {
     pub taken_at: SystemTime,
     /// Sorted by name, so every output is stable from run to run.
     pub vms: Vec<Vm>,
+    /// The host's storage pools, sorted by name; empty where the backend reports none.
+    pub pools: Vec<Pool>,
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
     /// Facts about the run that cost nothing a user must act on (guest agents not asked over
     /// a read-only connection): said once, never as a warning or an error.
     pub notes: Vec<String>,
+    /// Set when the run was told to report only some VMs (`--vm`, `--exclude`): the totals
+    /// and state counts then cover the reported VMs only.
+    pub filtered: Option<Filtered>,
+}
+
+/// A run that reports only some VMs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filtered {
+    /// The patterns as given on the command line (`--vm 'web-*' --exclude 'web-9'`).
+    pub rules: String,
+    /// How many VMs the host has that the patterns left out.
+    pub left_out: usize,
 }
 
 impl Snapshot {
@@ -91,9 +112,17 @@ impl Snapshot {
             backend,
             taken_at: SystemTime::now(),
             vms,
+            pools: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
+            filtered: None,
         }
+    }
+
+    /// Recording the filter that chose its VMs, if any.
+    pub fn filtered(mut self, filtered: Option<Filtered>) -> Snapshot {
+        self.filtered = filtered;
+        self
     }
 
     /// Taken at `at` instead of now (tests pin the time their expected output shows).
@@ -157,8 +186,14 @@ pub struct Vm {
     /// migration, a stuck QEMU monitor) and libvirt answers without them. Emitters report
     /// them as unknown, never as 0, which would read as a counter reset or an empty disk.
     pub disk_stats_unknown: bool,
+    /// The disk errors libvirt keeps for the VM (asked only of VMs paused on an I/O error).
+    pub disk_errors: Vec<DiskError>,
     /// In device order: `nic0`, `nic1`, ...
     pub nics: Vec<Nic>,
+    /// Memory as the guest reports it; unknown figures `None`.
+    pub guest_memory: GuestMemory,
+    /// vCPU run, wait and delay (steal) times; unknown ones `None`.
+    pub vcpu_times: VcpuTimes,
     /// What the guest agent said from inside the guest, if it was asked.
     pub agent: Agent,
 }
@@ -182,7 +217,10 @@ impl Vm {
             process: None,
             disks: Vec::new(),
             disk_stats_unknown: false,
+            disk_errors: Vec::new(),
             nics: Vec::new(),
+            guest_memory: GuestMemory::default(),
+            vcpu_times: VcpuTimes::default(),
             agent: Agent::Absent,
         }
     }
@@ -404,6 +442,8 @@ pub struct Totals {
     pub net: NetCounters,
     /// VM count per state, indexed like `State::ALL`.
     pub states: [u64; State::ALL.len()],
+    /// Guest memory, each figure summed over the VMs that report it.
+    pub guest_memory: GuestMemory,
 }
 
 impl Totals {
@@ -442,6 +482,7 @@ impl Totals {
             t.disk_stats_unknown |= vm.disk_stats_unknown;
             t.net.add(&vm.net_sum());
             t.states[vm.state as usize] += 1;
+            t.guest_memory.add(&vm.guest_memory);
         }
         t
     }

@@ -680,9 +680,14 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         .map(str::to_string)
         .collect();
     let files: Vec<&String> = lines.iter().filter(|l| l.ends_with(".rrd")).collect();
-    let mut expected: Vec<String> = ["a.b", "vm0", "vm1", "vm10", "web-01"]
+    let vms = ["a.b", "vm0", "vm1", "vm10", "web-01"];
+    // Each VM's main file, then (CBSD gives no guest figures: all U) its guest file.
+    let mut expected: Vec<String> = ["hvmonrrd", "hvmonrrd-guest"]
         .iter()
-        .map(|n| format!("hvmonrrd,vm_{}.rrd", vm_key(n)))
+        .flat_map(|file| {
+            vms.iter()
+                .map(move |n| format!("{file},vm_{}.rrd", vm_key(n)))
+        })
         .collect();
     expected.insert(0, "hvmonrrd-states.rrd".into());
     assert_eq!(files, expected.iter().collect::<Vec<_>>());
@@ -695,4 +700,26 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         "up, 2 vCPUs, 2 GiB: {}",
         lines[vm1 + 1]
     );
+    let guest = lines
+        .iter()
+        .position(|l| *l == format!("hvmonrrd-guest,vm_{}.rrd", vm_key("vm1")))
+        .unwrap();
+    assert_eq!(lines[guest + 1], "U:U:U:U", "bhyve gives no guest figures");
+}
+
+#[test]
+fn vm_and_exclude_choose_the_vms_and_ps_asks_only_for_theirs() {
+    let run = run_cbsd(&fake_bin(), &["--vm", "vm*", "--exclude", "vm10"], &[]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let doc = run.json();
+    let data = &doc["data"];
+    let names: Vec<&String> = data["VMs"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["vm0", "vm1"]);
+    assert_eq!(data["vm_filter"], 1);
+    assert_eq!(data["vms_filtered_out"], 3, "vm10, a.b and web-01");
+    assert_eq!(data["totals"]["on"], 1, "vm10 is running but left out");
+    let ps = run.calls("ps");
+    assert_eq!(ps.len(), 1, "{:?}", run.log);
+    assert!(ps[0].contains("[4242]"), "only vm1's bhyve: {}", ps[0]);
+    assert!(!ps[0].contains("5151"), "not vm10's: {}", ps[0]);
 }

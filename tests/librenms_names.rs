@@ -16,7 +16,6 @@ use support::librenms::{
 };
 use support::node_xml::{self, TestDomain};
 use support::{run, stderr, stdout};
-use virt::domain::DomainState;
 
 /// Names as libvirt holds them and the `-c` text of each. None is a safe RRD file name, so
 /// each key is that text, `~h` and the name's hash ([`hashed`]).
@@ -73,7 +72,7 @@ fn node(names: &[&str]) -> Node {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let mut d = TestDomain::new(name, DomainState::Running);
+            let mut d = TestDomain::new(name, 1);
             d.disks = vec!["vda".into(), "vdb".into()];
             d.cdrom = true;
             d.nics = (0..2)
@@ -471,4 +470,49 @@ mod from_the_model {
             }
         }
     }
+}
+
+#[test]
+fn a_vm_filter_changes_no_rrd_file_and_adds_only_its_two_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domains: Vec<TestDomain> = (0..4)
+        .map(|i| TestDomain::new(&format!("web-{i}"), 1))
+        .collect();
+    domains.push(TestDomain::new("db", 3));
+    let uri = node_xml::write(&domains, &dir.path().join("node.xml"));
+    let doc = |args: &[&str]| {
+        let out = run(&[&["--uri", uri.as_str(), "-c"], args].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        decode(stdout(&out).trim_end(), JsonAppGet::Current)
+    };
+    let all = doc(&[]);
+    let some = doc(&["--vm", "web-*", "--exclude", "web-3"]);
+    let chosen = ["web-0", "web-1", "web-2"];
+
+    // The poller's files: those of the chosen VMs, named as without the filter.
+    let files_of = |d: &Value| librenms_rrd_files(d, 7).into_iter().collect::<HashSet<_>>();
+    let expected: HashSet<String> = files_of(&all)
+        .into_iter()
+        .filter(|f| !f.contains("-vm") || chosen.iter().any(|vm| f.contains(&format!("-{vm}"))))
+        .collect();
+    assert_eq!(files_of(&some), expected);
+
+    // The metrics: the chosen VMs' and the totals' as before, plus the two filter keys.
+    let metrics = |d: &Value| {
+        let mut data = d["data"].clone();
+        data.as_object_mut().unwrap().remove("hv");
+        let mut names = Vec::new();
+        data_flatten(&data, "", &mut names);
+        names.into_iter().collect::<HashSet<_>>()
+    };
+    let mut expected: HashSet<String> = metrics(&all)
+        .into_iter()
+        .filter(|m| {
+            !m.starts_with("VMs_") || chosen.iter().any(|vm| m.starts_with(&format!("VMs_{vm}_")))
+        })
+        .collect();
+    expected.insert("vm_filter".into());
+    expected.insert("vms_filtered_out".into());
+    assert_eq!(metrics(&some), expected);
+    assert_eq!(first_merged_metric(&some), None);
 }

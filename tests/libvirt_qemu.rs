@@ -231,10 +231,49 @@ fn lab_vms(doc: &Value) -> serde_json::Map<String, Value> {
 /// between two runs.
 fn inventory(vm: &Value) -> Value {
     const MOVING: &[&str] = &[
-        "rbytes", "rreqs", "rtime", "wbytes", "wreqs", "wtime", "freqs", "ftime", "ipkts",
-        "ibytes", "ierrs", "idrop", "opkts", "obytes", "oerrs", "odrop", "etimes", "minflt",
-        "majflt", "nvcsw", "nivcsw", "usertime", "systime", "pcpu", "pmem", "rss", "vsz", "cow",
-        "nswap", "inblk", "oublk",
+        "rbytes",
+        "rreqs",
+        "rtime",
+        "wbytes",
+        "wreqs",
+        "wtime",
+        "freqs",
+        "ftime",
+        "ipkts",
+        "ibytes",
+        "ierrs",
+        "idrop",
+        "opkts",
+        "obytes",
+        "oerrs",
+        "odrop",
+        "etimes",
+        "minflt",
+        "majflt",
+        "nvcsw",
+        "nivcsw",
+        "usertime",
+        "systime",
+        "pcpu",
+        "pmem",
+        "rss",
+        "vsz",
+        "cow",
+        "nswap",
+        "inblk",
+        "oublk",
+        "vcputime",
+        "vcpuwait",
+        "vcpudelay",
+        "mem_unused",
+        "mem_usable",
+        "mem_used",
+        "mem_disk_caches",
+        "mem_swap_in",
+        "mem_swap_out",
+        "mem_major_fault",
+        "mem_minor_fault",
+        "mem_last_update",
     ];
     match vm {
         Value::Object(map) => Value::Object(
@@ -337,4 +376,120 @@ fn a_stuck_qemu_costs_only_its_group_a_retry() {
         !stderr(&later).contains("gave no answer"),
         "later runs find the lock held and do not wait"
     );
+}
+
+/// The lab's real Linux guest (tests/lab/linux-guest.sh, started by tests/run.sh): its
+/// memballoon has a 2 s stats period and the guest runs virtio_balloon.
+const LINUX_GUEST: &str = "hvmon-linux";
+
+/// `virsh domstats DOMAIN --balloon --vcpu` as numbers by field name: libvirt's own view,
+/// to compare ours with.
+fn virsh_domstats(uri: &str, domain: &str) -> std::collections::HashMap<String, u64> {
+    let out = support::virsh(uri, &["domstats", domain, "--balloon", "--vcpu"]);
+    assert!(out.status.success(), "virsh domstats: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.trim().split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect()
+}
+
+#[test]
+fn the_linux_guest_reports_its_memory_and_vcpu_times_as_virsh_does() {
+    let Some(uri) = uri_or_skip() else { return };
+    let _lab = shared_lab();
+    let running = support::virsh(&uri, &["domstate", LINUX_GUEST]);
+    if !require(
+        "the lab's real Linux guest hvmon-linux (tests/lab/linux-guest.sh start)",
+        stdout(&running).trim() == "running",
+    ) {
+        return;
+    }
+    // The guest sends its figures every 2 s: wait until it has sent some.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !virsh_domstats(&uri, LINUX_GUEST).contains_key("balloon.available") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no balloon stats from the guest"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let before = virsh_domstats(&uri, LINUX_GUEST);
+    let doc = collect(&uri);
+    let after = virsh_domstats(&uri, LINUX_GUEST);
+    let vm = &doc["data"]["VMs"][LINUX_GUEST];
+    let ours = |key: &str| -> u64 {
+        vm[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} = {} in {vm}", vm[key]))
+    };
+    let kib = |stats: &std::collections::HashMap<String, u64>, field: &str| stats[field] * 1024;
+    // What the guest's configuration fixes is exactly libvirt's figure.
+    for (key, field) in [
+        ("mem_current", "balloon.current"),
+        ("mem_maximum", "balloon.maximum"),
+        ("mem_available", "balloon.available"),
+    ] {
+        assert_eq!(ours(key), kib(&before, field), "{key}");
+    }
+    assert_eq!(ours("mem_maximum"), ours("mem_alloc"));
+    // What moves lies between libvirt's figures just before and just after our run.
+    for (key, field, scale) in [
+        ("vcputime", "vcpu.0.time", 1),
+        ("vcpudelay", "vcpu.0.delay", 1),
+        ("vcpuwait", "vcpu.0.wait", 1),
+        ("mem_minor_fault", "balloon.minor_fault", 1),
+        ("mem_major_fault", "balloon.major_fault", 1),
+        ("mem_swap_in", "balloon.swap_in", 1024),
+        ("mem_last_update", "balloon.last-update", 1),
+    ] {
+        let (low, high) = (before[field] * scale, after[field] * scale);
+        assert!(
+            (low..=high).contains(&ours(key)),
+            "{key} {} not within virsh's {low}..={high}",
+            ours(key)
+        );
+    }
+    // Free memory and caches move both ways: within 32 MiB of libvirt's figures.
+    for (key, field) in [
+        ("mem_unused", "balloon.unused"),
+        ("mem_usable", "balloon.usable"),
+        ("mem_disk_caches", "balloon.disk_caches"),
+    ] {
+        let near = |stats| ours(key).abs_diff(kib(stats, field)) <= 32 << 20;
+        assert!(
+            near(&before) || near(&after),
+            "{key} {} vs virsh",
+            ours(key)
+        );
+    }
+    // Plausible as memory: what the guest sees fits what it was given, and so on.
+    assert!(ours("mem_available") <= ours("mem_maximum"));
+    assert!(ours("mem_unused") < ours("mem_available"));
+    assert!(ours("mem_usable") <= ours("mem_available"));
+    assert_eq!(ours("mem_used"), ours("mem_available") - ours("mem_unused"));
+    assert!(ours("vcputime") > 0 && ours("vcpudelay") > 0);
+    let totals = &doc["data"]["totals"];
+    assert!(totals["mem_available"].as_u64().unwrap() >= ours("mem_available"));
+    assert!(totals["mem_current"].as_u64().unwrap() > ours("mem_current"));
+
+    // A guest without a balloon driver (iPXE) and one that is off: unknown, not 0.
+    let ipxe = &doc["data"]["VMs"]["hvmon-running"];
+    let off = &doc["data"]["VMs"]["hvmon-off"];
+    for key in ["mem_unused", "mem_available", "mem_used", "mem_last_update"] {
+        assert!(ipxe[key].is_null(), "hvmon-running {key} = {}", ipxe[key]);
+        assert!(off[key].is_null(), "hvmon-off {key} = {}", off[key]);
+    }
+    assert_eq!(
+        ipxe["mem_current"],
+        128u64 << 20,
+        "the balloon's size is known"
+    );
+    assert!(
+        ipxe["vcputime"].as_u64().unwrap() > 0,
+        "it runs: vCPU time known"
+    );
+    for key in ["vcputime", "vcpuwait", "vcpudelay"] {
+        assert!(off[key].is_null(), "hvmon-off {key} = {}", off[key]);
+    }
 }

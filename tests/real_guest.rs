@@ -3,7 +3,10 @@
 //! the disk writes past the end of the tmpfs; QEMU stops it and libvirt reports it paused
 //! with reason I/O error. hv_monitor must then say so everywhere: red on a real xymond with
 //! the VM and "I/O error" named, and in LibreNMS `status_int` 3 (paused) with the reason.
-//! The expected reason code comes from the `virt` bindings, never from hv_monitor's code.
+//! libvirt then also keeps the disk error `no space` for the second disk (issue 22): red
+//! with the disk named, and in LibreNMS a disk-error count and the disk's error code. The
+//! expected codes come from the `virt` bindings and the disk from `virsh domblkerror`, never
+//! from hv_monitor's code.
 //!
 //! The guest has a name of its own, so the lab's guests other tests expect are left alone;
 //! it is destroyed and undefined, and the tmpfs unmounted, however the test ends.
@@ -294,6 +297,15 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
         print.contains(&format!("&red {GUEST}: paused (I/O error)")),
         "{print}"
     );
+    // libvirt's own word on the disk error, as `virsh domblkerror` prints it: "vdb: no space".
+    let blkerror = text(&virsh(&uri, &["domblkerror", GUEST]).stdout);
+    let (disk, error) = blkerror
+        .lines()
+        .find_map(|l| l.trim().split_once(": "))
+        .unwrap_or_else(|| panic!("no disk error from virsh: {blkerror:?}"));
+    assert_eq!(error, "no space", "{blkerror}");
+    let disk_finding = format!("&red {GUEST}: disk {disk}: no space");
+    assert!(print.contains(&disk_finding), "{print}");
 
     let vm = librenms_vm(&uri);
     assert_eq!(vm["status_int"], 3, "paused: {vm}");
@@ -303,6 +315,9 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
         "libvirt's VIR_DOMAIN_PAUSED_IOERROR: {vm}"
     );
     assert_eq!(vm["state_reason_name"], "ioerror");
+    let no_space = i64::from(virt::sys::VIR_DOMAIN_DISK_ERROR_NO_SPACE);
+    assert_eq!(vm["disk_errors"], 1, "{vm}");
+    assert_eq!(vm["disks"][disk]["error"], no_space, "{vm}");
 
     // The same through snmpd, decoded as LibreNMS's json_app_get does.
     let doc = librenms_decode(&snmpd.poll()).expect("LibreNMS decodes the extend's output");
@@ -310,6 +325,8 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
     assert_eq!(vm["status_int"], 3, "through snmpd: {vm}");
     assert_eq!(vm["state_reason"], DomainPausedReason::IOError.to_raw());
     assert_eq!(vm["state_reason_name"], "ioerror");
+    assert_eq!(vm["disk_errors"], 1, "through snmpd: {vm}");
+    assert_eq!(vm["disks"][disk]["error"], no_space, "through snmpd: {vm}");
     drop(snmpd);
 
     let sent = run(&[
@@ -329,6 +346,10 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
         .find(|l| l.contains(GUEST) && l.starts_with("&red"))
         .unwrap_or_else(|| panic!("no red line for {GUEST}:\n{page}"));
     assert!(line.contains("I/O error"), "{line}");
+    assert!(
+        page.lines().any(|l| l == disk_finding),
+        "no '{disk_finding}' on the page:\n{page}"
+    );
     let tmpfs = guest.tmpfs.clone();
     drop(guest);
     assert!(!mounted(&tmpfs), "the guard unmounts the tmpfs");

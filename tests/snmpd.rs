@@ -16,7 +16,6 @@ use support::librenms::{
 };
 use support::node_xml::{self, TestDomain};
 use support::{have, require, run};
-use virt::domain::DomainState;
 
 /// The user Debian's unit runs snmpd as (and so its extend commands), when it exists.
 const SNMPD_USER: &str = "Debian-snmp";
@@ -160,18 +159,9 @@ const ODD_COMPRESSED_KEY: &str = "caf\u{e9} %22quoted%22 %5C name~h148f99407e5dd
 
 fn domains() -> Vec<TestDomain> {
     let mut out: Vec<TestDomain> = (0..12)
-        .map(|i| {
-            TestDomain::new(
-                &format!("vm{i:02}"),
-                [
-                    DomainState::Running,
-                    DomainState::Paused,
-                    DomainState::Shutoff,
-                ][i % 3],
-            )
-        })
+        .map(|i| TestDomain::new(&format!("vm{i:02}"), [1, 3, 5][i % 3]))
         .collect();
-    let mut odd = TestDomain::new(ODD_NAME, DomainState::Running);
+    let mut odd = TestDomain::new(ODD_NAME, 1);
     odd.nics = vec!["52:54:00:12:34:56".into()];
     out.push(odd);
     out
@@ -296,10 +286,7 @@ fn utf8_names_reach_librenms_as_libvirt_gives_them_in_the_compressed_form() {
         "\u{65e5}\u{672c}\u{8a9e} \u{1f680}",
         "quo\"te\\",
     ];
-    let domains: Vec<TestDomain> = names
-        .iter()
-        .map(|n| TestDomain::new(n, DomainState::Running))
-        .collect();
+    let domains: Vec<TestDomain> = names.iter().map(|n| TestDomain::new(n, 1)).collect();
     let stage = stage(&domains);
     let snmpd = start_snmpd(
         16180,

@@ -9,12 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::assess;
+use hv_monitor::emit::xymon::{FsLimits, PoolLimits, assess};
 use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
 use support::{require, run, scratch, text};
-use virt::domain::DomainState;
 
 const PORT: u16 = 19841;
 const HTTP_PORT: u16 = 19842;
@@ -79,10 +78,22 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
         rrd_info(&server.rrd(host, "hvmon,all_running.rrd"))["ds[lambda].last_ds"],
         "1"
     );
-    for file in server.rrd_files(host) {
+    // The test driver's one pool (default-pool) has its three files too.
+    let files = server.rrd_files(host);
+    for file in &files {
         assert!(
-            file.starts_with("hvmon,vm_test_") || file.starts_with("hvmon,all_"),
+            file.starts_with("hvmon,vm_test_")
+                || file.starts_with("hvmon,all_")
+                || file.starts_with("hvmon,pool_default_pool_"),
             "unexpected RRD {file}"
+        );
+    }
+    for metric in ["pct", "size", "free"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with("hvmon,pool_") && f.ends_with(&format!("_{metric}.rrd"))),
+            "no pool {metric} RRD in {files:?}"
         );
     }
     assert_eq!(server.colour(host, "hvmon"), "green");
@@ -186,8 +197,39 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     );
     let raw: u64 = info["ds[rbytes].last_ds"].parse().expect("raw counter");
     assert!(raw > 1_000_000, "raw read counter {raw}");
+    // The test driver gives no guest figures: its guest file holds unknowns, not zeros.
+    let guest = server.rrd(host, "hvmonrrd-guest,vm_test.rrd");
+    server.wait_for(&guest);
+    let guest = rrd_info(&guest);
+    for ds in ["guestused", "guestmem", "vcpu", "steal"] {
+        assert_eq!(guest[&format!("ds[{ds}].last_ds")], "U", "{ds}");
+    }
+    assert_eq!(guest["ds[steal].type"], "DERIVE");
+    // The test driver's pool: one file, three GAUGE datasets, its size as libvirt gives it.
+    let pool_file = server
+        .rrd_files(host)
+        .into_iter()
+        .find(|f| f.starts_with("hvmonrrd,pool_"))
+        .expect("a pool RRD");
+    let pool = rrd_info(&server.rrd(host, &pool_file));
+    for ds in ["pct", "size", "free"] {
+        assert_eq!(pool[&format!("ds[{ds}].type")], "GAUGE", "{ds}");
+    }
+    let info =
+        text(&support::virsh("test:///default", &["pool-info", "--bytes", "default-pool"]).stdout);
+    let capacity: f64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Capacity:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no capacity from virsh pool-info: {info}"));
+    let stored: f64 = pool["ds[size].last_ds"].parse().expect("pool size");
+    assert_eq!(stored, capacity, "{pool:?}");
     let totals = rrd_info(&all);
     assert_eq!(totals["ds[vms].last_ds"], "1");
+    assert!(
+        !totals.contains_key("ds[vcpu].type"),
+        "the host's file keeps its datasets"
+    );
     assert_eq!(totals["ds[cpu].type"], "DERIVE");
     assert_eq!(server.colour(host, "hvmonrrd"), "green");
 
@@ -223,7 +265,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     let domains: Vec<TestDomain> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| TestDomain::lab(i, n, DomainState::Running))
+        .map(|(i, n)| TestDomain::lab(i, n, 1))
         .collect();
     let uri = node_xml::write(&domains, &dir.join("node.xml"));
     let state = dir.join("state.json");
@@ -252,6 +294,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
     }
     for n in names {
         server.wait_for(&server.rrd(host, &format!("hvmon,vm_{}_vcpus.rrd", vm_key(n))));
+        server.wait_for(&server.rrd(host, &format!("hvmonrrd-guest,vm_{}.rrd", vm_key(n))));
     }
     let files = server.rrd_files(host);
     let per_vm: Vec<&String> = files
@@ -263,6 +306,11 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
         names.len(),
         "one file per VM, no collisions: {files:?}"
     );
+    let guest_files = files
+        .iter()
+        .filter(|f| f.starts_with("hvmonrrd-guest,vm_"))
+        .count();
+    assert_eq!(guest_files, names.len(), "one guest file per VM: {files:?}");
     for f in &files {
         assert!(
             f.bytes()
@@ -278,6 +326,7 @@ fn strange_vm_names_stay_inside_the_rrd_directory_and_never_collide() {
                 "hvmon,vm_",
                 "hvmon,all_",
                 "hvmonrrd,vm_",
+                "hvmonrrd-guest,vm_",
                 "hvmonrrd-states."
             ]
             .iter()
@@ -305,9 +354,9 @@ fn colours_on_the_server_follow_the_vm_states() {
     let dir = scratch("colour");
     let healthy = node_xml::write(
         &[
-            TestDomain::lab(0, "up", DomainState::Running),
-            TestDomain::lab(1, "resting", DomainState::Paused),
-            TestDomain::lab(2, "down", DomainState::Shutoff),
+            TestDomain::lab(0, "up", 1),
+            TestDomain::lab(1, "resting", 3),
+            TestDomain::lab(2, "down", 5),
         ],
         &dir.join("healthy.xml"),
     );
@@ -317,10 +366,7 @@ fn colours_on_the_server_follow_the_vm_states() {
     assert!(page.contains("all VMs as expected"), "{page}");
 
     let crashed = node_xml::write(
-        &[
-            TestDomain::lab(0, "up", DomainState::Running),
-            TestDomain::lab(1, "broken", DomainState::Crashed),
-        ],
+        &[TestDomain::lab(0, "up", 1), TestDomain::lab(1, "broken", 6)],
         &dir.join("crashed.xml"),
     );
     next_second();
@@ -633,6 +679,8 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
         .expect("CPU centiseconds from /proc");
     assert!(cs > 0);
 
+    guest_figures_reach_their_rrds(server, host, &uri);
+
     // The column's colour is what the rules make of the same VMs.
     let snapshot = collect::collect(
         Backend::Libvirt,
@@ -642,10 +690,76 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
         },
     )
     .unwrap();
-    let (expected, _) = assess(&snapshot, hv_monitor::emit::xymon::FsLimits::default());
+    let (expected, _) = assess(&snapshot, PoolLimits::DEFAULT, FsLimits::default());
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
     assert_drawn(server, host, "hvmon-cpu");
+}
+
+/// The lab's real Linux guest (hvmon-linux, virtio_balloon with a 2 s stats period) in the
+/// runs of [`the_real_qemu_guests_reach_rrds_through_both_paths`]: its memory and vCPU
+/// figures as GAUGE rates in SPLITNCV, and in the extra-script's second file per VM as
+/// GAUGE and DERIVE, the main file keeping the datasets it always had.
+fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
+    let state = support::virsh(uri, &["domstate", "hvmon-linux"]);
+    if !require(
+        "the lab's real Linux guest hvmon-linux (tests/lab/linux-guest.sh start)",
+        text(&state.stdout).trim() == "running",
+    ) {
+        return;
+    }
+    let linux = vm_key("hvmon-linux");
+    let split = |metric: &str| {
+        let f = server.rrd(host, &format!("hvmon,vm_{linux}_{metric}.rrd"));
+        server.wait_for(&f);
+        let info = rrd_info(&f);
+        assert_eq!(info["ds[lambda].type"], "GAUGE", "{metric}");
+        info["ds[lambda].last_ds"]
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("{metric}: {}", info["ds[lambda].last_ds"]))
+    };
+    let used = split("guestused");
+    assert!(
+        used > 1e6 && used < 256e6,
+        "memory used inside the guest: {used}"
+    );
+    let pct = split("guestmem");
+    assert!(pct > 0.0 && pct < 100.0, "% of its memory: {pct}");
+    // TCG: the guest's one vCPU is busy for a part of the time, and waits behind the host's
+    // other work for a part.
+    for metric in ["vcpu", "steal"] {
+        let rate = split(metric);
+        assert!((0.0..=100.0).contains(&rate), "{metric} % {rate}");
+    }
+    let guest = server.rrd(host, &format!("hvmonrrd-guest,vm_{linux}.rrd"));
+    server.wait_for(&guest);
+    let info = rrd_info(&guest);
+    for (ds, kind) in [
+        ("guestused", "GAUGE"),
+        ("guestmem", "GAUGE"),
+        ("vcpu", "DERIVE"),
+        ("steal", "DERIVE"),
+    ] {
+        assert_eq!(info[&format!("ds[{ds}].type")], kind, "{ds}");
+        assert_eq!(info[&format!("ds[{ds}].min")], "0.0000000000e+00", "{ds}");
+    }
+    let cs: u64 = info["ds[vcpu].last_ds"].parse().expect("vCPU centiseconds");
+    assert!(cs > 0);
+    let main = rrd_info(&server.rrd(host, &format!("hvmonrrd,vm_{linux}.rrd")));
+    assert!(main.contains_key("ds[cpu].type"));
+    assert!(
+        !main.contains_key("ds[vcpu].type"),
+        "the main file keeps its datasets"
+    );
+    for graph in [
+        "hvmon-guestmem",
+        "hvmon-vcpu",
+        "hvmon-steal",
+        "hvmonrrd-guest",
+        "hvmonrrd-vcpu",
+    ] {
+        assert_drawn(server, host, graph);
+    }
 }
 
 /// showgraph.cgi draws GRAPH for HOST: a PNG, and more than Xymon's blank one.

@@ -1,5 +1,5 @@
 //! A mass failure end to end: hosts whose VMs are all crashed or blocked (libvirt test-driver
-//! node XMLs, crashed and blocked), with names of 10, 150 and 1000 bytes, sent in every
+//! node XMLs, runstate 6 and 2), with names of 10, 150 and 1000 bytes, sent in every
 //! `--format` to a real xymond + xymond_rrd (with our extra-script) on 127.0.0.1:19850.
 //!
 //! Every message must arrive whole: the status xymond keeps ends with our end marker, every

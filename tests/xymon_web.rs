@@ -674,7 +674,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     });
     let (_, graphs) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
-    assert_eq!(hvmon.len(), 10, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert_eq!(hvmon.len(), 13, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
     for (service, images) in &hvmon {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);

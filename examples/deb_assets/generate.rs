@@ -362,6 +362,11 @@ The counters of the previous \\fBhv_monitor xymon\\fR run, for rates (\\fB\\-\\-
 \\fB\\-\\-print\\fR uses none unless given); \\fIHOST\\fR in Xymon's comma form. A \\fB.lock\\fR file beside it keeps \
 two runs apart. Both must belong to the user running hv_monitor and be writable by no one else; \
 a path that is not a regular file (\\fB\\-\\-state /dev/null\\fR, a FIFO) is refused, never replaced.\n\
+.TP\n\\fB{out}.domains\\fR, \\fI(counters file)\\fB.domains\\fR\n\
+libvirt: the facts taken from each domain's XML, kept so the XML is fetched only when the domain \
+changed (\\fB\\-w\\fR beside its output, \\fBhv_monitor xymon\\fR beside its counters file, \
+\\fB\\-\\-domain\\-cache\\fR anywhere; the direct mode keeps none). Same rules as the counters file, \
+with a \\fB.lock\\fR beside it; one that fails a check is neither used nor replaced.\n\
 .TP\n\\fIFILE\\fR of \\fBhv_monitor xymon\\-rrd\\fR\n\
 The message file xymond_rrd writes in its temporary directory for each message of an \
 \\fB\\-\\-extra\\-tests\\fR column; read, never changed.\n\

@@ -122,9 +122,11 @@ pub fn check_rrd_output(parsed: &rrd_script::Parsed, out: &str, test: &str) {
                 assert!(files.insert(file.to_string()), "file {line:?} twice");
                 continue;
             }
-            let object = file
+            // A VM's main file TEST,vm_KEY and its guest file TEST-guest,vm_KEY.
+            let (kind, object) = file
                 .strip_prefix(test)
-                .and_then(|f| f.strip_prefix(','))
+                .and_then(|f| f.split_once(','))
+                .filter(|(kind, _)| ["", "-guest"].contains(kind))
                 .unwrap_or_else(|| panic!("file outside the column: {line:?}"));
             assert!(
                 !object.is_empty()
@@ -133,7 +135,10 @@ pub fn check_rrd_output(parsed: &rrd_script::Parsed, out: &str, test: &str) {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
                 "file name {line:?} could leave the directory"
             );
-            assert!(files.insert(object.to_string()), "file {line:?} twice");
+            assert!(
+                files.insert(format!("{kind},{object}")),
+                "file {line:?} twice"
+            );
         } else {
             assert!(
                 line.split(':').all(|v| v == "U"
@@ -145,7 +150,8 @@ pub fn check_rrd_output(parsed: &rrd_script::Parsed, out: &str, test: &str) {
             values += 1;
         }
     }
-    let expected = usize::from(parsed.totals.is_some()) + parsed.vms.len();
+    // Each VM has two files: its main one and its guest one.
+    let expected = usize::from(parsed.totals.is_some()) + 2 * parsed.vms.len();
     assert_eq!(files.len(), expected, "one file per object");
     assert_eq!(values, expected, "one value line per file");
 }

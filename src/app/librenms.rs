@@ -42,7 +42,11 @@ pub fn run(options: &Options) -> i32 {
     if !options.write {
         silence_stderr_when_it_is_stdout();
     }
-    let result = collect::collect_within(options.backend, &options.collect, options.deadline)
+    let mut collect_options = options.collect.clone();
+    if options.write && collect_options.domain_cache.is_none() {
+        collect_options.domain_cache = Some(domain_cache_path(&options.output));
+    }
+    let result = collect::collect_within(options.backend, &collect_options, options.deadline)
         .map_err(RunError::from)
         .and_then(|snapshot| {
             // Warnings go to stderr even with -q: under cron they are mailed, under snmpd
@@ -126,6 +130,15 @@ fn silence_stderr_when_it_is_stdout() {
 pub(crate) fn snmp_path(output: &std::path::Path) -> PathBuf {
     let mut p = output.as_os_str().to_owned();
     p.push(".snmp");
+    PathBuf::from(p)
+}
+
+/// `PATH.domains`, the domain XML cache of a run that writes its cache files (`-w`): the
+/// same directory, the same owner. snmpd's direct `hv_monitor -c` has no such place and
+/// fetches every XML (unless `--domain-cache` names one).
+fn domain_cache_path(output: &std::path::Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(".domains");
     PathBuf::from(p)
 }
 

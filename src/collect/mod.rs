@@ -14,6 +14,7 @@ pub mod cbsd;
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub mod libvirt;
 mod options;
+pub mod select;
 
 pub use crate::error::CollectError;
 pub use crate::model::Backend;
@@ -44,16 +45,19 @@ fn open(
 ) -> Result<Box<dyn Collector>, CollectError> {
     match backend {
         #[cfg(all(feature = "libvirt", target_os = "linux"))]
-        Backend::Libvirt => Ok(Box::new(
-            libvirt::LibvirtCollector::open(options.uri.as_deref(), deadline, options.connections)?
-                .asking_agents(!options.no_agent),
-        )),
+        Backend::Libvirt => Ok(Box::new(libvirt::LibvirtCollector::open(
+            options.uri.as_deref(),
+            deadline,
+            options,
+        )?)),
         #[cfg(not(all(feature = "libvirt", target_os = "linux")))]
         Backend::Libvirt => {
             let _ = options;
             Err(CollectError::Unsupported("libvirt"))
         }
-        Backend::Cbsd => Ok(Box::new(cbsd::CbsdCollector::from_env(deadline))),
+        Backend::Cbsd => Ok(Box::new(
+            cbsd::CbsdCollector::from_env(deadline).selecting(options.select.clone()),
+        )),
     }
 }
 

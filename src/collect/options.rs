@@ -2,6 +2,7 @@
 //! backends import from their parent folder, so the dispatch in `collect` and the backends
 //! depend one way.
 
+use super::select::Selection;
 use crate::error::CollectError;
 use crate::model::Snapshot;
 
@@ -19,6 +20,10 @@ pub struct CollectOptions {
     pub uri: Option<String>,
     /// libvirt connections to collect over at once; `None`: chosen from the VM count.
     pub connections: Option<usize>,
+    /// Which VMs to report (`--vm`, `--exclude`); the others are not asked about.
+    pub select: Selection,
+    /// The domain XML cache file (libvirt); `None`: every domain's XML is fetched each run.
+    pub domain_cache: Option<std::path::PathBuf>,
     /// Do not ask guest agents (`--no-agent`): no read-write connection, no agent data.
     pub no_agent: bool,
 }

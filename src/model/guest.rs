@@ -1,250 +1,117 @@
-//! What a VM's guest agent says from inside the guest (libvirt's virDomainGetGuestInfo):
-//! OS, hostname, file systems, interfaces with their addresses. All of it comes from whoever
-//! owns the guest: the collector caps and checks it (`collect::libvirt::parse::guest_info`),
-//! and emitters make every string safe as they make VM names safe.
+//! What a VM's guest itself reports: its memory through the balloon driver, and how long its
+//! vCPUs ran, waited and were kept from running. Every figure is `None` where the guest or
+//! the host does not give it (no balloon driver, no stats period, a VM that is off, a
+//! backend without them): unknown, never 0.
 
-use std::net::IpAddr;
-
-/// Whether a VM's guest agent was asked, and what it answered.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Agent {
-    /// No connected agent channel (no qemu-ga in the guest, or the VM is not running), or a
-    /// backend without agents: nothing asked.
-    #[default]
-    Absent,
-    /// The agent's channel is connected but it was not asked: `--no-agent`, no read-write
-    /// connection, or no time left (the snapshot's notes say which).
-    NotAsked,
-    /// It answered.
-    Answered(Box<Guest>),
-    /// It was asked and did not answer in time (or answered with an error): its guest data
-    /// is missing this run, the rest of the VM's data is there.
-    NoAnswer,
+/// Memory as the guest's balloon driver sees it (libvirt's `balloon.*` stats group), bytes
+/// but for the fault counts and the update time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuestMemory {
+    /// Memory the guest has now (the balloon's size), bytes.
+    pub current: Option<u64>,
+    /// Most memory the balloon may give the guest, bytes.
+    pub maximum: Option<u64>,
+    /// Memory the guest leaves unused (its MemFree), bytes.
+    pub unused: Option<u64>,
+    /// Memory the guest's OS sees (its MemTotal), bytes.
+    pub available: Option<u64>,
+    /// Memory the guest could use without swapping (its MemAvailable), bytes.
+    pub usable: Option<u64>,
+    /// Read from swap inside the guest, bytes.
+    pub swap_in: Option<u64>,
+    /// Written to swap inside the guest, bytes.
+    pub swap_out: Option<u64>,
+    /// Major page faults inside the guest (a page read from disk).
+    pub major_fault: Option<u64>,
+    /// Minor page faults inside the guest.
+    pub minor_fault: Option<u64>,
+    /// Memory the guest holds as disk caches, bytes.
+    pub disk_caches: Option<u64>,
+    /// When the guest last sent these figures, seconds since the Unix epoch.
+    pub last_update: Option<u64>,
 }
 
-impl Agent {
-    /// The guest's answer, where there is one.
-    pub fn guest(&self) -> Option<&Guest> {
-        match self {
-            Agent::Answered(guest) => Some(guest),
-            _ => None,
-        }
+impl GuestMemory {
+    /// Memory in use inside the guest, bytes: `available - unused`, where both are known.
+    pub fn used(&self) -> Option<u64> {
+        Some(self.available?.saturating_sub(self.unused?))
     }
 
-    /// The word the LibreNMS document and the Xymon table use for it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Agent::Absent => "none",
-            Agent::NotAsked => "not_asked",
-            Agent::Answered(_) => "answered",
-            Agent::NoAnswer => "no_answer",
-        }
-    }
-}
-
-/// One agent's answer, capped (see the parser for the limits).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Guest {
-    /// The OS for humans: `os.pretty-name`, else `os.name` and `os.version`, else the kernel
-    /// release; empty where the agent gives none.
-    pub os: String,
-    /// The guest's host name as it reports it (`(none)` on a Linux that never set one).
-    pub hostname: String,
-    /// Mounted file systems, in the agent's order.
-    pub file_systems: Vec<GuestFs>,
-    /// Network interfaces, in the agent's order, loopback included.
-    pub interfaces: Vec<GuestInterface>,
-}
-
-/// A mounted file system inside the guest.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GuestFs {
-    /// Where it is mounted (`/`, `/mnt`).
-    pub mountpoint: String,
-    /// `ext4`, `xfs`, `vfat`, ...
-    pub fstype: String,
-    /// Bytes in use; `None` where the agent gives no figure (some FS types).
-    pub used: Option<u64>,
-    /// Size in bytes; `None` likewise.
-    pub total: Option<u64>,
-}
-
-impl GuestFs {
-    /// Percent in use (0 to 100), where both figures are known and the size is not 0.
-    pub fn percent_used(&self) -> Option<f64> {
-        match (self.used, self.total) {
-            #[allow(clippy::cast_precision_loss)]
-            (Some(used), Some(total)) if total > 0 => {
-                Some((used.min(total) as f64) * 100.0 / total as f64)
-            }
-            _ => None,
-        }
+    /// Adds `other`'s figures, each summed over the VMs that report it (`None` while none
+    /// does); `last_update` keeps the latest. Saturating, like every sum of the model.
+    pub fn add(&mut self, other: &GuestMemory) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+        self.current = sum(self.current, other.current);
+        self.maximum = sum(self.maximum, other.maximum);
+        self.unused = sum(self.unused, other.unused);
+        self.available = sum(self.available, other.available);
+        self.usable = sum(self.usable, other.usable);
+        self.swap_in = sum(self.swap_in, other.swap_in);
+        self.swap_out = sum(self.swap_out, other.swap_out);
+        self.major_fault = sum(self.major_fault, other.major_fault);
+        self.minor_fault = sum(self.minor_fault, other.minor_fault);
+        self.disk_caches = sum(self.disk_caches, other.disk_caches);
+        self.last_update = self.last_update.max(other.last_update);
     }
 }
 
-/// A network interface inside the guest.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GuestInterface {
-    /// The guest's name for it (`eth0`).
-    pub name: String,
-    /// Its MAC, lower-case (`52:54:00:77:00:8b`), or empty.
-    pub mac: String,
-    /// Its addresses, in the agent's order.
-    pub addresses: Vec<GuestAddress>,
-}
-
-/// An address with its prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuestAddress {
-    /// The address.
-    pub ip: IpAddr,
-    /// Prefix length, at most 32 (IPv4) or 128 (IPv6).
-    pub prefix: u8,
-}
-
-impl std::fmt::Display for GuestAddress {
-    /// `169.254.77.139/16`, as `virsh domifaddr` shows it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.ip, self.prefix)
-    }
-}
-
-/// How good an address is as "the VM's address": lower is better, `None` never.
-fn rank(ip: IpAddr) -> Option<u8> {
-    match ip {
-        IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() || v4.is_multicast() => None,
-        IpAddr::V4(v4) if v4.is_broadcast() => None,
-        IpAddr::V4(v4) if v4.is_link_local() => Some(2),
-        IpAddr::V4(_) => Some(0),
-        IpAddr::V6(v6) if v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() => None,
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => None,
-        // An IPv4-mapped address is the guest's IPv4 seen through v6: ranked as v6 anyway.
-        IpAddr::V6(_) => Some(1),
-    }
-}
-
-impl Guest {
-    /// The interface whose MAC is `mac` (any case), where the guest has one.
-    pub fn interface_of(&self, mac: &str) -> Option<&GuestInterface> {
-        if mac.is_empty() {
-            return None;
-        }
-        self.interfaces
-            .iter()
-            .find(|i| i.mac.eq_ignore_ascii_case(mac))
-    }
-
-    /// The VM's primary address, for the NICs the hypervisor lists (`macs`, in its order):
-    /// the first global IPv4 of the first NIC that has one, else the first global IPv6 so,
-    /// else the first link-local IPv4 (169.254/16); never a loopback or an fe80:: address.
-    /// Interfaces the hypervisor does not list (a guest's own bridges) do not count.
-    pub fn primary_ip<'a>(&self, macs: impl IntoIterator<Item = &'a str>) -> Option<IpAddr> {
-        let mut best: Option<(u8, IpAddr)> = None;
-        for mac in macs {
-            let Some(iface) = self.interface_of(mac) else {
-                continue;
-            };
-            for addr in &iface.addresses {
-                if let Some(r) = rank(addr.ip)
-                    && best.is_none_or(|(b, _)| r < b)
-                {
-                    best = Some((r, addr.ip));
-                }
-            }
-        }
-        best.map(|(_, ip)| ip)
-    }
+/// A VM's vCPU times summed over its vCPUs (libvirt's `vcpu.N.*`), **nanoseconds** since the
+/// VM's process started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VcpuTimes {
+    /// Time the vCPUs ran.
+    pub time: Option<u64>,
+    /// Time the vCPUs waited (libvirt's `wait`; 0 where the host kernel keeps no such
+    /// statistics).
+    pub wait: Option<u64>,
+    /// Time the vCPUs were ready to run but queued behind other work on the host: the steal
+    /// time the guest sees.
+    pub delay: Option<u64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn iface(mac: &str, addrs: &[&str]) -> GuestInterface {
-        GuestInterface {
-            name: "eth".into(),
-            mac: mac.into(),
-            addresses: addrs
-                .iter()
-                .map(|a| GuestAddress {
-                    ip: a.parse().unwrap(),
-                    prefix: 24,
-                })
-                .collect(),
-        }
-    }
-
-    fn guest(ifaces: Vec<GuestInterface>) -> Guest {
-        Guest {
-            interfaces: ifaces,
-            ..Guest::default()
-        }
-    }
-
-    fn primary(g: &Guest, macs: &[&str]) -> Option<String> {
-        g.primary_ip(macs.iter().copied()).map(|ip| ip.to_string())
-    }
-
     #[test]
-    fn the_lab_guest_gives_its_link_local_ipv4() {
-        let g = guest(vec![
-            iface("00:00:00:00:00:00", &["127.0.0.1", "::1"]),
-            iface(
-                "52:54:00:77:00:8b",
-                &["169.254.77.139", "fe80::5054:ff:fe77:8b"],
-            ),
-        ]);
-        assert_eq!(
-            primary(&g, &["52:54:00:77:00:8B"]).as_deref(),
-            Some("169.254.77.139")
-        );
-    }
-
-    #[test]
-    fn global_ipv4_beats_ipv6_beats_link_local_across_nics_in_order() {
-        let g = guest(vec![
-            iface("aa:00:00:00:00:01", &["169.254.1.1", "2001:db8::1"]),
-            iface("aa:00:00:00:00:02", &["fe80::1", "10.0.0.2", "10.0.0.3"]),
-            iface("aa:00:00:00:00:03", &["192.0.2.3"]),
-        ]);
-        let all = [
-            "aa:00:00:00:00:01",
-            "aa:00:00:00:00:02",
-            "aa:00:00:00:00:03",
-        ];
-        assert_eq!(primary(&g, &all).as_deref(), Some("10.0.0.2"));
-        let reversed = ["aa:00:00:00:00:03", "aa:00:00:00:00:02"];
-        assert_eq!(primary(&g, &reversed).as_deref(), Some("192.0.2.3"));
-        assert_eq!(
-            primary(&g, &["aa:00:00:00:00:01"]).as_deref(),
-            Some("2001:db8::1")
-        );
-    }
-
-    #[test]
-    fn loopback_fe80_and_unlisted_interfaces_never_count() {
-        let g = guest(vec![
-            iface("00:00:00:00:00:00", &["127.0.0.1", "::1"]),
-            iface("aa:00:00:00:00:01", &["fe80::1", "0.0.0.0", "224.0.0.1"]),
-            iface("de:ad:00:00:00:01", &["192.0.2.9"]),
-        ]);
-        assert_eq!(
-            primary(&g, &["00:00:00:00:00:00", "aa:00:00:00:00:01"]),
-            None
-        );
-        assert_eq!(primary(&g, &["", "bb:00:00:00:00:00"]), None);
-    }
-
-    #[test]
-    fn percent_used_needs_both_figures() {
-        let fs = |used, total| GuestFs {
-            used,
-            total,
-            ..GuestFs::default()
+    fn used_needs_both_figures() {
+        let mut m = GuestMemory {
+            available: Some(1000),
+            ..GuestMemory::default()
         };
-        assert_eq!(fs(Some(50), Some(200)).percent_used(), Some(25.0));
-        assert_eq!(fs(Some(500), Some(200)).percent_used(), Some(100.0));
-        assert_eq!(fs(Some(1), Some(0)).percent_used(), None);
-        assert_eq!(fs(None, Some(10)).percent_used(), None);
+        assert_eq!(m.used(), None);
+        m.unused = Some(300);
+        assert_eq!(m.used(), Some(700));
+    }
+
+    #[test]
+    fn sums_count_only_the_vms_that_report() {
+        let reporting = GuestMemory {
+            current: Some(10),
+            unused: Some(4),
+            last_update: Some(7),
+            ..GuestMemory::default()
+        };
+        let silent = GuestMemory {
+            current: Some(5),
+            ..GuestMemory::default()
+        };
+        let mut sum = GuestMemory::default();
+        for m in [reporting, silent, reporting] {
+            sum.add(&m);
+        }
+        assert_eq!(sum.current, Some(25));
+        assert_eq!(sum.unused, Some(8));
+        assert_eq!(sum.available, None, "nobody reports it: unknown, not 0");
+        assert_eq!(sum.last_update, Some(7));
+        let mut big = GuestMemory {
+            swap_in: Some(u64::MAX),
+            ..GuestMemory::default()
+        };
+        big.add(&big.clone());
+        assert_eq!(big.swap_in, Some(u64::MAX));
     }
 }

@@ -37,7 +37,8 @@ pub struct PreviousCounters {
     vms: BTreeMap<String, Previous>,
 }
 
-const STATE_VERSION: u32 = 1;
+// 2: the guest's vCPU counters joined the list.
+const STATE_VERSION: u32 = 2;
 
 impl PreviousCounters {
     /// The counters of `samples`, taken at `taken_at`, to keep for the next run.
@@ -299,7 +300,7 @@ mod tests {
             PreviousCounters::from_json(&state.to_json()).unwrap(),
             state
         );
-        let other = state.to_json().replace("\"version\":1", "\"version\":9");
+        let other = state.to_json().replace("\"version\":2", "\"version\":9");
         assert!(
             PreviousCounters::from_json(&other)
                 .unwrap_err()

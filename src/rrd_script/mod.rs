@@ -14,7 +14,17 @@
 //! DS:up:GAUGE:600:0:U          a new DS set for the per-VM files
 //! hvmonrrd,vm_web.rrd
 //! 1:2:...
+//! DS:guestused:GAUGE:600:0:U   the guest's own figures, in a second file per VM
+//! hvmonrrd-guest,vm_web.rrd
+//! 52428800:25:...
+//! DS:pct:GAUGE:600:0:U         and one for the storage pools' files
+//! hvmonrrd,pool_images.rrd
+//! 42.5:107374182400:...
 //! ```
+//!
+//! An RRD file keeps the datasets it was created with, and xymond_rrd refuses an update
+//! with more values: the host and main per-VM files hold the metrics they always held
+//! ([`VmGauge::MAIN`], [`Counter::HOST`]), and later metrics go into files of their own.
 //!
 //! Counters are DERIVE with min 0, so RRDtool computes rates and a counter reset (a VM
 //! restart) is one unknown point, not a spike. The message must be one `hv_monitor xymon
@@ -33,7 +43,7 @@ use crate::safe_file;
 use crate::text::{Shown, for_terminal};
 use crate::xymon_wire::{
     Counter, DEFAULT_MAX_SIZE, DERIVE, END_MARKER, Format, GAUGE, MARKER_PREFIX, MAX_INTERVAL_SECS,
-    MAX_KEY_LEN, TotalGauge, VmGauge, number, valid_column,
+    MAX_KEY_LEN, PoolGauge, TotalGauge, VmGauge, number, valid_column,
 };
 
 /// Larger than any message xymond passes on (it cuts them at 256 KiB).
@@ -66,6 +76,8 @@ pub struct Parsed {
     pub totals: Option<BTreeMap<&'static str, Value>>,
     /// Per VM key, values by metric name; in message order.
     pub vms: Vec<(String, BTreeMap<&'static str, Value>)>,
+    /// Per storage pool key, likewise.
+    pub pools: Vec<(String, BTreeMap<&'static str, Value>)>,
 }
 
 /// One value of a VM as the message carried it, for its RRD.
@@ -123,6 +135,8 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
     let mut totals: Option<BTreeMap<&'static str, Value>> = None;
     let mut vms: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
     let mut vm_index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pools: Vec<(String, BTreeMap<&'static str, Value>)> = Vec::new();
+    let mut pool_index: BTreeMap<String, usize> = BTreeMap::new();
     let max_vms = max_vms_per_message();
     let mut skipping = false;
     let mut ended = false;
@@ -158,6 +172,19 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
                         });
                         &mut vms[i].1
                     }
+                    // As many pools as VMs at most: each makes a file too.
+                    Object::Pool(key) => {
+                        if !pool_index.contains_key(&key) && pools.len() == max_vms {
+                            return Err(format!(
+                                "line {line_no}: more than {max_vms} storage pools"
+                            ));
+                        }
+                        let i = *pool_index.entry(key.clone()).or_insert_with(|| {
+                            pools.push((key, BTreeMap::new()));
+                            pools.len() - 1
+                        });
+                        &mut pools[i].1
+                    }
                 };
                 if values.insert(metric, value).is_some() {
                     return Err(format!("line {line_no}: a second value for the same name"));
@@ -175,6 +202,7 @@ pub fn parse(bytes: &[u8], host: &str, column: &str) -> Result<Parsed, String> {
         interval,
         totals,
         vms,
+        pools,
     })
 }
 
@@ -251,9 +279,11 @@ fn parse_marker(line: &str) -> Result<u64, String> {
 enum Object {
     Totals,
     Vm(String),
+    Pool(String),
 }
 
-/// `all_METRIC : VALUE` or `vm_KEY_METRIC : VALUE`, nothing else on the line.
+/// `all_METRIC : VALUE`, `vm_KEY_METRIC : VALUE` or `pool_KEY_METRIC : VALUE` (gauges
+/// only), nothing else on the line.
 fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     let Some((name, value)) = line.split_once(" : ") else {
         return Err(format!(
@@ -267,16 +297,30 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
             for_terminal(name, Shown::chars(SHOWN_MAX).rust_escaped())
         ));
     };
-    let (object, gauges) = if object == "all" {
+    let (object, gauges, counters) = if object == "all" {
         (
             Object::Totals,
             TotalGauge::ALL.map(TotalGauge::name).to_vec(),
+            &Counter::HOST[..],
         )
     } else if let Some(key) = object.strip_prefix("vm_").filter(|k| valid_key(k)) {
         (
             Object::Vm(key.to_string()),
             VmGauge::ALL.map(VmGauge::name).to_vec(),
+            &Counter::ALL[..],
         )
+    } else if let Some(key) = object.strip_prefix("pool_").filter(|k| valid_key(k)) {
+        let Some(gauge) = PoolGauge::ALL
+            .map(PoolGauge::name)
+            .into_iter()
+            .find(|g| *g == metric)
+        else {
+            return Err(format!(
+                "unknown pool metric '{}'",
+                for_terminal(metric, Shown::chars(SHOWN_MAX).rust_escaped())
+            ));
+        };
+        return Ok((Object::Pool(key.to_string()), gauge, parse_gauge(value)?));
     } else {
         return Err(format!(
             "unknown name '{}'",
@@ -285,7 +329,7 @@ fn parse_line(line: &str) -> Result<(Object, &'static str, Value), String> {
     };
     if let Some(gauge) = gauges.into_iter().find(|g| *g == metric) {
         Ok((object, gauge, parse_gauge(value)?))
-    } else if let Some(counter) = Counter::ALL.into_iter().find(|c| c.name() == metric) {
+    } else if let Some(counter) = counters.iter().find(|c| c.name() == metric) {
         Ok((object, counter.name(), parse_counter(value)?))
     } else {
         Err(format!(
@@ -344,8 +388,7 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
     // point unknown. Two intervals tolerate one lost message.
     let heartbeat = (2 * parsed.interval).max(600);
     let mut out = String::new();
-    let counters = Counter::ALL.map(Counter::name);
-    let ds_set = |out: &mut String, gauges: &[&str]| {
+    let ds_set = |out: &mut String, gauges: &[&str], counters: &[&str]| {
         for g in gauges {
             let _ = writeln!(out, "DS:{g}:{GAUGE}:{heartbeat}:0:U");
         }
@@ -353,10 +396,9 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
             let _ = writeln!(out, "DS:{c}:{DERIVE}:{heartbeat}:0:U");
         }
     };
-    let values = |out: &mut String, gauges: &[&str], values: &BTreeMap<&'static str, Value>| {
-        let all: Vec<String> = gauges
+    let values = |out: &mut String, names: &[&str], values: &BTreeMap<&'static str, Value>| {
+        let all: Vec<String> = names
             .iter()
-            .chain(counters.iter())
             .map(|m| match values.get(m) {
                 Some(Value::Gauge(x)) => number(*x),
                 Some(Value::Counter(c)) => c.to_string(),
@@ -365,20 +407,52 @@ pub fn render(parsed: &Parsed, column: &str) -> String {
             .collect();
         let _ = writeln!(out, "{}", all.join(":"));
     };
+    let host_counters = Counter::HOST.map(Counter::name);
     if let Some(totals) = &parsed.totals {
         let gauges = TotalGauge::ALL.map(TotalGauge::name);
-        ds_set(&mut out, &gauges);
+        ds_set(&mut out, &gauges, &host_counters);
         // Not "{column},...": Xymon's trends page graphs a file under the GRAPHS entry that is
         // its name's prefix up to "," or ".", and the VMs' files already take "{column}".
         let _ = writeln!(out, "{column}-states.rrd");
-        values(&mut out, &gauges, totals);
+        values(&mut out, &[&gauges[..], &host_counters].concat(), totals);
     }
+    // Each VM's main file, then its guest file ("{column}-guest,...": its own trends entry).
+    let files = [
+        (
+            format!("{column},"),
+            VmGauge::MAIN.map(VmGauge::name).to_vec(),
+            host_counters.to_vec(),
+        ),
+        (
+            format!("{column}-guest,"),
+            VmGauge::GUEST.map(VmGauge::name).to_vec(),
+            Counter::GUEST.map(Counter::name).to_vec(),
+        ),
+    ];
     if !parsed.vms.is_empty() {
-        let gauges = VmGauge::ALL.map(VmGauge::name);
-        ds_set(&mut out, &gauges);
-        for (key, v) in &parsed.vms {
-            let _ = writeln!(out, "{column},vm_{key}.rrd");
-            values(&mut out, &gauges, v);
+        for (prefix, gauges, counters) in &files {
+            ds_set(&mut out, gauges, counters);
+            for (key, v) in &parsed.vms {
+                let _ = writeln!(out, "{prefix}vm_{key}.rrd");
+                values(&mut out, &[&gauges[..], counters].concat(), v);
+            }
+        }
+    }
+    if !parsed.pools.is_empty() {
+        let gauges = PoolGauge::ALL.map(PoolGauge::name);
+        for g in gauges {
+            let _ = writeln!(out, "DS:{g}:{GAUGE}:{heartbeat}:0:U");
+        }
+        for (key, v) in &parsed.pools {
+            let _ = writeln!(out, "{column},pool_{key}.rrd");
+            let all: Vec<String> = gauges
+                .iter()
+                .map(|m| match v.get(m) {
+                    Some(Value::Gauge(x)) => number(*x),
+                    _ => "U".to_string(),
+                })
+                .collect();
+            let _ = writeln!(out, "{}", all.join(":"));
         }
     }
     out

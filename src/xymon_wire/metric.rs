@@ -3,13 +3,12 @@
 //! model. Values of one kind sit in fixed-size arrays indexed by the metric.
 //!
 //! Counters (bytes, requests, CPU time) grow from the VM's start; [`crate::rates`] turns them
-//! into rates for the NCV and SPLITNCV formats.
+//! into rates for the NCV and SPLITNCV formats. A VM's values read together, and the host's
+//! sums, are in `sample`.
 
 use std::ops::{Index, IndexMut};
 
 use crate::model::{DiskSum, NetCounters, State, Totals, Vm};
-
-use super::key::{vm_key, vm_keys};
 
 /// A VM's instant values, graphed as they are (RRD type `GAUGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +25,10 @@ pub enum VmGauge {
     DiskSize,
     /// Disk space in use, bytes.
     DiskUsed,
+    /// Memory in use inside the guest (its balloon driver's available - unused), bytes.
+    GuestUsed,
+    /// The same as a percentage of the memory the guest has now (the balloon's size).
+    GuestMem,
 }
 
 /// Ever-growing counters (RRD type `DERIVE` in the extra-script's RRDs).
@@ -57,6 +60,11 @@ pub enum Counter {
     NetErr,
     /// Drops, both directions.
     NetDrop,
+    /// vCPU run time in centiseconds, summed over the vCPUs: its rate is "% of one vCPU".
+    Vcpu,
+    /// vCPU delay (time ready to run but queued on the host, the guest's steal time) in
+    /// centiseconds: its rate is "% of one vCPU" too.
+    Steal,
 }
 
 /// Host-wide instant values (RRD type `GAUGE`): VM counts by state group, then the VM
@@ -124,7 +132,20 @@ pub type CounterRates = [Option<f64>; Counter::ALL.len()];
 
 impl VmGauge {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
-    pub const ALL: [VmGauge; 6] = [
+    pub const ALL: [VmGauge; 8] = [
+        VmGauge::Up,
+        VmGauge::Vcpus,
+        VmGauge::Mem,
+        VmGauge::Rss,
+        VmGauge::DiskSize,
+        VmGauge::DiskUsed,
+        VmGauge::GuestUsed,
+        VmGauge::GuestMem,
+    ];
+
+    /// The gauges of a VM's main RRD file in the extra-script format: those it was created
+    /// with, so existing files keep taking updates.
+    pub const MAIN: [VmGauge; 6] = [
         VmGauge::Up,
         VmGauge::Vcpus,
         VmGauge::Mem,
@@ -132,6 +153,10 @@ impl VmGauge {
         VmGauge::DiskSize,
         VmGauge::DiskUsed,
     ];
+
+    /// The guest's own gauges: per VM only, in the extra-script format in a file of their
+    /// own ([`VmGauge::MAIN`] says why).
+    pub const GUEST: [VmGauge; 2] = [VmGauge::GuestUsed, VmGauge::GuestMem];
 
     /// The metric's name in NCV lines and RRD files.
     pub fn name(self) -> &'static str {
@@ -142,12 +167,14 @@ impl VmGauge {
             VmGauge::Rss => "rss",
             VmGauge::DiskSize => "disksize",
             VmGauge::DiskUsed => "diskused",
+            VmGauge::GuestUsed => "guestused",
+            VmGauge::GuestMem => "guestmem",
         }
     }
 
     /// Unknown (a busy VM's disk sizes, a running VM whose process was not found), never a
     /// made-up 0.
-    fn read(self, vm: &Vm, disk: &DiskSum) -> Option<f64> {
+    pub(super) fn read(self, vm: &Vm, disk: &DiskSum) -> Option<f64> {
         let sizes_known = !vm.disk_stats_unknown;
         match self {
             VmGauge::Up => Some(if vm.state.has_process() { 1.0 } else { 0.0 }),
@@ -158,13 +185,38 @@ impl VmGauge {
             VmGauge::Rss => vm.process.as_ref().map(|p| gauge(p.rss)),
             VmGauge::DiskSize => sizes_known.then_some(gauge(disk.capacity)),
             VmGauge::DiskUsed => sizes_known.then_some(gauge(disk.allocated)),
+            VmGauge::GuestUsed => vm.guest_memory.used().map(gauge),
+            VmGauge::GuestMem => {
+                let has = vm.guest_memory.current.filter(|&c| c > 0)?;
+                Some(gauge(vm.guest_memory.used()?) * 100.0 / gauge(has))
+            }
         }
     }
 }
 
 impl Counter {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
-    pub const ALL: [Counter; 13] = [
+    pub const ALL: [Counter; 15] = [
+        Counter::Cpu,
+        Counter::RBytes,
+        Counter::WBytes,
+        Counter::ROps,
+        Counter::WOps,
+        Counter::RTime,
+        Counter::WTime,
+        Counter::NetIn,
+        Counter::NetOut,
+        Counter::PktIn,
+        Counter::PktOut,
+        Counter::NetErr,
+        Counter::NetDrop,
+        Counter::Vcpu,
+        Counter::Steal,
+    ];
+
+    /// The counters of the host totals and of a VM's main RRD file: a fixed set, since the
+    /// NCV totals file and the extra-script's files keep the datasets they were created with.
+    pub const HOST: [Counter; 13] = [
         Counter::Cpu,
         Counter::RBytes,
         Counter::WBytes,
@@ -179,6 +231,9 @@ impl Counter {
         Counter::NetErr,
         Counter::NetDrop,
     ];
+
+    /// The guest's own counters: per VM only, beside [`VmGauge::GUEST`].
+    pub const GUEST: [Counter; 2] = [Counter::Vcpu, Counter::Steal];
 
     /// The raw counter's name (extra-script format).
     pub fn name(self) -> &'static str {
@@ -196,6 +251,8 @@ impl Counter {
             Counter::PktOut => "pktout",
             Counter::NetErr => "neterr",
             Counter::NetDrop => "netdrop",
+            Counter::Vcpu => "vcpu",
+            Counter::Steal => "steal",
         }
     }
 
@@ -211,7 +268,7 @@ impl Counter {
 
     /// Unknown where the VM has no process (CPU) or its disk stats are unknown (busy VM):
     /// a zero would read as a counter reset.
-    fn read(self, vm: &Vm, disk: &DiskSum, net: &NetCounters) -> Option<u64> {
+    pub(super) fn read(self, vm: &Vm, disk: &DiskSum, net: &NetCounters) -> Option<u64> {
         let io = (!vm.disk_stats_unknown).then_some(&disk.io);
         let us = |ms: f64| whole(ms * 1000.0);
         match self {
@@ -231,6 +288,8 @@ impl Counter {
             Counter::PktOut => Some(net.opkts),
             Counter::NetErr => Some(net.ierrs.saturating_add(net.oerrs)),
             Counter::NetDrop => Some(net.idrop.saturating_add(net.odrop)),
+            Counter::Vcpu => vm.vcpu_times.time.map(centiseconds),
+            Counter::Steal => vm.vcpu_times.delay.map(centiseconds),
         }
     }
 }
@@ -281,7 +340,7 @@ impl TotalGauge {
 
     /// A VM without a process adds no RSS; a VM whose disk sizes are unknown (busy) makes
     /// the disk sums unknown rather than too small.
-    fn read(self, t: &Totals) -> Option<f64> {
+    pub(super) fn read(self, t: &Totals) -> Option<f64> {
         let in_group = || {
             State::ALL
                 .iter()
@@ -306,113 +365,15 @@ impl TotalGauge {
     }
 }
 
-/// One VM's figures, raw.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VmSample {
-    /// The VM's key in NCV names and the counters file.
-    pub key: String,
-    /// Its gauges, by [`VmGauge`].
-    pub gauges: VmGauges,
-    /// Its raw counters, by [`Counter`].
-    pub counters: Counters,
-    /// The process that ran the VM; counters of different incarnations are not comparable.
-    pub pid: Option<u32>,
-    /// Whether the VM has a process (running, paused): a stopped VM's counters are no base.
-    pub running: bool,
-}
-
-impl VmSample {
-    /// The samples of a host's VMs, in their order, keyed by [`vm_keys`]: the keys of the
-    /// messages and of the rate state must come from here, the one place that sees all
-    /// names (case twins get distinct keys).
-    pub fn all(vms: &[Vm]) -> Vec<VmSample> {
-        let names: Vec<&str> = vms.iter().map(|vm| vm.name.as_str()).collect();
-        vms.iter()
-            .zip(vm_keys(&names))
-            .map(|(vm, key)| VmSample::keyed(vm, key))
-            .collect()
-    }
-
-    /// One VM's sample as if it were alone on its host ([`vm_key`]).
-    pub fn of(vm: &Vm) -> VmSample {
-        VmSample::keyed(vm, vm_key(&vm.name))
-    }
-
-    fn keyed(vm: &Vm, key: String) -> VmSample {
-        let disk = vm.disk_sum();
-        let net = vm.net_sum();
-        VmSample {
-            key,
-            gauges: VmGauge::ALL.map(|g| g.read(vm, &disk)),
-            counters: Counter::ALL.map(|c| c.read(vm, &disk, &net)),
-            pid: vm.process.as_ref().map(|p| p.pid),
-            running: vm.state.has_process(),
-        }
-    }
-}
-
-/// Host-wide gauges, read from the model's totals.
-pub fn total_gauges(totals: &Totals) -> TotalGauges {
-    TotalGauge::ALL.map(|g| g.read(totals))
-}
-
-/// Raw counters summed over all VMs (extra-script mode). A running VM whose counter is
-/// unknown makes the sum unknown: left out, the sum would drop now and jump back next time,
-/// which a DERIVE turns into a spike. A stopped VM simply adds nothing.
-pub fn total_counters(samples: &[VmSample]) -> Counters {
-    let mut t = [Some(0u64); Counter::ALL.len()];
-    for s in samples {
-        for (total, c) in t.iter_mut().zip(&s.counters) {
-            match c {
-                Some(c) => *total = total.map(|t| t.saturating_add(*c)),
-                None if s.running => *total = None,
-                None => {}
-            }
-        }
-    }
-    t
-}
-
-/// Host-wide counter rates: the VMs' rates summed, so a VM that comes or goes makes no step.
-/// Complete (a VM's missing rate counts as 0: NCV needs the same names every time) unless
-/// there is no rate at all.
-pub fn total_rates(per_vm: &[CounterRates]) -> CounterRates {
-    // No rate at all means no usable previous sample (first run, a lost or locked state
-    // file): the totals are unknown, not a drop to 0.
-    if !per_vm.is_empty() && per_vm.iter().flatten().all(Option::is_none) {
-        return [None; Counter::ALL.len()];
-    }
-    let mut sum = [0.0; Counter::ALL.len()];
-    for rates in per_vm {
-        for (s, r) in sum.iter_mut().zip(rates) {
-            *s += r.unwrap_or(0.0);
-        }
-    }
-    sum.map(Some)
-}
-
-/// What is graphed in rate modes, named by [`Counter::rate_name`]: the counter rates, with
-/// the disk time rates turned into average latencies (ms per request; 0 when there were no
-/// requests).
-pub fn display_rates(rates: &CounterRates) -> CounterRates {
-    let latency = |time_us: Option<f64>, ops: Option<f64>| {
-        let (time_us, ops) = (time_us?, ops?);
-        Some(if ops > 0.0 {
-            time_us / 1000.0 / ops
-        } else {
-            0.0
-        })
-    };
-    let mut out = *rates;
-    out[Counter::RTime] = latency(rates[Counter::RTime], rates[Counter::ROps]);
-    out[Counter::WTime] = latency(rates[Counter::WTime], rates[Counter::WOps]);
-    out
-}
-
 /// A count or size as a gauge value: past 2^53 (8 PiB) it loses only digits no graph shows.
 #[allow(clippy::cast_precision_loss)]
 fn gauge(v: u64) -> f64 {
     v as f64
+}
+
+/// Nanoseconds as centiseconds, the unit whose per-second rate is a percentage.
+fn centiseconds(ns: u64) -> u64 {
+    ns / 10_000_000
 }
 
 /// A float counter (CPU centiseconds, disk µs) as a whole number: below 0 and NaN read as 0,
@@ -420,92 +381,4 @@ fn gauge(v: u64) -> f64 {
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn whole(v: f64) -> u64 {
     v.max(0.0).round() as u64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Disk, Process};
-
-    #[test]
-    fn arrays_are_indexed_in_declaration_order() {
-        for (i, g) in VmGauge::ALL.iter().enumerate() {
-            assert_eq!(*g as usize, i);
-        }
-        for (i, c) in Counter::ALL.iter().enumerate() {
-            assert_eq!(*c as usize, i);
-        }
-        for (i, g) in TotalGauge::ALL.iter().enumerate() {
-            assert_eq!(*g as usize, i);
-        }
-    }
-
-    #[test]
-    fn a_busy_vm_has_unknown_disk_counters_not_zero() {
-        let mut vm = Vm::new("busy", State::Running);
-        vm.disk_stats_unknown = true;
-        let s = VmSample::of(&vm);
-        assert_eq!(s.counters[Counter::RBytes], None);
-        assert_eq!(s.counters[Counter::ROps], None);
-        assert_eq!(s.counters[Counter::RTime], None);
-        assert_eq!(s.gauges[VmGauge::DiskSize], None);
-    }
-
-    #[test]
-    fn samples_use_the_documented_units() {
-        let mut vm = Vm::new("vm", State::Paused);
-        vm.process = Some(Process {
-            pid: 1,
-            usertime: 1.25,
-            systime: 0.5,
-            ..Process::default()
-        });
-        let s = VmSample::of(&vm);
-        assert_eq!(
-            s.counters[Counter::Cpu],
-            Some(175),
-            "CPU seconds as centiseconds"
-        );
-        assert_eq!(
-            s.gauges[VmGauge::Up],
-            Some(1.0),
-            "a paused VM still has its process"
-        );
-        let off = VmSample::of(&Vm::new("vm", State::Shutoff));
-        assert_eq!(
-            (
-                off.gauges[VmGauge::Up],
-                off.gauges[VmGauge::Rss],
-                off.counters[Counter::Cpu]
-            ),
-            (Some(0.0), Some(0.0), None),
-            "an off VM holds no memory; its CPU counter is unknown (a 0 would be a reset)"
-        );
-    }
-
-    #[test]
-    fn totals_count_state_groups_and_unknown_disks() {
-        let mut busy = Vm::new("b", State::Running);
-        busy.disk_stats_unknown = true;
-        let mut sized = Vm::new("s", State::Shutoff);
-        sized.disks = vec![Disk {
-            capacity: 10,
-            ..Disk::default()
-        }];
-        let vms = vec![
-            busy,
-            sized,
-            Vm::new("c", State::Crashed),
-            Vm::new("p", State::PmSuspended),
-        ];
-        let t = total_gauges(&Totals::of(&vms));
-        assert_eq!(t[TotalGauge::Vms], Some(4.0));
-        assert_eq!(t[TotalGauge::Running], Some(1.0));
-        assert_eq!(t[TotalGauge::Off], Some(1.0));
-        assert_eq!(t[TotalGauge::Crashed], Some(1.0));
-        assert_eq!(t[TotalGauge::Paused], Some(1.0));
-        assert_eq!(t[TotalGauge::DiskSize], None, "a busy VM's size is unknown");
-        let t = total_gauges(&Totals::of(&vms[1..]));
-        assert_eq!(t[TotalGauge::DiskSize], Some(10.0));
-    }
 }

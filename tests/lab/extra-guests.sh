@@ -1,6 +1,7 @@
 #!/bin/bash
 # Extra real QEMU guests for large-host tests and benchmarks, on the lab's libvirtd:
 #   extra-guests.sh start N   starts hvmon-extra-001..N (those not running yet)
+#   extra-guests.sh trim N    destroys hvmon-extra-NNN numbered above N (back to a shared count)
 #   extra-guests.sh stop      destroys every hvmon-extra-* guest and removes its files
 # Cheap: transient, TCG, 64 MiB, one 1 MiB raw disk, no NIC, started paused (no CPU used,
 # ~10 MB RSS each). Only hvmon-extra-* guests are touched, never the shared hvmon-* ones.
@@ -49,12 +50,25 @@ start)
     done | xargs -r -P "$PARALLEL" -I{} bash -c 'start_one "$1"' _ {}
     echo "extra-guests: $(extra_names | wc -l) hvmon-extra-* guests running (paused)"
     ;;
+trim)
+    keep=${2:?usage: $0 trim N}
+    [[ $keep =~ ^[0-9]+$ ]] || { echo "N must be a number" >&2; exit 2; }
+    extra_names | while read -r name; do
+        if [ "$((10#${name#hvmon-extra-}))" -gt "$keep" ]; then echo "$name"; fi
+    done | xargs -r -P "$PARALLEL" -I{} virsh -q -c "$URI" destroy {} >/dev/null
+    for f in "$DIR"/hvmon-extra-*.raw "$DIR"/hvmon-extra-*.xml; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f"); n=${n%.*}
+        if [ "$((10#${n#hvmon-extra-}))" -gt "$keep" ]; then rm -f "$f"; fi
+    done
+    echo "extra-guests: $(extra_names | wc -l) hvmon-extra-* guests running (paused)"
+    ;;
 stop)
     extra_names | xargs -r -P "$PARALLEL" -I{} virsh -q -c "$URI" destroy {} >/dev/null
     rm -rf "$DIR"
     ;;
 *)
-    echo "usage: $0 start N | stop" >&2
+    echo "usage: $0 start N | trim N | stop" >&2
     exit 2
     ;;
 esac

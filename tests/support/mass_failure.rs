@@ -1,6 +1,6 @@
 //! The mass-failure matrix shared by tests/xymon_mass_failure.rs and the `sizes` mode of
-//! benches/xymon.rs: hosts whose VMs are all crashed or blocked (libvirt test-driver
-//! node XMLs), with names of a given length, and the size of every message built for them.
+//! benches/xymon.rs: hosts whose VMs are all crashed or blocked (libvirt test-driver runstate
+//! 6 and 2), with names of a given length, and the size of every message built for them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +9,6 @@ use hv_monitor::collect::{self, Backend, CollectOptions};
 use hv_monitor::emit::xymon::{Report, Settings, build};
 use hv_monitor::model::Snapshot;
 use hv_monitor::xymon_wire::{DEFAULT_MAX_SIZE, END_MARKER, Format, MIN_MAX_SIZE, Messages};
-use virt::domain::DomainState;
 
 use super::node_xml::{self, TestDomain};
 
@@ -35,17 +34,7 @@ pub fn vm_name(i: usize, len: usize) -> String {
 /// the names.
 pub fn write_node(dir: &Path, count: usize, name_len: usize) -> (String, Vec<String>) {
     let domains: Vec<TestDomain> = (0..count)
-        .map(|i| {
-            TestDomain::lab(
-                i,
-                &vm_name(i, name_len),
-                if i % 2 == 0 {
-                    DomainState::Crashed
-                } else {
-                    DomainState::Blocked
-                },
-            )
-        })
+        .map(|i| TestDomain::lab(i, &vm_name(i, name_len), if i % 2 == 0 { 6 } else { 2 }))
         .collect();
     let uri = node_xml::write(&domains, &dir.join(format!("node-{count}-{name_len}.xml")));
     (uri, domains.into_iter().map(|d| d.name).collect())

@@ -9,15 +9,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use virt::domain::DomainState;
-use virt::enumutil::RawEnum;
-
 /// One domain of a node.
 #[derive(Debug, Clone)]
 pub struct TestDomain {
     pub name: String,
-    /// The state the test driver starts it in (its `<test:runstate>` is libvirt's number).
-    pub runstate: DomainState,
+    /// virDomainState: 1 running, 2 blocked, 3 paused, 5 shut off, 6 crashed.
+    pub runstate: u8,
     pub memory_kib: u64,
     pub vcpus: u64,
     /// Target devices of virtio disks.
@@ -34,7 +31,7 @@ pub struct TestDomain {
 
 impl TestDomain {
     /// 512 MiB, one vCPU, one disk `vda`, no NIC.
-    pub fn new(name: &str, runstate: DomainState) -> TestDomain {
+    pub fn new(name: &str, runstate: u8) -> TestDomain {
         TestDomain {
             name: name.into(),
             runstate,
@@ -49,7 +46,7 @@ impl TestDomain {
     }
 
     /// Domain `index` of the lab mix, with its own name and state.
-    pub fn lab(index: usize, name: &str, runstate: DomainState) -> TestDomain {
+    pub fn lab(index: usize, name: &str, runstate: u8) -> TestDomain {
         let nics = 0..1 + index % 2;
         TestDomain {
             memory_kib: (512 << 10) * (1 + index as u64 % 8),
@@ -76,11 +73,11 @@ impl TestDomain {
 }
 
 /// The lab mix's state of domain `index`.
-pub fn lab_state(index: usize) -> DomainState {
+pub fn lab_state(index: usize) -> u8 {
     match index % 10 {
-        0..=5 => DomainState::Running,
-        6 | 7 => DomainState::Paused,
-        _ => DomainState::Shutoff,
+        0..=5 => 1,
+        6 | 7 => 3,
+        _ => 5,
     }
 }
 
@@ -154,7 +151,7 @@ fn domain(xml: &mut String, i: usize, d: &TestDomain) {
     let _ = writeln!(
         xml,
         "<memballoon model='virtio'/></devices>\n<test:runstate>{}</test:runstate>",
-        d.runstate.to_raw()
+        d.runstate
     );
     for s in 0..d.snapshots {
         let _ = writeln!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::stdio::finish_on_stdout;
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::{FsLimits, Report, Settings, build};
+use crate::emit::xymon::{FsLimits, PoolLimits, Report, Settings, build};
 use crate::error::{XymonSetupError, exit};
 use crate::output::stdout_deadline;
 use crate::rates::store::default_counters_path;
@@ -64,6 +64,10 @@ pub struct Options {
     pub host_check: bool,
     /// `--ca-file`: CA certificates trusted for https:// servers besides the system's.
     pub ca_file: Option<PathBuf>,
+    /// `--pool-warn`: percent full at which a storage pool turns the column yellow.
+    pub pool_warn: u8,
+    /// `--pool-panic`: percent full at which a storage pool turns the column red.
+    pub pool_panic: u8,
     /// `--fs-warn`, `--fs-panic`: guest file system percents for yellow and red.
     pub fs_limits: FsLimits,
 }
@@ -89,6 +93,8 @@ struct Plan {
     ca_file: Option<CaFile>,
     /// `Err`: the default state directory is unusable (said how to fix it).
     counters_path: Option<Result<PathBuf, String>>,
+    /// The domain XML cache when `--domain-cache` named none: beside the counters file.
+    domain_cache: Option<PathBuf>,
 }
 
 fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
@@ -104,6 +110,8 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
             column.escape_debug().to_string(),
         ));
     }
+    let pool_limits = PoolLimits::new(options.pool_warn, options.pool_panic)
+        .map_err(XymonSetupError::BadPoolLimits)?;
     let targets = if options.print {
         Vec::new()
     } else {
@@ -123,16 +131,34 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         (None, true, true) => None,
         (None, true, false) => Some(default_counters_path(&message_host, &column)),
     };
+    // Beside the counters file, or where the default one would be (rrd-script keeps no
+    // counters); a --print trial without --state keeps none.
+    let domain_cache = match (&counters_path, &options.counters_file, options.print) {
+        (Some(Ok(path)), _, _) | (None, Some(path), _) => Some(beside(path, ".domains")),
+        (None, None, false) => default_counters_path(&message_host, &column)
+            .ok()
+            .map(|p| beside(&p, ".domains")),
+        _ => None,
+    };
     Ok(Plan {
         settings: Settings::new(&message_host, &column, options.format, options.messages)
             .with_interval(options.interval)
             .with_max_size(options.max_size)
+            .with_pool_limits(pool_limits)
             .with_fs_limits(options.fs_limits),
         dotted_host: message_host.replace(',', "."),
         targets,
         ca_file,
         counters_path,
+        domain_cache,
     })
+}
+
+/// `path` with `suffix` added to its name.
+fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
@@ -146,7 +172,11 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     // take up to --timeout per server.
     let counters_lock = counters::lock(plan.counters_path.as_ref(), &mut outcome);
     let previous = counters::read(counters_lock.as_ref(), &mut outcome);
-    let collected = collect::collect_within(options.backend, &options.collect, options.deadline);
+    let mut collect_options = options.collect.clone();
+    if collect_options.domain_cache.is_none() {
+        collect_options.domain_cache.clone_from(&plan.domain_cache);
+    }
+    let collected = collect::collect_within(options.backend, &collect_options, options.deadline);
     let messages = match &collected {
         Ok(snapshot) => {
             for warning in &snapshot.warnings {

@@ -70,7 +70,7 @@ mod tests {
             "no blank line"
         );
         let lines: Vec<&str> = out.lines().collect();
-        let ds_total = TotalGauge::ALL.len() + Counter::ALL.len();
+        let ds_total = TotalGauge::ALL.len() + Counter::HOST.len();
         assert_eq!(lines[0], "DS:vms:GAUGE:600:0:U");
         assert_eq!(lines[TotalGauge::ALL.len()], "DS:cpu:DERIVE:600:0:U");
         assert_eq!(lines[ds_total], "hvmon-states.rrd");
@@ -81,18 +81,67 @@ mod tests {
         );
         let vm_ds = ds_total + 2;
         assert_eq!(lines[vm_ds], "DS:up:GAUGE:600:0:U");
-        let web = vm_ds + VmGauge::ALL.len() + Counter::ALL.len();
+        let web = vm_ds + VmGauge::MAIN.len() + Counter::HOST.len();
         assert_eq!(lines[web], format!("hvmon,vm_{}.rrd", vm_key("web-01")));
         let values: Vec<&str> = lines[web + 1].split(':').collect();
-        assert_eq!(values.len(), VmGauge::ALL.len() + Counter::ALL.len());
+        assert_eq!(values.len(), VmGauge::MAIN.len() + Counter::HOST.len());
         assert_eq!(&values[..4], ["1", "2", "1073741824", "268435456"]);
-        assert_eq!(values[VmGauge::ALL.len()], "1250", "12.5 CPU seconds");
+        assert_eq!(values[VmGauge::MAIN.len()], "1250", "12.5 CPU seconds");
         assert_eq!(lines[web + 2], "hvmon,vm_off.rrd");
         assert!(
             lines[web + 3].starts_with("0:0:0:0:"),
             "no process, no memory held: RSS 0"
         );
-        assert_eq!(lines.len(), web + 4);
+        // The guest's own figures: a second file per VM, unknown for these two.
+        let guest_ds = web + 4;
+        assert_eq!(lines[guest_ds], "DS:guestused:GAUGE:600:0:U");
+        let guest = guest_ds + VmGauge::GUEST.len() + Counter::GUEST.len();
+        assert_eq!(lines[guest - 1], "DS:steal:DERIVE:600:0:U");
+        assert_eq!(
+            lines[guest],
+            format!("hvmon-guest,vm_{}.rrd", vm_key("web-01"))
+        );
+        assert_eq!(lines[guest + 1], "U:U:U:U");
+        assert_eq!(lines[guest + 2], "hvmon-guest,vm_off.rrd");
+        assert_eq!(lines.len(), guest + 4);
+    }
+
+    #[test]
+    fn pools_get_a_gauge_file_each_and_unknown_pool_metrics_are_refused() {
+        use crate::model::{Pool, PoolState};
+        let mut snap = snapshot(vec![running_vm("a")]);
+        snap.pools = vec![Pool {
+            name: "images".into(),
+            state: PoolState::Running,
+            state_code: None,
+            capacity: 1000,
+            allocation: 250,
+            available: 750,
+        }];
+        let report = Report::Collected {
+            snapshot: &snap,
+            rates: None,
+            rates_lost: None,
+        };
+        let m = build(
+            &report,
+            &settings(Format::RrdScript, Messages::Status, DEFAULT_MAX_SIZE),
+        )
+        .remove(0);
+        let out = render(&parse(m.as_bytes(), HOST, TEST).unwrap(), TEST);
+        assert!(
+            out.ends_with(&format!(
+                "DS:pct:GAUGE:600:0:U\nDS:size:GAUGE:600:0:U\nDS:free:GAUGE:600:0:U\n\
+                 {TEST},pool_images.rrd\n25:1000:750\n"
+            )),
+            "{out}"
+        );
+        let forged = m.replacen("pool_images_pct :", "pool_images_cpu :", 1);
+        assert!(
+            refused(forged.as_bytes()).contains("unknown pool metric 'cpu'"),
+            "{}",
+            refused(forged.as_bytes())
+        );
     }
 
     #[test]
@@ -270,7 +319,7 @@ mod tests {
         assert_eq!(parsed.vms.len(), 4);
         let files: std::collections::HashSet<String> = render(&parsed, TEST)
             .lines()
-            .filter(|l| l.ends_with(".rrd") && l.contains(",vm_"))
+            .filter(|l| l.ends_with(".rrd") && l.starts_with("hvmon,vm_"))
             .map(str::to_lowercase)
             .collect();
         assert_eq!(files.len(), 4, "{files:?}");

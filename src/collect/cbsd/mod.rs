@@ -33,6 +33,7 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use super::options::Collector;
+use super::select::Selection;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot};
 pub use answers::HostAnswers;
@@ -81,6 +82,8 @@ fn strings(args: &[&str]) -> Vec<String> {
 /// Collects every CBSD bhyve VM of this host into a snapshot, through CBSD's commands.
 pub(crate) struct CbsdCollector {
     runner: Runner,
+    /// Which VMs to report; the others' bhyve processes are not asked about.
+    select: Selection,
 }
 
 impl CbsdCollector {
@@ -89,7 +92,14 @@ impl CbsdCollector {
     pub fn new(path: OsString, command_timeout: Duration, deadline: Option<Instant>) -> Self {
         CbsdCollector {
             runner: Runner::new(path, command_timeout, deadline),
+            select: Selection::default(),
         }
+    }
+
+    /// Reporting only the VMs `select` admits.
+    pub fn selecting(mut self, select: Selection) -> Self {
+        self.select = select;
+        self
     }
 
     /// PATH from [`PATH_ENV`] when set, else the inherited PATH plus the system directories.
@@ -131,7 +141,12 @@ impl Collector for CbsdCollector {
     fn collect(&mut self) -> Result<Snapshot, CollectError> {
         let mut warnings = Vec::new();
         let bls_text = self.start("cbsd", &strings(&BLS_ARGS))?.output(&[])?;
-        let bls = rows(parse::parse_bls(&bls_text), &mut warnings);
+        let mut bls = rows(parse::parse_bls(&bls_text), &mut warnings);
+        // The host-wide lists below cost one command whatever the VMs; what is per VM (the
+        // ps of bhyve PIDs, every join in `assemble`) follows the VMs kept here.
+        let listed = bls.len();
+        bls.retain(|vm| self.select.admits(&vm.name));
+        let filtered = self.select.applied(listed - bls.len());
 
         let pids: BTreeSet<u32> = bls.iter().map(|vm| vm.pid).filter(|&p| p > 0).collect();
         let pid_list = pids
@@ -201,6 +216,8 @@ impl Collector for CbsdCollector {
                 .map(|text| rows(parse::parse_ps(&text), &mut warnings)),
         };
         let vms = assemble(bls, &host, &mut warnings);
-        Ok(Snapshot::new(Backend::Cbsd, vms).with_warnings(warnings))
+        Ok(Snapshot::new(Backend::Cbsd, vms)
+            .with_warnings(warnings)
+            .filtered(filtered))
     }
 }

@@ -82,17 +82,17 @@ fn timeout_secs(left: Option<Duration>) -> u64 {
         .clamp(1, AGENT_TIMEOUT_MAX_SECS)
 }
 
-/// Applies one agent's answer to its VM: the guest's data, its primary address as `ip`.
+/// Applies one agent's answer to its VM: what the agent says, its primary address as `ip`.
 fn apply(vm: &mut Vm, answer: Result<Vec<(String, ParamValue)>, String>) {
     let Ok(params) = answer else {
         vm.agent = Agent::NoAnswer;
         return;
     };
-    let guest = guest_info::parse(&params);
-    if let Some(ip) = guest.primary_ip(vm.nics.iter().map(|n| n.mac.as_str())) {
+    let info = guest_info::parse(&params);
+    if let Some(ip) = info.primary_ip(vm.nics.iter().map(|n| n.mac.as_str())) {
         vm.ip = ip.to_string();
     }
-    vm.agent = Agent::Answered(Box::new(guest));
+    vm.agent = Agent::Answered(Box::new(info));
 }
 
 /// Asks the agent of every VM in [`Agent::NotAsked`] over a read-write connection to `uri`
@@ -227,7 +227,7 @@ mod tests {
             ]),
         );
         assert_eq!(vm.ip, "192.0.2.7");
-        assert!(vm.agent.guest().is_some());
+        assert!(vm.agent.info().is_some());
         apply(&mut vm, Err("agent is not responding".into()));
         assert_eq!(vm.agent, Agent::NoAnswer);
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use virt::error::ErrorNumber;
 
 use super::bulk::ParamValue;
+use super::parse::domain_xml::DomainXml;
 use crate::model::Process;
 
 /// A libvirt call's failure, as much of it as the model needs.
@@ -114,8 +115,13 @@ pub struct DomainAnswers {
     pub stats: Vec<(String, ParamValue)>,
     /// Asked only when `stats` carry no state or no reason.
     pub state: Option<Answer<StateAnswer>>,
-    /// `virDomainGetXMLDesc`.
+    /// `virDomainGetXMLDesc`; empty when not asked (`xml_facts` came from the cache).
     pub xml: Answer<String>,
+    /// What `xml` says, parsed as it was fetched or kept from an earlier run
+    /// (`super::xml_cache`); `None`: parsed from `xml` when the VM is built (recorded
+    /// answers), or it could not be.
+    #[serde(skip)]
+    pub xml_facts: Option<DomainXml>,
     /// Per-disk calls, one per XML disk; empty where the bulk stats had the block group.
     pub blocks: Vec<BlockAnswers>,
     /// Per-NIC calls, one per XML interface with a host-side device, of a domain with a
@@ -129,6 +135,13 @@ pub struct DomainAnswers {
     /// Whether it starts with the host: from the one autostart listing, else
     /// `virDomainGetAutostart`.
     pub autostart: Answer<bool>,
+    /// `virDomainGetDiskErrors`: (target device, `virDomainDiskErrorCode`) of each disk with
+    /// an error. `None` when not asked: QEMU records a disk error only when it pauses the
+    /// VM on it, so only domains paused on an I/O error (or for a reason not known) that are
+    /// not busy are asked. Recorded fixtures from
+    /// before it was asked read as not asked.
+    #[serde(default)]
+    pub disk_errors: Option<Answer<Vec<(String, u32)>>>,
     /// The QEMU process from /proc (not a libvirt answer, so not recorded in fixtures);
     /// `None` when not looked for (not running, or no local PID files).
     #[serde(skip)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::answers::{CallError, DomainAnswers};
 use super::parse::domain_xml::{self, DomainXml};
-use super::parse::stats;
+use super::parse::{stats, storage};
 use crate::model::{Agent, Disk, DiskIo, NetCounters, Nic, State, StateReason, Vm};
 
 /// The VM, or why it is left out: it vanished, or its state could not be had. Every other
@@ -28,13 +28,14 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
             stats::reason_from_libvirt(vm.state, code)
         });
     }
-    let xml = match &raw.xml {
-        Ok(text) => domain_xml::parse(text).unwrap_or_else(|e| {
+    let xml = match (&raw.xml_facts, &raw.xml) {
+        (Some(facts), _) => facts.clone(),
+        (None, Ok(text)) => domain_xml::parse(text).unwrap_or_else(|e| {
             warnings.push(format!("VM '{name}': {e}"));
             DomainXml::default()
         }),
-        Err(e) if e.vanished => return Err(e.clone()),
-        Err(e) => {
+        (None, Err(e)) if e.vanished => return Err(e.clone()),
+        (None, Err(e)) => {
             warnings.push(format!("VM '{name}': domain XML: {}", e.message));
             DomainXml::default()
         }
@@ -87,6 +88,16 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
     match &raw.autostart {
         Ok(a) => vm.autostart = Some(*a),
         Err(e) => warn("autostart", e),
+    }
+    match &raw.disk_errors {
+        Some(Ok(errors)) => {
+            vm.disk_errors = errors
+                .iter()
+                .filter_map(|(disk, code)| storage::disk_error(disk, *code))
+                .collect();
+        }
+        Some(Err(e)) => warn("disk errors", e),
+        None => {}
     }
     match &raw.process {
         Some(Ok(p)) => vm.process = Some(p.clone()),

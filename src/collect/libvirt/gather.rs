@@ -3,19 +3,23 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::Instant;
 
 use virt::connect::Connect;
 use virt::domain::{Domain, DomainStateReason, DomainStateReasonEnum};
 use virt::enumutil::Enum;
+use virt::error::ErrorNumber;
 
 use super::answers::{
     Answer, BlockAnswers, BlockCounters, BlockSizes, CallError, DomainAnswers, InterfaceAnswer,
     InterfaceCounters, StateAnswer, is_vanished,
 };
 use super::bulk::DomainStats;
-use super::parse::{domain_xml, procfs, stats};
+use super::parse::domain_xml::{self, DomainXml};
+use super::parse::{procfs, stats};
 use super::qemu_process;
-use crate::model::State;
+use super::storage;
+use crate::model::{Reason, State};
 
 /// The reason's number as libvirt gave it: the bindings hand it back decoded, and the model
 /// decodes it in one place ([`stats::reason_from_libvirt`]).
@@ -53,20 +57,30 @@ pub struct Context<'a> {
     pub with_vm_snapshots: Option<&'a HashSet<String>>,
     /// Where QEMU's PID files are, and the host figures /proc reads need.
     pub processes: Option<(&'a Path, &'a procfs::Host)>,
+    /// When the run must be done: a disk-error call (it waits for the domain's QEMU
+    /// monitor) is not started after it.
+    pub deadline: Option<Instant>,
+    /// Whether paused domains are asked for their disk errors (not on a driver that makes
+    /// them up).
+    pub asks_disk_errors: bool,
 }
 
 /// Everything about one domain. Stops asking once its state cannot be had or it vanished:
-/// it is left out then.
+/// it is left out then. `known`: its XML facts from the cache, still valid; its XML is
+/// fetched only without them.
 pub fn domain(
     dom: &Domain,
     stats: DomainStats,
     cx: &Context,
     bridges: &mut BridgeCache,
+    known: Option<&DomainXml>,
 ) -> DomainAnswers {
     let params = stats::Params::new(&stats.params);
     let mut state = params.state();
     // What the bulk stats lacked, asked before they move into the answer.
     let (has_block_group, has_net_group) = (params.has_block_group(), params.has_net_group());
+    let busy = params.disk_stats_unknown();
+    let mut reason = params.reason().map(|r| r.kind);
     // The state and its reason, asked when the bulk record lacks them (its stats call failed).
     let state_call = if params.reason().is_none() {
         let call = answer(dom.state()).map(|(state, reason)| StateAnswer {
@@ -77,6 +91,10 @@ pub fn domain(
             .as_ref()
             .ok()
             .map(|s| stats::state_from_libvirt(s.state));
+        reason = call.as_ref().ok().and_then(|s| {
+            let state = stats::state_from_libvirt(s.state);
+            s.reason.map(|r| stats::reason_from_libvirt(state, r).kind)
+        });
         Some(call)
     } else {
         None
@@ -87,26 +105,32 @@ pub fn domain(
         stats: stats.params,
         state: state_call,
         xml: Ok(String::new()),
+        xml_facts: None,
         blocks: Vec::new(),
         interfaces: Vec::new(),
         bridges: Vec::new(),
         snapshots: Ok(0),
         autostart: Ok(false),
+        disk_errors: None,
         process: None,
     };
     if matches!(raw.state, Some(Err(_))) {
         return raw;
     }
-    raw.xml = answer(dom.xml_desc(0));
-    if matches!(&raw.xml, Err(e) if e.vanished) {
-        return raw;
-    }
-    let xml = raw
-        .xml
-        .as_deref()
-        .ok()
-        .and_then(|t| domain_xml::parse(t).ok())
-        .unwrap_or_default();
+    raw.xml_facts = match known {
+        Some(facts) => Some(facts.clone()),
+        None => {
+            raw.xml = answer(dom.xml_desc(0));
+            if matches!(&raw.xml, Err(e) if e.vanished) {
+                return raw;
+            }
+            raw.xml
+                .as_deref()
+                .ok()
+                .and_then(|t| domain_xml::parse(t).ok())
+        }
+    };
+    let xml = raw.xml_facts.clone().unwrap_or_default();
     let active = state.is_some_and(State::has_process);
 
     if !has_block_group {
@@ -165,10 +189,32 @@ pub fn domain(
         Some(names) => Ok(names.contains(&raw.name)),
         None => answer(dom.autostart()),
     };
+    // QEMU keeps a disk error only while the VM is stopped on it: paused with reason I/O
+    // error (or with a reason this build cannot read). Other pauses have none to give.
+    let may_have_disk_errors = state == Some(State::Paused)
+        && matches!(reason, Some(Reason::IoError | Reason::Unknown) | None);
+    if cx.asks_disk_errors && may_have_disk_errors && !busy {
+        raw.disk_errors = Some(disk_errors(dom, cx.deadline));
+    }
     if active && let Some((dir, host)) = cx.processes {
         raw.process = Some(qemu_process::read(dir, &raw.name, host).map_err(|e| e.to_string()));
     }
     raw
+}
+
+/// A paused domain's disk errors, unless the run's deadline has passed. A driver that keeps
+/// none has none to give: no error.
+fn disk_errors(dom: &Domain, deadline: Option<Instant>) -> Answer<Vec<(String, u32)>> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(CallError {
+            vanished: false,
+            message: "not asked: the run's deadline has passed".into(),
+        });
+    }
+    match storage::disk_errors(dom) {
+        Err(e) if e.code().is(ErrorNumber::NoSupport) => Ok(Vec::new()),
+        result => answer(result),
+    }
 }
 
 /// Bridge names of libvirt networks, looked up once per network per connection.

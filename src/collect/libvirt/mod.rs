@@ -1,9 +1,12 @@
 //! The libvirt backend. For each group of domains, on its own connection: one listing, one
-//! bulk stats call (`virDomainListGetStats`), the domain XML for what stats do not carry, a
+//! bulk stats call (`virDomainListGetStats`) of only the groups reported, the domain XML for
+//! what stats do not carry (only when the domain changed, with a cache file: `xml_cache`), a
 //! snapshot count for domains that have snapshots, per-domain calls only for stats groups a
 //! driver does not return in bulk (the test driver returns only `state`), and /proc for the
 //! QEMU process. Autostart and "has snapshots" come from two filtered listings for all
-//! domains at once. No child processes.
+//! domains at once; paused domains are asked for their disk errors, and the host's storage
+//! pools are listed once, on the first connection. No child processes. Domains that
+//! `--vm`/`--exclude` leave out are dropped from the listing before any of that.
 //!
 //! Large hosts are collected over several connections at once: libvirtd asks each QEMU
 //! monitor in turn within one call, so the run's time is mostly waiting, and K calls over
@@ -22,16 +25,20 @@ mod gather;
 pub mod parse;
 mod policy;
 mod qemu_process;
+mod storage;
+mod xml_cache;
 
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
-use super::options::Collector;
+use super::options::{CollectOptions, Collector};
+use super::select::Selection;
 use crate::error::CollectError;
 use crate::model::{Backend, Snapshot, Vm};
 use policy::Connection;
@@ -54,9 +61,12 @@ pub(crate) fn default_connections(vms: usize) -> usize {
         .clamp(1, MAX_DEFAULT_CONNECTIONS)
 }
 
-/// Whether every connection to `uri` loads a host of its own: the test driver reads its node
-/// XML anew for each, so more connections only multiply that work; one unless told.
-fn loads_host_per_connection(uri: &str) -> bool {
+/// Whether `uri` is libvirt's test driver, which differs from a real one in three ways
+/// that matter here: every connection reads its node XML anew (more connections only multiply
+/// that work, so one unless told), it makes up a disk error for every disk of every active
+/// domain (its domains are not asked), and it answers inside this process (its XML costs less
+/// than reading a cache file, so it keeps none).
+fn is_test_driver(uri: &str) -> bool {
     uri.starts_with("test:")
 }
 
@@ -71,6 +81,12 @@ pub(crate) struct LibvirtCollector {
     deadline: Option<Instant>,
     /// Connections to collect over; `None`: [`default_connections`].
     connections: Option<usize>,
+    /// Whether paused domains are asked for their disk errors (not on [`is_test_driver`]).
+    asks_disk_errors: bool,
+    /// Which domains to report; the others are not asked for stats.
+    select: Selection,
+    /// The domain XML cache file; `None`: every XML is fetched.
+    domain_cache: Option<PathBuf>,
     /// Ask guest agents (`agent`); off with `--no-agent`.
     agent: bool,
 }
@@ -78,31 +94,30 @@ pub(crate) struct LibvirtCollector {
 impl LibvirtCollector {
     /// Opens a read-only connection; `uri` `None` lets libvirt pick (LIBVIRT_DEFAULT_URI, its
     /// config, then probing). With a `deadline`, a stats call that does not answer in time is
-    /// made again rather than waited for (see [`policy`]).
+    /// made again rather than waited for (see [`policy`]). The connections, the VMs, the
+    /// cache file and whether guest agents are asked come from `options`.
     pub fn open(
         uri: Option<&str>,
         deadline: Option<Instant>,
-        connections: Option<usize>,
+        options: &CollectOptions,
     ) -> Result<LibvirtCollector, CollectError> {
         // libvirt's default handler prints every error to stderr; we report them ourselves.
         virt::error::clear_error_callback();
         let conn = policy::connect(uri)?;
         let actual_uri = conn.uri().ok();
         let pid_dir = actual_uri.as_deref().and_then(qemu_process::pid_dir);
-        let one_host_per_connection = actual_uri.is_some_and(|u| loads_host_per_connection(&u));
+        let test_driver = actual_uri.as_deref().is_some_and(is_test_driver);
         Ok(LibvirtCollector {
             conn,
             uri: uri.map(str::to_string),
             pid_dir,
             deadline,
-            connections: connections.or(one_host_per_connection.then_some(1)),
-            agent: true,
+            connections: options.connections.or(test_driver.then_some(1)),
+            asks_disk_errors: !test_driver,
+            select: options.select.clone(),
+            domain_cache: options.domain_cache.clone().filter(|_| !test_driver),
+            agent: !options.no_agent,
         })
-    }
-
-    /// The same collector, asking guest agents or not.
-    pub fn asking_agents(self, agent: bool) -> LibvirtCollector {
-        LibvirtCollector { agent, ..self }
     }
 
     fn connection(&self, conn: Connect) -> Connection {
@@ -110,16 +125,35 @@ impl LibvirtCollector {
     }
 }
 
-/// One group's VMs and warnings.
-type Group = (Vec<Vm>, Vec<String>);
+/// One group's VMs, warnings and XML cache entries.
+struct Group {
+    vms: Vec<Vm>,
+    warnings: Vec<String>,
+    /// By domain name, with whether the XML was fetched this run.
+    entries: Vec<(String, xml_cache::Entry, bool)>,
+}
 
 impl Collector for LibvirtCollector {
     fn collect(&mut self) -> Result<Snapshot, CollectError> {
         let mut warnings = Vec::new();
-        let domains = policy::list(&self.conn, 0)?;
+        let mut domains = policy::list(&self.conn, 0)?;
+        let listed = domains.len();
+        domains.retain(|d| d.name().is_ok_and(|n| self.select.admits(&n)));
+        let filtered = self.select.applied(listed - domains.len());
+        // A group that lists again (a new connection after a stuck call) keeps to these.
+        let selected: Option<HashSet<String>> = filtered
+            .is_some()
+            .then(|| domains.iter().filter_map(|d| d.name().ok()).collect());
+        let cache = self.domain_cache.as_deref().map(xml_cache::open);
+        warnings.extend(cache.as_ref().and_then(|c| c.warning.clone()));
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_vm_snapshots =
             policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
+        // Pools cost one listing and a call each; a host whose pools cannot be listed (a
+        // driver without storage) still reports its VMs.
+        let pools = storage::pools(&self.conn, &mut warnings)
+            .map_err(|e| warnings.push(format!("storage pools not listed: {e}")))
+            .unwrap_or_default();
         let host = match &self.pid_dir {
             Some(_) => parse::procfs::Host::read(Path::new(parse::procfs::PROC_ROOT))
                 .map_err(|e| warnings.push(format!("cannot read host /proc figures: {e}")))
@@ -130,6 +164,10 @@ impl Collector for LibvirtCollector {
             autostart: autostart.as_ref(),
             with_vm_snapshots: with_vm_snapshots.as_ref(),
             processes: self.pid_dir.as_deref().zip(host.as_ref()),
+            deadline: self.deadline,
+            asks_disk_errors: self.asks_disk_errors,
+            cache: cache.as_ref().map(|c| &c.entries),
+            now: SystemTime::now(),
         };
         let connections = self
             .connections
@@ -139,17 +177,33 @@ impl Collector for LibvirtCollector {
             vec![collect_group(
                 self.connection(self.conn.clone()),
                 Some(domains),
-                None,
+                selected.as_ref(),
                 &shared,
             )]
         } else {
             self.collect_in_parallel(domains, connections, &shared)
         };
         let mut vms = Vec::new();
+        let mut entries = BTreeMap::new();
+        let mut fetched = false;
         for group in groups {
-            let (mut group_vms, mut group_warnings) = group?;
-            vms.append(&mut group_vms);
-            warnings.append(&mut group_warnings);
+            let mut group = group?;
+            vms.append(&mut group.vms);
+            warnings.append(&mut group.warnings);
+            for (name, entry, fresh) in group.entries {
+                fetched |= fresh;
+                entries.insert(name, entry);
+            }
+        }
+        if let Some(lock) = cache.as_ref().and_then(|c| c.lock.as_ref()) {
+            // Unchanged entries need no write; gone domains drop out at the next one.
+            if fetched
+                || cache
+                    .as_ref()
+                    .is_some_and(|c| c.entries.len() != entries.len())
+            {
+                warnings.extend(lock.write(entries).err());
+            }
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
         let mut notes = Vec::new();
@@ -162,9 +216,12 @@ impl Collector for LibvirtCollector {
             };
             agent::ask(&mut vms, open, self.deadline, &mut notes);
         }
-        Ok(Snapshot::new(Backend::Libvirt, vms)
+        let mut snapshot = Snapshot::new(Backend::Libvirt, vms)
             .with_warnings(warnings)
-            .with_notes(notes))
+            .with_notes(notes)
+            .filtered(filtered);
+        snapshot.pools = pools;
+        Ok(snapshot)
     }
 }
 
@@ -238,9 +295,9 @@ impl LibvirtCollector {
         shared: &Shared,
         failure: &CollectError,
     ) -> Result<Group, CollectError> {
-        let (vms, mut warnings) =
+        let mut group =
             collect_group(self.connection(self.conn.clone()), None, Some(keep), shared)?;
-        warnings.insert(
+        group.warnings.insert(
             0,
             format!(
                 "an extra libvirt connection failed ({failure}); its {} VMs were collected over \
@@ -248,7 +305,7 @@ impl LibvirtCollector {
                 keep.len()
             ),
         );
-        Ok((vms, warnings))
+        Ok(group)
     }
 }
 
@@ -257,6 +314,12 @@ struct Shared<'a> {
     autostart: Option<&'a HashSet<String>>,
     with_vm_snapshots: Option<&'a HashSet<String>>,
     processes: Option<(&'a std::path::Path, &'a parse::procfs::Host)>,
+    deadline: Option<Instant>,
+    asks_disk_errors: bool,
+    /// The previous run's XML facts; `None`: no cache file, every XML is fetched.
+    cache: Option<&'a xml_cache::Entries>,
+    /// When this run's XML fetches count from.
+    now: SystemTime,
 }
 
 /// One group's VMs: its stats by [`policy`], then each domain gathered and assembled.
@@ -273,16 +336,46 @@ fn collect_group(
         autostart: shared.autostart,
         with_vm_snapshots: shared.with_vm_snapshots,
         processes: shared.processes,
+        deadline: shared.deadline,
+        asks_disk_errors: shared.asks_disk_errors,
     };
     let mut bridges = gather::BridgeCache::default();
     let mut vms = Vec::with_capacity(domains.len());
+    let mut entries = Vec::new();
     for dom in &domains {
         let Ok(name) = dom.name() else { continue };
         let Some(stats) = stats_by_name.remove(&name) else {
             warnings.push(format!("VM '{name}' vanished during collection; left out"));
             continue;
         };
-        let raw = gather::domain(dom, stats, &cx, &mut bridges);
+        // UUID and id are kept in the handle: no call.
+        let key = shared.cache.map(|_| {
+            xml_cache::key(
+                &dom.uuid_string().unwrap_or_default(),
+                dom.id(),
+                &stats.params,
+            )
+        });
+        let valid = key
+            .as_ref()
+            .zip(shared.cache)
+            .and_then(|(key, cache)| cache.valid(&name, key, shared.now));
+        let raw = gather::domain(
+            dom,
+            stats,
+            &cx,
+            &mut bridges,
+            valid.map(xml_cache::Entry::facts),
+        );
+        match (valid, key, &raw.xml_facts) {
+            (Some(entry), _, _) => entries.push((name.clone(), entry.clone(), false)),
+            (None, Some(key), Some(facts)) => entries.push((
+                name.clone(),
+                xml_cache::Entry::fetched(key, facts.clone(), shared.now),
+                true,
+            )),
+            _ => {}
+        }
         match assemble::vm(&raw, &mut warnings) {
             Ok(vm) => vms.push(vm),
             Err(e) if e.vanished => {
@@ -292,7 +385,11 @@ fn collect_group(
             Err(e) => warnings.push(format!("VM '{name}' left out: {}", e.message)),
         }
     }
-    Ok((vms, warnings))
+    Ok(Group {
+        vms,
+        warnings,
+        entries,
+    })
 }
 
 #[cfg(test)]
@@ -309,10 +406,10 @@ mod tests {
     }
 
     #[test]
-    fn only_the_test_driver_loads_a_host_per_connection() {
-        assert!(loads_host_per_connection("test:///default"));
-        assert!(loads_host_per_connection("test:///tmp/node.xml"));
-        assert!(!loads_host_per_connection("qemu:///system"));
-        assert!(!loads_host_per_connection("qemu+ssh://host/system"));
+    fn only_test_uris_are_the_test_driver() {
+        assert!(is_test_driver("test:///default"));
+        assert!(is_test_driver("test:///tmp/node.xml"));
+        assert!(!is_test_driver("qemu:///system"));
+        assert!(!is_test_driver("qemu+ssh://host/system"));
     }
 }

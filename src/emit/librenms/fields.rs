@@ -2,15 +2,19 @@
 //! under the keys LibreNMS reads, in the Perl tool's order.
 //!
 //! Unknown disk stats (a busy VM) are left out, not written as 0: LibreNMS stores a missing
-//! key as U, the honest value.
+//! key as U, the honest value. So are the guest's own figures ([`GUEST_KEYS`]) where the
+//! guest or the backend does not give them.
 
 use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::guest_fields;
+use super::agent_fields;
 use super::names::{Form, disk_keys};
-use crate::model::{Disk, DiskIo, DiskSum, Guest, NetCounters, Nic, Process, State, Totals, Vm};
+use crate::model::{
+    AgentInfo, Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Pool, Process, State, Totals,
+    VcpuTimes, Vm,
+};
 
 /// How much per-device detail a document carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -105,6 +109,71 @@ const NET: [Field<NetCounters>; 9] = [
     ("coll", |n| Int(n.coll)),
 ];
 
+/// A key whose value may be unknown, then left out.
+type MaybeField<T> = (&'static str, fn(&T) -> Option<u64>);
+
+/// The guest's memory, a VM's and summed in `totals` over the VMs that report each figure
+/// (bytes; faults as counts). `mem_` is already an entry head (names.rs), so these keys
+/// change no VM's key.
+const GUEST_MEMORY: [MaybeField<GuestMemory>; 12] = [
+    ("mem_current", |m| m.current),
+    ("mem_maximum", |m| m.maximum),
+    ("mem_available", |m| m.available),
+    ("mem_unused", |m| m.unused),
+    ("mem_usable", |m| m.usable),
+    ("mem_used", GuestMemory::used),
+    ("mem_disk_caches", |m| m.disk_caches),
+    ("mem_swap_in", |m| m.swap_in),
+    ("mem_swap_out", |m| m.swap_out),
+    ("mem_major_fault", |m| m.major_fault),
+    ("mem_minor_fault", |m| m.minor_fault),
+    ("mem_last_update", |m| m.last_update),
+];
+
+/// `mem_last_update` says when one guest reported; `totals` has no such key.
+const PER_VM_ONLY: &str = "mem_last_update";
+
+/// A VM's vCPU times summed over its vCPUs, nanoseconds (counters). One word each: no new
+/// entry head.
+const VCPU: [MaybeField<VcpuTimes>; 3] = [
+    ("vcputime", |v| v.time),
+    ("vcpuwait", |v| v.wait),
+    ("vcpudelay", |v| v.delay),
+];
+
+/// The keys a VM carries only where known: the guest's memory and vCPU times. LibreNMS's
+/// poller stores none of them in an RRD file.
+pub const GUEST_KEYS: [&str; GUEST_MEMORY.len() + VCPU.len()] = {
+    let mut keys = [""; GUEST_MEMORY.len() + VCPU.len()];
+    let mut i = 0;
+    while i < GUEST_MEMORY.len() {
+        keys[i] = GUEST_MEMORY[i].0;
+        i += 1;
+    }
+    while i < keys.len() {
+        keys[i] = VCPU[i - GUEST_MEMORY.len()].0;
+        i += 1;
+    }
+    keys
+};
+
+/// Writes the keys of `table` whose values are known, but for `skip`.
+fn known_entries<M: SerializeMap, T>(
+    m: &mut M,
+    table: &[MaybeField<T>],
+    from: &T,
+    skip: Option<&str>,
+) -> Result<(), M::Error> {
+    for (key, value) in table {
+        if Some(*key) != skip
+            && let Some(v) = value(from)
+        {
+            m.serialize_entry(key, &v)?;
+        }
+    }
+    Ok(())
+}
+
 /// A VM's state as LibreNMS's `status_int` code; the only RRD key `totals` does not sum.
 const STATUS_INT: &str = "status_int";
 
@@ -197,10 +266,12 @@ impl Sums<'_> {
     }
 }
 
-/// One disk; nothing but the key when its VM's disk stats are unknown.
+/// One disk; nothing but its error code when its VM's disk stats are unknown.
 struct DiskOut<'a> {
     disk: &'a Disk,
     known: bool,
+    /// libvirt's `virDomainDiskErrorCode` of the disk's error; 0 (`none`) without one.
+    error: u32,
 }
 
 impl Serialize for DiskOut<'_> {
@@ -212,6 +283,7 @@ impl Serialize for DiskOut<'_> {
             m.serialize_entry("on_disk", &self.disk.physical)?;
             entries(&mut m, &DISK_IO, &self.disk.io)?;
         }
+        m.serialize_entry("error", &self.error)?;
         m.end()
     }
 }
@@ -219,7 +291,7 @@ impl Serialize for DiskOut<'_> {
 struct NicOut<'a> {
     nic: &'a Nic,
     form: Form,
-    guest: Option<&'a Guest>,
+    agent: Option<&'a AgentInfo>,
 }
 
 impl Serialize for NicOut<'_> {
@@ -228,7 +300,7 @@ impl Serialize for NicOut<'_> {
         m.serialize_entry("if", &self.form.text(&self.nic.device))?;
         m.serialize_entry("parent", &self.form.text(&self.nic.parent))?;
         m.serialize_entry("mac", &self.form.text(&self.nic.mac))?;
-        m.serialize_entry("ips", &guest_fields::nic_ips(self.guest, self.nic))?;
+        m.serialize_entry("ips", &agent_fields::nic_ips(self.agent, self.nic))?;
         entries(&mut m, &NET, &self.nic.counters)?;
         m.end()
     }
@@ -258,6 +330,8 @@ impl Serialize for VmOut<'_> {
             net: &vm.net_sum(),
         }
         .entries(&mut m)?;
+        known_entries(&mut m, &GUEST_MEMORY, &vm.guest_memory, None)?;
+        known_entries(&mut m, &VCPU, &vm.vcpu_times, None)?;
         m.serialize_entry("os_type", &form.text(&vm.os_type))?;
         m.serialize_entry("ip", &form.text(&vm.ip))?;
         m.serialize_entry(STATUS_INT, &vm.state.code())?;
@@ -267,6 +341,8 @@ impl Serialize for VmOut<'_> {
         m.serialize_entry("state_reason_name", vm.reason.kind.name())?;
         // 1 when some keys are left out because the VM's disk stats are unknown.
         m.serialize_entry("stats_incomplete", &u8::from(vm.disk_stats_unknown))?;
+        // Disks with an error libvirt keeps (a VM paused on a full or failing disk).
+        m.serialize_entry("disk_errors", &vm.disk_errors.len())?;
         m.serialize_entry("console_type", &form.text(&vm.console_type))?;
         m.serialize_entry("console", &form.text(&vm.console))?;
         m.serialize_entry("nice", &vm.process.as_ref().map_or(0, |p| p.nice))?;
@@ -276,17 +352,22 @@ impl Serialize for VmOut<'_> {
         if self.detail == Detail::Devices {
             let names: Vec<&str> = vm.disks.iter().map(|d| d.name.as_str()).collect();
             for (key, disk) in disk_keys(&names, form).into_iter().zip(&vm.disks) {
-                disks.insert(key, DiskOut { disk, known });
+                let error = vm
+                    .disk_errors
+                    .iter()
+                    .find(|e| e.disk == disk.name)
+                    .map_or(0, |e| e.code);
+                disks.insert(key, DiskOut { disk, known, error });
             }
             // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
             for (i, nic) in vm.nics.iter().enumerate() {
-                let guest = vm.agent.guest();
-                ifs.insert(format!("nic{i}"), NicOut { nic, form, guest });
+                let agent = vm.agent.info();
+                ifs.insert(format!("nic{i}"), NicOut { nic, form, agent });
             }
         }
         m.serialize_entry("disks", &disks)?;
         m.serialize_entry("ifs", &ifs)?;
-        guest_fields::entries(&mut m, vm, form, self.detail == Detail::Devices)?;
+        agent_fields::entries(&mut m, vm, form, self.detail == Detail::Devices)?;
         m.end()
     }
 }
@@ -310,10 +391,117 @@ impl Serialize for TotalsOut<'_> {
             net: &t.net,
         }
         .entries(&mut m)?;
+        known_entries(&mut m, &GUEST_MEMORY, &t.guest_memory, Some(PER_VM_ONLY))?;
         for (key, states) in STATE_COUNTS {
             let count: u64 = states.iter().map(|&state| t.in_state(state)).sum();
             m.serialize_entry(key, &count)?;
         }
         m.end()
+    }
+}
+
+/// One storage pool in `data.pools`: libvirt's state code (-1 where the backend is not
+/// libvirt) and name, and its sizes in bytes.
+pub(super) struct PoolOut<'a>(pub &'a Pool);
+
+impl Serialize for PoolOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("state", &p.state_code.map_or(-1, i64::from))?;
+        m.serialize_entry("state_name", p.state.name())?;
+        m.serialize_entry("capacity", &p.capacity)?;
+        m.serialize_entry("allocation", &p.allocation)?;
+        m.serialize_entry("available", &p.available)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The guest's keys: present where known, absent (LibreNMS's unknown) where not.
+
+    use super::*;
+
+    fn vm_doc(vm: &Vm) -> serde_json::Value {
+        serde_json::to_value(VmOut {
+            vm,
+            detail: Detail::Devices,
+            form: Form::Plain,
+        })
+        .unwrap()
+    }
+
+    fn totals_doc(vms: &[Vm]) -> serde_json::Value {
+        serde_json::to_value(TotalsOut(&Totals::of(vms))).unwrap()
+    }
+
+    fn reporting(name: &str) -> Vm {
+        let mut vm = Vm::new(name, State::Running);
+        vm.guest_memory = GuestMemory {
+            current: Some(256 << 20),
+            maximum: Some(256 << 20),
+            available: Some(200 << 20),
+            unused: Some(150 << 20),
+            usable: Some(160 << 20),
+            disk_caches: Some(1 << 20),
+            swap_in: Some(0),
+            swap_out: Some(4096),
+            major_fault: Some(2),
+            minor_fault: Some(900),
+            last_update: Some(1_700_000_000),
+        };
+        vm.vcpu_times = VcpuTimes {
+            time: Some(3_000_000_000),
+            wait: Some(0),
+            delay: Some(500),
+        };
+        vm
+    }
+
+    #[test]
+    fn guest_figures_are_sent_where_known_and_summed_over_those_that_report() {
+        let mut silent = Vm::new("silent", State::Running);
+        silent.guest_memory.current = Some(128 << 20);
+        let vms = [reporting("a"), reporting("b"), silent];
+        let doc: Vec<serde_json::Value> = vms.iter().map(vm_doc).collect();
+        let (a, silent_doc) = (&doc[0], &doc[2]);
+        assert_eq!(a["mem_used"], 50 << 20);
+        assert_eq!(a["mem_swap_out"], 4096);
+        assert_eq!(a["mem_last_update"], 1_700_000_000);
+        assert_eq!(a["vcputime"], 3_000_000_000u64);
+        assert_eq!(a["vcpudelay"], 500);
+        for key in GUEST_KEYS {
+            assert!(a[key].is_u64(), "{key}");
+            if key != "mem_current" {
+                assert!(silent_doc[key].is_null(), "unknown, not 0: {key}");
+            }
+        }
+        let totals = &totals_doc(&vms);
+        assert_eq!(totals["mem_current"], (256 + 256 + 128) << 20);
+        assert_eq!(
+            totals["mem_available"],
+            400 << 20,
+            "the silent VM adds nothing"
+        );
+        assert_eq!(totals["mem_used"], 100 << 20);
+        assert!(totals["mem_last_update"].is_null());
+        assert!(totals["vcputime"].is_null(), "vCPU times are per VM");
+        let none = totals_doc(&[Vm::new("c", State::Off)]);
+        for key in GUEST_KEYS {
+            assert!(none[key].is_null(), "no VM reports {key}");
+        }
+    }
+
+    #[test]
+    fn guest_keys_start_with_a_known_entry_head_or_are_one_word() {
+        for key in GUEST_KEYS {
+            match key.split_once('_') {
+                Some((head, _)) => {
+                    assert!(super::super::names::VM_ENTRY_HEADS.contains(&head), "{key}")
+                }
+                None => assert!(!key.is_empty()),
+            }
+        }
     }
 }

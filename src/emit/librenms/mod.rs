@@ -8,8 +8,8 @@
 
 mod names;
 
+mod agent_fields;
 mod fields;
-mod guest_fields;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,8 +22,8 @@ use serde::Serialize;
 use crate::model::{Backend, Snapshot, Totals};
 use crate::text::for_librenms;
 pub use fields::Detail;
-pub use fields::{TOTALS_STATE_KEYS, VM_RRD_KEYS};
-use fields::{TotalsOut, VmOut};
+pub use fields::{GUEST_KEYS, TOTALS_STATE_KEYS, VM_RRD_KEYS};
+use fields::{PoolOut, TotalsOut, VmOut};
 pub use names::{Form, rrd_safe_name, safe_text, utf8_text};
 
 /// The document version LibreNMS checks (`version >= 1`).
@@ -49,11 +49,21 @@ struct Data<'a> {
     #[serde(rename = "VMs")]
     vms: BTreeMap<String, VmOut<'a>>,
     totals: TotalsOut<'a>,
+    /// The host's storage pools by key (the LibreNMS poller reads only `VMs` and `totals`).
+    pools: BTreeMap<String, PoolOut<'a>>,
+    /// 1 when `--vm`/`--exclude` chose the VMs (`totals` then covers those reported);
+    /// absent otherwise, so a host without a filter sends what it always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm_filter: Option<u8>,
+    /// How many of the host's VMs the filter left out; with `vm_filter` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vms_filtered_out: Option<usize>,
 }
 
 /// The JSON document for a snapshot in `form`, one line, no trailing newline.
 pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
     let names: Vec<&str> = snapshot.vms.iter().map(|vm| vm.name.as_str()).collect();
+    let pool_names: Vec<&str> = snapshot.pools.iter().map(|p| p.name.as_str()).collect();
     let totals = Totals::of(&snapshot.vms);
     let data = Data {
         hv: match snapshot.backend {
@@ -67,6 +77,13 @@ pub fn document(snapshot: &Snapshot, detail: Detail, form: Form) -> String {
             .map(|(key, vm)| (key, VmOut { vm, detail, form }))
             .collect(),
         totals: TotalsOut(&totals),
+        pools: names::pool_keys(&pool_names, form)
+            .into_iter()
+            .zip(&snapshot.pools)
+            .map(|(key, pool)| (key, PoolOut(pool)))
+            .collect(),
+        vm_filter: snapshot.filtered.as_ref().map(|_| 1),
+        vms_filtered_out: snapshot.filtered.as_ref().map(|f| f.left_out),
     };
     let envelope = Envelope {
         version: VERSION,
@@ -124,9 +141,10 @@ mod tests {
     }
 
     /// A VM's keys LibreNMS does not store in the VM's RRD.
-    const VM_OTHER_KEYS: [&str; 15] = [
+    const VM_OTHER_KEYS: [&str; 16] = [
         "state_reason",
         "state_reason_name",
+        "disk_errors",
         "os_type",
         "ip",
         "console_type",
@@ -141,6 +159,39 @@ mod tests {
         "guest_hostname",
         "fs",
     ];
+
+    #[test]
+    fn a_filter_adds_its_two_keys_and_nothing_else() {
+        let vm = crate::emit::xymon::test_support::running_vm("a");
+        let plain = Snapshot::new(Backend::Libvirt, vec![vm.clone()]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&document(&plain, Detail::Devices, Form::Plain)).unwrap();
+        let data_keys = |d: &serde_json::Value| {
+            let mut k: Vec<String> = d["data"].as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(data_keys(&doc), ["VMs", "hv", "pools", "totals"]);
+        let filtered = plain.filtered(Some(crate::model::Filtered {
+            rules: "--vm 'a'".into(),
+            left_out: 2,
+        }));
+        let doc: serde_json::Value =
+            serde_json::from_str(&document(&filtered, Detail::Devices, Form::Plain)).unwrap();
+        assert_eq!(
+            data_keys(&doc),
+            [
+                "VMs",
+                "hv",
+                "pools",
+                "totals",
+                "vm_filter",
+                "vms_filtered_out"
+            ]
+        );
+        assert_eq!(doc["data"]["vm_filter"], 1);
+        assert_eq!(doc["data"]["vms_filtered_out"], 2);
+    }
 
     #[test]
     fn every_key_is_present_even_for_a_stopped_vm() {
@@ -247,8 +298,8 @@ mod tests {
         }
         assert_eq!(
             vms["busy"]["disks"]["vda"],
-            serde_json::json!({}),
-            "listed, nothing known"
+            serde_json::json!({"error": 0}),
+            "listed, nothing known but its error code (libvirt's, asked apart)"
         );
         assert_eq!(vms["idle"]["disks"]["vda"]["alloc"], 5);
         assert_eq!(vms["busy"]["stats_incomplete"], 1, "the per-VM marker");
@@ -384,6 +435,47 @@ mod tests {
                 disks.keys().map(|k| names::rrd_safe_name(k)).collect();
             assert_eq!(files.len(), 3, "{:?}", disks.keys());
         }
+    }
+
+    #[test]
+    fn disk_errors_and_pools_have_keys_of_their_own() {
+        use crate::model::{DiskError, DiskErrorKind, Pool, PoolState};
+        let mut vm = Vm::new("db", State::Paused);
+        vm.disks = ["vda", "vdb"]
+            .map(|name| Disk {
+                name: name.into(),
+                ..Disk::default()
+            })
+            .to_vec();
+        vm.disk_errors = vec![DiskError {
+            disk: "vdb".into(),
+            code: 2,
+            kind: DiskErrorKind::NoSpace,
+        }];
+        let mut s = snapshot_of(vec![vm]);
+        s.pools = vec![Pool {
+            name: "bad \"pool\"".into(),
+            state: PoolState::Running,
+            state_code: Some(2),
+            capacity: 100,
+            allocation: 60,
+            available: 40,
+        }];
+        let doc = decode(&document(&s, Detail::Devices, Form::Plain));
+        let vm = &doc["data"]["VMs"]["db"];
+        assert_eq!(vm["disk_errors"], 1);
+        assert_eq!(vm["disks"]["vdb"]["error"], 2);
+        assert_eq!(vm["disks"]["vda"]["error"], 0);
+        let pools = doc["data"]["pools"].as_object().unwrap();
+        assert_eq!(pools.len(), 1);
+        let (key, pool) = pools.iter().next().unwrap();
+        // The VM key rules: an unsafe name is encoded and hashed.
+        assert!(key.starts_with("bad %22pool%22~h"), "{key}");
+        assert_eq!(
+            *pool,
+            serde_json::json!({"state": 2, "state_name": "running", "capacity": 100,
+                "allocation": 60, "available": 40})
+        );
     }
 
     #[test]

@@ -115,10 +115,19 @@ pub(super) const VM_ENTRY_HEADS: [&str; 12] = [
 ];
 /// The same for a disk's entries: `in_use`, `on_disk`.
 pub(super) const DISK_ENTRY_HEADS: [&str; 2] = ["in", "on"];
+/// The same for a storage pool's entries: `state_name`.
+pub(super) const POOL_ENTRY_HEADS: [&str; 1] = ["state"];
 
 /// The keys of a host's VMs in `form`, in their order; see `keys`.
 pub fn vm_keys(names: &[&str], form: Form) -> Vec<String> {
     keys(names, form, &VM_ENTRY_HEADS, MAX_VM_KEY, |_| true)
+}
+
+/// The keys of a host's storage pools in `form`, in their order; see `keys`. They name no RRD
+/// file (the poller does not read `pools`), only `data_flatten`'s metrics
+/// (`pools_images_available`), which the same rules keep apart.
+pub fn pool_keys(names: &[&str], form: Form) -> Vec<String> {
+    keys(names, form, &POOL_ENTRY_HEADS, MAX_VM_KEY, |_| true)
 }
 
 /// The keys of one VM's disks in `form`, in their order; see `keys`. A disk key also

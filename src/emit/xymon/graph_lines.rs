@@ -1,12 +1,13 @@
 //! The "NAME : value" lines xymond_rrd turns into graphs, in groups that are never split
-//! across messages: the host totals, then one group per VM.
+//! across messages: the host totals, then one group per VM, then (but for NCV, whose set of
+//! names is fixed) one per storage pool.
 
 use std::fmt::Write as _;
 
 use crate::model::{Snapshot, Totals};
 use crate::xymon_wire::{
-    Counter, CounterRates, Format, TotalGauge, VmGauge, VmGauges, VmSample, display_rates, number,
-    total_counters, total_gauges, total_rates,
+    Counter, CounterRates, Format, PoolGauge, PoolSample, TotalGauge, VmGauge, VmGauges, VmSample,
+    display_rates, number, total_counters, total_gauges, total_rates,
 };
 
 /// One value as it goes into a line.
@@ -44,12 +45,13 @@ pub fn groups(
     let totals: Vec<(&str, Option<Figure>)> = match format {
         Format::RrdScript => {
             let counters = total_counters(samples);
-            let counters = Counter::ALL.map(|c| (c.name(), counters[c].map(Figure::Whole)));
+            let counters = Counter::HOST.map(|c| (c.name(), counters[c].map(Figure::Whole)));
             gauges.into_iter().chain(counters).collect()
         }
         Format::SplitNcv | Format::Ncv => {
             let shown = display_rates(&split_totals(format, &rates));
-            let rates = Counter::ALL.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
+            // The guest's counters are per VM only (Counter::HOST says why).
+            let rates = Counter::HOST.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
             let all: Vec<_> = gauges.into_iter().chain(rates).collect();
             // NCV keeps one RRD whose datasets the first message fixes for good: all the names
             // or none (no update this run), never a partial set.
@@ -76,6 +78,10 @@ pub fn groups(
             gauges.into_iter().chain(rates).collect()
         };
         out.push(group(&format!("vm_{}_", sample.key), &figures, format));
+    }
+    for pool in PoolSample::all(&snapshot.pools) {
+        let figures = PoolGauge::ALL.map(|g| (g.name(), pool.gauges[g].map(Figure::Real)));
+        out.push(group(&format!("pool_{}_", pool.key), &figures, format));
     }
     out
 }
@@ -136,6 +142,29 @@ mod tests {
         let before = PreviousCounters::new(snapshot.taken_at - Duration::from_secs(300), &samples);
         let rates = rates_since(&before, &snapshot);
         groups(&snapshot, &samples, &rates, Format::SplitNcv).concat()
+    }
+
+    #[test]
+    fn pools_have_lines_of_their_own_but_not_in_ncv() {
+        use crate::model::{Pool, PoolState};
+        let mut s = snapshot(vec![Vm::new("a", State::Running)]);
+        s.pools = vec![Pool {
+            name: "images".into(),
+            state: PoolState::Running,
+            state_code: None,
+            capacity: 400,
+            allocation: 100,
+            available: 100,
+        }];
+        let samples = VmSample::all(&s.vms);
+        let rates = vec![[None; Counter::ALL.len()]];
+        let split = groups(&s, &samples, &rates, Format::SplitNcv);
+        assert_eq!(
+            split.last().unwrap(),
+            "pool_images_pct : 75\npool_images_size : 400\npool_images_free : 100\n"
+        );
+        let ncv = groups(&s, &samples, &rates, Format::Ncv).concat();
+        assert!(!ncv.contains("pool"), "{ncv}");
     }
 
     #[test]

@@ -29,8 +29,8 @@ const MOUNT_SHOWN_MAX: usize = 48;
 /// The VM's fullest file system: its percent used and how the status names it (`guest
 /// file system /srv 96.2 % full (ext4)`), the mount point and type made safe for the page.
 pub fn fullest(vm: &Vm) -> Option<(f64, String)> {
-    let guest = vm.agent.guest()?;
-    let (fs, pct) = guest
+    let info = vm.agent.info()?;
+    let (fs, pct) = info
         .file_systems
         .iter()
         .filter_map(|fs| fs.percent_used().map(|p| (fs, p)))
@@ -48,11 +48,11 @@ pub fn fullest(vm: &Vm) -> Option<(f64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Agent, Guest, GuestFs, State};
+    use crate::model::{Agent, AgentInfo, GuestFs, State};
 
     fn vm_with(fs: &[(&str, u64, u64)]) -> Vm {
         let mut vm = Vm::new("g", State::Running);
-        vm.agent = Agent::Answered(Box::new(Guest {
+        vm.agent = Agent::Answered(Box::new(AgentInfo {
             file_systems: fs
                 .iter()
                 .map(|&(m, used, total)| GuestFs {
@@ -62,7 +62,7 @@ mod tests {
                     total: Some(total),
                 })
                 .collect(),
-            ..Guest::default()
+            ..AgentInfo::default()
         }));
         vm
     }

@@ -22,7 +22,7 @@ mod status_page;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use colour::{Colour, Finding, assess};
+pub use colour::{Colour, Finding, PoolLimits, Subject, assess};
 pub use guest_fs::FsLimits;
 pub use message::build;
 pub use report::Report;

@@ -1,8 +1,9 @@
 //! What the user asks of the Xymon messages: host, column, format, message types, interval
-//! and size limit.
+//! size limit, and how full a storage pool may get.
 
 use std::time::Duration;
 
+use super::colour::PoolLimits;
 use super::guest_fs::FsLimits;
 use crate::xymon_wire::{
     DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, Messages,
@@ -23,13 +24,15 @@ pub struct Settings {
     pub interval: Duration,
     /// Largest message in bytes; what would be bigger is split (data) or cut (status).
     pub max_size: usize,
+    /// When a storage pool turns the column yellow and red.
+    pub pool_limits: PoolLimits,
     /// Guest file system percents that turn the status yellow and red.
     pub fs_limits: FsLimits,
 }
 
 impl Settings {
     /// `host` (as it goes into messages) and `column` for `format` and `messages`, with the
-    /// CLI's default interval (300 s) and size limit ([`DEFAULT_MAX_SIZE`]).
+    /// CLI's default interval (300 s), size limit ([`DEFAULT_MAX_SIZE`]) and pool limits.
     pub fn new(host: &str, column: &str, format: Format, messages: Messages) -> Settings {
         Settings {
             host: host.to_string(),
@@ -38,6 +41,7 @@ impl Settings {
             messages,
             interval: Duration::from_secs(300),
             max_size: DEFAULT_MAX_SIZE,
+            pool_limits: PoolLimits::DEFAULT,
             fs_limits: FsLimits::default(),
         }
     }
@@ -45,6 +49,14 @@ impl Settings {
     /// The same settings with another size limit.
     pub fn with_max_size(self, max_size: usize) -> Settings {
         Settings { max_size, ..self }
+    }
+
+    /// The same settings with other pool limits.
+    pub fn with_pool_limits(self, pool_limits: PoolLimits) -> Settings {
+        Settings {
+            pool_limits,
+            ..self
+        }
     }
 
     /// The same settings with other guest file system thresholds.

@@ -1,9 +1,10 @@
 //! The human part of the status message: the summary after the date, problems with Xymon's
-//! colour icons, a table of VMs and the collection's warnings, all within a byte budget.
+//! colour icons, a table of VMs and one of storage pools, and the collection's warnings, all
+//! within a byte budget.
 
 use std::fmt::Write as _;
 
-use super::colour::{Colour, Finding};
+use super::colour::{Colour, Finding, Subject};
 use crate::model::{Agent, Snapshot, Totals, Vm};
 use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
@@ -24,6 +25,9 @@ pub fn summary(snapshot: &Snapshot) -> String {
             let _ = write!(s, ", {} {}", count(extra), extra.name());
         }
     }
+    if let Some(f) = &snapshot.filtered {
+        let _ = write!(s, "; {} more left out by --vm/--exclude", f.left_out);
+    }
     s
 }
 
@@ -35,18 +39,18 @@ const NAME_SHOWN_MAX: usize = 64;
 const NOTE_SHOWN_MAX: usize = 300;
 
 /// Characters of a guest's host name and OS shown in the table.
-const GUEST_SHOWN_MAX: usize = 48;
+const AGENT_SHOWN_MAX: usize = 48;
 
-/// The table's GUEST column: the guest's host name and OS (short, escaped), whether its
-/// agent did not answer, or `-`.
-fn guest_shown(agent: &Agent) -> String {
+/// The table's `GUEST HOSTNAME, OS` column: the host name and OS the guest agent gives
+/// (short, escaped), whether the agent did not answer, or `-`.
+fn agent_shown(agent: &Agent) -> String {
     match agent {
-        Agent::Answered(g) => {
-            let text = format!("{} {}", g.hostname, g.os);
+        Agent::Answered(info) => {
+            let text = format!("{} {}", info.hostname, info.os);
             let text = text.trim();
             for_status_page(
                 if text.is_empty() { "-" } else { text },
-                Some(GUEST_SHOWN_MAX),
+                Some(AGENT_SHOWN_MAX),
                 None,
             )
         }
@@ -118,6 +122,11 @@ pub fn status_text(
     budget: usize,
 ) -> String {
     let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
+    let pool_names: Vec<String> = snapshot.pools.iter().map(|p| shown_name(&p.name)).collect();
+    let subject = |s: Subject| match s {
+        Subject::Vm(i) => names[i].clone(),
+        Subject::Pool(i) => format!("pool {}", pool_names[i]),
+    };
     let width = names
         .iter()
         .map(|n| n.chars().count())
@@ -133,17 +142,38 @@ pub fn status_text(
         .collect();
     let ip_width = ips.iter().map(String::len).max().unwrap_or(0).max(2);
     let header = format!(
-        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7} {:<ip_width$} {}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "CPU %", "IP", "GUEST"
+        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
+        "VM",
+        "STATE",
+        "AUTOSTART",
+        "VCPUS",
+        "MEMORY MiB",
+        "GUEST MiB",
+        "CPU %",
+        "IP",
+        "GUEST HOSTNAME, OS"
     );
     let version = format!(
         "hv_monitor {} ({} backend)\n",
         env!("CARGO_PKG_VERSION"),
         snapshot.backend
     );
+    // Totals and counts cover the chosen VMs only: the page says which.
+    let filter = snapshot.filtered.as_ref().map_or_else(String::new, |f| {
+        format!(
+            "VMs reported: only those chosen by {} ({} left out)\n",
+            for_status_page(&f.rules, Some(NOTE_SHOWN_MAX), None),
+            f.left_out
+        )
+    });
     let all_well = "&green all VMs as expected\n";
     let mut room = budget.saturating_sub(
-        header.len() + "</pre>\n".len() + version.len() + all_well.len() + 3 * MORE_LINE_MAX,
+        header.len()
+            + "</pre>\n".len()
+            + version.len()
+            + filter.len()
+            + all_well.len()
+            + 3 * MORE_LINE_MAX,
     );
 
     let mut problems = String::new();
@@ -157,7 +187,7 @@ pub fn status_text(
     };
     let lines = findings
         .iter()
-        .map(|f| format!("{} {}: {}\n", icon(f.colour), names[f.vm], f.what));
+        .map(|f| format!("{} {}: {}\n", icon(f.colour), subject(f.subject), f.what));
     room -= push_within(&mut problems, lines, room / 2, |left| {
         let worst = findings[findings.len() - left].colour;
         format!(
@@ -189,16 +219,22 @@ pub fn status_text(
             None => "-",
         };
         let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
+        // In use inside the guest, where its balloon driver says.
+        let guest_used = vm
+            .guest_memory
+            .used()
+            .map_or("-".to_string(), |b| (b >> 20).to_string());
         format!(
-            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>7} {:<ip_width$} {}\n",
+            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
             names[i],
             states[i],
             autostart,
             vm.cpus,
             vm.mem_alloc >> 20,
+            guest_used,
             cpu,
             ips[i],
-            guest_shown(&vm.agent)
+            agent_shown(&vm.agent)
         )
     };
     let all: Vec<usize> = (0..snapshot.vms.len()).collect();
@@ -207,22 +243,72 @@ pub fn status_text(
         all
     } else {
         let mut flagged = vec![false; snapshot.vms.len()];
+        let mut first = Vec::new();
         for f in findings {
-            flagged[f.vm] = true;
+            if let Subject::Vm(i) = f.subject
+                && !flagged[i]
+            {
+                flagged[i] = true;
+                first.push(i);
+            }
         }
         let rest = (0..snapshot.vms.len()).filter(|&i| !flagged[i]);
-        findings.iter().map(|f| f.vm).chain(rest).collect()
+        first.into_iter().chain(rest).collect()
     };
+    let pool_table = pool_table(snapshot, &pool_names);
     let mut out = problems;
     out.push_str(&header);
-    push_within(&mut out, order.into_iter().map(row), room, |left| {
+    let vm_room = room.saturating_sub(pool_table.len().min(room / 4));
+    let used = push_within(&mut out, order.into_iter().map(row), vm_room, |left| {
         format!(
             "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
         )
     });
+    if !pool_table.is_empty() {
+        let left = room - used;
+        if pool_table.len() <= left {
+            out.push_str(&pool_table);
+        } else {
+            out.push_str(within_bytes(
+                "(the storage pools would not fit in one Xymon message; their problems are listed above)\n",
+                MORE_LINE_MAX,
+            ));
+        }
+    }
     out.push_str("</pre>\n");
     out.push_str(&warnings);
+    out.push_str(&filter);
     out.push_str(&version);
+    out
+}
+
+/// The storage pools' rows under the VM table, with a header; empty without pools.
+fn pool_table(snapshot: &Snapshot, names: &[String]) -> String {
+    if snapshot.pools.is_empty() {
+        return String::new();
+    }
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    let mut out = format!(
+        "\n{:<width$}  {:<12} {:>10} {:>10} {:>6}\n",
+        "POOL", "STATE", "SIZE MiB", "FREE MiB", "USED %"
+    );
+    for (pool, name) in snapshot.pools.iter().zip(names) {
+        let used = pool
+            .used_percent()
+            .map_or("-".to_string(), |u| format!("{u:.1}"));
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:<12} {:>10} {:>10} {used:>6}",
+            pool.state.name(),
+            pool.capacity >> 20,
+            pool.available >> 20,
+        );
+    }
     out
 }
 
@@ -238,6 +324,28 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_is_said_in_the_summary_and_on_the_page() {
+        use crate::emit::xymon::test_support::{running_vm, snapshot};
+        use crate::model::Filtered;
+        let s = snapshot(vec![running_vm("web-1")]);
+        assert!(!summary(&s).contains("left out"));
+        assert!(!status_text(&s, &[], &[CounterRates::default()], 4000).contains("chosen by"));
+        let s = s.filtered(Some(Filtered {
+            rules: "--vm 'web-*' --exclude '<b>'".into(),
+            left_out: 4,
+        }));
+        assert_eq!(
+            summary(&s),
+            "1 VMs: 1 running, 0 paused, 0 off; 4 more left out by --vm/--exclude"
+        );
+        let page = status_text(&s, &[], &[CounterRates::default()], 4000);
+        assert!(
+            page.contains("VMs reported: only those chosen by --vm 'web-*' --exclude '&lt;b&gt;' (4 left out)\n"),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn long_names_are_shown_cut_with_their_key() {
         let long = "x".repeat(1000);
         let shown = shown_name(&long);
@@ -249,17 +357,17 @@ mod tests {
     }
 
     #[test]
-    fn guest_text_in_the_table_is_short_and_escaped() {
-        use crate::model::Guest;
-        let hostile = Agent::Answered(Box::new(Guest {
+    fn agent_text_in_the_table_is_short_and_escaped() {
+        use crate::model::AgentInfo;
+        let hostile = Agent::Answered(Box::new(AgentInfo {
             hostname: "<script>\nalert".into(),
             os: "x".repeat(1000),
-            ..Guest::default()
+            ..AgentInfo::default()
         }));
-        let shown = guest_shown(&hostile);
+        let shown = agent_shown(&hostile);
         assert!(!shown.contains('<') && !shown.contains('\n'), "{shown}");
         assert!(shown.len() < 120, "{}", shown.len());
-        assert_eq!(guest_shown(&Agent::NoAnswer), "(agent did not answer)");
-        assert_eq!(guest_shown(&Agent::NotAsked), "-");
+        assert_eq!(agent_shown(&Agent::NoAnswer), "(agent did not answer)");
+        assert_eq!(agent_shown(&Agent::NotAsked), "-");
     }
 }

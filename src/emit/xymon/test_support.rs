@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::settings::Settings;
-use crate::model::{Backend, Disk, DiskIo, NetCounters, Nic, Process, Snapshot, State, Vm};
+use crate::model::{
+    Backend, Disk, DiskIo, GuestMemory, NetCounters, Nic, Process, Snapshot, State, VcpuTimes, Vm,
+};
 use crate::rates::{self, PreviousCounters, max_rate_age};
 use crate::xymon_wire::{Counter, CounterRates, Format, Messages, VmSample};
 
@@ -139,6 +141,17 @@ pub fn maximal_vm(name: &str, state: State) -> Vm {
         },
         ..Nic::default()
     }];
+    vm.guest_memory = GuestMemory {
+        current: Some(1),
+        available: Some(u64::MAX),
+        unused: Some(0),
+        ..GuestMemory::default()
+    };
+    vm.vcpu_times = VcpuTimes {
+        time: Some(u64::MAX),
+        wait: Some(u64::MAX),
+        delay: Some(u64::MAX),
+    };
     vm
 }
 

@@ -1,8 +1,10 @@
 //! Pure parsing of the parts of a libvirt domain XML the stats calls do not give: MACs, the
 //! bridge each NIC sits on, the console, disk kinds and the guest OS.
 
+use serde::{Deserialize, Serialize};
+
 /// What one domain's XML tells us.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainXml {
     /// libosinfo id from `<metadata>` where a tool recorded one, else `<os><type>` (`hvm`).
     pub os_type: String,
@@ -25,7 +27,7 @@ pub struct DomainXml {
 const AGENT_CHANNEL: &str = "org.qemu.guest_agent.0";
 
 /// One `<disk>` element.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct XmlDisk {
     /// `<target dev>`: the guest's device name (`vda`), the key the stats calls use.
     pub target: String,
@@ -34,7 +36,7 @@ pub struct XmlDisk {
 }
 
 /// One `<interface>` element.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct XmlInterface {
     /// `<mac address>`, or empty.
     pub mac: String,
@@ -47,7 +49,7 @@ pub struct XmlInterface {
 }
 
 /// A `<graphics>` console.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graphics {
     /// `vnc` or `spice`.
     pub kind: String,

@@ -1,5 +1,5 @@
 //! Pure reading of a `virDomainGetGuestInfo` answer (typed parameters, the names
-//! `virsh guestinfo` prints) into [`Guest`]. Everything in it comes from inside the guest, so
+//! `virsh guestinfo` prints) into [`AgentInfo`]. Everything in it comes from inside the guest, so
 //! nothing is trusted: indices are read from the field names, never from the `*.count`
 //! fields, and only the first [`MAX_FILE_SYSTEMS`], [`MAX_INTERFACES`] and
 //! [`MAX_ADDRESSES`] are kept; every string is cut to [`MAX_TEXT`] characters; addresses are
@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use virt::sys;
 
 use crate::collect::libvirt::bulk::ParamValue;
-use crate::model::{Guest, GuestAddress, GuestFs, GuestInterface};
+use crate::model::{AgentInfo, GuestAddress, GuestFs, GuestInterface};
 
 /// File systems kept per guest.
 pub const MAX_FILE_SYSTEMS: usize = 64;
@@ -80,7 +80,7 @@ struct RawInterface {
 }
 
 /// The guest's answer, capped and checked (see the module's doc).
-pub fn parse(params: &[(String, ParamValue)]) -> Guest {
+pub fn parse(params: &[(String, ParamValue)]) -> AgentInfo {
     let fs_prefix = name(sys::VIR_DOMAIN_GUEST_INFO_FS_PREFIX);
     let if_prefix = name(sys::VIR_DOMAIN_GUEST_INFO_IF_PREFIX);
     let addr_prefix = name(sys::VIR_DOMAIN_GUEST_INFO_IF_SUFFIX_ADDR_PREFIX)
@@ -136,7 +136,7 @@ pub fn parse(params: &[(String, ParamValue)]) -> Guest {
     .into_iter()
     .find(|s| !s.is_empty())
     .unwrap_or_default();
-    Guest {
+    AgentInfo {
         os: capped(&os),
         hostname: capped(text(sys::VIR_DOMAIN_GUEST_INFO_HOSTNAME_HOSTNAME)),
         file_systems: file_systems
@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(parse(&p).os, "Debian GNU/Linux 12 (bookworm)");
         p.push(s("os.pretty-name", "Debian 12"));
         assert_eq!(parse(&p).os, "Debian 12");
-        assert_eq!(parse(&[]), Guest::default());
+        assert_eq!(parse(&[]), AgentInfo::default());
     }
 
     #[test]

@@ -1,4 +1,12 @@
 //! Pure conversion of `virConnectGetAllDomainStats` parameters into the model.
+//!
+//! The groups read, and what from each: `state` (state and reason); `balloon` (`maximum`
+//! as the memory given, and every guest memory figure: `current`, `maximum`, `unused`,
+//! `available`, `usable`, `swap_in`, `swap_out`, `major_fault`, `minor_fault`,
+//! `disk_caches`, `last-update`, in [`super::guest`]); `vcpu` (`current` as the vCPU count,
+//! and `N.time`, `N.wait`, `N.delay` summed, in [`super::guest`]); `block` (disks, sizes and
+//! I/O counters) and `interface` (`net.*`). Nothing from `cpu-total` (the QEMU process's
+//! CPU comes from /proc), `perf`, `iothread`, `memory`, `dirtyrate`, `vm` or `cpu.cache`.
 
 use std::collections::HashMap;
 
@@ -111,7 +119,7 @@ impl<'a> Params<'a> {
         Params(params.iter().map(|(k, v)| (k.as_str(), v)).collect())
     }
 
-    fn u64(&self, key: &str) -> Option<u64> {
+    pub(super) fn u64(&self, key: &str) -> Option<u64> {
         self.0.get(key).and_then(|v| v.as_u64())
     }
 
@@ -184,6 +192,8 @@ pub fn apply(vm: &mut Vm, p: &Params) -> Groups {
         vm.cpus = current;
         groups.vcpu = true;
     }
+    vm.guest_memory = super::guest::memory(p);
+    vm.vcpu_times = super::guest::vcpu_times(p);
     if let Some(disks) = disks(p) {
         vm.disks = disks;
         groups.block = true;

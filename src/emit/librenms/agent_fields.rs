@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::names::{Form, disk_keys};
-use crate::model::{Guest, GuestFs, Nic, Vm};
+use crate::model::{AgentInfo, GuestFs, Nic, Vm};
 
 /// One guest file system: `mountpoint`, `fstype`, `used` and `total` bytes (left out where
 /// the agent gives no figure: LibreNMS reads a missing key as U).
@@ -33,29 +33,29 @@ impl Serialize for FsOut<'_> {
     }
 }
 
-/// The VM's guest keys; `fs` filled only when `devices` (like `disks` and `ifs`).
+/// The VM's agent keys; `fs` filled only when `devices` (like `disks` and `ifs`).
 pub(super) fn entries<M: SerializeMap>(
     m: &mut M,
     vm: &Vm,
     form: Form,
     devices: bool,
 ) -> Result<(), M::Error> {
-    let guest = vm.agent.guest();
+    let info = vm.agent.info();
     // What the agent did: none, not_asked, answered, no_answer (the per-VM flag).
     m.serialize_entry("agent", vm.agent.name())?;
-    m.serialize_entry("guest_os", &form.text(guest.map_or("", |g| &g.os)))?;
+    m.serialize_entry("guest_os", &form.text(info.map_or("", |i| &i.os)))?;
     m.serialize_entry(
         "guest_hostname",
-        &form.text(guest.map_or("", |g| &g.hostname)),
+        &form.text(info.map_or("", |i| &i.hostname)),
     )?;
     let mut fs = BTreeMap::new();
-    if devices && let Some(g) = guest {
-        let names: Vec<&str> = g
+    if devices && let Some(info) = info {
+        let names: Vec<&str> = info
             .file_systems
             .iter()
             .map(|f| f.mountpoint.as_str())
             .collect();
-        for (key, f) in disk_keys(&names, form).into_iter().zip(&g.file_systems) {
+        for (key, f) in disk_keys(&names, form).into_iter().zip(&info.file_systems) {
             fs.insert(key, FsOut { fs: f, form });
         }
     }
@@ -64,9 +64,9 @@ pub(super) fn entries<M: SerializeMap>(
 
 /// A NIC's addresses inside the guest (`169.254.77.139/16`), matched by MAC; empty when the
 /// agent gave none.
-pub(super) fn nic_ips(guest: Option<&Guest>, nic: &Nic) -> Vec<String> {
-    guest
-        .and_then(|g| g.interface_of(&nic.mac))
+pub(super) fn nic_ips(agent: Option<&AgentInfo>, nic: &Nic) -> Vec<String> {
+    agent
+        .and_then(|a| a.interface_of(&nic.mac))
         .map(|i| i.addresses.iter().map(ToString::to_string).collect())
         .unwrap_or_default()
 }
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use crate::model::{Agent, GuestAddress, GuestInterface, State};
 
-    /// The VM's guest keys as the document writes them, and its first NIC's `ips`.
+    /// The VM's agent keys as the document writes them, and its first NIC's `ips`.
     fn written(vm: &Vm, form: Form) -> (String, serde_json::Value) {
         struct Keys<'a>(&'a Vm, Form);
         impl Serialize for Keys<'_> {
@@ -88,7 +88,7 @@ mod tests {
             }
         }
         let text = serde_json::to_string(&Keys(vm, form)).unwrap();
-        let ips = serde_json::json!(nic_ips(vm.agent.guest(), &vm.nics[0]));
+        let ips = serde_json::json!(nic_ips(vm.agent.info(), &vm.nics[0]));
         (text, ips)
     }
 
@@ -104,7 +104,7 @@ mod tests {
             used: Some(5),
             total: None,
         };
-        vm.agent = Agent::Answered(Box::new(Guest {
+        vm.agent = Agent::Answered(Box::new(AgentInfo {
             os: "Debian \"12\" \\ é\n<b>".into(),
             hostname: "h\u{202e}x".into(),
             file_systems: vec![fs("/"), fs("/srv/été"), fs("/srv/_t_"), fs("/srv/%C3%A9")],
