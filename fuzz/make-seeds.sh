@@ -68,6 +68,10 @@ for domain in $(virsh -q -c "$uri" list --all --id --name | awk '{print $NF}' | 
     virsh -q -c "$u" dumpxml "$domain" 2>/dev/null | seed domain_xml "$(printf %s "$domain" | tr -c 'A-Za-z0-9' _)" || true
 done
 
+# The real guest's agent answer as field=value lines (the guest_info target's input).
+virsh -q -c "$uri" guestinfo hvmon-linux 2>/dev/null | sed -n 's/^\([^ ]*\) *: \(.*\)$/\1=\2/p' |
+    seed guest_info hvmon_linux || true
+
 seed procfs stat </proc/self/stat
 seed procfs status </proc/self/status
 seed procfs meminfo </proc/meminfo

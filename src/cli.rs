@@ -73,6 +73,10 @@ pub struct Cli {
     /// fetched).
     #[arg(long = "domain-cache", value_name = "PATH", global = true)]
     pub domain_cache: Option<PathBuf>,
+    /// Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from
+    /// inside the guests, and no read-write libvirt connection.
+    #[arg(long = "no-agent", global = true)]
+    pub no_agent: bool,
     /// Give up after this many seconds; snmpd's poller waits about 6.
     #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
     pub deadline: Duration,
@@ -156,6 +160,13 @@ pub struct XymonArgs {
     /// system's (SSL_CERT_FILE and SSL_CERT_DIR are not read).
     #[arg(long = "ca-file", value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+    /// A VM whose fullest guest file system (from its guest agent) is this percent used or
+    /// more turns the status yellow.
+    #[arg(long = "fs-warn", value_name = "PERCENT", default_value = "90", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub fs_warn: u8,
+    /// ... and red from this percent (not below --fs-warn).
+    #[arg(long = "fs-panic", value_name = "PERCENT", default_value = "95", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub fs_panic: u8,
 }
 
 // The wire types are the CLI's values, spelled by their own `name()`.

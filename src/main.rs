@@ -13,12 +13,24 @@ use hv_monitor::emit::librenms;
 fn main() {
     ignore_a_tz_that_is_not_a_file();
     let cli = Cli::parse();
+    if let Some(Command::Xymon(args)) = &cli.command
+        && args.fs_warn > args.fs_panic
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                "--fs-warn must not be above --fs-panic",
+            )
+            .exit();
+    }
     let backend = cli.backend.unwrap_or_else(Backend::default_for_this_os);
     let collect = CollectOptions {
         uri: cli.uri,
         connections: cli.connections.map(usize::from),
         select: Selection::new(cli.vm, cli.exclude),
         domain_cache: cli.domain_cache,
+        no_agent: cli.no_agent,
     };
     let code = match cli.command {
         None => app::librenms::run(&app::librenms::Options {
@@ -53,6 +65,10 @@ fn main() {
             ca_file: args.ca_file,
             pool_warn: args.pool_warn,
             pool_panic: args.pool_panic,
+            fs_limits: hv_monitor::emit::xymon::FsLimits {
+                warn: f64::from(args.fs_warn),
+                panic: f64::from(args.fs_panic),
+            },
         }),
         Some(Command::XymonRrd { host, column, file }) => {
             app::xymon::run_rrd_script(&host, &column, &file)

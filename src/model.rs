@@ -16,10 +16,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+mod agent;
 mod guest;
 mod pool;
 mod state;
 
+pub use agent::{Agent, AgentInfo, GuestAddress, GuestFs, GuestInterface};
 pub use guest::{GuestMemory, VcpuTimes};
 pub use pool::{DiskError, DiskErrorKind, Pool, PoolState};
 pub use state::{Reason, State, StateReason};
@@ -85,6 +87,9 @@ pub struct Snapshot {
     /// Problems that cost some data but not the run (a VM that vanished mid-collection, an
     /// unreadable /proc file): one line each, for stderr and status pages.
     pub warnings: Vec<String>,
+    /// Facts about the run that cost nothing a user must act on (guest agents not asked over
+    /// a read-only connection): said once, never as a warning or an error.
+    pub notes: Vec<String>,
     /// Set when the run was told to report only some VMs (`--vm`, `--exclude`): the totals
     /// and state counts then cover the reported VMs only.
     pub filtered: Option<Filtered>,
@@ -109,6 +114,7 @@ impl Snapshot {
             vms,
             pools: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
             filtered: None,
         }
     }
@@ -134,6 +140,12 @@ impl Snapshot {
     /// With these warnings after any already there.
     pub fn with_warnings(mut self, warnings: impl IntoIterator<Item = String>) -> Snapshot {
         self.warnings.extend(warnings);
+        self
+    }
+
+    /// With these notes after any already there.
+    pub fn with_notes(mut self, notes: impl IntoIterator<Item = String>) -> Snapshot {
+        self.notes.extend(notes);
         self
     }
 }
@@ -182,6 +194,8 @@ pub struct Vm {
     pub guest_memory: GuestMemory,
     /// vCPU run, wait and delay (steal) times; unknown ones `None`.
     pub vcpu_times: VcpuTimes,
+    /// What the guest agent said from inside the guest, if it was asked.
+    pub agent: Agent,
 }
 
 impl Vm {
@@ -207,6 +221,7 @@ impl Vm {
             nics: Vec::new(),
             guest_memory: GuestMemory::default(),
             vcpu_times: VcpuTimes::default(),
+            agent: Agent::Absent,
         }
     }
 

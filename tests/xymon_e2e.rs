@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hv_monitor::collect::{self, Backend, CollectOptions};
-use hv_monitor::emit::xymon::{PoolLimits, assess};
+use hv_monitor::emit::xymon::{FsLimits, PoolLimits, assess};
 use hv_monitor::xymon_wire::vm_key;
 use support::node_xml::{self, TestDomain};
 use support::xymon::{self, Server, rrd_info};
@@ -690,7 +690,7 @@ fn the_real_qemu_guests_reach_rrds_through_both_paths() {
         },
     )
     .unwrap();
-    let (expected, _) = assess(&snapshot, PoolLimits::DEFAULT);
+    let (expected, _) = assess(&snapshot, PoolLimits::DEFAULT, FsLimits::default());
     assert_eq!(server.colour(host, "hvmon"), expected.name());
     assert_eq!(server.colour(host, "hvmonrrd"), expected.name());
     assert_drawn(server, host, "hvmon-cpu");

@@ -390,6 +390,12 @@ const DESCRIPTION_MORE: &str = "\
 One pass reads every VM of the hypervisor: libvirt (Linux; one bulk statistics call, read-only \
 connection) or CBSD + bhyve (FreeBSD). The options \\fB\\-b\\fR, \\fB\\-\\-uri\\fR and \\fB\\-t\\fR \
 apply to every command.
+.PP
+On libvirt, running VMs whose qemu\\-guest\\-agent is connected are also asked from inside the \
+guest (IP addresses, file systems, OS, hostname) over one read\\-write connection, within the \
+deadline; libvirt refuses that to a read\\-only user, so snmpd's direct mode (Debian\\-snmp) gets \
+none, said once as a note, while root's cached mode and a Xymon client in group libvirt get it. \
+\\fB\\-\\-no\\-agent\\fR turns it off.
 ";
 
 const EXAMPLES: &str = r#".SH EXAMPLES

@@ -46,6 +46,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("librenms", librenms),
     #[cfg(all(feature = "libvirt", target_os = "linux"))]
     ("domain_xml", domain_xml),
+    #[cfg(all(feature = "libvirt", target_os = "linux"))]
+    ("guest_info", guest_info),
     #[cfg(target_os = "linux")]
     ("procfs", procfs),
     ("rate_state", rate_state),
@@ -522,6 +524,73 @@ pub fn domain_xml(data: &[u8]) {
                     .rsplit_once(':')
                     .is_some_and(|(_, p)| p.parse::<u32>().is_ok())
         );
+    }
+}
+
+/// A guest agent's answer (`field=value` lines, a value of digits only read as a number)
+/// through the parser, then as a VM's guest data through the LibreNMS document in both forms
+/// and the Xymon status: every count and string within its cap, every address an address,
+/// every document valid JSON without a backslash, the status without HTML from the guest.
+#[cfg(all(feature = "libvirt", target_os = "linux"))]
+pub fn guest_info(data: &[u8]) {
+    use hv_monitor::collect::libvirt::parse::{
+        MAX_ADDRESSES, MAX_FILE_SYSTEMS, MAX_INTERFACES, MAX_TEXT, ParamValue, parse_guest_info,
+    };
+    use hv_monitor::model::Agent;
+    let params: Vec<(String, ParamValue)> = text(data)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let value = match v.parse::<u64>() {
+                Ok(n) if !v.starts_with('+') => ParamValue::UInt(n),
+                _ => ParamValue::Str(v.to_string()),
+            };
+            (k.to_string(), value)
+        })
+        .collect();
+    let g = parse_guest_info(&params);
+    let within = |s: &str| s.chars().count() <= MAX_TEXT;
+    assert!(within(&g.os) && within(&g.hostname));
+    assert!(g.file_systems.len() <= MAX_FILE_SYSTEMS && g.interfaces.len() <= MAX_INTERFACES);
+    for fs in &g.file_systems {
+        assert!(!fs.mountpoint.is_empty() && within(&fs.mountpoint) && within(&fs.fstype));
+        assert!(fs.percent_used().is_none_or(|p| (0.0..=100.0).contains(&p)));
+    }
+    for i in &g.interfaces {
+        assert!(within(&i.name) && i.addresses.len() <= MAX_ADDRESSES);
+        assert!(i.mac.is_empty() || i.mac.len() == 17);
+        for a in &i.addresses {
+            assert!(a.prefix <= if a.ip.is_ipv4() { 32 } else { 128 });
+        }
+    }
+    let mut vm = Vm::new("g", State::Running);
+    vm.nics = g
+        .interfaces
+        .iter()
+        .map(|i| Nic {
+            mac: i.mac.clone(),
+            ..Nic::default()
+        })
+        .collect();
+    if let Some(ip) = g.primary_ip(vm.nics.iter().map(|n| n.mac.as_str())) {
+        assert!(!ip.is_loopback());
+        vm.ip = ip.to_string();
+    }
+    vm.agent = Agent::Answered(Box::new(g));
+    let snapshot = Snapshot::new(Backend::Libvirt, vec![vm]);
+    for form in [Form::Plain, Form::Compressed] {
+        let doc = document(&snapshot, Detail::Devices, form);
+        assert!(!doc.contains('\\'));
+        let _: serde_json::Value = serde_json::from_str(&doc).expect("valid JSON");
+    }
+    let settings = Settings::new("hv1", "hvmon", Format::SplitNcv, Messages::Status);
+    let report = Report::Collected {
+        snapshot: &snapshot,
+        rates: None,
+        rates_lost: None,
+    };
+    for message in build(&report, &settings) {
+        assert!(!message.contains("<script") && !message.contains("<b>"));
     }
 }
 

@@ -54,6 +54,9 @@ pub fn run(options: &Options) -> i32 {
             for warning in &snapshot.warnings {
                 crate::diag!("hv_monitor: warning: {warning}");
             }
+            for note in &snapshot.notes {
+                crate::diag!("hv_monitor: note: {note}");
+            }
             let document = librenms::document(&snapshot, options.detail, librenms::Form::Plain);
             let compressed = librenms::compressed_document(&snapshot, options.detail);
             warn_about_size(compressed.len() + 1, snapshot.vms.len(), options.detail);

@@ -24,4 +24,6 @@ pub struct CollectOptions {
     pub select: Selection,
     /// The domain XML cache file (libvirt); `None`: every domain's XML is fetched each run.
     pub domain_cache: Option<std::path::PathBuf>,
+    /// Do not ask guest agents (`--no-agent`): no read-write connection, no agent data.
+    pub no_agent: bool,
 }

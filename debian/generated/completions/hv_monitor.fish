@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_hv_monitor_global_optspecs
-    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= vm= exclude= domain-cache= t/deadline= V/version h/help
+    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= vm= exclude= domain-cache= no-agent t/deadline= V/version h/help
 end
 
 function __fish_hv_monitor_needs_command
@@ -36,6 +36,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s c -l compress -d 
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s w -l write -d 'Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s q -l quiet -d 'Print nothing on stdout (with -w)'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output passes what one SNMP reply carries (see librenms/README.md, Large hosts)'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-agent -d 'Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from inside the guests, and no read-write libvirt connection'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s V -s v -l version -d 'Print the version'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
@@ -57,6 +58,8 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l state -d
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l pool-warn -d 'Storage pool use, percent full, that turns the column yellow (below --pool-panic)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l pool-panic -d 'Storage pool use, percent full, that turns the column red' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l ca-file -d 'PEM file of one or more CA certificates trusted for https:// servers besides the system\'s (SSL_CERT_FILE and SSL_CERT_DIR are not read)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l fs-warn -d 'A VM whose fullest guest file system (from its guest agent) is this percent used or more turns the status yellow' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l fs-panic -d '... and red from this percent (not below --fs-warn)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s j -l connections -d 'libvirt connections to collect over at once, each with its share of the VMs; 1 is one serial connection, at most 8 (default: one per 16 VMs, at most 4 and two per core; one on the test driver, which loads its host anew for each connection). An extra connection that fails or hangs costs time, not the run: its VMs are collected over the first' -r
@@ -66,6 +69,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l domain-c
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l print -d 'Print the messages instead of sending them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-host-check -d 'Do not ask the server whether it lists the host (needed when xymond runs with --ghosts=allow or refuses hostinfo from this sender)'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-agent -d 'Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from inside the guests, and no read-write libvirt connection'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
@@ -74,6 +78,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l vm -
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l exclude -d 'Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins over it)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l no-agent -d 'Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from inside the guests, and no read-write libvirt connection'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon-rrd" -d 'The rrd-script handler for xymond_rrd --extra-script: read FILE, print RRD definitions and values'

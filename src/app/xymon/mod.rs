@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::stdio::finish_on_stdout;
 use crate::collect::{self, Backend, CollectOptions};
-use crate::emit::xymon::{PoolLimits, Report, Settings, build};
+use crate::emit::xymon::{FsLimits, PoolLimits, Report, Settings, build};
 use crate::error::{XymonSetupError, exit};
 use crate::output::stdout_deadline;
 use crate::rates::store::default_counters_path;
@@ -68,6 +68,8 @@ pub struct Options {
     pub pool_warn: u8,
     /// `--pool-panic`: percent full at which a storage pool turns the column red.
     pub pool_panic: u8,
+    /// `--fs-warn`, `--fs-panic`: guest file system percents for yellow and red.
+    pub fs_limits: FsLimits,
 }
 
 /// Runs `hv_monitor xymon`; returns the exit code.
@@ -142,7 +144,8 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         settings: Settings::new(&message_host, &column, options.format, options.messages)
             .with_interval(options.interval)
             .with_max_size(options.max_size)
-            .with_pool_limits(pool_limits),
+            .with_pool_limits(pool_limits)
+            .with_fs_limits(options.fs_limits),
         dotted_host: message_host.replace(',', "."),
         targets,
         ca_file,
@@ -178,6 +181,9 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
         Ok(snapshot) => {
             for warning in &snapshot.warnings {
                 crate::diag!("hv_monitor: warning: {warning}");
+            }
+            for note in &snapshot.notes {
+                crate::diag!("hv_monitor: note: {note}");
             }
             // Rates and the next run's counters from one set of samples. Written before the
             // messages are built, so a failure shows on the page.

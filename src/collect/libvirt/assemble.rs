@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::answers::{CallError, DomainAnswers};
 use super::parse::domain_xml::{self, DomainXml};
 use super::parse::{stats, storage};
-use crate::model::{Disk, DiskIo, NetCounters, Nic, State, StateReason, Vm};
+use crate::model::{Agent, Disk, DiskIo, NetCounters, Nic, State, StateReason, Vm};
 
 /// The VM, or why it is left out: it vanished, or its state could not be had. Every other
 /// failed call costs that piece of data and a warning.
@@ -44,6 +44,10 @@ pub fn vm(raw: &DomainAnswers, warnings: &mut Vec<String>) -> Result<Vm, CallErr
         |what: &str, e: &CallError| warnings.push(format!("VM '{name}': {what}: {}", e.message));
 
     vm.os_type = xml.os_type.clone();
+    if vm.state == State::Running && xml.agent_connected {
+        // Asked later, over a connection that may (`agent::ask`).
+        vm.agent = Agent::NotAsked;
+    }
     if let Some(g) = &xml.graphics {
         vm.console_type = g.kind.clone();
         vm.console = g.address.clone();

@@ -124,7 +124,7 @@ unsafe fn c_string(p: *const c_char) -> String {
 
 /// # Safety
 /// `param` must be a typed parameter filled in by libvirt.
-unsafe fn read_param(param: &sys::virTypedParameter) -> Option<(String, ParamValue)> {
+pub(super) unsafe fn read_param(param: &sys::virTypedParameter) -> Option<(String, ParamValue)> {
     let field = unsafe { c_string(param.field.as_ptr()) };
     let v = &param.value;
     let value = unsafe {

@@ -13,9 +13,11 @@
 //! disjoint groups wait side by side. The deadline and retry story is in `policy`.
 //!
 //! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
-//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it;
+//! into `answers::DomainAnswers`, `assemble` the pure building of the model from it,
+//! `agent` the guest agent calls made last, for VMs whose agent is there;
 //! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
 
+mod agent;
 mod answers;
 mod assemble;
 mod bulk;
@@ -85,13 +87,15 @@ pub(crate) struct LibvirtCollector {
     select: Selection,
     /// The domain XML cache file; `None`: every XML is fetched.
     domain_cache: Option<PathBuf>,
+    /// Ask guest agents (`agent`); off with `--no-agent`.
+    agent: bool,
 }
 
 impl LibvirtCollector {
     /// Opens a read-only connection; `uri` `None` lets libvirt pick (LIBVIRT_DEFAULT_URI, its
     /// config, then probing). With a `deadline`, a stats call that does not answer in time is
-    /// made again rather than waited for (see [`policy`]). The connections, the VMs and the
-    /// cache file come from `options`.
+    /// made again rather than waited for (see [`policy`]). The connections, the VMs, the
+    /// cache file and whether guest agents are asked come from `options`.
     pub fn open(
         uri: Option<&str>,
         deadline: Option<Instant>,
@@ -112,6 +116,7 @@ impl LibvirtCollector {
             asks_disk_errors: !test_driver,
             select: options.select.clone(),
             domain_cache: options.domain_cache.clone().filter(|_| !test_driver),
+            agent: !options.no_agent,
         })
     }
 
@@ -201,8 +206,19 @@ impl Collector for LibvirtCollector {
             }
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut notes = Vec::new();
+        if self.agent {
+            // The same host the read-only connection reached, not libvirt's default anew.
+            let uri = self.conn.uri().ok().or_else(|| self.uri.clone());
+            let open = || {
+                policy::connect_read_write_within(uri.as_deref(), self.deadline)
+                    .map_err(|e| e.to_string())
+            };
+            agent::ask(&mut vms, open, self.deadline, &mut notes);
+        }
         let mut snapshot = Snapshot::new(Backend::Libvirt, vms)
             .with_warnings(warnings)
+            .with_notes(notes)
             .filtered(filtered);
         snapshot.pools = pools;
         Ok(snapshot)

@@ -66,8 +66,30 @@ pub fn connect_within(
     uri: Option<&str>,
     deadline: Option<Instant>,
 ) -> Result<Connect, CollectError> {
+    open_within(uri, deadline, connect)
+}
+
+/// A read-write connection, bounded like [`connect_within`]: only for guest agent calls,
+/// which libvirt refuses on a read-only one (`agent`).
+pub fn connect_read_write_within(
+    uri: Option<&str>,
+    deadline: Option<Instant>,
+) -> Result<Connect, CollectError> {
+    open_within(uri, deadline, |uri| {
+        Connect::open(uri).map_err(|e| CollectError::Connect {
+            uri: uri.unwrap_or("(libvirt default)").to_string(),
+            reason: e.message().to_string(),
+        })
+    })
+}
+
+fn open_within(
+    uri: Option<&str>,
+    deadline: Option<Instant>,
+    open: fn(Option<&str>) -> Result<Connect, CollectError>,
+) -> Result<Connect, CollectError> {
     let Some(deadline) = deadline else {
-        return connect(uri);
+        return open(uri);
     };
     let budget = deadline.saturating_duration_since(Instant::now()) / 2;
     let (tx, rx) = mpsc::channel();
@@ -76,10 +98,10 @@ pub fn connect_within(
         .name("libvirt-connect".into())
         .spawn(move || {
             // Nobody listens any more when it answered too late.
-            let _ = tx.send(connect(owned.as_deref()));
+            let _ = tx.send(open(owned.as_deref()));
         });
     let Ok(thread) = spawned else {
-        return connect(uri);
+        return open(uri);
     };
     match rx.recv_timeout(budget) {
         Ok(result) => {

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::agent_fields;
 use super::names::{Form, disk_keys};
 use crate::model::{
-    Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Pool, Process, State, Totals, VcpuTimes,
-    Vm,
+    AgentInfo, Disk, DiskIo, DiskSum, GuestMemory, NetCounters, Nic, Pool, Process, State, Totals,
+    VcpuTimes, Vm,
 };
 
 /// How much per-device detail a document carries.
@@ -290,6 +291,7 @@ impl Serialize for DiskOut<'_> {
 struct NicOut<'a> {
     nic: &'a Nic,
     form: Form,
+    agent: Option<&'a AgentInfo>,
 }
 
 impl Serialize for NicOut<'_> {
@@ -298,6 +300,7 @@ impl Serialize for NicOut<'_> {
         m.serialize_entry("if", &self.form.text(&self.nic.device))?;
         m.serialize_entry("parent", &self.form.text(&self.nic.parent))?;
         m.serialize_entry("mac", &self.form.text(&self.nic.mac))?;
+        m.serialize_entry("ips", &agent_fields::nic_ips(self.agent, self.nic))?;
         entries(&mut m, &NET, &self.nic.counters)?;
         m.end()
     }
@@ -358,11 +361,13 @@ impl Serialize for VmOut<'_> {
             }
             // `nicN` keys are distinct and left as they are by LibreNMS's safeName.
             for (i, nic) in vm.nics.iter().enumerate() {
-                ifs.insert(format!("nic{i}"), NicOut { nic, form });
+                let agent = vm.agent.info();
+                ifs.insert(format!("nic{i}"), NicOut { nic, form, agent });
             }
         }
         m.serialize_entry("disks", &disks)?;
         m.serialize_entry("ifs", &ifs)?;
+        agent_fields::entries(&mut m, vm, form, self.detail == Detail::Devices)?;
         m.end()
     }
 }

@@ -8,6 +8,7 @@
 
 mod names;
 
+mod agent_fields;
 mod fields;
 
 use std::collections::BTreeMap;
@@ -140,7 +141,7 @@ mod tests {
     }
 
     /// A VM's keys LibreNMS does not store in the VM's RRD.
-    const VM_OTHER_KEYS: [&str; 12] = [
+    const VM_OTHER_KEYS: [&str; 16] = [
         "state_reason",
         "state_reason_name",
         "disk_errors",
@@ -153,6 +154,10 @@ mod tests {
         "stats_incomplete",
         "disks",
         "ifs",
+        "agent",
+        "guest_os",
+        "guest_hostname",
+        "fs",
     ];
 
     #[test]

@@ -109,8 +109,9 @@ pub const MAX_DISK_KEY: usize = NAME_MAX - DISK_FILE_FIXED - MAX_VM_KEY;
 /// word (`a_disks_vda`, `a_mem`) could meet another VM's metric name in `data_flatten`
 /// (`VMs_a_disks_vda_rbytes`), so such a key is hashed. The unit tests check this list
 /// against the document.
-pub(super) const VM_ENTRY_HEADS: [&str; 10] = [
-    "mem", "snaps", "status", "state", "stats", "disk", "os", "console", "disks", "ifs",
+pub(super) const VM_ENTRY_HEADS: [&str; 12] = [
+    "mem", "snaps", "status", "state", "stats", "disk", "os", "console", "disks", "ifs", "guest",
+    "fs",
 ];
 /// The same for a disk's entries: `in_use`, `on_disk`.
 pub(super) const DISK_ENTRY_HEADS: [&str; 2] = ["in", "on"];

@@ -14,13 +14,17 @@
 //! | a VM blocked on a resource                                       | yellow |
 //! | a VM set to autostart that is not running (whatever the reason: shut off by the guest itself, destroyed, crashed) | yellow |
 //! | a VM whose state the hypervisor cannot tell                      | yellow |
+//! | a guest file system (guest agent) at or past `--fs-panic` % used (95) | red    |
+//! | a guest file system at or past `--fs-warn` % used (90)           | yellow |
 //! | anything else: running; paused by a user, for a snapshot, save, dump or migration, or for no reason given; off without autostart; pools below `--pool-warn`, inactive or being built | green  |
 //!
-//! "Full" is what is no longer available of a pool's capacity ([`Pool::used_percent`]).
+//! "Full" is what is no longer available of a pool's capacity ([`Pool::used_percent`]); of
+//! a VM's guest file systems, the fullest one counts.
 //!
 //! Collection warnings (a VM that vanished mid-run, unreadable /proc figures) are listed on
 //! the status page but do not change the colour: they cost some figures, not a VM.
 
+use super::guest_fs::{FsLimits, fullest};
 use crate::model::{Pool, PoolState, Reason, Snapshot, State, Vm};
 
 /// A Xymon status colour, ordered from good to bad: a column shows its worst finding.
@@ -123,6 +127,18 @@ pub fn disk_error_findings(vm: &Vm) -> impl Iterator<Item = (Colour, String)> + 
         .map(|e| (Colour::Red, format!("disk {}: {}", e.disk, e.kind.text())))
 }
 
+/// The guest file system rule: the VM's fullest file system at or past `limits`.
+pub fn fs_finding(vm: &Vm, limits: FsLimits) -> Option<(Colour, String)> {
+    let (pct, what) = fullest(vm)?;
+    if pct >= limits.panic {
+        Some((Colour::Red, what))
+    } else if pct >= limits.warn {
+        Some((Colour::Yellow, what))
+    } else {
+        None
+    }
+}
+
 /// What is wrong with one storage pool, if anything, by the rules above.
 pub fn pool_finding(pool: &Pool, limits: PoolLimits) -> Option<(Colour, String)> {
     if matches!(pool.state, PoolState::Degraded | PoolState::Inaccessible) {
@@ -160,7 +176,11 @@ fn mib(bytes: u64) -> String {
 }
 
 /// The findings of a snapshot, worst first, and the colour they add up to.
-pub fn assess(snapshot: &Snapshot, limits: PoolLimits) -> (Colour, Vec<Finding>) {
+pub fn assess(
+    snapshot: &Snapshot,
+    pool_limits: PoolLimits,
+    fs_limits: FsLimits,
+) -> (Colour, Vec<Finding>) {
     let finding = |subject| {
         move |(colour, what)| Finding {
             colour,
@@ -172,11 +192,12 @@ pub fn assess(snapshot: &Snapshot, limits: PoolLimits) -> (Colour, Vec<Finding>)
     for (i, vm) in snapshot.vms.iter().enumerate() {
         findings.extend(vm_finding(vm).map(finding(Subject::Vm(i))));
         findings.extend(disk_error_findings(vm).map(finding(Subject::Vm(i))));
+        findings.extend(fs_finding(vm, fs_limits).map(finding(Subject::Vm(i))));
     }
     for (i, pool) in snapshot.pools.iter().enumerate() {
-        findings.extend(pool_finding(pool, limits).map(finding(Subject::Pool(i))));
+        findings.extend(pool_finding(pool, pool_limits).map(finding(Subject::Pool(i))));
     }
-    // Stable: a VM's own findings keep their order (its state, then its disks).
+    // Stable: a VM's own findings of one colour keep their order (state, disks, file system).
     findings.sort_by(|a, b| b.colour.cmp(&a.colour).then(a.subject.cmp(&b.subject)));
     let colour = findings.first().map_or(Colour::Green, |f| f.colour);
     (colour, findings)
@@ -215,7 +236,10 @@ mod tests {
             with_reason(vm("g", State::Paused, None), Reason::User),
             with_reason(vm("h", State::Shutoff, Some(false)), Reason::Shutdown),
         ]);
-        assert_eq!(assess(&s, PoolLimits::DEFAULT), (Colour::Green, vec![]));
+        assert_eq!(
+            assess(&s, PoolLimits::DEFAULT, FsLimits::default()),
+            (Colour::Green, vec![])
+        );
     }
 
     #[test]
@@ -227,7 +251,7 @@ mod tests {
             vm("d", State::Off, Some(true)),
             with_reason(vm("e", State::Shutoff, Some(true)), Reason::Shutdown),
         ]);
-        let (colour, findings) = assess(&s, PoolLimits::DEFAULT);
+        let (colour, findings) = assess(&s, PoolLimits::DEFAULT, FsLimits::default());
         assert_eq!(colour, Colour::Yellow);
         let flagged: Vec<Subject> = findings.iter().map(|f| f.subject).collect();
         assert_eq!(flagged, [1, 2, 3, 4].map(Subject::Vm));
@@ -248,7 +272,7 @@ mod tests {
             vm("b", State::Crashed, Some(true)),
             with_reason(vm("stuck", State::Paused, None), Reason::IoError),
         ]);
-        let (colour, findings) = assess(&s, PoolLimits::DEFAULT);
+        let (colour, findings) = assess(&s, PoolLimits::DEFAULT, FsLimits::default());
         assert_eq!(colour, Colour::Red);
         assert_eq!(
             findings
@@ -351,7 +375,7 @@ mod tests {
             pool("images", 100 << 20, 4 << 20, PoolState::Running),
             pool("spare", 100 << 20, 50 << 20, PoolState::Running),
         ];
-        let (colour, findings) = assess(&s, PoolLimits::DEFAULT);
+        let (colour, findings) = assess(&s, PoolLimits::DEFAULT, FsLimits::default());
         assert_eq!(colour, Colour::Red);
         let seen: Vec<(Subject, &str)> = findings
             .iter()
@@ -366,6 +390,49 @@ mod tests {
                     Subject::Pool(0),
                     "96.0% full (limit 95%), 4.0 of 100.0 MiB free"
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn guest_file_systems_are_yellow_from_ninety_and_red_from_ninety_five() {
+        use crate::model::{Agent, AgentInfo, GuestFs};
+        let full = |pct: u64| {
+            let mut vm = vm("g", State::Running, None);
+            vm.agent = Agent::Answered(Box::new(AgentInfo {
+                file_systems: vec![GuestFs {
+                    mountpoint: "/srv".into(),
+                    fstype: "ext4".into(),
+                    used: Some(pct),
+                    total: Some(100),
+                }],
+                ..AgentInfo::default()
+            }));
+            vm
+        };
+        let limits = FsLimits::default();
+        assert_eq!(fs_finding(&full(89), limits), None);
+        assert_eq!(fs_finding(&full(90), limits).unwrap().0, Colour::Yellow);
+        assert_eq!(fs_finding(&full(95), limits).unwrap().0, Colour::Red);
+        let tight = FsLimits {
+            warn: 50.0,
+            panic: 60.0,
+        };
+        assert_eq!(fs_finding(&full(55), tight).unwrap().0, Colour::Yellow);
+        // A VM with a state finding too gets both, the worse first.
+        let mut both = full(96);
+        both.state = State::Blocked;
+        let (colour, findings) = assess(&snapshot(vec![both]), PoolLimits::DEFAULT, limits);
+        assert_eq!(colour, Colour::Red);
+        let seen: Vec<(Colour, &str)> = findings
+            .iter()
+            .map(|f| (f.colour, f.what.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Colour::Red, "guest file system /srv 96.0 % full (ext4)"),
+                (Colour::Yellow, "blocked on a resource"),
             ]
         );
     }

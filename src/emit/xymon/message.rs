@@ -63,7 +63,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             rates_lost,
             ..
         } => {
-            let mut colour = assess(snapshot, settings.pool_limits).0;
+            let mut colour = assess(snapshot, settings.pool_limits, settings.fs_limits).0;
             if rates_lost.is_some() {
                 colour = colour.max(Colour::Yellow);
             }
@@ -104,7 +104,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 Some(rates) => rates.to_vec(),
                 None => vec![[None; Counter::ALL.len()]; samples.len()],
             };
-            let (_, findings) = assess(snapshot, settings.pool_limits);
+            let (_, findings) = assess(snapshot, settings.pool_limits, settings.fs_limits);
             // Both extra lines are counted in the status's budget: the path in the rates line
             // is the admin's and may be as long as paths get.
             let lost_line = rates_lost.map_or_else(String::new, |why| {

@@ -4,7 +4,7 @@
 //! The words both ends of a message share (formats, metrics, VM keys, markers, limits) are in
 //! [`crate::xymon_wire`]; the rates come computed from [`crate::rates`] in the `report`.
 //!
-//! - `colour`: the rules for green, yellow and red;
+//! - `colour`: the rules for green, yellow and red (`guest_fs`: the guest file system one);
 //! - `settings`: what the user asks for; `report`: what one run has to report;
 //! - `message`: the messages themselves, split under Xymon's size limit, from the
 //!   `status_page` text and the `graph_lines`.
@@ -14,6 +14,7 @@
 
 mod colour;
 mod graph_lines;
+mod guest_fs;
 mod message;
 mod report;
 mod settings;
@@ -22,6 +23,7 @@ mod status_page;
 pub(crate) mod test_support;
 
 pub use colour::{Colour, Finding, PoolLimits, Subject, assess};
+pub use guest_fs::FsLimits;
 pub use message::build;
 pub use report::Report;
 pub use settings::Settings;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::colour::PoolLimits;
+use super::guest_fs::FsLimits;
 use crate::xymon_wire::{
     DEFAULT_MAX_SIZE, Format, MAX_COLUMN_LEN, MAX_HOST_LEN, MAX_INTERVAL_SECS, Messages,
 };
@@ -25,6 +26,8 @@ pub struct Settings {
     pub max_size: usize,
     /// When a storage pool turns the column yellow and red.
     pub pool_limits: PoolLimits,
+    /// Guest file system percents that turn the status yellow and red.
+    pub fs_limits: FsLimits,
 }
 
 impl Settings {
@@ -39,6 +42,7 @@ impl Settings {
             interval: Duration::from_secs(300),
             max_size: DEFAULT_MAX_SIZE,
             pool_limits: PoolLimits::DEFAULT,
+            fs_limits: FsLimits::default(),
         }
     }
 
@@ -53,6 +57,11 @@ impl Settings {
             pool_limits,
             ..self
         }
+    }
+
+    /// The same settings with other guest file system thresholds.
+    pub fn with_fs_limits(self, fs_limits: FsLimits) -> Settings {
+        Settings { fs_limits, ..self }
     }
 
     /// The same settings with another interval.

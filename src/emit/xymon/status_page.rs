@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::colour::{Colour, Finding, Subject};
-use crate::model::{Snapshot, Totals, Vm};
+use crate::model::{Agent, Snapshot, Totals, Vm};
 use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
 
@@ -37,6 +37,27 @@ const MORE_LINE_MAX: usize = 160;
 const NAME_SHOWN_MAX: usize = 64;
 /// Characters of one collection warning or collector error shown.
 const NOTE_SHOWN_MAX: usize = 300;
+
+/// Characters of a guest's host name and OS shown in the table.
+const AGENT_SHOWN_MAX: usize = 48;
+
+/// The table's `GUEST HOSTNAME, OS` column: the host name and OS the guest agent gives
+/// (short, escaped), whether the agent did not answer, or `-`.
+fn agent_shown(agent: &Agent) -> String {
+    match agent {
+        Agent::Answered(info) => {
+            let text = format!("{} {}", info.hostname, info.os);
+            let text = text.trim();
+            for_status_page(
+                if text.is_empty() { "-" } else { text },
+                Some(AGENT_SHOWN_MAX),
+                None,
+            )
+        }
+        Agent::NoAnswer => "(agent did not answer)".into(),
+        Agent::Absent | Agent::NotAsked => "-".into(),
+    }
+}
 
 /// The status text of a failed collection, at most `budget` bytes.
 pub fn failure_text(error: &str, budget: usize) -> String {
@@ -114,9 +135,23 @@ pub fn status_text(
         .clamp(2, 40);
     let states: Vec<String> = snapshot.vms.iter().map(Vm::state_text).collect();
     let state_width = states.iter().map(String::len).max().unwrap_or(0).max(11);
+    let ips: Vec<String> = snapshot
+        .vms
+        .iter()
+        .map(|vm| for_status_page(if vm.ip.is_empty() { "-" } else { &vm.ip }, Some(45), None))
+        .collect();
+    let ip_width = ips.iter().map(String::len).max().unwrap_or(0).max(2);
     let header = format!(
-        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7}\n",
-        "VM", "STATE", "AUTOSTART", "VCPUS", "MEMORY MiB", "GUEST MiB", "CPU %"
+        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
+        "VM",
+        "STATE",
+        "AUTOSTART",
+        "VCPUS",
+        "MEMORY MiB",
+        "GUEST MiB",
+        "CPU %",
+        "IP",
+        "GUEST HOSTNAME, OS"
     );
     let version = format!(
         "hv_monitor {} ({} backend)\n",
@@ -162,12 +197,16 @@ pub fn status_text(
     });
 
     let mut warnings = String::new();
-    let lines = snapshot.warnings.iter().map(|w| {
+    let shown = |kind: &str, text: &str| {
         format!(
-            "warning: {}\n",
-            for_status_page(w, Some(NOTE_SHOWN_MAX), None)
+            "{kind}: {}\n",
+            for_status_page(text, Some(NOTE_SHOWN_MAX), None)
         )
-    });
+    };
+    let lines: Vec<String> = (snapshot.warnings.iter().map(|w| shown("warning", w)))
+        .chain(snapshot.notes.iter().map(|n| shown("note", n)))
+        .collect();
+    let lines = lines.into_iter();
     room -= push_within(&mut warnings, lines, room / 4, |left| {
         format!("({left} more warnings not listed)\n")
     });
@@ -181,19 +220,21 @@ pub fn status_text(
         };
         let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
         // In use inside the guest, where its balloon driver says.
-        let guest = vm
+        let guest_used = vm
             .guest_memory
             .used()
             .map_or("-".to_string(), |b| (b >> 20).to_string());
         format!(
-            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7}\n",
+            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
             names[i],
             states[i],
             autostart,
             vm.cpus,
             vm.mem_alloc >> 20,
-            guest,
-            cpu
+            guest_used,
+            cpu,
+            ips[i],
+            agent_shown(&vm.agent)
         )
     };
     let all: Vec<usize> = (0..snapshot.vms.len()).collect();
@@ -313,5 +354,20 @@ mod tests {
         assert_eq!(shown_name("web-01"), "web-01");
         let text = failure_text(&"<".repeat(100_000), 1000);
         assert!(text.len() <= 1000 && text.ends_with('\n'), "{}", text.len());
+    }
+
+    #[test]
+    fn agent_text_in_the_table_is_short_and_escaped() {
+        use crate::model::AgentInfo;
+        let hostile = Agent::Answered(Box::new(AgentInfo {
+            hostname: "<script>\nalert".into(),
+            os: "x".repeat(1000),
+            ..AgentInfo::default()
+        }));
+        let shown = agent_shown(&hostile);
+        assert!(!shown.contains('<') && !shown.contains('\n'), "{shown}");
+        assert!(shown.len() < 120, "{}", shown.len());
+        assert_eq!(agent_shown(&Agent::NoAnswer), "(agent did not answer)");
+        assert_eq!(agent_shown(&Agent::NotAsked), "-");
     }
 }

@@ -18,7 +18,13 @@ pub struct DomainXml {
     pub interfaces: Vec<XmlInterface>,
     /// The first VNC or SPICE `<graphics>`, where there is one.
     pub graphics: Option<Graphics>,
+    /// The guest agent's channel is there and qemu-ga has it open (live XML's
+    /// `<target name='org.qemu.guest_agent.0' state='connected'/>`): only then is it asked.
+    pub agent_connected: bool,
 }
+
+/// The virtio channel name qemu-guest-agent listens on (QEMU's and libvirt's convention).
+const AGENT_CHANNEL: &str = "org.qemu.guest_agent.0";
 
 /// One `<disk>` element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +159,14 @@ pub fn parse(xml: &str) -> Result<DomainXml, String> {
                     });
                 }
             }
+            "channel" => {
+                if let Some(target) = child(dev, "target")
+                    && target.attribute("name") == Some(AGENT_CHANNEL)
+                    && target.attribute("state") == Some("connected")
+                {
+                    out.agent_connected = true;
+                }
+            }
             _ => {}
         }
     }
@@ -285,5 +299,28 @@ mod tests {
     fn broken_xml_is_an_error_naming_the_problem() {
         let err = parse("<domain><name>x</name>").unwrap_err();
         assert!(err.starts_with("invalid domain XML"), "{err}");
+    }
+
+    #[test]
+    fn the_agent_channel_counts_only_when_connected() {
+        let with = |target: &str| {
+            let xml = format!(
+                "<domain><devices><channel type='unix'><source mode='bind'/>{target}</channel>\
+                 </devices></domain>"
+            );
+            parse(&xml).unwrap().agent_connected
+        };
+        assert!(with(
+            "<target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>"
+        ));
+        assert!(!with(
+            "<target type='virtio' name='org.qemu.guest_agent.0' state='disconnected'/>"
+        ));
+        assert!(!with(
+            "<target type='virtio' name='org.qemu.guest_agent.0'/>"
+        ));
+        assert!(!with(
+            "<target type='virtio' name='com.redhat.spice.0' state='connected'/>"
+        ));
     }
 }

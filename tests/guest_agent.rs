@@ -1,0 +1,360 @@
+//! Issue 20 against the lab's real Linux guest (`hvmon-linux`, tests/lab/linux-guest.sh):
+//! qemu-guest-agent inside it answers for real. The expected values come from `virsh`
+//! (`domifaddr --source agent`, `guestinfo`), never from hv_monitor's code. A read-only
+//! run through a real snmpd as Debian-snmp (the direct extend mode) gets no agent data and
+//! no error. A guest of this test's own whose agent is stopped inside it (channel still
+//! connected) costs the run its agent timeout, within the deadline, and flags only its VM.
+#![cfg(all(feature = "libvirt", target_os = "linux"))]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::librenms::{librenms_decode, librenms_snmp_value};
+use support::{Scratch, qemu_uri, require, run, scratch, stderr, stdout, text, virsh};
+
+const GUEST: &str = "hvmon-linux";
+const SNMP_PORT: u16 = 16187;
+
+/// The lab's URI when the real guest runs with its agent connected (else skipped, or failed
+/// under CI=true).
+fn lab_guest() -> Option<String> {
+    let uri = qemu_uri();
+    let ok = require(
+        "libvirtd with QEMU (tests/lab/libvirt-up.sh)",
+        uri.is_some() && support::have("virsh"),
+    );
+    let uri = uri.filter(|_| ok)?;
+    let xml = stdout(&virsh(&uri, &["dumpxml", GUEST]));
+    let connected = xml.contains("name='org.qemu.guest_agent.0' state='connected'");
+    require(
+        "the real Linux guest with its agent up (setsid tests/lab/linux-guest.sh start)",
+        connected,
+    )
+    .then_some(uri)
+}
+
+/// `virsh guestinfo` as field → value.
+fn guestinfo(uri: &str) -> std::collections::HashMap<String, String> {
+    let out = virsh(uri, &["guestinfo", GUEST]);
+    assert!(out.status.success(), "virsh guestinfo: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The IPv4 of the guest's NIC as `virsh domifaddr --source agent` reports it, for the MAC
+/// `virsh domiflist` gives the VM's first NIC.
+fn agent_ipv4(uri: &str) -> String {
+    let list = stdout(&virsh(uri, &["domiflist", GUEST]));
+    let mac = list
+        .split_whitespace()
+        .find(|w| w.len() == 17 && w.matches(':').count() == 5)
+        .unwrap_or_else(|| panic!("a NIC with a MAC:\n{list}"))
+        .to_string();
+    let out = virsh(uri, &["domifaddr", GUEST, "--source", "agent"]);
+    assert!(out.status.success(), "domifaddr: {}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&mac) && l.contains("ipv4"))
+        .unwrap_or_else(|| panic!("no IPv4 for {mac}:\n{text}"));
+    let addr = line.split_whitespace().last().unwrap();
+    addr.split('/').next().unwrap().to_string()
+}
+
+fn librenms_vm(uri: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--uri", uri];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "hv_monitor: {}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["error"], 0, "{doc}");
+    doc["data"]["VMs"][GUEST].clone()
+}
+
+#[test]
+fn the_real_guest_gives_its_address_file_system_and_os_through_its_agent() {
+    let Some(uri) = lab_guest() else { return };
+    let info = guestinfo(&uri);
+    let ip = agent_ipv4(&uri);
+    let vm = librenms_vm(&uri, &["-t", "20"]);
+    assert_eq!(vm["agent"], "answered", "{vm}");
+    assert_eq!(
+        vm["ip"],
+        ip.as_str(),
+        "the eth0 address virsh reports: {vm}"
+    );
+    assert_eq!(vm["guest_os"], info["os.kernel-release"].as_str());
+    assert_eq!(vm["guest_hostname"], info["hostname"].as_str());
+    let fs_index = (0..)
+        .take_while(|i| info.contains_key(&format!("fs.{i}.mountpoint")))
+        .find(|i| info[&format!("fs.{i}.mountpoint")] == "/mnt")
+        .expect("virsh lists /mnt");
+    let field = |f: &str| info[&format!("fs.{fs_index}.{f}")].clone();
+    let fs = vm["fs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|f| f["mountpoint"] == "/mnt")
+        .unwrap_or_else(|| panic!("no /mnt in {vm}"));
+    assert_eq!(fs["fstype"], field("fstype").as_str());
+    assert_eq!(fs["fstype"], "ext2");
+    assert_eq!(fs["total"].to_string(), field("total-bytes"));
+    assert_eq!(fs["used"].to_string(), field("used-bytes"));
+    let ips = vm["ifs"]["nic0"]["ips"].as_array().unwrap();
+    assert!(
+        ips.iter()
+            .any(|a| a.as_str().unwrap().starts_with(&format!("{ip}/"))),
+        "{ips:?}"
+    );
+
+    // The Xymon table shows the address and the OS.
+    let out = run(&["xymon", "--print", "--uri", &uri, "-t", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let print = stdout(&out);
+    let row = print
+        .lines()
+        .find(|l| l.starts_with(&format!("{GUEST} ")))
+        .unwrap_or_else(|| panic!("no row for {GUEST}:\n{print}"));
+    assert!(row.contains(&ip), "{row}");
+    assert!(row.contains(info["os.kernel-release"].as_str()), "{row}");
+
+    // --no-agent: the agent is not asked, nothing from inside the guest.
+    let vm = librenms_vm(&uri, &["-t", "20", "--no-agent"]);
+    assert_eq!(vm["agent"], "not_asked", "{vm}");
+    assert_eq!(vm["ip"], "");
+    assert_eq!(vm["fs"], serde_json::json!({}));
+}
+
+/// A net-snmp snmpd on 127.0.0.1 as Debian-snmp, serving `hv_monitor --uri URI -c` (the
+/// direct extend mode: a read-only libvirt connection), stopped when dropped.
+struct Snmpd {
+    child: Child,
+    _dir: Scratch,
+}
+
+impl Snmpd {
+    fn start(uri: &str) -> Snmpd {
+        let dir = scratch("agent-snmpd");
+        std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = dir.join("hv_monitor");
+        std::fs::copy(support::binary(), &binary).unwrap();
+        let (conf, persist) = (dir.join("conf"), dir.join("persist"));
+        for d in [&conf, &persist] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        std::fs::write(
+            conf.join("snmpd.conf"),
+            format!(
+                "rocommunity public 127.0.0.1\nextend hv-monitor {} --uri {uri} -t 5 -c\n",
+                binary.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(conf.join("snmp.conf"), "mibs :\n").unwrap();
+        let child = Command::new("/usr/sbin/snmpd")
+            .env("SNMPCONFPATH", &conf)
+            .env("SNMP_PERSISTENT_DIR", &persist)
+            .args(["-f", "-Lf"])
+            .arg(dir.join("snmpd.log"))
+            .args(["-u", "Debian-snmp", "-g", "Debian-snmp"])
+            .arg(format!("udp:127.0.0.1:{SNMP_PORT}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd starts");
+        let snmpd = Snmpd { child, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !snmpget(".1.3.6.1.2.1.1.3.0", "0.5").status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "snmpd did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        snmpd
+    }
+
+    fn poll(&self) -> String {
+        let mut oid = format!(".1.3.6.1.4.1.8072.1.3.2.3.1.2.{}", "hv-monitor".len());
+        for b in "hv-monitor".bytes() {
+            oid += &format!(".{b}");
+        }
+        let out = snmpget(&oid, "20");
+        assert!(out.status.success(), "snmpget: {}", stderr(&out));
+        librenms_snmp_value(&stdout(&out))
+    }
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn snmpget(oid: &str, timeout: &str) -> Output {
+    Command::new("snmpget")
+        .args([
+            "-v2c", "-c", "public", "-On", "-Oqv", "-r", "0", "-t", timeout,
+        ])
+        .arg(format!("127.0.0.1:{SNMP_PORT}"))
+        .arg(oid)
+        .output()
+        .expect("snmpget runs")
+}
+
+#[test]
+fn a_read_only_run_through_snmpd_gets_no_agent_data_and_no_error() {
+    let Some(uri) = lab_guest() else { return };
+    let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    if !require(
+        "net-snmp's snmpd and snmpget, and the Debian-snmp user (apt-get install snmpd snmp)",
+        std::path::Path::new("/usr/sbin/snmpd").exists()
+            && support::have("snmpget")
+            && users.lines().any(|l| l.starts_with("Debian-snmp:")),
+    ) {
+        return;
+    }
+    // Debian-snmp cannot open a read-write connection: what the direct mode runs as.
+    let rw = Command::new("runuser")
+        .args(["-u", "Debian-snmp", "--", "virsh", "-c", &uri, "list"])
+        .output()
+        .expect("runuser runs");
+    assert!(
+        !rw.status.success(),
+        "Debian-snmp has a read-write connection here: {}",
+        text(&rw.stdout)
+    );
+    let snmpd = Snmpd::start(&uri);
+    let doc = librenms_decode(&snmpd.poll()).expect("LibreNMS decodes the extend's output");
+    assert_eq!(doc["error"], 0, "no error: {doc}");
+    assert_eq!(doc["errorString"], "");
+    let vm = &doc["data"]["VMs"][GUEST];
+    assert_eq!(vm["status_int"], 1, "the rest of its data is there: {vm}");
+    assert_eq!(vm["agent"], "not_asked", "{vm}");
+    assert_eq!(vm["ip"], "");
+    assert_eq!(vm["guest_os"], "");
+    assert_eq!(vm["fs"], serde_json::json!({}));
+}
+
+/// A guest of this test's own (tests/lab/linux-guest.sh, prefix `hvmonagent`) whose agent
+/// is stopped inside it after boot: its channel stays connected, nothing answers. Destroyed
+/// and undefined however the test ends.
+struct HungAgentGuest {
+    uri: String,
+    dir: Scratch,
+}
+
+const HUNG: &str = "hvmonagent-hung";
+
+impl HungAgentGuest {
+    fn script(uri: &str, dir: &Scratch, action: &str) -> Output {
+        Command::new(support::repo().join("tests/lab/linux-guest.sh"))
+            .arg(action)
+            .env("NAME", HUNG)
+            .env("GUEST_DIR", &**dir)
+            .env("HVMON_QEMU_URI", uri)
+            .output()
+            .expect("run tests/lab/linux-guest.sh")
+    }
+
+    fn start(uri: &str) -> HungAgentGuest {
+        let dir = scratch("hung-agent");
+        let _ = Self::script(uri, &dir, "stop");
+        let guest = HungAgentGuest {
+            uri: uri.to_string(),
+            dir,
+        };
+        let out = Self::script(uri, &guest.dir, "start");
+        assert!(
+            out.status.success(),
+            "linux-guest.sh start: {}{}",
+            text(&out.stdout),
+            stderr(&out)
+        );
+        // Busybox has no pidof: the shell finds qemu-ga in /proc and stops it; the child
+        // guest-exec started outlives the reply.
+        let stop = "for p in /proc/[0-9]*; do read n < $p/comm; \
+                    [ \"$n\" = qemu-ga ] && kill -STOP ${p#/proc/}; done";
+        let command = serde_json::json!({
+            "execute": "guest-exec",
+            "arguments": {"path": "/bin/sh", "arg": ["-c", stop]},
+        });
+        let out = virsh(uri, &["qemu-agent-command", HUNG, &command.to_string()]);
+        assert!(out.status.success(), "guest-exec: {}", stderr(&out));
+        // Until the agent is stopped a ping still answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while virsh(
+            uri,
+            &[
+                "qemu-agent-command",
+                HUNG,
+                "--timeout",
+                "1",
+                r#"{"execute":"guest-ping"}"#,
+            ],
+        )
+        .status
+        .success()
+        {
+            assert!(Instant::now() < deadline, "the guest's agent still answers");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        guest
+    }
+}
+
+impl Drop for HungAgentGuest {
+    fn drop(&mut self) {
+        let _ = Self::script(&self.uri, &self.dir, "stop");
+    }
+}
+
+#[test]
+fn a_hung_agent_costs_its_timeout_and_flags_only_its_vm() {
+    let Some(uri) = lab_guest() else { return };
+    if !require(
+        "root, to start a guest of this test's own",
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    let _guest = HungAgentGuest::start(&uri);
+    let xml = stdout(&virsh(&uri, &["dumpxml", HUNG]));
+    assert!(
+        xml.contains("name='org.qemu.guest_agent.0' state='connected'"),
+        "the stopped agent's channel stays connected: {xml}"
+    );
+    let started = Instant::now();
+    let out = run(&["--uri", &uri, "-t", "5"]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "hv_monitor: {}", stderr(&out));
+    assert!(
+        took < Duration::from_secs(5),
+        "within the deadline: {took:?}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["error"], 0);
+    let hung = &doc["data"]["VMs"][HUNG];
+    assert_eq!(hung["agent"], "no_answer", "{hung}");
+    assert_eq!(
+        hung["status_int"], 1,
+        "the rest of its data is there: {hung}"
+    );
+    assert!(hung["mem_alloc"].as_u64().unwrap() > 0);
+    assert_eq!(hung["ip"], "");
+    let healthy = &doc["data"]["VMs"][GUEST];
+    assert_eq!(
+        healthy["agent"], "answered",
+        "no other VM waits on it: {healthy}"
+    );
+    assert_ne!(healthy["ip"], "");
+}
