@@ -15,11 +15,12 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::librenms::{librenms_decode, librenms_snmp_value};
+use support::tmpfs::{Tmpfs, mounted};
 use support::xymon::{self, Server};
 use support::{Scratch, qemu_uri, repo, require, run, scratch, stderr, stdout, text, virsh};
 use virt::connect::Connect;
@@ -31,7 +32,7 @@ const XYMON_PORT: u16 = 19880;
 const XYMON_HOST: &str = "hv-ioerror.example.com";
 const SNMP_PORT: u16 = 16185;
 /// The tmpfs the second disk lives on, and the disk: QEMU can write 2 MiB of it at most.
-const TMPFS_SIZE: &str = "size=2m";
+const TMPFS_BYTES: u64 = 2 << 20;
 const DISK2_SIZE: u64 = 32 << 20;
 /// What the guest writes onto the second disk: 8 MiB, four times what the tmpfs holds.
 const FILL: &str = "dd if=/dev/zero of=/dev/vdb bs=64k count=128 oflag=direct; sync";
@@ -39,35 +40,28 @@ const FILL: &str = "dd if=/dev/zero of=/dev/vdb bs=64k count=128 oflag=direct; s
 /// The guest with its second disk on a tmpfs of its own; everything undone when dropped.
 struct FullDiskGuest {
     uri: String,
+    // Unmounted after the guest that holds the disk open is gone (fields drop after `drop`).
+    tmpfs: Tmpfs,
     dir: Scratch,
-    tmpfs: PathBuf,
 }
 
 impl FullDiskGuest {
     fn start(uri: &str) -> FullDiskGuest {
         let dir = scratch("ioerror");
-        let tmpfs = dir.join("small");
-        std::fs::create_dir(&tmpfs).unwrap();
+        let small = dir.join("small");
+        std::fs::create_dir(&small).unwrap();
+        // A guest of the same name left by a run that was killed before its guard ran.
+        stop_guest(uri, &dir);
         let guest = FullDiskGuest {
             uri: uri.to_string(),
+            tmpfs: Tmpfs::mount("hvmon-ioerror", &small, TMPFS_BYTES),
             dir,
-            tmpfs,
         };
-        // A guest of the same name left by a run that was killed before its guard ran.
-        guest.stop_guest();
-        let mount = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("{TMPFS_SIZE},mode=0755")])
-            .arg("hvmon-ioerror")
-            .arg(&guest.tmpfs)
-            .output()
-            .expect("mount runs");
-        assert!(mount.status.success(), "mount tmpfs: {}", stderr(&mount));
-        let disk2 = guest.tmpfs.join("disk2.raw");
+        let disk2 = guest.tmpfs.path().join("disk2.raw");
         std::fs::File::create(&disk2)
             .and_then(|f| f.set_len(DISK2_SIZE))
             .unwrap();
-        let started = guest
-            .lab_script("start")
+        let started = lab_script(uri, &guest.dir, "start")
             .env("DISK2", &disk2)
             .output()
             .expect("run tests/lab/linux-guest.sh");
@@ -78,19 +72,6 @@ impl FullDiskGuest {
             stderr(&started)
         );
         guest
-    }
-
-    fn lab_script(&self, action: &str) -> Command {
-        let mut cmd = Command::new(repo().join("tests/lab/linux-guest.sh"));
-        cmd.arg(action)
-            .env("NAME", GUEST)
-            .env("GUEST_DIR", &*self.dir)
-            .env("HVMON_QEMU_URI", &self.uri);
-        cmd
-    }
-
-    fn stop_guest(&self) {
-        let _ = self.lab_script("stop").output();
     }
 
     /// Makes the guest write past the end of the tmpfs, through its agent.
@@ -109,17 +90,21 @@ impl FullDiskGuest {
 
 impl Drop for FullDiskGuest {
     fn drop(&mut self) {
-        // QEMU holds the disk on the tmpfs open: the guest goes first.
-        self.stop_guest();
-        if mounted(&self.tmpfs) {
-            let _ = Command::new("umount").arg(&self.tmpfs).status();
-        }
+        stop_guest(&self.uri, &self.dir);
     }
 }
 
-fn mounted(path: &Path) -> bool {
-    std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.contains(&format!(" {} tmpfs ", path.display())))
+fn lab_script(uri: &str, dir: &Path, action: &str) -> Command {
+    let mut cmd = Command::new(repo().join("tests/lab/linux-guest.sh"));
+    cmd.arg(action)
+        .env("NAME", GUEST)
+        .env("GUEST_DIR", dir)
+        .env("HVMON_QEMU_URI", uri);
+    cmd
+}
+
+fn stop_guest(uri: &str, dir: &Path) {
+    let _ = lab_script(uri, dir, "stop").output();
 }
 
 /// libvirt's own view of the guest, through the bindings: whether it is paused on an I/O
@@ -350,7 +335,7 @@ fn a_guest_paused_on_a_full_disk_is_red_in_xymon_and_paused_with_its_reason_in_l
         page.lines().any(|l| l == disk_finding),
         "no '{disk_finding}' on the page:\n{page}"
     );
-    let tmpfs = guest.tmpfs.clone();
+    let tmpfs = guest.tmpfs.path().to_path_buf();
     drop(guest);
     assert!(!mounted(&tmpfs), "the guard unmounts the tmpfs");
     assert!(

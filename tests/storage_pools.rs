@@ -9,10 +9,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use support::librenms::librenms_decode;
+use support::tmpfs::{Tmpfs, mounted};
 use support::xymon::{self, Server};
 use support::{Scratch, qemu_uri, require, run, scratch, stderr, stdout, text, virsh};
 use virt::connect::Connect;
@@ -75,35 +73,24 @@ fn the_test_drivers_pool_is_in_librenms_pools_next_to_vms_and_totals() {
 /// A dir pool on a tmpfs of its own; destroyed, undefined and unmounted when dropped.
 struct TmpfsPool {
     uri: String,
+    // Dropped after the pool (fields drop after `drop`), before the directory.
+    tmpfs: Tmpfs,
     _dir: Scratch,
-    target: PathBuf,
 }
 
 impl TmpfsPool {
     fn start(uri: &str) -> TmpfsPool {
+        // A pool of the same name left by a run killed before its guard ran.
+        remove_pool(uri);
         let dir = scratch("hvtrouble-pool");
         let target = dir.join("pool");
         std::fs::create_dir(&target).unwrap();
         let pool = TmpfsPool {
             uri: uri.to_string(),
+            tmpfs: Tmpfs::mount("hvtrouble", &target, TMPFS_BYTES),
             _dir: dir,
-            target,
         };
-        // A pool of the same name left by a run killed before its guard ran.
-        pool.remove_pool();
-        let mount = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={TMPFS_BYTES},mode=0755"),
-            ])
-            .arg("hvtrouble")
-            .arg(&pool.target)
-            .output()
-            .expect("mount runs");
-        assert!(mount.status.success(), "mount tmpfs: {}", stderr(&mount));
-        let target = pool.target.to_str().unwrap();
+        let target = target.to_str().unwrap();
         for args in [
             vec!["pool-define-as", POOL, "dir", "--target", target],
             vec!["pool-start", POOL],
@@ -116,30 +103,22 @@ impl TmpfsPool {
 
     /// Makes the fill file `bytes` long, then has libvirt read the pool again.
     fn fill_to(&self, bytes: u64) {
-        let file = self.target.join("fill");
+        let file = self.tmpfs.path().join("fill");
         std::fs::write(&file, vec![0u8; usize::try_from(bytes).unwrap()]).unwrap();
         let out = virsh(&self.uri, &["pool-refresh", POOL]);
         assert!(out.status.success(), "pool-refresh: {}", stderr(&out));
-    }
-
-    fn remove_pool(&self) {
-        let _ = virsh(&self.uri, &["pool-destroy", POOL]);
-        let _ = virsh(&self.uri, &["pool-undefine", POOL]);
     }
 }
 
 impl Drop for TmpfsPool {
     fn drop(&mut self) {
-        self.remove_pool();
-        if mounted(&self.target) {
-            let _ = Command::new("umount").arg(&self.target).status();
-        }
+        remove_pool(&self.uri);
     }
 }
 
-fn mounted(path: &Path) -> bool {
-    std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.contains(&format!(" {} tmpfs ", path.display())))
+fn remove_pool(uri: &str) {
+    let _ = virsh(uri, &["pool-destroy", POOL]);
+    let _ = virsh(uri, &["pool-undefine", POOL]);
 }
 
 /// What libvirt says of the pool, percent full: what is no longer available.
@@ -237,7 +216,7 @@ fn a_dir_pool_filled_to_96_percent_is_red_on_xymond_and_at_50_percent_has_no_fin
         "the table shows {half:.1} %:\n{page}"
     );
 
-    let target = pool.target.clone();
+    let target = pool.tmpfs.path().to_path_buf();
     drop(pool);
     assert!(!mounted(&target), "the guard unmounts the tmpfs");
     assert!(

@@ -34,59 +34,22 @@
 //! reaches an RRD, and file names are built only from validated keys, so no name can leave
 //! the host's RRD directory, and at most `max_vms_per_message` of them per message.
 
+mod message;
 mod parse;
 mod render;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::RrdScriptError;
 use crate::safe_file;
-use crate::xymon_wire::{Counter, DEFAULT_MAX_SIZE, VmGauge, valid_column};
+use crate::xymon_wire::valid_column;
 
+pub use message::{Parsed, Value};
+pub(crate) use parse::MAX_MESSAGE_FILE;
+#[cfg(test)] // The handler's tests build a message one VM past it.
+pub(crate) use parse::max_vms_per_message;
 pub use parse::parse;
 pub use render::render;
-
-/// Larger than any message xymond passes on (it cuts them at 256 KiB).
-pub(crate) const MAX_MESSAGE_FILE: u64 = 512 * 1024;
-
-/// The most VMs one message from `hv_monitor xymon` can carry: its largest message
-/// ([`DEFAULT_MAX_SIZE`], the top of `--max-size`) filled with the smallest VM groups it
-/// makes (every metric, a one-character key, one-character values). A message with more is
-/// not ours, and would make an RRD file per VM name: refused.
-pub(crate) fn max_vms_per_message() -> usize {
-    let smallest_group: usize = VmGauge::ALL
-        .map(VmGauge::name)
-        .into_iter()
-        .chain(Counter::ALL.map(Counter::name))
-        .map(|metric| "vm_x_".len() + metric.len() + " : U\n".len())
-        .sum();
-    DEFAULT_MAX_SIZE / smallest_group
-}
-
-/// What one message holds, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    /// The interval the sender runs at, seconds.
-    pub interval: u64,
-    /// Host totals by metric name, when the message carried them.
-    pub totals: Option<BTreeMap<&'static str, Value>>,
-    /// Per VM key, values by metric name; in message order.
-    pub vms: Vec<(String, BTreeMap<&'static str, Value>)>,
-    /// Per storage pool key, likewise.
-    pub pools: Vec<(String, BTreeMap<&'static str, Value>)>,
-}
-
-/// One value of a VM as the message carried it, for its RRD.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value {
-    /// A GAUGE data source's value.
-    Gauge(f64),
-    /// A DERIVE data source's raw counter.
-    Counter(u64),
-    /// Not known this run (`U` for rrdupdate).
-    Unknown,
-}
 
 /// Reads and checks FILE for HOST and TEST, returns the lines to print.
 pub fn handle(host: &str, column: &str, file: &Path) -> Result<String, RrdScriptError> {

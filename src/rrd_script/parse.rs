@@ -2,12 +2,29 @@
 
 use std::collections::BTreeMap;
 
-use super::{MAX_MESSAGE_FILE, Parsed, Value, max_vms_per_message};
+use super::message::{Parsed, Value};
 use crate::text::{Shown, for_terminal};
 use crate::xymon_wire::{
-    Counter, END_MARKER, Format, MARKER_PREFIX, MAX_INTERVAL_SECS, MAX_KEY_LEN, PoolGauge,
-    TotalGauge, VmGauge,
+    Counter, DEFAULT_MAX_SIZE, END_MARKER, Format, MARKER_PREFIX, MAX_INTERVAL_SECS, MAX_KEY_LEN,
+    PoolGauge, TotalGauge, VmGauge,
 };
+
+/// Larger than any message xymond passes on (it cuts them at 256 KiB).
+pub(crate) const MAX_MESSAGE_FILE: u64 = 512 * 1024;
+
+/// The most VMs one message from `hv_monitor xymon` can carry: its largest message
+/// ([`DEFAULT_MAX_SIZE`], the top of `--max-size`) filled with the smallest VM groups it
+/// makes (every metric, a one-character key, one-character values). A message with more is
+/// not ours, and would make an RRD file per VM name: refused.
+pub(crate) fn max_vms_per_message() -> usize {
+    let smallest_group: usize = VmGauge::ALL
+        .map(VmGauge::name)
+        .into_iter()
+        .chain(Counter::ALL.map(Counter::name))
+        .map(|metric| "vm_x_".len() + metric.len() + " : U\n".len())
+        .sum();
+    DEFAULT_MAX_SIZE / smallest_group
+}
 
 /// Characters of hostile input an error message quotes (escaped as Rust does, so a quote in
 /// it cannot close ours).

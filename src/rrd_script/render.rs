@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Parsed, Value};
+use super::message::{Parsed, Value};
 use crate::xymon_wire::{Counter, DERIVE, GAUGE, PoolGauge, TotalGauge, VmGauge, number};
 
 /// The DS/file/values lines xymond_rrd reads; no blank line (it breaks xymond_rrd's parser).

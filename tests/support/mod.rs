@@ -3,7 +3,7 @@
 //! lab's QEMU URI; the binary where other users can run it ([`install`]); waits for the
 //! clock to move ([`clock`]); libvirt test-driver nodes ([`node_xml`]), LibreNMS's decoding
 //! ([`librenms`]), a private Xymon server ([`xymon`]) and the mass-failure matrix
-//! ([`mass_failure`]).
+//! ([`mass_failure`]) and a tmpfs that fills up for real ([`tmpfs`]).
 //!
 //! A test binary uses `mod support;` (a bench `#[path = "../tests/support/mod.rs"]`).
 #![allow(dead_code)] // Each test binary uses its own subset of these helpers.
@@ -14,6 +14,7 @@ pub mod librenms;
 pub mod mass_failure;
 pub mod node_xml;
 pub mod stuck_guest;
+pub mod tmpfs;
 pub mod xymon;
 
 use std::path::{Path, PathBuf};
