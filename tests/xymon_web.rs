@@ -375,8 +375,12 @@ fn graphs_on(dom: &str, page: &str) -> Vec<Graph> {
             "{page}: {url} answered {status} {ctype}: {}",
             text(&body[..body.len().min(300)])
         );
-        let (width, height) =
-            png_size(&body).unwrap_or_else(|| panic!("{page}: {url} is not a PNG"));
+        let (width, height) = png_size(&body).unwrap_or_else(|| {
+            panic!(
+                "{page}: {url} is not a PNG: {}",
+                text(&body[..body.len().min(300)])
+            )
+        });
         Graph {
             service: query_param(url, "service").unwrap_or("").to_string(),
             first: query_param(url, "first").and_then(|v| v.parse().ok()),
@@ -467,15 +471,18 @@ fn check_pages(host: &str, vms: usize) {
             "hvmon-netout",
             "hvmon-readlat",
             "hvmon-readops",
+            "hvmon-steal",
+            "hvmon-vcpu",
             "hvmon-writelat",
             "hvmon-writeops"
         ],
         "{host} hvmon graphs"
     );
     for (service, images) in &hvmon {
-        if ["hvmon-cpu", "hvmon-mem"].contains(service) {
-            // Test-driver VMs have no QEMU process, so no CPU or memory RRD (not even the off
-            // VMs' zeros): Xymon answers its blank 1x1 PNG for a graph without files.
+        if ["hvmon-cpu", "hvmon-mem", "hvmon-vcpu", "hvmon-steal"].contains(service) {
+            // Test-driver VMs have no QEMU process and no vCPU times, so no CPU, memory,
+            // vCPU or steal RRD (not even the off VMs' zeros): Xymon answers its blank 1x1
+            // PNG for a graph without files.
             assert_images_follow(service, images, vms);
             assert!(
                 images.iter().all(|g| (g.width, g.height) == (1, 1)),
@@ -506,8 +513,10 @@ fn check_pages(host: &str, vms: usize) {
             "hvmonrrd-disk",
             "hvmonrrd-disklat",
             "hvmonrrd-diskops",
+            "hvmonrrd-guest",
             "hvmonrrd-mem",
-            "hvmonrrd-net"
+            "hvmonrrd-net",
+            "hvmonrrd-vcpu"
         ],
         "{host} hvmonrrd graphs"
     );
@@ -674,7 +683,7 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
     });
     let (_, graphs) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
-    assert_eq!(hvmon.len(), 13, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert_eq!(hvmon.len(), 12, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
     for (service, images) in &hvmon {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);

@@ -118,8 +118,12 @@ impl PreviousCounters {
                 .map(|d| d as f64 / seconds);
         }
         if !sample.running {
-            // No process then and now: the VM used no CPU (its counter is unknown, not 0).
-            rates[Counter::Cpu] = Some(0.0);
+            // No process then and now: the VM used no CPU and ran no vCPU, so nothing was
+            // stolen from it (its counters are unknown, not 0). A 0 gives every VM its RRD,
+            // which a status page's split images count on.
+            for c in [Counter::Cpu, Counter::Vcpu, Counter::Steal] {
+                rates[c] = Some(0.0);
+            }
         }
         rates
     }

@@ -87,14 +87,19 @@ pub fn groups(
 }
 
 /// Each VM's gauges and rates, but where no VM shows a process (the test driver, a remote
-/// URI) without CPU and memory for anyone. Xymon splits a per-VM graph into images by VM
-/// count, so its RRDs must be one per VM, and an off VM's CPU and memory are 0 for that; when
+/// URI) without CPU and memory for anyone, and where no running VM has vCPU times (the test
+/// driver) without vCPU and steal rates. Xymon splits a per-VM graph into images by VM
+/// count, so its RRDs must be one per VM, and an off VM's figures are 0 for that; when
 /// nobody's are known, RRDs (and a host total) for the off VMs alone would be out of step.
 fn process_figures_if_seen(
     samples: &[VmSample],
     rates: &[CounterRates],
 ) -> (Vec<VmGauges>, Vec<CounterRates>) {
     let seen = samples.iter().any(|s| s.pid.is_some());
+    let unseen_vcpu_counters: Vec<Counter> = [Counter::Vcpu, Counter::Steal]
+        .into_iter()
+        .filter(|&c| !samples.iter().any(|s| s.running && s.counters[c].is_some()))
+        .collect();
     samples
         .iter()
         .zip(rates)
@@ -103,6 +108,9 @@ fn process_figures_if_seen(
             if !seen {
                 gauges[VmGauge::Rss] = None;
                 rates[Counter::Cpu] = None;
+            }
+            for &c in &unseen_vcpu_counters {
+                rates[c] = None;
             }
             (gauges, rates)
         })
@@ -182,6 +190,31 @@ mod tests {
         running.process = None;
         let lines = second_run_lines(vec![running, Vm::new("off", State::Shutoff)]);
         for name in ["vm_off_cpu", "vm_off_rss", "all_cpu"] {
+            assert!(!lines.contains(name), "{name} in {lines}");
+        }
+    }
+
+    #[test]
+    fn an_off_vm_graphs_zero_vcpu_and_steal_where_a_running_vm_has_them() {
+        use crate::model::VcpuTimes;
+        let mut running = Vm::new("run", State::Running);
+        running.vcpu_times = VcpuTimes {
+            time: Some(1_000_000_000),
+            wait: None,
+            delay: Some(10_000_000),
+        };
+        let lines = second_run_lines(vec![running.clone(), Vm::new("off", State::Shutoff)]);
+        for line in [
+            "vm_off_vcpu : 0\n",
+            "vm_off_steal : 0\n",
+            "vm_run_vcpu : 0\n",
+        ] {
+            assert!(lines.contains(line), "{line:?} missing from {lines}");
+        }
+        // No vCPU times anywhere (the test driver): no zeros for the off VM alone.
+        running.vcpu_times = VcpuTimes::default();
+        let lines = second_run_lines(vec![running, Vm::new("off", State::Shutoff)]);
+        for name in ["vm_off_vcpu :", "vm_off_steal :"] {
             assert!(!lines.contains(name), "{name} in {lines}");
         }
     }
