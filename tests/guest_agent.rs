@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::librenms::{librenms_decode, librenms_snmp_value};
-use support::{Scratch, qemu_uri, require, run, scratch, stderr, stdout, text, virsh};
+use support::{Scratch, guestinfo, qemu_uri, require, run, scratch, stderr, stdout, text, virsh};
 
 const GUEST: &str = "hvmon-linux";
 const SNMP_PORT: u16 = 16187;
@@ -34,17 +34,6 @@ fn lab_guest() -> Option<String> {
         connected,
     )
     .then_some(uri)
-}
-
-/// `virsh guestinfo` as field → value.
-fn guestinfo(uri: &str) -> std::collections::HashMap<String, String> {
-    let out = virsh(uri, &["guestinfo", GUEST]);
-    assert!(out.status.success(), "virsh guestinfo: {}", stderr(&out));
-    stdout(&out)
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
 }
 
 /// The IPv4 of the guest's NIC as `virsh domifaddr --source agent` reports it, for the MAC
@@ -80,7 +69,7 @@ fn librenms_vm(uri: &str, extra: &[&str]) -> serde_json::Value {
 #[test]
 fn the_real_guest_gives_its_address_file_system_and_os_through_its_agent() {
     let Some(uri) = lab_guest() else { return };
-    let info = guestinfo(&uri);
+    let info = guestinfo(&uri, GUEST);
     let ip = agent_ipv4(&uri);
     let vm = librenms_vm(&uri, &["-t", "20"]);
     assert_eq!(vm["agent"], "answered", "{vm}");

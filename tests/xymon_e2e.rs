@@ -201,7 +201,7 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     let guest = server.rrd(host, "hvmonrrd-guest,vm_test.rrd");
     server.wait_for(&guest);
     let guest = rrd_info(&guest);
-    for ds in ["guestused", "guestmem", "vcpu", "steal"] {
+    for ds in ["guestused", "guestmem", "guestfs", "vcpu", "steal"] {
         assert_eq!(guest[&format!("ds[{ds}].last_ds")], "U", "{ds}");
     }
     assert_eq!(guest["ds[steal].type"], "DERIVE");
@@ -725,6 +725,20 @@ fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
     );
     let pct = split("guestmem");
     assert!(pct > 0.0 && pct < 100.0, "% of its memory: {pct}");
+    // The fullest file system, as the guest's agent tells virsh.
+    let info = support::guestinfo(uri, "hvmon-linux");
+    let figure = |i: u64, what: &str| -> Option<f64> {
+        info.get(&format!("fs.{i}.{what}-bytes"))?.parse().ok()
+    };
+    let count: u64 = info["fs.count"].parse().expect("fs.count");
+    let fullest = (0..count)
+        .filter_map(|i| Some(figure(i, "used")? * 100.0 / figure(i, "total")?))
+        .fold(f64::NAN, f64::max);
+    let fs = split("guestfs");
+    assert!(
+        (fs - fullest).abs() < 0.5,
+        "fullest file system {fs} %, virsh guestinfo says {fullest} %"
+    );
     // TCG: the guest's one vCPU is busy for a part of the time, and waits behind the host's
     // other work for a part.
     for metric in ["vcpu", "steal"] {
@@ -737,6 +751,7 @@ fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
     for (ds, kind) in [
         ("guestused", "GAUGE"),
         ("guestmem", "GAUGE"),
+        ("guestfs", "GAUGE"),
         ("vcpu", "DERIVE"),
         ("steal", "DERIVE"),
     ] {
@@ -753,9 +768,11 @@ fn guest_figures_reach_their_rrds(server: &Server, host: &str, uri: &str) {
     );
     for graph in [
         "hvmon-guestmem",
+        "hvmon-guestfs",
         "hvmon-vcpu",
         "hvmon-steal",
         "hvmonrrd-guest",
+        "hvmonrrd-guestfs",
         "hvmonrrd-vcpu",
     ] {
         assert_drawn(server, host, graph);

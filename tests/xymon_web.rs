@@ -514,6 +514,7 @@ fn check_pages(host: &str, vms: usize) {
             "hvmonrrd-disklat",
             "hvmonrrd-diskops",
             "hvmonrrd-guest",
+            "hvmonrrd-guestfs",
             "hvmonrrd-mem",
             "hvmonrrd-net",
             "hvmonrrd-vcpu"

@@ -125,6 +125,15 @@ fn rank(ip: IpAddr) -> Option<u8> {
 }
 
 impl AgentInfo {
+    /// The file system with the largest share in use, and that percent; `None` where no
+    /// file system has both figures.
+    pub fn fullest_fs(&self) -> Option<(&GuestFs, f64)> {
+        self.file_systems
+            .iter()
+            .filter_map(|fs| fs.percent_used().map(|p| (fs, p)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
     /// The interface whose MAC is `mac` (any case), where the guest has one.
     pub fn interface_of(&self, mac: &str) -> Option<&GuestInterface> {
         if mac.is_empty() {

@@ -29,6 +29,9 @@ pub enum VmGauge {
     GuestUsed,
     /// The same as a percentage of the memory the guest has now (the balloon's size).
     GuestMem,
+    /// Percent in use of the guest's fullest file system (its agent's answer): one figure
+    /// per VM, so a host of hundreds of VMs has one file per VM, not one per file system.
+    GuestFs,
 }
 
 /// Ever-growing counters (RRD type `DERIVE` in the extra-script's RRDs).
@@ -132,7 +135,7 @@ pub type CounterRates = [Option<f64>; Counter::ALL.len()];
 
 impl VmGauge {
     /// In declaration order, which is the order of the messages and of the RRD datasets.
-    pub const ALL: [VmGauge; 8] = [
+    pub const ALL: [VmGauge; 9] = [
         VmGauge::Up,
         VmGauge::Vcpus,
         VmGauge::Mem,
@@ -141,22 +144,16 @@ impl VmGauge {
         VmGauge::DiskUsed,
         VmGauge::GuestUsed,
         VmGauge::GuestMem,
+        VmGauge::GuestFs,
     ];
 
     /// The gauges of a VM's main RRD file in the extra-script format: those it was created
     /// with, so existing files keep taking updates.
-    pub const MAIN: [VmGauge; 6] = [
-        VmGauge::Up,
-        VmGauge::Vcpus,
-        VmGauge::Mem,
-        VmGauge::Rss,
-        VmGauge::DiskSize,
-        VmGauge::DiskUsed,
-    ];
+    pub const MAIN: [VmGauge; 6] = *VmGauge::ALL.first_chunk().unwrap();
 
     /// The guest's own gauges: per VM only, in the extra-script format in a file of their
     /// own ([`VmGauge::MAIN`] says why).
-    pub const GUEST: [VmGauge; 2] = [VmGauge::GuestUsed, VmGauge::GuestMem];
+    pub const GUEST: [VmGauge; 3] = *VmGauge::ALL.last_chunk().unwrap();
 
     /// The metric's name in NCV lines and RRD files.
     pub fn name(self) -> &'static str {
@@ -169,6 +166,7 @@ impl VmGauge {
             VmGauge::DiskUsed => "diskused",
             VmGauge::GuestUsed => "guestused",
             VmGauge::GuestMem => "guestmem",
+            VmGauge::GuestFs => "guestfs",
         }
     }
 
@@ -190,6 +188,7 @@ impl VmGauge {
                 let has = vm.guest_memory.current.filter(|&c| c > 0)?;
                 Some(gauge(vm.guest_memory.used()?) * 100.0 / gauge(has))
             }
+            VmGauge::GuestFs => vm.agent.info()?.fullest_fs().map(|(_, pct)| pct),
         }
     }
 }

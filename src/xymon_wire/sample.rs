@@ -155,6 +155,28 @@ mod tests {
     }
 
     #[test]
+    fn guestfs_is_the_fullest_file_system_the_agent_reports() {
+        use crate::model::{Agent, AgentInfo, GuestFs};
+        let fs = |mountpoint: &str, used, total| GuestFs {
+            mountpoint: mountpoint.into(),
+            fstype: "ext4".into(),
+            used,
+            total,
+        };
+        let mut vm = Vm::new("vm", State::Running);
+        assert_eq!(VmSample::of(&vm).gauges[VmGauge::GuestFs], None, "no agent");
+        vm.agent = Agent::Answered(Box::new(AgentInfo {
+            file_systems: vec![
+                fs("/", Some(50), Some(200)),
+                fs("/srv", Some(90), Some(100)),
+                fs("/proc", None, None),
+            ],
+            ..AgentInfo::default()
+        }));
+        assert_eq!(VmSample::of(&vm).gauges[VmGauge::GuestFs], Some(90.0));
+    }
+
+    #[test]
     fn a_busy_vm_has_unknown_disk_counters_not_zero() {
         let mut vm = Vm::new("busy", State::Running);
         vm.disk_stats_unknown = true;

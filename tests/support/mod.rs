@@ -76,6 +76,17 @@ pub fn virsh(uri: &str, args: &[&str]) -> Output {
         .expect("virsh runs")
 }
 
+/// `virsh guestinfo DOMAIN` (what its guest agent says) as field → value.
+pub fn guestinfo(uri: &str, domain: &str) -> std::collections::HashMap<String, String> {
+    let out = virsh(uri, &["guestinfo", domain]);
+    assert!(out.status.success(), "virsh guestinfo: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// Where runs without `--state` keep their rates: a private directory per test binary under
 /// Cargo's scratch directory for tests, emptied on first use in a run, so no test writes the
 /// real default (/var/lib/hv-monitor) or leaves anything in /tmp.

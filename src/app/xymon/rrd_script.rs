@@ -95,13 +95,15 @@ mod tests {
         // The guest's own figures: a second file per VM, unknown for these two.
         let guest_ds = web + 4;
         assert_eq!(lines[guest_ds], "DS:guestused:GAUGE:600:0:U");
+        assert_eq!(lines[guest_ds + 2], "DS:guestfs:GAUGE:600:0:U");
         let guest = guest_ds + VmGauge::GUEST.len() + Counter::GUEST.len();
         assert_eq!(lines[guest - 1], "DS:steal:DERIVE:600:0:U");
         assert_eq!(
             lines[guest],
             format!("hvmon-guest,vm_{}.rrd", vm_key("web-01"))
         );
-        assert_eq!(lines[guest + 1], "U:U:U:U");
+        // guestused, guestmem, guestfs, vcpu, steal.
+        assert_eq!(lines[guest + 1], "U:U:U:U:U");
         assert_eq!(lines[guest + 2], "hvmon-guest,vm_off.rrd");
         assert_eq!(lines.len(), guest + 4);
     }

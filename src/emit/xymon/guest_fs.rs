@@ -29,12 +29,7 @@ const MOUNT_SHOWN_MAX: usize = 48;
 /// The VM's fullest file system: its percent used and how the status names it (`guest
 /// file system /srv 96.2 % full (ext4)`), the mount point and type made safe for the page.
 pub fn fullest(vm: &Vm) -> Option<(f64, String)> {
-    let info = vm.agent.info()?;
-    let (fs, pct) = info
-        .file_systems
-        .iter()
-        .filter_map(|fs| fs.percent_used().map(|p| (fs, p)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (fs, pct) = vm.agent.info()?.fullest_fs()?;
     Some((
         pct,
         format!(
