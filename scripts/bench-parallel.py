@@ -181,9 +181,10 @@ def main():
         "libvirtd add to it). Calls: libvirt remote calls one run makes (its client log), "
         "connection set-up included. x same groups: wall time, then libvirtd CPU, over one "
         f"`{SAME_GROUPS}` (the floor: one serial bulk call of the data hv_monitor reports); "
-        "x domstats: wall time over plain `virsh domstats` (every group). `-c` alone is "
-        "snmpd's direct mode, which has no place to keep the domain XML cache and fetches "
-        "every XML; a warm `--domain-cache` is what `-w` and the Xymon job run with.",
+        "x domstats: wall time over plain `virsh domstats` (every group). `-c` alone "
+        "fetches every XML (snmpd's direct mode without a cache file); a warm "
+        "`--domain-cache` is what `-w`, the Xymon job and the example snmpd.conf's direct "
+        "line run with.",
         "",
         "| VMs | command | wall ms | CPU ms | libvirtd CPU ms | peak RSS MiB | libvirt calls "
         "| calls/VM | x same groups (wall) | x same groups (libvirtd CPU) | x domstats (wall) |",
