@@ -233,77 +233,104 @@ fn a_read_only_run_through_snmpd_gets_no_agent_data_and_no_error() {
     assert_eq!(vm["fs"], serde_json::json!({}));
 }
 
-/// A guest of this test's own (tests/lab/linux-guest.sh, prefix `hvmonagent`) whose agent
-/// is stopped inside it after boot: its channel stays connected, nothing answers. Destroyed
-/// and undefined however the test ends.
-struct HungAgentGuest {
+/// A guest of a test's own (tests/lab/linux-guest.sh, names `hvmonagent-*`) whose agent a
+/// shell script changes after boot, run through guest-exec. Destroyed and undefined however
+/// the test ends.
+struct OwnGuest {
+    name: &'static str,
     uri: String,
     dir: Scratch,
 }
 
-const HUNG: &str = "hvmonagent-hung";
-
-impl HungAgentGuest {
-    fn script(uri: &str, dir: &Scratch, action: &str) -> Output {
+impl OwnGuest {
+    fn script(uri: &str, name: &str, dir: &Scratch, action: &str) -> Output {
         Command::new(support::repo().join("tests/lab/linux-guest.sh"))
             .arg(action)
-            .env("NAME", HUNG)
+            .env("NAME", name)
             .env("GUEST_DIR", &**dir)
             .env("HVMON_QEMU_URI", uri)
             .output()
             .expect("run tests/lab/linux-guest.sh")
     }
 
-    fn start(uri: &str) -> HungAgentGuest {
-        let dir = scratch("hung-agent");
-        let _ = Self::script(uri, &dir, "stop");
-        let guest = HungAgentGuest {
+    fn start(uri: &str, name: &'static str) -> OwnGuest {
+        let dir = scratch(name);
+        let _ = Self::script(uri, name, &dir, "stop");
+        let guest = OwnGuest {
+            name,
             uri: uri.to_string(),
             dir,
         };
-        let out = Self::script(uri, &guest.dir, "start");
+        let out = Self::script(uri, name, &guest.dir, "start");
         assert!(
             out.status.success(),
             "linux-guest.sh start: {}{}",
             text(&out.stdout),
             stderr(&out)
         );
-        // Busybox has no pidof: the shell finds qemu-ga in /proc and stops it; the child
-        // guest-exec started outlives the reply.
-        let stop = "for p in /proc/[0-9]*; do read n < $p/comm; \
-                    [ \"$n\" = qemu-ga ] && kill -STOP ${p#/proc/}; done";
+        guest
+    }
+
+    /// Runs `sh -c SCRIPT sh ARGS` in the guest through its agent, not waiting for it: the
+    /// child guest-exec started outlives the reply.
+    fn exec(&self, script: &str, args: &[&str]) {
+        let mut arg = vec!["-c", script, "sh"];
+        arg.extend_from_slice(args);
         let command = serde_json::json!({
             "execute": "guest-exec",
-            "arguments": {"path": "/bin/sh", "arg": ["-c", stop]},
+            "arguments": {"path": "/bin/sh", "arg": arg},
         });
-        let out = virsh(uri, &["qemu-agent-command", HUNG, &command.to_string()]);
+        let out = virsh(
+            &self.uri,
+            &["qemu-agent-command", self.name, &command.to_string()],
+        );
         assert!(out.status.success(), "guest-exec: {}", stderr(&out));
-        // Until the agent is stopped a ping still answers.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while virsh(
-            uri,
-            &[
-                "qemu-agent-command",
-                HUNG,
-                "--timeout",
-                "1",
-                r#"{"execute":"guest-ping"}"#,
-            ],
+    }
+
+    /// Whether the agent answers COMMAND (JSON) within a second.
+    fn answers(&self, command: &str) -> bool {
+        virsh(
+            &self.uri,
+            &["qemu-agent-command", self.name, "--timeout", "1", command],
         )
         .status
         .success()
-        {
-            assert!(Instant::now() < deadline, "the guest's agent still answers");
+    }
+
+    /// Waits (30 s at most: a TCG guest on a loaded host is slow) until `done` holds of the
+    /// guest.
+    fn wait_until(&self, what: &str, done: impl Fn(&OwnGuest) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "{}: {what}", self.name);
             std::thread::sleep(Duration::from_millis(200));
         }
-        guest
     }
 }
 
-impl Drop for HungAgentGuest {
+impl Drop for OwnGuest {
     fn drop(&mut self) {
-        let _ = Self::script(&self.uri, &self.dir, "stop");
+        let _ = Self::script(&self.uri, self.name, &self.dir, "stop");
     }
+}
+
+const PING: &str = r#"{"execute":"guest-ping"}"#;
+
+const HUNG: &str = "hvmonagent-hung";
+
+/// [`OwnGuest`] `hvmonagent-hung`, whose agent is stopped inside it after boot: its channel
+/// stays connected, nothing answers.
+fn hung_agent_guest(uri: &str) -> OwnGuest {
+    let guest = OwnGuest::start(uri, HUNG);
+    // Busybox has no pidof: the shell finds qemu-ga in /proc and stops it.
+    guest.exec(
+        "for p in /proc/[0-9]*; do read n < $p/comm; \
+         [ \"$n\" = qemu-ga ] && kill -STOP ${p#/proc/}; done",
+        &[],
+    );
+    // Until the agent is stopped a ping still answers.
+    guest.wait_until("the agent still answers", |g| !g.answers(PING));
+    guest
 }
 
 #[test]
@@ -316,7 +343,7 @@ fn a_hung_agent_costs_its_timeout_and_flags_only_its_vm() {
     ) {
         return;
     }
-    let _guest = HungAgentGuest::start(&uri);
+    let _guest = hung_agent_guest(&uri);
     let xml = stdout(&virsh(&uri, &["dumpxml", HUNG]));
     assert!(
         xml.contains("name='org.qemu.guest_agent.0' state='connected'"),
@@ -346,4 +373,102 @@ fn a_hung_agent_costs_its_timeout_and_flags_only_its_vm() {
         "no other VM waits on it: {healthy}"
     );
     assert_ne!(healthy["ip"], "");
+}
+
+const HOSTILE: &str = "hvmonagent-hostile";
+
+/// [`OwnGuest`] `hvmonagent-hostile`, whose qemu-ga is replaced after boot by
+/// tests/lab/hostile-agent.sh.
+fn hostile_agent_guest(uri: &str) -> OwnGuest {
+    let guest = OwnGuest::start(uri, HOSTILE);
+    let nics = stdout(&virsh(uri, &["domiflist", HOSTILE]));
+    let mac = nics
+        .split_whitespace()
+        .find(|w| w.len() == 17 && w.matches(':').count() == 5)
+        .unwrap_or_else(|| panic!("no MAC in {nics}"));
+    let script = std::fs::read_to_string(support::repo().join("tests/lab/hostile-agent.sh"))
+        .expect("tests/lab/hostile-agent.sh");
+    guest.exec(&script, &[mac]);
+    // qemu-ga knows guest-info; the hostile agent answers pings only.
+    guest.wait_until("the hostile agent does not answer yet", |g| {
+        !g.answers(r#"{"execute":"guest-info"}"#) && g.answers(PING)
+    });
+    guest
+}
+
+/// Whether `ip/prefix` (an `ifs` entry) is an address and a prefix length.
+fn is_address(entry: &str) -> bool {
+    entry.split_once('/').is_some_and(|(ip, prefix)| {
+        ip.parse::<std::net::IpAddr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 128)
+    })
+}
+
+#[test]
+fn a_hostile_agent_is_refused_field_by_field_and_changes_only_its_own_entry() {
+    let Some(uri) = lab_guest() else { return };
+    if !require(
+        "root, to start a guest of this test's own",
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() } == 0,
+    ) {
+        return;
+    }
+    let _guest = hostile_agent_guest(&uri);
+
+    // LibreNMS: the one real address kept, nothing else taken as one; strings and lists cut.
+    let out = run(&["--uri", &uri, "-t", "20"]);
+    assert!(out.status.success(), "hv_monitor: {}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["error"], 0, "{doc}");
+    let vm = &doc["data"]["VMs"][HOSTILE];
+    assert_eq!(vm["agent"], "answered", "{vm}");
+    assert_eq!(vm["ip"], "192.0.2.77", "the one global IPv4 it gave");
+    let ips: Vec<&str> = vm["ifs"]["nic0"]["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(ips.iter().all(|a| is_address(a)), "{ips:?}");
+    assert!(ips.contains(&"192.0.2.77/24"), "{ips:?}");
+    let hostname = vm["guest_hostname"].as_str().unwrap();
+    assert!(
+        hostname.starts_with("AAAA") && hostname.chars().count() <= 128,
+        "1 MiB host name cut: {} characters",
+        hostname.chars().count()
+    );
+    let fs = vm["fs"].as_object().unwrap();
+    assert!(
+        !fs.is_empty() && fs.len() <= 64,
+        "200 file systems, {} kept",
+        fs.len()
+    );
+    let healthy = &doc["data"]["VMs"][GUEST];
+    assert_eq!(healthy["agent"], "answered", "{healthy}");
+    assert_eq!(
+        healthy["guest_hostname"],
+        guestinfo(&uri, GUEST)["hostname"].as_str(),
+        "the other guest's entry is its own"
+    );
+
+    // Xymon: the VM is red for its full file systems, named, and no markup or colour marker
+    // from the guest reaches the page.
+    let out = run(&["xymon", "--print", "--uri", &uri, "-t", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let print = stdout(&out);
+    for planted in ["<script", "<img", "<b>"] {
+        assert!(!print.contains(planted), "{planted} on the page:\n{print}");
+    }
+    assert!(
+        !print.lines().any(|l| l.contains("&red injected")),
+        "a colour marker of the guest's on the page:\n{print}"
+    );
+    let finding = print
+        .lines()
+        .find(|l| l.starts_with("&red") && l.contains(HOSTILE))
+        .unwrap_or_else(|| panic!("no red line for {HOSTILE}:\n{print}"));
+    assert!(
+        finding.contains("guest file system /m") && finding.contains("99.0 % full"),
+        "{finding}"
+    );
 }
