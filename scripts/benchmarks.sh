@@ -3,7 +3,7 @@
 # scripts/benchmarks_md.py (a section is replaced only when its benchmark succeeds; the
 # others stay as they are).
 #
-#   scripts/benchmarks.sh [--robustness] [--parallel] [--soak] [--fuzz] [--sanitizers] [--all]
+#   scripts/benchmarks.sh [--robustness] [--parallel] [--agent] [--soak] [--fuzz] [--sanitizers] [--all]
 #
 # Always (5 minutes in all on the 2-core lab machine, 2026-11-30, the release build included):
 #   scripts/bench-librenms.py 7        LibreNMS output by VM count             ~2 min
@@ -17,6 +17,8 @@
 #   --parallel    scripts/bench-parallel.py: starts up to 97 extra QEMU guests on the lab's
 #                 libvirtd (then back to as many as it found), 7 rounds of 9
 #                 commands at 4 guest counts (both virsh references)            tens of minutes
+#   --agent       scripts/bench-agent.py: the lab with its Linux guest; 100 guests, then two
+#                 Linux guests of its own with a hung agent                     minutes
 #   --soak        scripts/soak.sh: SOAK_RUNS (default 1000) runs, in process
 #                 and through the CLI, each against 500 VMs and the lab        tens of minutes
 #   --fuzz        scripts/fuzz.sh: FUZZ_SECONDS (default 30) per target (17)    17 x that, + build
@@ -35,15 +37,16 @@ usage() {
     sed -n '2,/^# Exits/s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
-robustness=false parallel=false soak=false fuzz=false sanitizers=false
+robustness=false parallel=false agent=false soak=false fuzz=false sanitizers=false
 for arg in "$@"; do
     case $arg in
     --robustness) robustness=true ;;
     --parallel) parallel=true ;;
+    --agent) agent=true ;;
     --soak) soak=true ;;
     --fuzz) fuzz=true ;;
     --sanitizers) sanitizers=true ;;
-    --all) robustness=true parallel=true soak=true fuzz=true sanitizers=true ;;
+    --all) robustness=true parallel=true agent=true soak=true fuzz=true sanitizers=true ;;
     *) usage ;;
     esac
 done
@@ -66,6 +69,7 @@ section scripts/message-size-figures.sh
 section scripts/bad-server-figures.sh
 $robustness && section scripts/robustness-figures.sh
 $parallel && section scripts/bench-parallel.py
+$agent && section scripts/bench-agent.py
 $soak && section scripts/soak.sh
 $fuzz && section scripts/fuzz.sh
 $sanitizers && section scripts/stress-sanitizers.sh 250 3
