@@ -705,7 +705,11 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
         .position(|l| *l == format!("hvmonrrd-guest,vm_{}.rrd", vm_key("vm1")))
         .unwrap();
     // guestused, guestmem, guestfs, vcpu, steal.
-    assert_eq!(lines[guest + 1], "U:U:U:U:U", "bhyve gives no guest figures");
+    assert_eq!(
+        lines[guest + 1],
+        "U:U:U:U:U",
+        "bhyve gives no guest figures"
+    );
 }
 
 #[test]
