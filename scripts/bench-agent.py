@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("bench_parallel", ROOT / "scripts/bench-parallel.py")
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
-URI, EXTRA, GROUPS, SAME_GROUPS = bench.URI, bench.EXTRA, bench.GROUPS, bench.SAME_GROUPS
+URI, GROUPS, SAME_GROUPS = bench.URI, bench.GROUPS, bench.SAME_GROUPS
 LINUX_GUEST = ROOT / "tests/lab/linux-guest.sh"
 # Busybox has no pidof: the guest's shell finds qemu-ga in /proc and stops it.
 STOP_AGENT = ("for p in /proc/[0-9]*; do read n < $p/comm; "
@@ -96,8 +96,7 @@ def main():
     try:
         lab = [n for n in bench.guests() if not n.startswith("hvmon-extra-")]
         extra = max(100 - len(lab), 0)
-        subprocess.run([EXTRA, "start", str(extra)], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([EXTRA, "trim", str(extra)], check=True, stdout=subprocess.DEVNULL)
+        bench.set_extra_count(extra)
         variants = [
             ("hv_monitor -c, warm --domain-cache (agents asked)", [hv, "--uri", URI, "-c"] + cache),
             ("hv_monitor -c --no-agent, warm --domain-cache",
@@ -137,8 +136,8 @@ def main():
     finally:
         for name in hung:
             stop_guest(name, Path(scratch.name))
-        subprocess.run([EXTRA, "start", str(found)], check=True, stdout=sys.stderr)
-        subprocess.run([EXTRA, "trim", str(found)], check=True, stdout=sys.stderr)
+        # Back to the extra guests there were: other users of the lab count on them.
+        bench.set_extra_count(found, sys.stderr)
         scratch.cleanup()
 
     load = os.getloadavg()

@@ -80,6 +80,12 @@ def calls(cmd):
         return log.read_text().count("RPC_CLIENT_MSG_TX_QUEUE")
 
 
+def set_extra_count(n, out=subprocess.DEVNULL):
+    """Exactly N paused hvmon-extra-NNN guests: starts the missing ones, destroys the rest."""
+    subprocess.run([EXTRA, "start", str(n)], check=True, stdout=out)
+    subprocess.run([EXTRA, "trim", str(n)], check=True, stdout=out)
+
+
 def extra_count():
     return sum(1 for n in guests() if n.startswith("hvmon-extra-"))
 
@@ -126,8 +132,7 @@ def main():
     try:
         for count in counts:
             extra = max(count - len(lab), 0)
-            subprocess.run([EXTRA, "start", str(extra)], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run([EXTRA, "trim", str(extra)], check=True, stdout=subprocess.DEVNULL)
+            set_extra_count(extra)
             vms = len(guests())
             for _, cmd in variants:  # warm-up: page cache, libvirtd's caches, the XML caches
                 measure(cmd)
@@ -164,8 +169,7 @@ def main():
                 print(rows[-1], file=sys.stderr, flush=True)
     finally:
         # Back to the extra guests there were: other users of the lab count on them.
-        subprocess.run([EXTRA, "start", str(found)], check=True, stdout=sys.stderr)
-        subprocess.run([EXTRA, "trim", str(found)], check=True, stdout=sys.stderr)
+        set_extra_count(found, sys.stderr)
         scratch.cleanup()
 
     load = os.getloadavg()

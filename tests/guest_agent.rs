@@ -314,6 +314,17 @@ impl Drop for OwnGuest {
     }
 }
 
+/// [`lab_guest`]'s URI where this test may start guests of its own (as root).
+fn own_guest_uri() -> Option<String> {
+    let uri = lab_guest()?;
+    require(
+        "root, to start a guest of this test's own",
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() } == 0,
+    )
+    .then_some(uri)
+}
+
 const PING: &str = r#"{"execute":"guest-ping"}"#;
 
 const HUNG: &str = "hvmonagent-hung";
@@ -335,14 +346,7 @@ fn hung_agent_guest(uri: &str) -> OwnGuest {
 
 #[test]
 fn a_hung_agent_costs_its_timeout_and_flags_only_its_vm() {
-    let Some(uri) = lab_guest() else { return };
-    if !require(
-        "root, to start a guest of this test's own",
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() } == 0,
-    ) {
-        return;
-    }
+    let Some(uri) = own_guest_uri() else { return };
     let _guest = hung_agent_guest(&uri);
     let xml = stdout(&virsh(&uri, &["dumpxml", HUNG]));
     assert!(
@@ -405,14 +409,7 @@ fn is_address(entry: &str) -> bool {
 
 #[test]
 fn a_hostile_agent_is_refused_field_by_field_and_changes_only_its_own_entry() {
-    let Some(uri) = lab_guest() else { return };
-    if !require(
-        "root, to start a guest of this test's own",
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() } == 0,
-    ) {
-        return;
-    }
+    let Some(uri) = own_guest_uri() else { return };
     let _guest = hostile_agent_guest(&uri);
 
     // LibreNMS: the one real address kept, nothing else taken as one; strings and lists cut.
