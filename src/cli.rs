@@ -73,8 +73,8 @@ pub struct Cli {
     /// fetched).
     #[arg(long = "domain-cache", value_name = "PATH", global = true)]
     pub domain_cache: Option<PathBuf>,
-    /// Do not ask guest agents (libvirt): no IP, guest file systems, OS or hostname from
-    /// inside the guests, and no read-write libvirt connection.
+    /// Do not ask guest agents (libvirt): no guest file systems, OS or hostname from inside
+    /// the guests, no read-write libvirt connection; IPs only from DHCP leases.
     #[arg(long = "no-agent", global = true)]
     pub no_agent: bool,
     /// Give up after this many seconds; snmpd's poller waits about 6.

@@ -21,7 +21,7 @@ mod state;
 mod totals;
 mod vm;
 
-pub use agent::{Agent, AgentInfo, GuestAddress, GuestFs, GuestInterface};
+pub use agent::{Agent, AgentInfo, GuestAddress, GuestFs, GuestInterface, primary_address};
 pub use device::{Disk, DiskIo, DiskSum, NetCounters, Nic};
 pub use guest::{GuestMemory, VcpuTimes};
 pub use pool::{DiskError, DiskErrorKind, Pool, PoolState};

@@ -17,6 +17,8 @@ use support::{Scratch, guestinfo, qemu_uri, require, run, scratch, stderr, stdou
 
 const GUEST: &str = "hvmon-linux";
 const SNMP_PORT: u16 = 16187;
+/// The lease test's snmpd, beside the read-only test's (tests run at once).
+const LEASE_SNMP_PORT: u16 = 16188;
 
 /// The lab's URI when the real guest runs with its agent connected (else skipped, or failed
 /// under CI=true).
@@ -124,11 +126,12 @@ fn the_real_guest_gives_its_address_file_system_and_os_through_its_agent() {
 /// direct extend mode: a read-only libvirt connection), stopped when dropped.
 struct Snmpd {
     child: Child,
+    port: u16,
     _dir: Scratch,
 }
 
 impl Snmpd {
-    fn start(uri: &str) -> Snmpd {
+    fn start(uri: &str, port: u16) -> Snmpd {
         let dir = scratch("agent-snmpd");
         std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let binary = dir.join("hv_monitor");
@@ -153,14 +156,18 @@ impl Snmpd {
             .args(["-f", "-Lf"])
             .arg(dir.join("snmpd.log"))
             .args(["-u", "Debian-snmp", "-g", "Debian-snmp"])
-            .arg(format!("udp:127.0.0.1:{SNMP_PORT}"))
+            .arg(format!("udp:127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("snmpd starts");
-        let snmpd = Snmpd { child, _dir: dir };
+        let snmpd = Snmpd {
+            child,
+            port,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !snmpget(".1.3.6.1.2.1.1.3.0", "0.5").status.success() {
+        while !snmpget(port, ".1.3.6.1.2.1.1.3.0", "0.5").status.success() {
             assert!(
                 Instant::now() < deadline,
                 "snmpd did not answer within 10 s"
@@ -175,7 +182,7 @@ impl Snmpd {
         for b in "hv-monitor".bytes() {
             oid += &format!(".{b}");
         }
-        let out = snmpget(&oid, "20");
+        let out = snmpget(self.port, &oid, "20");
         assert!(out.status.success(), "snmpget: {}", stderr(&out));
         librenms_snmp_value(&stdout(&out))
     }
@@ -188,12 +195,23 @@ impl Drop for Snmpd {
     }
 }
 
-fn snmpget(oid: &str, timeout: &str) -> Output {
+/// Whether snmpd, snmpget and snmpd's user are here (else skipped, or failed under CI=true).
+fn snmpd_peers() -> bool {
+    let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    require(
+        "net-snmp's snmpd and snmpget, and the Debian-snmp user (apt-get install snmpd snmp)",
+        std::path::Path::new("/usr/sbin/snmpd").exists()
+            && support::have("snmpget")
+            && users.lines().any(|l| l.starts_with("Debian-snmp:")),
+    )
+}
+
+fn snmpget(port: u16, oid: &str, timeout: &str) -> Output {
     Command::new("snmpget")
         .args([
             "-v2c", "-c", "public", "-On", "-Oqv", "-r", "0", "-t", timeout,
         ])
-        .arg(format!("127.0.0.1:{SNMP_PORT}"))
+        .arg(format!("127.0.0.1:{port}"))
         .arg(oid)
         .output()
         .expect("snmpget runs")
@@ -202,13 +220,7 @@ fn snmpget(oid: &str, timeout: &str) -> Output {
 #[test]
 fn a_read_only_run_through_snmpd_gets_no_agent_data_and_no_error() {
     let Some(uri) = lab_guest() else { return };
-    let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    if !require(
-        "net-snmp's snmpd and snmpget, and the Debian-snmp user (apt-get install snmpd snmp)",
-        std::path::Path::new("/usr/sbin/snmpd").exists()
-            && support::have("snmpget")
-            && users.lines().any(|l| l.starts_with("Debian-snmp:")),
-    ) {
+    if !snmpd_peers() {
         return;
     }
     // Debian-snmp cannot open a read-write connection: what the direct mode runs as.
@@ -221,7 +233,7 @@ fn a_read_only_run_through_snmpd_gets_no_agent_data_and_no_error() {
         "Debian-snmp has a read-write connection here: {}",
         text(&rw.stdout)
     );
-    let snmpd = Snmpd::start(&uri);
+    let snmpd = Snmpd::start(&uri, SNMP_PORT);
     let doc = librenms_decode(&snmpd.poll()).expect("LibreNMS decodes the extend's output");
     assert_eq!(doc["error"], 0, "no error: {doc}");
     assert_eq!(doc["errorString"], "");
@@ -467,5 +479,132 @@ fn a_hostile_agent_is_refused_field_by_field_and_changes_only_its_own_entry() {
     assert!(
         finding.contains("guest file system /m") && finding.contains("99.0 % full"),
         "{finding}"
+    );
+}
+
+const LEASE_NET: &str = "hvmon-leases";
+const LEASE_GUEST: &str = "hvmon-lease";
+const LEASE_MAC: &str = "52:54:00:4d:02:01";
+
+/// A libvirt network of the test's own with DHCP (libvirt's dnsmasq) and, on it, a guest
+/// without an OS whose firmware asks for a lease (iPXE's DHCP), so it has no agent; both
+/// transient (nothing written to /etc/libvirt) and gone however the test ends.
+struct LeaseGuest {
+    uri: String,
+    _dir: Scratch,
+}
+
+impl LeaseGuest {
+    fn start(uri: &str) -> LeaseGuest {
+        let dir = scratch("lease");
+        let guest = LeaseGuest {
+            uri: uri.to_string(),
+            _dir: dir,
+        };
+        guest.remove();
+        let net = guest._dir.join("net.xml");
+        std::fs::write(
+            &net,
+            format!(
+                "<network><name>{LEASE_NET}</name><bridge name='hvmlease0' stp='off'/>\
+                 <ip address='10.213.77.1' netmask='255.255.255.0'><dhcp>\
+                 <range start='10.213.77.100' end='10.213.77.199'/></dhcp></ip></network>"
+            ),
+        )
+        .unwrap();
+        let out = virsh(uri, &["net-create", &net.to_string_lossy()]);
+        assert!(out.status.success(), "net-create: {}", stderr(&out));
+        let dom = guest._dir.join("dom.xml");
+        std::fs::write(
+            &dom,
+            format!(
+                "<domain type='qemu'><name>{LEASE_GUEST}</name><memory unit='MiB'>128</memory>\
+                 <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>\
+                 <boot dev='network'/></os><devices>\
+                 <emulator>/usr/bin/qemu-system-x86_64</emulator>\
+                 <interface type='network'><source network='{LEASE_NET}'/>\
+                 <mac address='{LEASE_MAC}'/><model type='virtio'/></interface>\
+                 </devices></domain>"
+            ),
+        )
+        .unwrap();
+        let out = virsh(uri, &["create", &dom.to_string_lossy()]);
+        assert!(out.status.success(), "create: {}", stderr(&out));
+        guest
+    }
+
+    /// The address `virsh net-dhcp-leases` shows for the guest's MAC, waiting for the
+    /// firmware's DHCP (120 s at most: a TCG guest on a loaded host boots slowly).
+    fn leased_address(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let out = virsh(
+                &self.uri,
+                &["net-dhcp-leases", LEASE_NET, "--mac", LEASE_MAC],
+            );
+            let text = stdout(&out);
+            if let Some(addr) = text
+                .split_whitespace()
+                .find(|w| w.starts_with("10.213.77.") && w.contains('/'))
+            {
+                return addr.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no DHCP lease for {LEASE_MAC} within 120 s: {text}{}",
+                stderr(&out)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn remove(&self) {
+        let _ = virsh(&self.uri, &["destroy", LEASE_GUEST]);
+        let _ = virsh(&self.uri, &["net-destroy", LEASE_NET]);
+        // libvirt keeps a destroyed network's lease file; the next run starts afresh.
+        let _ = std::fs::remove_file("/var/lib/libvirt/dnsmasq/hvmlease0.status");
+    }
+}
+
+impl Drop for LeaseGuest {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+#[test]
+fn a_vm_without_an_agent_has_its_dhcp_lease_as_ip_also_through_read_only_snmpd() {
+    let Some(uri) = own_guest_uri() else { return };
+    if !snmpd_peers() {
+        return;
+    }
+    let guest = LeaseGuest::start(&uri);
+    let leased = guest.leased_address();
+    let ip = leased.split('/').next().unwrap();
+    for extra in [&[][..], &["--no-agent"][..]] {
+        let mut args = vec!["--uri", uri.as_str(), "--vm", LEASE_GUEST];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "hv_monitor: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["error"], 0, "{doc}");
+        let vm = &doc["data"]["VMs"][LEASE_GUEST];
+        assert_eq!(vm["agent"], "none", "{vm}");
+        assert_eq!(vm["ip"], ip, "{extra:?}: {vm}");
+        assert_eq!(
+            vm["ifs"]["nic0"]["ips"],
+            serde_json::json!([leased]),
+            "{vm}"
+        );
+    }
+    // snmpd's user has only a read-only connection: leases are read there all the same.
+    let snmpd = Snmpd::start(&uri, LEASE_SNMP_PORT);
+    let doc = librenms_decode(&snmpd.poll()).expect("LibreNMS decodes the extend's output");
+    assert_eq!(doc["error"], 0, "no error: {doc}");
+    let vm = &doc["data"]["VMs"][LEASE_GUEST];
+    assert_eq!(vm["ip"], ip, "{vm}");
+    assert_eq!(
+        doc["data"]["VMs"][GUEST]["ip"], "",
+        "the agent's guest: no lease, no agent"
     );
 }

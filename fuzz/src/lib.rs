@@ -278,6 +278,7 @@ fn vm_with_known_stats(name: &str, i: u64) -> Vm {
         device: name.to_string(),
         parent: name.to_string(),
         mac: name.to_string(),
+        leases: Vec::new(),
         counters: NetCounters {
             ibytes: 5,
             ..NetCounters::default()

@@ -110,6 +110,17 @@ impl std::fmt::Display for GuestAddress {
     }
 }
 
+impl GuestAddress {
+    /// `addr` with `prefix` where the address parses and the prefix fits it (at most 32 for
+    /// IPv4, 128 for IPv6); `None` for anything else.
+    pub fn checked(addr: &str, prefix: u64) -> Option<GuestAddress> {
+        let ip: IpAddr = addr.parse().ok()?;
+        let most = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = u8::try_from(prefix).ok().filter(|&p| p <= most)?;
+        Some(GuestAddress { ip, prefix })
+    }
+}
+
 /// How good an address is as "the VM's address": lower is better, `None` never.
 fn rank(ip: IpAddr) -> Option<u8> {
     match ip {
@@ -122,6 +133,23 @@ fn rank(ip: IpAddr) -> Option<u8> {
         // An IPv4-mapped address is the guest's IPv4 seen through v6: ranked as v6 anyway.
         IpAddr::V6(_) => Some(1),
     }
+}
+
+/// The VM's primary address of `addresses`, given NIC by NIC in the hypervisor's order: the
+/// first global IPv4, else the first global IPv6, else the first link-local IPv4
+/// (169.254/16); never a loopback or an fe80:: address.
+pub fn primary_address<'a>(
+    addresses: impl IntoIterator<Item = &'a GuestAddress>,
+) -> Option<IpAddr> {
+    let mut best: Option<(u8, IpAddr)> = None;
+    for addr in addresses {
+        if let Some(r) = rank(addr.ip)
+            && best.is_none_or(|(b, _)| r < b)
+        {
+            best = Some((r, addr.ip));
+        }
+    }
+    best.map(|(_, ip)| ip)
 }
 
 impl AgentInfo {
@@ -144,25 +172,15 @@ impl AgentInfo {
             .find(|i| i.mac.eq_ignore_ascii_case(mac))
     }
 
-    /// The VM's primary address, for the NICs the hypervisor lists (`macs`, in its order):
-    /// the first global IPv4 of the first NIC that has one, else the first global IPv6 so,
-    /// else the first link-local IPv4 (169.254/16); never a loopback or an fe80:: address.
-    /// Interfaces the hypervisor does not list (a guest's own bridges) do not count.
+    /// The VM's primary address ([`primary_address`]) of what the agent says of the NICs the
+    /// hypervisor lists (`macs`, in its order). Interfaces the hypervisor does not list (a
+    /// guest's own bridges) do not count.
     pub fn primary_ip<'a>(&self, macs: impl IntoIterator<Item = &'a str>) -> Option<IpAddr> {
-        let mut best: Option<(u8, IpAddr)> = None;
-        for mac in macs {
-            let Some(iface) = self.interface_of(mac) else {
-                continue;
-            };
-            for addr in &iface.addresses {
-                if let Some(r) = rank(addr.ip)
-                    && best.is_none_or(|(b, _)| r < b)
-                {
-                    best = Some((r, addr.ip));
-                }
-            }
-        }
-        best.map(|(_, ip)| ip)
+        primary_address(
+            macs.into_iter()
+                .filter_map(|mac| self.interface_of(mac))
+                .flat_map(|iface| &iface.addresses),
+        )
     }
 }
 

@@ -1,5 +1,7 @@
 //! A VM's devices: its disks and network interfaces, and their counters.
 
+use super::agent::GuestAddress;
+
 /// One virtual disk.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Disk {
@@ -78,6 +80,9 @@ pub struct Nic {
     pub parent: String,
     /// MAC address as the hypervisor gives it (`52:54:00:...`), or empty.
     pub mac: String,
+    /// The addresses the hypervisor's DHCP server leased to this MAC (libvirt's networks),
+    /// for an active VM; empty elsewhere. The guest agent's view is in [`crate::model::Agent`].
+    pub leases: Vec<GuestAddress>,
     /// Traffic counters since the device appeared.
     pub counters: NetCounters,
 }

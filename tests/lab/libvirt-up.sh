@@ -40,10 +40,14 @@ done
 # The first call waits for the QEMU capabilities probe (several seconds, once).
 virsh -c "$URI" version >/dev/null
 # A run that was killed before libvirt-down.sh (or one whose daemon had died) leaves its
-# definitions in /etc/libvirt/qemu; libvirtd loads them again, and define would fail.
+# definitions in /etc/libvirt/qemu (and a test's transient network in /run/libvirt);
+# libvirtd loads them again, and define would fail.
 for d in $(virsh -c "$URI" list --all --name | grep '^hvmon-' || true); do
     virsh -c "$URI" destroy "$d" >/dev/null 2>&1 || true
     virsh -c "$URI" undefine "$d" --snapshots-metadata --managed-save >/dev/null
+done
+for n in $(virsh -c "$URI" net-list --name | grep '^hvmon-' || true); do
+    virsh -c "$URI" net-destroy "$n" >/dev/null
 done
 
 define_guest() {

@@ -167,6 +167,7 @@ fn nics(
         device: i.target.clone(),
         parent: i.parent.clone(),
         mac: i.mac.clone(),
+        leases: Vec::new(),
         counters,
     };
     if let Some(bulk) = bulk {

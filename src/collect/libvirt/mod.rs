@@ -14,14 +14,16 @@
 //!
 //! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
 //! into `answers::DomainAnswers`, `assemble` the pure building of the model from it,
-//! `agent` the guest agent calls made last, for VMs whose agent is there;
-//! [`parse`] holds the pure parsers (domain XML, bulk stats, /proc).
+//! `agent` the guest agent calls made last, for VMs whose agent is there, then `leases`, the
+//! active networks' DHCP leases for VMs the agent gave no address (one call per network);
+//! [`parse`] holds the pure parsers (domain XML, bulk stats, DHCP leases, /proc).
 
 mod agent;
 mod answers;
 mod assemble;
 mod bulk;
 mod gather;
+mod leases;
 pub mod parse;
 mod policy;
 mod qemu_process;
@@ -215,6 +217,13 @@ impl Collector for LibvirtCollector {
                     .map_err(|e| e.to_string())
             };
             agent::ask(&mut vms, open, self.deadline, &mut notes);
+        }
+        let wants_lease = |vm: &Vm| {
+            vm.ip.is_empty() && vm.state.has_process() && vm.nics.iter().any(|n| !n.mac.is_empty())
+        };
+        if vms.iter().any(wants_lease) {
+            let leases = leases::addresses_by_mac(&self.conn, &mut warnings);
+            parse::lease::apply(&mut vms, &leases);
         }
         let mut snapshot = Snapshot::new(Backend::Libvirt, vms)
             .with_warnings(warnings)

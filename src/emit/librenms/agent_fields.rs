@@ -62,13 +62,18 @@ pub(super) fn entries<M: SerializeMap>(
     m.serialize_entry("fs", &fs)
 }
 
-/// A NIC's addresses inside the guest (`169.254.77.139/16`), matched by MAC; empty when the
-/// agent gave none.
+/// A NIC's addresses (`169.254.77.139/16`): what the agent says of the interface with its
+/// MAC, else what the host's DHCP server leased to that MAC; empty when neither gives any.
 pub(super) fn nic_ips(agent: Option<&AgentInfo>, nic: &Nic) -> Vec<String> {
-    agent
+    let from_agent = agent
         .and_then(|a| a.interface_of(&nic.mac))
-        .map(|i| i.addresses.iter().map(ToString::to_string).collect())
-        .unwrap_or_default()
+        .map(|i| i.addresses.as_slice())
+        .filter(|a| !a.is_empty());
+    from_agent
+        .unwrap_or(&nic.leases)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,5 +158,24 @@ mod tests {
         assert_eq!(keys["guest_os"], "");
         assert_eq!(keys["fs"], serde_json::json!({}));
         assert_eq!(ips, serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_nic_shows_its_leases_where_the_agent_gives_it_no_address() {
+        let lease = GuestAddress {
+            ip: "10.213.77.150".parse().unwrap(),
+            prefix: 24,
+        };
+        let mut vm = hostile_vm();
+        vm.nics[0].leases = vec![lease];
+        assert_eq!(
+            written(&vm, Form::Plain).1,
+            serde_json::json!(["192.0.2.1/24"])
+        );
+        vm.agent = Agent::NoAnswer;
+        assert_eq!(
+            written(&vm, Form::Plain).1,
+            serde_json::json!(["10.213.77.150/24"])
+        );
     }
 }

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
-use std::net::IpAddr;
 
 use virt::sys;
 
@@ -47,7 +46,7 @@ fn indexed<'a>(field: &'a str, prefix: &str, max: usize) -> Option<(usize, &'a s
 }
 
 /// A MAC as six hex pairs joined by `:`, lower-cased; `None` for anything else.
-fn mac(s: &str) -> Option<String> {
+pub(crate) fn mac(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.split(':').collect();
     let ok = parts.len() == 6
         && parts
@@ -65,10 +64,7 @@ struct RawAddress {
 
 impl RawAddress {
     fn checked(&self) -> Option<GuestAddress> {
-        let ip: IpAddr = self.addr.as_deref()?.parse().ok()?;
-        let most = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = u8::try_from(self.prefix?).ok().filter(|&p| p <= most)?;
-        Some(GuestAddress { ip, prefix })
+        GuestAddress::checked(self.addr.as_deref()?, self.prefix?)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Pure parsing of what libvirt and /proc give as text or typed parameters: the domain XML,
 //! the bulk stats record (guest memory and vCPU times in `guest`), storage answers (pools,
-//! disk errors), a guest agent's answer (`guest_info`, after virDomainGetGuestInfo), and the
-//! QEMU process's /proc files. Tested on text; no libvirt calls (procfs's thin reader takes
-//! the /proc root it is given).
+//! disk errors), a guest agent's answer (`guest_info`, after virDomainGetGuestInfo), DHCP
+//! leases (`lease`, after virNetworkGetDHCPLeases), and the QEMU process's /proc files.
+//! Tested on text; no libvirt calls (procfs's thin reader takes the /proc root it is given).
 
 pub(crate) mod domain_xml;
 pub(crate) mod guest;
 pub(crate) mod guest_info;
+pub(crate) mod lease;
 pub(crate) mod procfs;
 pub(crate) mod stats;
 pub(crate) mod storage;

@@ -251,6 +251,7 @@ fn nics(p: &Params) -> Option<Vec<Nic>> {
                 device: p.str(&key("name")).unwrap_or("").to_string(),
                 parent: String::new(),
                 mac: String::new(),
+                leases: Vec::new(),
                 counters: NetCounters {
                     ipkts: p.count(&key("rx.pkts")),
                     ibytes: p.count(&key("rx.bytes")),
