@@ -77,6 +77,16 @@ pub struct Cli {
     /// the guests, no read-write libvirt connection; IPs only from DHCP leases.
     #[arg(long = "no-agent", global = true)]
     pub no_agent: bool,
+    /// Keep running: report every interval, and within about 2 s of a VM change (libvirt's
+    /// lifecycle events: started, paused, resumed, shut down, crashed, defined, undefined...).
+    /// For `xymon` (a status alone between intervals) and for `-w` (the cache files
+    /// rewritten). Ends with exit 0 on SIGTERM or SIGINT.
+    #[arg(long = "watch", global = true)]
+    pub watch: bool,
+    /// How often `-w --watch` rewrites the cache files, seconds (default 60; `xymon` has its
+    /// own `--interval`).
+    #[arg(long = "interval", value_name = "SECONDS", requires = "watch", value_parser = clap::value_parser!(u64).range(10..=MAX_INTERVAL_SECS))]
+    pub interval: Option<u64>,
     /// Give up after this many seconds; snmpd's poller waits about 6.
     #[arg(short = 't', long = "deadline", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds, global = true)]
     pub deadline: Duration,

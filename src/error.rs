@@ -294,6 +294,39 @@ impl XymonSetupError {
     }
 }
 
+/// `--watch` could not start. Once running it never stops on an error: a failed
+/// collection or send is reported as a one-shot run reports it, and the watch goes on.
+#[derive(Debug, Error)]
+pub enum WatchError {
+    /// Another watcher holds the lock of the same state or cache files.
+    #[error(
+        "another hv_monitor --watch already runs for these files (it holds '{}')",
+        lock.display()
+    )]
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot take the watcher's lock '{}': {reason}", lock.display())]
+    Lock {
+        /// The lock file.
+        lock: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// SIGTERM and SIGINT could not be caught.
+    #[error("cannot catch SIGTERM and SIGINT: {0}")]
+    Signals(String),
+}
+
+impl WatchError {
+    /// The process exit code, from [`exit`].
+    pub fn exit_code(&self) -> i32 {
+        exit::WATCH_SETUP
+    }
+}
+
 /// The rrd-script handler (subcommand `xymon-rrd`, run by xymond_rrd as its
 /// `--extra-script`) could not use what xymond_rrd gave it.
 #[derive(Debug, Error)]
@@ -342,6 +375,9 @@ pub mod exit {
     /// Input (a message file, a state file) was unusable; a state path that is not a regular
     /// file is left as it is.
     pub const BAD_INPUT: i32 = 8;
+    /// `--watch` could not start: another watcher holds its lock, or the lock file or the
+    /// signal handlers could not be set up.
+    pub const WATCH_SETUP: i32 = 9;
 }
 
 impl CollectError {

@@ -13,16 +13,32 @@ use hv_monitor::emit::librenms;
 fn main() {
     ignore_a_tz_that_is_not_a_file();
     let cli = Cli::parse();
+    let refuse = |kind, text: &str| -> ! {
+        use clap::CommandFactory;
+        Cli::command().error(kind, text).exit()
+    };
     if let Some(Command::Xymon(args)) = &cli.command
         && args.fs_warn > args.fs_panic
     {
-        use clap::CommandFactory;
-        Cli::command()
-            .error(
-                clap::error::ErrorKind::ValueValidation,
-                "--fs-warn must not be above --fs-panic",
-            )
-            .exit();
+        refuse(
+            clap::error::ErrorKind::ValueValidation,
+            "--fs-warn must not be above --fs-panic",
+        );
+    }
+    match &cli.command {
+        None if cli.watch && !cli.write => refuse(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--watch without a subcommand needs -w: it keeps the cache files fresh",
+        ),
+        Some(_) if cli.interval.is_some() => refuse(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the --interval before the subcommand is -w --watch's; give it after the subcommand",
+        ),
+        Some(Command::XymonRrd { .. }) if cli.watch => refuse(
+            clap::error::ErrorKind::ArgumentConflict,
+            "xymon-rrd runs once per message; --watch is for xymon and -w",
+        ),
+        _ => {}
     }
     let backend = cli.backend.unwrap_or_else(Backend::default_for_this_os);
     let collect = CollectOptions {
@@ -46,6 +62,11 @@ fn main() {
             } else {
                 librenms::Detail::Devices
             },
+            watch: cli.watch,
+            interval: Duration::from_secs(
+                cli.interval
+                    .unwrap_or(app::librenms::DEFAULT_WATCH_INTERVAL_SECS),
+            ),
         }),
         Some(Command::Xymon(args)) => app::xymon::run(&app::xymon::Options {
             backend,
@@ -69,6 +90,7 @@ fn main() {
                 warn: f64::from(args.fs_warn),
                 panic: f64::from(args.fs_panic),
             },
+            watch: cli.watch,
         }),
         Some(Command::XymonRrd { host, column, file }) => {
             app::xymon::run_rrd_script(&host, &column, &file)

@@ -21,6 +21,7 @@ use serde_json::Value;
 use support::install::Installed;
 use support::librenms::librenms_decode;
 use support::stuck_guest::StuckGuest;
+use support::watch::{PlainGuest, Watcher, wait_until};
 use support::{hv_monitor, lab_dir, qemu_uri, read_rate, require, run, stderr, stdout};
 
 static LAB: Mutex<()> = Mutex::new(());
@@ -436,6 +437,96 @@ fn a_run_while_libvirtd_reconnects_after_a_restart_answers_by_its_deadline() {
     drop(down);
     let after = run(&["--uri", &uri]);
     assert!(after.status.success(), "{}", stderr(&after));
+}
+
+/// The colour word of a printed status message.
+fn colour_of(status: &str) -> &str {
+    status.split_whitespace().nth(2).unwrap_or_default()
+}
+
+#[test]
+fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart() {
+    let _lab = lab();
+    let Some((uri, pid)) = lab_or_skip() else {
+        return;
+    };
+    let dir = support::scratch("watch-restart");
+    let guest = PlainGuest::new(&uri, "hvmon-watch-restart");
+    guest.define(&dir);
+    guest.virsh(&["start"]);
+    let state = dir.join("state.json");
+    let watcher = Watcher::start(
+        &[
+            "xymon",
+            "--watch",
+            "--print",
+            "--host",
+            "hv1",
+            "--uri",
+            &uri,
+            "--vm",
+            guest.name,
+            "--interval",
+            "600",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let soon = Duration::from_secs(20);
+    wait_until("the first status", soon, || {
+        watcher
+            .last_status()
+            .is_some_and(|s| colour_of(&s) == "green")
+    });
+
+    let cpu_before = watcher.cpu_time();
+    let outage = Instant::now();
+    let down = LibvirtdDown::stop(pid, &uri);
+    watcher.wait_for_stderr("libvirt's event connection is lost", soon);
+    // Reported at once, as a one-shot run reports it.
+    wait_until("the red status of the outage", soon, || {
+        watcher
+            .last_status()
+            .is_some_and(|s| colour_of(&s) == "red" && s.contains("could not collect VM figures"))
+    });
+    // Two attempts to connect again have failed, the second pause twice the first: it
+    // waits, it does not spin.
+    watcher.wait_for_stderr("no libvirt events", soon);
+    watcher.wait_for_stderr("next try in 2 s", soon);
+    let spent = watcher.cpu_time() - cpu_before;
+    let lasted = outage.elapsed();
+    assert!(
+        spent < lasted / 4,
+        "{spent:?} of CPU in {lasted:?} without libvirtd"
+    );
+
+    drop(down);
+    // The pause between attempts is at most 60 s; libvirtd answers again by now.
+    watcher.wait_for_stderr(
+        "libvirt's event connection is back",
+        Duration::from_secs(90),
+    );
+    wait_until("green again after the restart", soon, || {
+        watcher
+            .last_status()
+            .is_some_and(|s| colour_of(&s) == "green")
+    });
+    // Events come again: the callbacks are registered on the new connection.
+    guest.virsh(&["suspend"]);
+    wait_until("the pause after the restart", soon, || {
+        watcher.last_status().is_some_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with(guest.name) && l.contains("paused"))
+        })
+    });
+    let mut watcher = watcher;
+    assert_eq!(
+        watcher.end_with(libc::SIGTERM),
+        Some(0),
+        "{}",
+        watcher.stderr()
+    );
 }
 
 #[test]

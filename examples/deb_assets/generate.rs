@@ -54,6 +54,10 @@ const SNIPPETS: &[(&str, &str)] = &[
         "systemd/hv_monitor.timer",
         include_str!("../../librenms/hv_monitor.timer"),
     ),
+    (
+        "systemd/hv_monitor-watch.service",
+        include_str!("../../librenms/hv_monitor-watch.service"),
+    ),
 ];
 
 /// A hand install puts everything under /usr/local and units in /etc/systemd/system; the
@@ -373,6 +377,12 @@ The message file xymond_rrd writes in its temporary directory for each message o
 .TP\n\\fB/usr/lib/systemd/system/hv_monitor.service\\fR, \\fB/usr/lib/systemd/system/hv_monitor.timer\\fR\n\
 Cached LibreNMS mode: the timer runs \\fBhv_monitor \\-w \\-q \\-t 60\\fR every 5 minutes. Installed, not \
 enabled: \\fBsystemctl enable \\-\\-now hv_monitor.timer\\fR.\n\
+.TP\n\\fB/usr/lib/systemd/system/hv_monitor\\-watch.service\\fR\n\
+The same cached mode as one watcher, \\fBhv_monitor \\-w \\-\\-watch \\-t 60\\fR: the cache files every minute \
+and within about 2 s of a VM change. Instead of the timer (it conflicts with it); installed, not enabled: \
+\\fBsystemctl enable \\-\\-now hv_monitor\\-watch.service\\fR.\n\
+.TP\n\\fB{out}.watch\\fR, \\fI(counters file)\\fB.watch\\fR\n\
+The lock of \\fB\\-\\-watch\\fR: one watcher per set of cache or state files; a second one exits 9.\n\
 .TP\n\\fB/usr/lib/hv_monitor/hv_monitor\\-xymon\\-rrd.sh\\fR\n\
 The xymond_rrd \\fB\\-\\-extra\\-script\\fR: runs \\fBhv_monitor xymon\\-rrd\\fR with xymond_rrd's arguments.\n\
 .TP\n\\fB/usr/share/doc/hv\\-monitor/examples/\\fR\n\

@@ -1,10 +1,13 @@
 //! The LibreNMS job: collect, print the document (plain or `-c`), optionally write the cache
-//! files for snmpd to `cat`.
+//! files for snmpd to `cat`. With `--watch` (and `-w`) the cache files are rewritten at
+//! every interval and soon after each VM change (`app::watch`), printing nothing.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::beside;
 use super::stdio::{finish_on_stdout, print_notes};
+use super::watch as app_watch;
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::librenms::{self, SNMP_TOTAL_LIMIT, SNMP_UDP_LIMIT};
 use crate::error::{RunError, exit};
@@ -12,6 +15,10 @@ use crate::output::{replace_files, stdout_deadline};
 
 /// The Perl tool's default cache path; the `-c` form goes to the same path plus `.snmp`.
 pub const DEFAULT_OUTPUT: &str = "/var/cache/hv_monitor.json";
+
+/// How often `-w --watch` rewrites the cache files by default: a minute keeps the counters a
+/// 5-minute LibreNMS poll reads at most a minute old.
+pub const DEFAULT_WATCH_INTERVAL_SECS: u64 = 60;
 
 /// What `hv_monitor librenms` (the default job) was asked to do, from the command line.
 #[derive(Debug, Clone)]
@@ -32,10 +39,60 @@ pub struct Options {
     pub deadline: Duration,
     /// Whether per-disk and per-NIC maps are filled.
     pub detail: librenms::Detail,
+    /// `--watch` (with `write`): keep running, rewriting the cache files every `interval`
+    /// and on each VM change.
+    pub watch: bool,
+    /// `--interval`: how often `--watch` rewrites the cache files.
+    pub interval: Duration,
 }
 
 /// Runs the job; returns the process exit code.
 pub fn run(options: &Options) -> i32 {
+    if options.watch {
+        watch(options)
+    } else {
+        run_once(options)
+    }
+}
+
+/// `--watch`: [`run_once`] at every interval and on each VM change, quietly, under the lock
+/// (`OUTPUT.watch`) that keeps a second watcher off the same cache files.
+fn watch(options: &Options) -> i32 {
+    let _lock = match app_watch::lock(&beside(&options.output, ".watch")) {
+        Ok(lock) => lock,
+        Err(e) => {
+            crate::diag!("hv_monitor: {e}");
+            return e.exit_code();
+        }
+    };
+    let mut job = Rewrite(Options {
+        quiet: true,
+        ..options.clone()
+    });
+    app_watch::run(
+        options.backend,
+        &options.collect,
+        options.interval,
+        &mut job,
+    )
+}
+
+/// The cache files rewritten, for every report the watcher asks: LibreNMS computes its
+/// rates from the counters in them, so a rewrite between intervals skews nothing.
+struct Rewrite(Options);
+
+impl app_watch::Job for Rewrite {
+    fn every_interval(&mut self) {
+        run_once(&self.0);
+    }
+
+    fn on_change(&mut self) {
+        run_once(&self.0);
+    }
+}
+
+/// One run: collect, write the cache files (`-w`), print the document.
+fn run_once(options: &Options) -> i32 {
     let started = Instant::now();
     // snmpd's extend runs the plain or -c form; -w is the cron or systemd job, whose one
     // pipe or journal socket for both streams is where its errors must be seen.
@@ -44,7 +101,7 @@ pub fn run(options: &Options) -> i32 {
     }
     let mut collect_options = options.collect.clone();
     if options.write && collect_options.domain_cache.is_none() {
-        collect_options.domain_cache = Some(domain_cache_path(&options.output));
+        collect_options.domain_cache = Some(beside(&options.output, ".domains"));
     }
     let result = collect::collect_within(options.backend, &collect_options, options.deadline)
         .map_err(RunError::from)
@@ -126,20 +183,12 @@ fn silence_stderr_when_it_is_stdout() {
     }
 }
 
-/// `PATH.snmp`, where snmpd `cat`s the `-c` form from.
+/// `PATH.snmp`, where snmpd `cat`s the `-c` form from. Beside it a run with `-w` keeps
+/// `PATH.domains` (the domain XML cache; snmpd's direct `hv_monitor -c` has no such place
+/// and fetches every XML unless `--domain-cache` names one) and `--watch` its lock,
+/// `PATH.watch`.
 pub(crate) fn snmp_path(output: &std::path::Path) -> PathBuf {
-    let mut p = output.as_os_str().to_owned();
-    p.push(".snmp");
-    PathBuf::from(p)
-}
-
-/// `PATH.domains`, the domain XML cache of a run that writes its cache files (`-w`): the
-/// same directory, the same owner. snmpd's direct `hv_monitor -c` has no such place and
-/// fetches every XML (unless `--domain-cache` names one).
-fn domain_cache_path(output: &std::path::Path) -> PathBuf {
-    let mut p = output.as_os_str().to_owned();
-    p.push(".domains");
-    PathBuf::from(p)
+    beside(output, ".snmp")
 }
 
 /// The README's "Large hosts" steps, from the first one not taken yet.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) mod abandoned;
 pub mod cbsd;
+pub mod events;
 #[cfg(all(feature = "libvirt", target_os = "linux"))]
 pub mod libvirt;
 mod options;

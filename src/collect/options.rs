@@ -1,6 +1,8 @@
-//! What every backend implements, and what a collection may be told: the one file the
-//! backends import from their parent folder, so the dispatch in `collect` and the backends
-//! depend one way.
+//! What every backend implements, what a collection may be told, and what a backend's
+//! event stream tells (`--watch`): the one file the backends import from their parent
+//! folder, so the dispatch in `collect` and the backends depend one way.
+
+use std::time::Instant;
 
 use super::select::Selection;
 use crate::error::CollectError;
@@ -26,4 +28,18 @@ pub struct CollectOptions {
     pub domain_cache: Option<std::path::PathBuf>,
     /// Do not ask guest agents (`--no-agent`): no read-write connection, no agent data.
     pub no_agent: bool,
+}
+
+/// One thing a subscription reports, on the backend's own thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A domain was defined, undefined, or changed state (its name; `at`: when told).
+    Domain {
+        /// The domain's name as libvirt gives it: hostile text, only compared with names.
+        name: String,
+        /// When the event arrived.
+        at: Instant,
+    },
+    /// The connection the events came over is gone: why, in words.
+    Lost(String),
 }

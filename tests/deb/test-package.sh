@@ -196,8 +196,10 @@ for shell in zsh fish; do
     fi
 done
 
-# The systemd units of the cached LibreNMS mode: valid, installed, not enabled.
-UNITS=(/usr/lib/systemd/system/hv_monitor.service /usr/lib/systemd/system/hv_monitor.timer)
+# The systemd units of the cached LibreNMS mode (timer, or the watcher): valid, installed, not
+# enabled.
+UNITS=(/usr/lib/systemd/system/hv_monitor.service /usr/lib/systemd/system/hv_monitor.timer
+       /usr/lib/systemd/system/hv_monitor-watch.service)
 for u in "${UNITS[@]}"; do check "unit $u installed" test -f "$u"; done
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify accepts the units" systemd-analyze verify "${UNITS[@]}"
@@ -205,8 +207,10 @@ fi
 check "no unit of ours is enabled, masked or linked under /etc/systemd" bash -c \
     'found=$(find /etc/systemd -name "hv_monitor*"); echo "$found"; [ -z "$found" ]'
 if command -v systemctl >/dev/null; then
-    check "systemctl is-enabled hv_monitor.timer says disabled" bash -c \
-        '[ "$(systemctl is-enabled hv_monitor.timer 2>/dev/null)" = disabled ]'
+    for u in hv_monitor.timer hv_monitor-watch.service; do
+        check "systemctl is-enabled $u says disabled" bash -c \
+            '[ "$(systemctl is-enabled "$1" 2>/dev/null)" = disabled ]' _ "$u"
+    done
 fi
 
 # The examples, and the paths inside them: every hv_monitor path they name is installed.

@@ -24,8 +24,13 @@ die() { echo "xymon-debian-client: $*" >&2; exit 1; }
 # Otherwise xymonlaunch would only log "Could not start task" every INTERVAL.
 runuser -u xymon -- test -x "$HV_MONITOR_BIN" || die "the xymon user cannot run $HV_MONITOR_BIN"
 
-# Client step 2: the drop-in, [hvmonrrd] enabled as well.
-sed -e "s#/usr/local/bin/hv_monitor#$HV_MONITOR_BIN#" -e '/^[[:space:]]*DISABLED$/d' \
+# Client step 2: the drop-in, [hvmonrrd] enabled as well, and the hvmon column from its
+# long-running [hvmon-watch] instead of [hvmon] (the guide's choice between the two), so both
+# kinds of xymonlaunch task run here: one every INTERVAL, one started once and kept running.
+sed -e "s#/usr/local/bin/hv_monitor#$HV_MONITOR_BIN#" \
+    -e '/^\[hvmon\]$/a\'$'\t''DISABLED' \
+    -e '/^\[hvmon-watch\]$/,/^$/{/^[[:space:]]*DISABLED$/d}' \
+    -e '/^\[hvmonrrd\]$/,/^$/{/^[[:space:]]*DISABLED$/d}' \
     "$REPO/xymon/clientlaunch.d/hv-monitor.cfg" > /etc/xymon/clientlaunch.d/hv-monitor.cfg
 # The lab's own: the private port, and not the stock client (it would report this machine).
 mkdir -p /etc/xymon/xymonclient.d

@@ -15,6 +15,7 @@ pub mod mass_failure;
 pub mod node_xml;
 pub mod stuck_guest;
 pub mod tmpfs;
+pub mod watch;
 pub mod xymon;
 
 use std::path::{Path, PathBuf};

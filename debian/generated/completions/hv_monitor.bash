@@ -41,7 +41,7 @@ _hv_monitor() {
 
     case "${cmd}" in
         hv_monitor)
-            opts="-b -c -w -o -q -j -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --connections --vm --exclude --domain-cache --no-agent --deadline --version --help xymon xymon-rrd help"
+            opts="-b -c -w -o -q -j -t -v -V -h --backend --compress --write --output --quiet --no-devices --uri --connections --vm --exclude --domain-cache --no-agent --watch --interval --deadline --version --help xymon xymon-rrd help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -84,6 +84,10 @@ _hv_monitor() {
                     return 0
                     ;;
                 --domain-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -159,7 +163,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon)
-            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --pool-warn --pool-panic --ca-file --fs-warn --fs-panic --backend --uri --connections --vm --exclude --domain-cache --no-agent --deadline --help"
+            opts="-b -j -t -h --print --server --host --column --format --message --interval --max-size --timeout --state --no-host-check --pool-warn --pool-panic --ca-file --fs-warn --fs-panic --backend --uri --connections --vm --exclude --domain-cache --no-agent --watch --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,7 +273,7 @@ _hv_monitor() {
             return 0
             ;;
         hv_monitor__subcmd__xymon__subcmd__rrd)
-            opts="-b -j -t -h --backend --uri --connections --vm --exclude --domain-cache --no-agent --deadline --help"
+            opts="-b -j -t -h --backend --uri --connections --vm --exclude --domain-cache --no-agent --watch --deadline --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

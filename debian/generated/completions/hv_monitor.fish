@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_hv_monitor_global_optspecs
-    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= vm= exclude= domain-cache= no-agent t/deadline= V/version h/help
+    string join \n b/backend= c/compress w/write o/output= q/quiet no-devices uri= j/connections= vm= exclude= domain-cache= no-agent watch interval= t/deadline= V/version h/help
 end
 
 function __fish_hv_monitor_needs_command
@@ -31,12 +31,14 @@ complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s j -l connections 
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l vm -d 'Report only the VMs whose name matches GLOB (repeat for several: any of them); the others are not asked for stats, and totals and state counts cover those reported. `*` any characters, `?` one, `[a-z]`, `[!0-9]` one of or none of a set, `[*]` a literal `*`; the whole name, case sensitive. Quote it from the shell' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l exclude -d 'Leave out the VMs whose name matches GLOB (repeatable; same syntax as --vm, and wins over it)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l interval -d 'How often `-w --watch` rewrites the cache files, seconds (default 60; `xymon` has its own `--interval`)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s c -l compress -d 'Print gzip+base64 (one line), as LibreNMS decodes it'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s w -l write -d 'Also write the cache files: OUTPUT (JSON) and OUTPUT.snmp (the -c form), atomically'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s q -l quiet -d 'Print nothing on stdout (with -w)'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-devices -d 'Leave the per-disk and per-NIC maps empty (VM sums stay): for hosts whose -c output passes what one SNMP reply carries (see librenms/README.md, Large hosts)'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l no-agent -d 'Do not ask guest agents (libvirt): no guest file systems, OS or hostname from inside the guests, no read-write libvirt connection; IPs only from DHCP leases'
+complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -l watch -d 'Keep running: report every interval, and within about 2 s of a VM change (libvirt\'s lifecycle events: started, paused, resumed, shut down, crashed, defined, undefined...). For `xymon` (a status alone between intervals) and for `-w` (the cache files rewritten). Ends with exit 0 on SIGTERM or SIGINT'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s V -s v -l version -d 'Print the version'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hv_monitor -n "__fish_hv_monitor_needs_command" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
@@ -70,6 +72,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s t -l dea
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l print -d 'Print the messages instead of sending them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-host-check -d 'Do not ask the server whether it lists the host (needed when xymond runs with --ghosts=allow or refuses hostinfo from this sender)'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l no-agent -d 'Do not ask guest agents (libvirt): no guest file systems, OS or hostname from inside the guests, no read-write libvirt connection; IPs only from DHCP leases'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l watch -d 'Keep running: report every interval, and within about 2 s of a VM change (libvirt\'s lifecycle events: started, paused, resumed, shut down, crashed, defined, undefined...). For `xymon` (a status alone between intervals) and for `-w` (the cache files rewritten). Ends with exit 0 on SIGTERM or SIGINT'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s b -l backend -d 'Backend: libvirt or cbsd, any case (default: cbsd on FreeBSD, libvirt elsewhere)' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l uri -d 'libvirt connection URI (default: LIBVIRT_DEFAULT_URI, then libvirt\'s own choice)' -r
@@ -79,6 +82,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l excl
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l domain-cache -d 'libvirt: keep what each domain\'s XML says in this file between runs, and fetch the XML only when the domain changed (default: OUTPUT.domains with -w, beside the counters file for `xymon`; none otherwise, e.g. under snmpd without -w, where every XML is fetched)' -r -F
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s t -l deadline -d 'Give up after this many seconds; snmpd\'s poller waits about 6' -r
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l no-agent -d 'Do not ask guest agents (libvirt): no guest file systems, OS or hostname from inside the guests, no read-write libvirt connection; IPs only from DHCP leases'
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -l watch -d 'Keep running: report every interval, and within about 2 s of a VM change (libvirt\'s lifecycle events: started, paused, resumed, shut down, crashed, defined, undefined...). For `xymon` (a status alone between intervals) and for `-w` (the cache files rewritten). Ends with exit 0 on SIGTERM or SIGINT'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon-rrd" -s h -l help -d 'Print help'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon" -d 'Build the Xymon messages (status column and graph data) and send or print them'
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand help; and not __fish_seen_subcommand_from xymon xymon-rrd help" -f -a "xymon-rrd" -d 'The rrd-script handler for xymond_rrd --extra-script: read FILE, print RRD definitions and values'

@@ -5,11 +5,16 @@
 //! - `counters`: the counters file around the collection;
 //! - `send`: every server, each within `--timeout`;
 //! - `rrd_script`: the handler's runner.
+//!
+//! With `--watch` the same run repeats at every interval, and a status alone (no graph
+//! lines, counters untouched) goes out soon after a VM changes (`app::watch`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::beside;
 use super::stdio::finish_on_stdout;
+use super::watch as app_watch;
 use crate::collect::{self, Backend, CollectOptions};
 use crate::emit::xymon::{FsLimits, PoolLimits, Report, Settings, build};
 use crate::error::{XymonSetupError, exit};
@@ -70,17 +75,61 @@ pub struct Options {
     pub pool_panic: u8,
     /// `--fs-warn`, `--fs-panic`: guest file system percents for yellow and red.
     pub fs_limits: FsLimits,
+    /// `--watch`: keep running, report every interval and on each VM change.
+    pub watch: bool,
 }
 
 /// Runs `hv_monitor xymon`; returns the exit code.
 pub fn run(options: &Options) -> i32 {
     let started = Instant::now();
     match prepare(options) {
-        Ok(plan) => execute(options, &plan, started),
+        Ok(plan) if options.watch => watch(options, &plan),
+        Ok(plan) => execute(options, &plan, started).code,
         Err(e) => {
             crate::diag!("hv_monitor: {e}");
             e.exit_code()
         }
+    }
+}
+
+/// `--watch`: [`execute`] every interval, [`send_status`] on a VM change, under the lock
+/// that keeps a second watcher off the same state files.
+fn watch(options: &Options, plan: &Plan) -> i32 {
+    let _lock = match plan.watch_lock.as_deref().map(app_watch::lock).transpose() {
+        Ok(lock) => lock,
+        Err(e) => {
+            crate::diag!("hv_monitor: {e}");
+            return e.exit_code();
+        }
+    };
+    let mut job = Watched {
+        options,
+        plan,
+        rates_lost: None,
+    };
+    app_watch::run(
+        options.backend,
+        &options.collect,
+        options.interval,
+        &mut job,
+    )
+}
+
+/// The Xymon job as the watcher runs it.
+struct Watched<'a> {
+    options: &'a Options,
+    plan: &'a Plan,
+    /// The last interval's line about the counters file, kept on the statuses between.
+    rates_lost: Option<String>,
+}
+
+impl app_watch::Job for Watched<'_> {
+    fn every_interval(&mut self) {
+        self.rates_lost = execute(self.options, self.plan, Instant::now()).rates_lost;
+    }
+
+    fn on_change(&mut self) {
+        send_status(self.options, self.plan, self.rates_lost.as_deref());
     }
 }
 
@@ -95,6 +144,9 @@ struct Plan {
     counters_path: Option<Result<PathBuf, String>>,
     /// The domain XML cache when `--domain-cache` named none: beside the counters file.
     domain_cache: Option<PathBuf>,
+    /// `--watch`'s lock, beside the counters file; `None` for a `--print` trial without
+    /// `--state`.
+    watch_lock: Option<PathBuf>,
 }
 
 fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
@@ -133,11 +185,9 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
     };
     // Beside the counters file, or where the default one would be (rrd-script keeps no
     // counters); a --print trial without --state keeps none.
-    let domain_cache = match (&counters_path, &options.counters_file, options.print) {
-        (Some(Ok(path)), _, _) | (None, Some(path), _) => Some(beside(path, ".domains")),
-        (None, None, false) => default_counters_path(&message_host, &column)
-            .ok()
-            .map(|p| beside(&p, ".domains")),
+    let state_file = match (&counters_path, &options.counters_file, options.print) {
+        (Some(Ok(path)), _, _) | (None, Some(path), _) => Some(path.clone()),
+        (None, None, false) => default_counters_path(&message_host, &column).ok(),
         _ => None,
     };
     Ok(Plan {
@@ -150,18 +200,23 @@ fn prepare(options: &Options) -> Result<Plan, XymonSetupError> {
         targets,
         ca_file,
         counters_path,
-        domain_cache,
+        domain_cache: state_file.as_ref().map(|p| beside(p, ".domains")),
+        watch_lock: state_file.as_ref().map(|p| beside(p, ".watch")),
     })
 }
 
-/// `path` with `suffix` added to its name.
-fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(suffix);
-    PathBuf::from(p)
+/// The collection options of a run: the domain cache beside the counters file unless
+/// `--domain-cache` named one.
+fn collect_options(options: &Options, plan: &Plan) -> CollectOptions {
+    let mut collect_options = options.collect.clone();
+    if collect_options.domain_cache.is_none() {
+        collect_options.domain_cache.clone_from(&plan.domain_cache);
+    }
+    collect_options
 }
 
-fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
+/// One run: collect, rates from the counters file, every message, sent (or printed).
+fn execute(options: &Options, plan: &Plan, started: Instant) -> Outcome {
     let mut outcome = Outcome {
         code: exit::OK,
         rates_lost: None,
@@ -172,19 +227,14 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
     // take up to --timeout per server.
     let counters_lock = counters::lock(plan.counters_path.as_ref(), &mut outcome);
     let previous = counters::read(counters_lock.as_ref(), &mut outcome);
-    let mut collect_options = options.collect.clone();
-    if collect_options.domain_cache.is_none() {
-        collect_options.domain_cache.clone_from(&plan.domain_cache);
-    }
-    let collected = collect::collect_within(options.backend, &collect_options, options.deadline);
+    let collected = collect::collect_within(
+        options.backend,
+        &collect_options(options, plan),
+        options.deadline,
+    );
     let messages = match &collected {
         Ok(snapshot) => {
-            for warning in &snapshot.warnings {
-                crate::diag!("hv_monitor: warning: {warning}");
-            }
-            for note in &snapshot.notes {
-                crate::diag!("hv_monitor: note: {note}");
-            }
+            print_diagnostics(snapshot);
             // Rates and the next run's counters from one set of samples. Written before the
             // messages are built, so a failure shows on the page.
             let computed = counters_lock.as_ref().map(|lock| {
@@ -204,42 +254,92 @@ fn execute(options: &Options, plan: &Plan, started: Instant) -> i32 {
             build(&report, &plan.settings)
         }
         Err(e) => {
-            crate::diag!("hv_monitor: {e}");
             outcome.code = e.exit_code();
-            let error = e.to_string();
-            build(
-                &Report::Failed {
-                    error: &error,
-                    at: std::time::SystemTime::now(),
-                },
-                &plan.settings,
-            )
+            failure_messages(e, &plan.settings)
         }
     };
 
     // The new counters are written: a run starting now gets the lock and its rates, however
     // long the sending below takes.
     drop(counters_lock);
+    outcome.code = deliver(&messages, options, plan, started, outcome.code);
+    outcome
+}
 
+/// `--watch`'s status on a VM change: the colour and table now, no graph lines (they would
+/// add a sample off the RRD steps) and the counters file untouched (the interval's rates
+/// stay the interval's). `rates_lost`: the last interval's line about the counters file.
+/// Nothing with `--message data`, which has no status column.
+fn send_status(options: &Options, plan: &Plan, rates_lost: Option<&str>) {
+    if plan.settings.messages == Messages::Data {
+        return;
+    }
+    let started = Instant::now();
+    let settings = plan.settings.clone().without_graph_lines();
+    let (messages, code) = match collect::collect_within(
+        options.backend,
+        &collect_options(options, plan),
+        options.deadline,
+    ) {
+        Ok(snapshot) => {
+            print_diagnostics(&snapshot);
+            let report = Report::Collected {
+                snapshot: &snapshot,
+                rates: None,
+                rates_lost,
+            };
+            (build(&report, &settings), exit::OK)
+        }
+        Err(e) => (failure_messages(&e, &settings), e.exit_code()),
+    };
+    deliver(&messages, options, plan, started, code);
+}
+
+fn print_diagnostics(snapshot: &crate::model::Snapshot) {
+    for warning in &snapshot.warnings {
+        crate::diag!("hv_monitor: warning: {warning}");
+    }
+    for note in &snapshot.notes {
+        crate::diag!("hv_monitor: note: {note}");
+    }
+}
+
+/// The red status of a collection that failed, said on stderr too.
+fn failure_messages(e: &collect::CollectError, settings: &Settings) -> Vec<String> {
+    crate::diag!("hv_monitor: {e}");
+    let error = e.to_string();
+    build(
+        &Report::Failed {
+            error: &error,
+            at: std::time::SystemTime::now(),
+        },
+        settings,
+    )
+}
+
+/// Prints or sends `messages`; the run's exit code, `code` unless the sending failed.
+fn deliver(
+    messages: &[String],
+    options: &Options,
+    plan: &Plan,
+    started: Instant,
+    code: i32,
+) -> i32 {
     if options.print {
         let text = messages.join("\n");
         return finish_on_stdout(
             text.as_bytes(),
             stdout_deadline(started, options.deadline),
-            outcome.code,
+            code,
         );
     }
     let all_sent = send::send_all(
-        &messages,
+        messages,
         &plan.targets,
         &plan.dotted_host,
         options.timeout,
         plan.ca_file.clone(),
         options.host_check,
     );
-    if all_sent {
-        outcome.code
-    } else {
-        exit::SEND_FAILED
-    }
+    if all_sent { code } else { exit::SEND_FAILED }
 }

@@ -22,6 +22,7 @@ mod agent;
 mod answers;
 mod assemble;
 mod bulk;
+pub(crate) mod events;
 mod gather;
 mod leases;
 pub mod parse;

@@ -87,7 +87,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
         status_head.len() + SKIP_START.len() + SKIP_END.len() + END_MARKER.len() + 1,
     );
     // A status that also carries graph lines keeps half of itself for them.
-    let text_budget = if messages == Messages::Status {
+    let text_budget = if messages == Messages::Status && settings.graph_lines {
         text_room / 2
     } else {
         text_room
@@ -121,10 +121,12 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             };
             let room = text_budget.saturating_sub(lost_line.len() + linecount.len());
             let text = lost_line + &status_text(snapshot, &findings, &rates, room) + &linecount;
-            (
-                text,
-                graph_lines::groups(snapshot, &samples, &rates, settings.format),
-            )
+            let groups = if settings.graph_lines {
+                graph_lines::groups(snapshot, &samples, &rates, settings.format)
+            } else {
+                Vec::new()
+            };
+            (text, groups)
         }
     };
     Parts {
@@ -429,6 +431,31 @@ mod tests {
         assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(m[0].contains("&lt;refused&gt;"));
         assert!(ncv_parse(&m[0]).is_empty());
+    }
+
+    #[test]
+    fn a_status_without_graph_lines_has_the_colour_and_table_and_no_sample() {
+        let mut crashed = running_vm("web");
+        crashed.state = State::Crashed;
+        let s = snapshot(vec![crashed, running_vm("db")]);
+        let report = Report::Collected {
+            snapshot: &s,
+            rates: None,
+            rates_lost: None,
+        };
+        for format in Format::ALL {
+            for kind in [Messages::Status, Messages::Both] {
+                let m = build(
+                    &report,
+                    &settings(format, kind, DEFAULT_MAX_SIZE).without_graph_lines(),
+                );
+                assert_eq!(m.len(), 1, "{format:?} {kind:?}: the status alone");
+                assert!(m[0].starts_with("status+11 hv1,example,com.hvmon red "));
+                assert!(m[0].contains("&red web: crashed") && m[0].contains("db "));
+                assert!(ncv_parse(&m[0]).is_empty(), "{format:?} {kind:?}: {}", m[0]);
+                assert!(m[0].ends_with(&format!("{END_MARKER}\n")));
+            }
+        }
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Settings {
     pub pool_limits: PoolLimits,
     /// Guest file system percents that turn the status yellow and red.
     pub fs_limits: FsLimits,
+    /// Whether the messages carry graph lines: not a status sent between intervals on a VM
+    /// change (`--watch`), whose samples would fall off the RRD steps.
+    pub graph_lines: bool,
 }
 
 impl Settings {
@@ -43,6 +46,15 @@ impl Settings {
             max_size: DEFAULT_MAX_SIZE,
             pool_limits: PoolLimits::DEFAULT,
             fs_limits: FsLimits::default(),
+            graph_lines: true,
+        }
+    }
+
+    /// The same settings for the status alone: its colour and text, no graph lines.
+    pub fn without_graph_lines(self) -> Settings {
+        Settings {
+            graph_lines: false,
+            ..self
         }
     }
 
