@@ -530,6 +530,71 @@ fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart(
 }
 
 #[test]
+fn a_watcher_notices_a_hung_libvirtd_by_its_keepalive_and_reconnects_when_it_answers() {
+    let _lab = lab();
+    let Some((uri, pid)) = lab_or_skip() else {
+        return;
+    };
+    let dir = support::scratch("watch-hung");
+    let state = dir.join("state.json");
+    let mut watcher = Watcher::start(
+        &[
+            "xymon",
+            "--watch",
+            "--print",
+            "--host",
+            "hv1",
+            "--uri",
+            &uri,
+            "--vm",
+            "hvmon-running",
+            "--interval",
+            "600",
+            "-t",
+            "2",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let soon = Duration::from_secs(20);
+    wait_until("the first status", soon, || {
+        watcher
+            .last_status()
+            .is_some_and(|s| colour_of(&s) == "green")
+    });
+    {
+        let _stopped = Stopped::new(pid);
+        // The socket stays open: only the keepalive (a probe after 5 s of silence, 3 missed)
+        // can tell; about 20 s.
+        watcher.wait_for_stderr(
+            "libvirtd stopped answering keepalives",
+            Duration::from_secs(60),
+        );
+        wait_until("the red status of the hang", soon, || {
+            watcher
+                .last_status()
+                .is_some_and(|s| colour_of(&s) == "red")
+        });
+    }
+    watcher.wait_for_stderr(
+        "libvirt's event connection is back",
+        Duration::from_secs(90),
+    );
+    wait_until("green again", soon, || {
+        watcher
+            .last_status()
+            .is_some_and(|s| colour_of(&s) == "green")
+    });
+    assert_eq!(
+        watcher.end_with(libc::SIGTERM),
+        Some(0),
+        "{}",
+        watcher.stderr()
+    );
+}
+
+#[test]
 fn a_missing_socket_is_named_in_the_error() {
     let uri = "qemu+unix:///system?socket=/nonexistent/libvirt-sock";
     let out = run(&["--uri", uri]);
