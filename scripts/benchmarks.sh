@@ -3,7 +3,7 @@
 # scripts/benchmarks_md.py (a section is replaced only when its benchmark succeeds; the
 # others stay as they are).
 #
-#   scripts/benchmarks.sh [--robustness] [--parallel] [--agent] [--soak] [--fuzz] [--sanitizers] [--all]
+#   scripts/benchmarks.sh [--robustness] [--parallel] [--agent] [--soak] [--watch] [--fuzz] [--sanitizers] [--all]
 #
 # Always (5 minutes in all on the 2-core lab machine, 2026-11-30, the release build included):
 #   scripts/bench-librenms.py 7        LibreNMS output by VM count             ~2 min
@@ -21,6 +21,8 @@
 #                 Linux guests of its own with a hung agent                     minutes
 #   --soak        scripts/soak.sh: SOAK_RUNS (default 1000) runs, in process
 #                 and through the CLI, each against 500 VMs and the lab        tens of minutes
+#   --watch       scripts/watch-soak.py: the lab; --watch's event latency, then
+#                 30,000 events and 150 intervals through two watchers           25 minutes
 #   --fuzz        scripts/fuzz.sh: FUZZ_SECONDS (default 30) per target (17)    17 x that, + build
 #   --sanitizers  scripts/stress-sanitizers.sh 250 3: root; an ASan build, 7
 #                 scenarios                                                    hours
@@ -37,16 +39,17 @@ usage() {
     sed -n '2,/^# Exits/s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
-robustness=false parallel=false agent=false soak=false fuzz=false sanitizers=false
+robustness=false parallel=false agent=false soak=false watch=false fuzz=false sanitizers=false
 for arg in "$@"; do
     case $arg in
     --robustness) robustness=true ;;
     --parallel) parallel=true ;;
     --agent) agent=true ;;
     --soak) soak=true ;;
+    --watch) watch=true ;;
     --fuzz) fuzz=true ;;
     --sanitizers) sanitizers=true ;;
-    --all) robustness=true parallel=true agent=true soak=true fuzz=true sanitizers=true ;;
+    --all) robustness=true parallel=true agent=true soak=true watch=true fuzz=true sanitizers=true ;;
     *) usage ;;
     esac
 done
@@ -71,6 +74,7 @@ $robustness && section scripts/robustness-figures.sh
 $parallel && section scripts/bench-parallel.py
 $agent && section scripts/bench-agent.py
 $soak && section scripts/soak.sh
+$watch && section scripts/watch-soak.py
 $fuzz && section scripts/fuzz.sh
 $sanitizers && section scripts/stress-sanitizers.sh 250 3
 
