@@ -7,7 +7,8 @@
 //! <!-- hvmon v1 splitncv interval 300 -->
 //! <!-- ncv_skipstart -->
 //! &yellow web: set to autostart but not running
-//! <pre> ...a table of VMs... </pre>
+//! Host: ...totals...; VMs that matter now: ...a short table...
+//! ...the table of VMs (in <details> past 30)...
 //! <!-- ncv_skipend -->
 //! all_vms : 3
 //! vm_web_cpu : 12.5
@@ -24,7 +25,7 @@ use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
-use super::status_page::{failure_text, status_text, summary};
+use super::status_page::{Rates, failure_text, status_text, summary};
 use crate::text::for_status_page;
 use crate::xymon_wire::{
     Counter, CounterRates, END_MARKER, Format, MARKER_PREFIX, Messages, SKIP_END, SKIP_START,
@@ -100,6 +101,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             rates_lost,
         } => {
             let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
+            let rates_given = *rates;
             let rates: Vec<CounterRates> = match rates {
                 Some(rates) => rates.to_vec(),
                 None => vec![[None; Counter::ALL.len()]; samples.len()],
@@ -120,7 +122,12 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 format!("<!-- linecount={} -->\n", snapshot.vms.len())
             };
             let room = text_budget.saturating_sub(lost_line.len() + linecount.len());
-            let text = lost_line + &status_text(snapshot, &findings, &rates, room) + &linecount;
+            let known = match (settings.format, rates_given) {
+                (Format::RrdScript, _) => Rates::Raw,
+                (_, Some(rates)) => Rates::PerVm(rates),
+                (_, None) => Rates::NotYet,
+            };
+            let text = lost_line + &status_text(snapshot, &findings, known, room) + &linecount;
             (
                 text,
                 graph_lines::groups(snapshot, &samples, &rates, settings.format),
@@ -382,7 +389,7 @@ mod tests {
         assert!(status.len() <= DEFAULT_MAX_SIZE);
         assert!(status.starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(status.contains("&red vm2999: crashed"));
-        let table = &status[status.find("<pre>").unwrap()..];
+        let table = &status[status.find("<details><summary>All 3000 VMs").unwrap()..];
         assert!(table.find("vm2999").unwrap() < table.find("vm0000").unwrap());
         assert!(status.contains("more VMs not listed"));
     }
@@ -401,7 +408,7 @@ mod tests {
         );
         assert_eq!(data.len(), 1);
         assert!(data[0].starts_with("data hv1,example,com.hvmon\n"));
-        assert!(!data[0].contains("<pre>"));
+        assert!(!data[0].contains("MEMORY MiB"));
         let both = build(
             &report,
             &settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE),
