@@ -114,7 +114,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 format!("&yellow {line}\n")
             });
             // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
-            // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph has:
+            // ("hvmonrrdpage::20", "ncv::20") when the status says how many RRDs each graph has:
             // one per VM.
             let linecount = if settings.format == Format::Ncv {
                 String::new()
