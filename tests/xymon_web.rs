@@ -627,11 +627,16 @@ fn assert_first_screen(host: &str, column: &str, dom: &str, figures: &PageFigure
     );
     let folded = dom.contains(&format!("<details><summary>All {vms} VMs</summary>"));
     assert_eq!(folded, vms > 30, "{host} {column}: table folded");
-    // Test-driver VMs have no CPU time: the page says so rather than a column of "-".
+    // Test-driver VMs have no CPU time: the page says so rather than a column of "-", and
+    // says which graphs below are blank (no RRD files).
     if column == "hvmon" {
         assert!(
             dom.contains("CPU unknown (libvirt gave no CPU time") && !dom.contains("CPU %"),
             "{host} {column}: CPU"
+        );
+        assert!(
+            dom.contains("No data for the VM graphs of CPU, memory, vCPU, steal below"),
+            "{host} {column}: blank graphs not named"
         );
     }
     assert!(
@@ -767,9 +772,13 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
             name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
         })
     });
-    let (_, graphs, _) = page(CLIENT, "hvmon");
+    let (dom, graphs, _) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(hvmon.len(), 12, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert!(
+        !dom.contains("No data for the VM graphs"),
+        "{CLIENT}: the real guests' graphs all have data"
+    );
     for (service, images) in &hvmon {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);

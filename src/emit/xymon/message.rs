@@ -121,13 +121,36 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             } else {
                 format!("<!-- linecount={} -->\n", snapshot.vms.len())
             };
-            let room = text_budget.saturating_sub(lost_line.len() + linecount.len());
+            // A graph without files shows as Xymon's blank image: the page says why, just
+            // above the graphs.
+            let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
+                [] => String::new(),
+                _ if settings.format != Format::SplitNcv => String::new(),
+                none => {
+                    let mut missing = Vec::new();
+                    if none.contains(&"CPU") {
+                        missing.push("no CPU time or resident memory (no QEMU process seen)");
+                    }
+                    if none.contains(&"vCPU") || none.contains(&"steal") {
+                        missing.push("no vCPU times");
+                    }
+                    format!(
+                        "No data for the VM graphs of {} below (blank images): libvirt gives \
+                         these VMs {}.\n",
+                        none.join(", "),
+                        missing.join(" and ")
+                    )
+                }
+            };
+            let room =
+                text_budget.saturating_sub(lost_line.len() + no_data.len() + linecount.len());
             let known = match (settings.format, rates_given) {
                 (Format::RrdScript, _) => Rates::Raw,
                 (_, Some(rates)) => Rates::PerVm(rates),
                 (_, None) => Rates::NotYet,
             };
-            let text = lost_line + &status_text(snapshot, &findings, known, room) + &linecount;
+            let text =
+                lost_line + &status_text(snapshot, &findings, known, room) + &no_data + &linecount;
             (
                 text,
                 graph_lines::groups(snapshot, &samples, &rates, settings.format),
@@ -392,6 +415,35 @@ mod tests {
         let table = &status[status.find("<details><summary>All 3000 VMs").unwrap()..];
         assert!(table.find("vm2999").unwrap() < table.find("vm0000").unwrap());
         assert!(status.contains("more VMs not listed"));
+    }
+
+    #[test]
+    fn graphs_without_files_are_named_above_the_graphs_in_splitncv() {
+        let status = |vms: Vec<Vm>, format| {
+            let s = snapshot(vms);
+            let report = Report::Collected {
+                snapshot: &s,
+                rates: None,
+                rates_lost: None,
+            };
+            build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE)).remove(0)
+        };
+        // No process anywhere (a remote URI, the test driver): no CPU or memory files, and
+        // no vCPU times either.
+        let page = status(vec![Vm::new("a", State::Running)], Format::SplitNcv);
+        let line = "No data for the VM graphs of CPU, memory, vCPU, steal below (blank \
+                    images): libvirt gives these VMs no CPU time or resident memory (no QEMU \
+                    process seen) and no vCPU times.\n";
+        assert!(page.contains(line), "{page}");
+        // The extra-script form has a file per VM whatever it holds; a VM with a process
+        // has CPU and memory (its vCPU times are still unknown).
+        let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript);
+        assert!(!page.contains("No data"), "{page}");
+        let page = status(vec![running_vm("a")], Format::SplitNcv);
+        assert!(
+            page.contains("No data for the VM graphs of vCPU, steal below (blank images): libvirt gives these VMs no vCPU times.\n"),
+            "{page}"
+        );
     }
 
     #[test]
