@@ -4,7 +4,8 @@
 //! Its tests run on messages the Xymon emitter builds, so they sit where the two meet: in
 //! `app::xymon::rrd_script`.
 //!
-//! xymond_rrd writes each message of a column named in `--extra-tests` to FILE and runs us;
+//! xymond_rrd writes each message of a column whose TEST2RRD name is in `--extra-tests`
+//! (`hvmonrrd=hvmonrrdpage`, `--extra-tests=hvmonrrdpage`) to FILE and runs us;
 //! whatever we print on stdout becomes RRD updates:
 //!
 //! ```text

@@ -14,7 +14,7 @@
 #   WATCH_PID  stop everything and restore /etc when this process exits (the test binary).
 # env:
 #   XYMON_HOSTS     host names added to hosts.cfg (space separated); "NAME+TAGS" adds hosts.cfg
-#                   tags, e.g. hv500.example.com+TRENDS:*,!hvmonrrd
+#                   tags, e.g. hv1.example.com+NOCOLUMNS:info
 #   HV_MONITOR_BIN  the hv_monitor binary under test; installed (copied) as
 #                   $WORK/bin/hv_monitor, where the xymon user can run it wherever the build
 #                   lives (a clone in a 0700 directory shuts it out), and run from there by the

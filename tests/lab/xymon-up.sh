@@ -13,7 +13,8 @@
 # env:
 #   XYMON_HOSTS        host names for hosts.cfg (space separated)
 #   HV_MONITOR_BIN     the hv_monitor binary the extra-script wrapper runs
-#   XYMON_EXTRA_TESTS  columns for --extra-tests= (default hvmonrrd); empty: no extra script
+#   XYMON_EXTRA_TESTS  TEST2RRD names for --extra-tests= (default hvmonrrdpage, the hvmonrrd
+#                      column's in xymonserver.d); empty: no extra script
 #   HV_MONITOR_XYMON_SNIPPETS  directory with the xymonserver.d/ and graphs.d/ snippets
 #                      (default: the repository's xymon/); HV_MONITOR_XYMON_WRAPPER the
 #                      extra-script (default: SNIPPETS/hv_monitor-xymon-rrd.sh). The package test
@@ -26,7 +27,7 @@ DIR=${1:?usage: xymon-up.sh DIR PORT [WATCH_PID]}
 PORT=${2:?usage: xymon-up.sh DIR PORT [WATCH_PID]}
 WATCH=${3:-}
 HOSTS=${XYMON_HOSTS:-hv1.example.com}
-EXTRA_TESTS=${XYMON_EXTRA_TESTS-hvmonrrd}
+EXTRA_TESTS=${XYMON_EXTRA_TESTS-hvmonrrdpage}
 BIN=/usr/lib/xymon/server/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)

@@ -95,11 +95,8 @@ fn process_figures_if_seen(
     samples: &[VmSample],
     rates: &[CounterRates],
 ) -> (Vec<VmGauges>, Vec<CounterRates>) {
-    let seen = samples.iter().any(|s| s.pid.is_some());
-    let unseen_vcpu_counters: Vec<Counter> = [Counter::Vcpu, Counter::Steal]
-        .into_iter()
-        .filter(|&c| !samples.iter().any(|s| s.running && s.counters[c].is_some()))
-        .collect();
+    let seen = processes_seen(samples);
+    let unseen_vcpu_counters = unseen_vcpu_counters(samples);
     samples
         .iter()
         .zip(rates)
@@ -115,6 +112,36 @@ fn process_figures_if_seen(
             (gauges, rates)
         })
         .unzip()
+}
+
+/// Whether any VM shows a process: else no VM has CPU or memory lines.
+fn processes_seen(samples: &[VmSample]) -> bool {
+    samples.iter().any(|s| s.pid.is_some())
+}
+
+/// The vCPU counters no running VM has: no VM has their lines.
+fn unseen_vcpu_counters(samples: &[VmSample]) -> Vec<Counter> {
+    [Counter::Vcpu, Counter::Steal]
+        .into_iter()
+        .filter(|&c| !samples.iter().any(|s| s.running && s.counters[c].is_some()))
+        .collect()
+}
+
+/// The per-VM figures of the SPLITNCV graphs that no VM has lines for, by the rules of
+/// `process_figures_if_seen` (the test driver, a remote URI): their graphs have no RRD
+/// files, and Xymon draws them as a blank image. For the status page to say so.
+pub fn figures_without_lines(samples: &[VmSample]) -> Vec<&'static str> {
+    let mut none = Vec::new();
+    if !processes_seen(samples) {
+        none.extend(["CPU", "memory"]);
+    }
+    for c in unseen_vcpu_counters(samples) {
+        none.push(match c {
+            Counter::Vcpu => "vCPU",
+            _ => "steal",
+        });
+    }
+    none
 }
 
 /// `PREFIXNAME : value` lines. An unknown value (or one NCV cannot read, like NaN) is `U`

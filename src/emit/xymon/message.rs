@@ -7,7 +7,8 @@
 //! <!-- hvmon v1 splitncv interval 300 -->
 //! <!-- ncv_skipstart -->
 //! &yellow web: set to autostart but not running
-//! <pre> ...a table of VMs... </pre>
+//! Host: ...totals...; VMs that matter now: ...a short table...
+//! ...the table of VMs (in <details> past 30)...
 //! <!-- ncv_skipend -->
 //! all_vms : 3
 //! vm_web_cpu : 12.5
@@ -24,7 +25,7 @@ use super::colour::{Colour, assess};
 use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
-use super::status_page::{failure_text, status_text, summary};
+use super::status_page::{Rates, failure_text, status_text, summary};
 use crate::text::for_status_page;
 use crate::xymon_wire::{
     Counter, CounterRates, END_MARKER, Format, MARKER_PREFIX, Messages, SKIP_END, SKIP_START,
@@ -100,6 +101,7 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
             rates_lost,
         } => {
             let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
+            let rates_given = *rates;
             let rates: Vec<CounterRates> = match rates {
                 Some(rates) => rates.to_vec(),
                 None => vec![[None; Counter::ALL.len()]; samples.len()],
@@ -112,15 +114,44 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 format!("&yellow {line}\n")
             });
             // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
-            // ("hvmonrrd::20", "ncv::20") when the status says how many RRDs each graph has:
+            // ("hvmonrrdpage::20", "ncv::20") when the status says how many RRDs each graph has:
             // one per VM.
             let linecount = if settings.format == Format::Ncv {
                 String::new()
             } else {
                 format!("<!-- linecount={} -->\n", snapshot.vms.len())
             };
-            let room = text_budget.saturating_sub(lost_line.len() + linecount.len());
-            let text = lost_line + &status_text(snapshot, &findings, &rates, room) + &linecount;
+            // A graph without files shows as Xymon's blank image: the page says why, just
+            // above the graphs.
+            let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
+                [] => String::new(),
+                _ if settings.format != Format::SplitNcv => String::new(),
+                none => {
+                    let mut missing = Vec::new();
+                    if none.contains(&"CPU") {
+                        missing.push("no CPU time or resident memory (no QEMU process seen)");
+                    }
+                    if none.contains(&"vCPU") || none.contains(&"steal") {
+                        missing.push("no vCPU times");
+                    }
+                    format!(
+                        "No data for the VM graphs of {} below (blank images): libvirt gives \
+                         these VMs {}.\n",
+                        none.join(", "),
+                        missing.join(" and ")
+                    )
+                }
+            };
+            let room =
+                text_budget.saturating_sub(lost_line.len() + no_data.len() + linecount.len());
+            let known = match (settings.format, rates_given) {
+                (Format::RrdScript, _) => Rates::Raw,
+                (_, Some(rates)) => Rates::PerVm(rates),
+                (_, None) if !settings.graph_lines => Rates::Between,
+                (_, None) => Rates::NotYet,
+            };
+            let text =
+                lost_line + &status_text(snapshot, &findings, known, room) + &no_data + &linecount;
             let groups = if settings.graph_lines {
                 graph_lines::groups(snapshot, &samples, &rates, settings.format)
             } else {
@@ -384,9 +415,38 @@ mod tests {
         assert!(status.len() <= DEFAULT_MAX_SIZE);
         assert!(status.starts_with("status+11 hv1,example,com.hvmon red "));
         assert!(status.contains("&red vm2999: crashed"));
-        let table = &status[status.find("<pre>").unwrap()..];
+        let table = &status[status.find("<details><summary>All 3000 VMs").unwrap()..];
         assert!(table.find("vm2999").unwrap() < table.find("vm0000").unwrap());
         assert!(status.contains("more VMs not listed"));
+    }
+
+    #[test]
+    fn graphs_without_files_are_named_above_the_graphs_in_splitncv() {
+        let status = |vms: Vec<Vm>, format| {
+            let s = snapshot(vms);
+            let report = Report::Collected {
+                snapshot: &s,
+                rates: None,
+                rates_lost: None,
+            };
+            build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE)).remove(0)
+        };
+        // No process anywhere (a remote URI, the test driver): no CPU or memory files, and
+        // no vCPU times either.
+        let page = status(vec![Vm::new("a", State::Running)], Format::SplitNcv);
+        let line = "No data for the VM graphs of CPU, memory, vCPU, steal below (blank \
+                    images): libvirt gives these VMs no CPU time or resident memory (no QEMU \
+                    process seen) and no vCPU times.\n";
+        assert!(page.contains(line), "{page}");
+        // The extra-script form has a file per VM whatever it holds; a VM with a process
+        // has CPU and memory (its vCPU times are still unknown).
+        let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript);
+        assert!(!page.contains("No data"), "{page}");
+        let page = status(vec![running_vm("a")], Format::SplitNcv);
+        assert!(
+            page.contains("No data for the VM graphs of vCPU, steal below (blank images): libvirt gives these VMs no vCPU times.\n"),
+            "{page}"
+        );
     }
 
     #[test]
@@ -403,7 +463,7 @@ mod tests {
         );
         assert_eq!(data.len(), 1);
         assert!(data[0].starts_with("data hv1,example,com.hvmon\n"));
-        assert!(!data[0].contains("<pre>"));
+        assert!(!data[0].contains("MEMORY MiB"));
         let both = build(
             &report,
             &settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE),
@@ -454,6 +514,9 @@ mod tests {
                 assert!(m[0].contains("&red web: crashed") && m[0].contains("db "));
                 assert!(ncv_parse(&m[0]).is_empty(), "{format:?} {kind:?}: {}", m[0]);
                 assert!(m[0].ends_with(&format!("{END_MARKER}\n")));
+                if format != Format::RrdScript {
+                    assert!(m[0].contains("with the next interval's report"), "{}", m[0]);
+                }
             }
         }
     }

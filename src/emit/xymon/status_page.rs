@@ -5,26 +5,13 @@
 use std::fmt::Write as _;
 
 use super::colour::{Colour, Finding, Subject};
-use crate::model::{Agent, Snapshot, Totals, Vm};
+use crate::model::{Agent, Reason, Snapshot, Totals, Vm};
 use crate::text::{for_status_page, within_bytes};
 use crate::xymon_wire::{Counter, CounterRates, TotalGauge, total_gauges, vm_key};
 
-/// The first line's free text, after the date.
+/// The first line's free text, after the date: the VM counts by state and reason.
 pub fn summary(snapshot: &Snapshot) -> String {
-    let totals = total_gauges(&Totals::of(&snapshot.vms));
-    let count = |g: TotalGauge| totals[g].unwrap_or(0.0);
-    let mut s = format!(
-        "{} VMs: {} running, {} paused, {} off",
-        snapshot.vms.len(),
-        count(TotalGauge::Running),
-        count(TotalGauge::Paused),
-        count(TotalGauge::Off)
-    );
-    for extra in [TotalGauge::Crashed, TotalGauge::Other] {
-        if count(extra) > 0.0 {
-            let _ = write!(s, ", {} {}", count(extra), extra.name());
-        }
-    }
+    let mut s = state_counts(snapshot);
     if let Some(f) = &snapshot.filtered {
         let _ = write!(s, "; {} more left out by --vm/--exclude", f.left_out);
     }
@@ -110,15 +97,315 @@ fn push_within(
     used
 }
 
-/// The human part of the status page, at most `budget` bytes: problems with Xymon's colour
-/// icons (worst first), a table of VMs, the collection's warnings. On a host with thousands
-/// of VMs in trouble each part lists what fits, the worst first, and says how many it left
-/// out: the problems get at most half, the warnings a quarter of the rest, the table the
-/// remainder, listing the VMs with problems first.
+/// What the page knows of each VM's counter rates.
+#[derive(Debug, Clone, Copy)]
+pub enum Rates<'a> {
+    /// One entry per VM, `None` where there is no honest rate.
+    PerVm(&'a [CounterRates]),
+    /// None yet: the first run, or the previous run's counters were lost.
+    NotYet,
+    /// A status sent on a VM change between intervals (`--watch`): the interval's report
+    /// has them.
+    Between,
+    /// The rrd-script form sends raw counters: rrdtool takes the rates, for the graphs.
+    Raw,
+}
+
+impl Rates<'_> {
+    fn of(&self, vm: usize, c: Counter) -> Option<f64> {
+        match self {
+            Rates::PerVm(r) => r.get(vm).and_then(|r| r[c]),
+            Rates::NotYet | Rates::Between | Rates::Raw => None,
+        }
+    }
+
+    /// The sum of two rates of a VM (read and write, in and out), known if either is.
+    fn pair(&self, vm: usize, a: Counter, b: Counter) -> Option<f64> {
+        match (self.of(vm, a), self.of(vm, b)) {
+            (None, None) => None,
+            (x, y) => Some(x.unwrap_or(0.0) + y.unwrap_or(0.0)),
+        }
+    }
+}
+
+/// Rows of the full VM table from which it is folded away (`<details>`), so that the
+/// problems, the summary and the top VMs are on the first screen.
+const FOLD_ROWS: usize = 30;
+/// VMs in trouble listed in the top table; the problems above list them all.
+const TOP_TROUBLE_MAX: usize = 10;
+/// The heaviest VMs listed in the top table by each of CPU, disk and network.
+const TOP_HEAVY: usize = 5;
+
+/// A rate of bytes for humans: `512 B/s`, `1.5 MiB/s`.
+fn bytes_per_second(v: f64) -> String {
+    format!("{}/s", bytes_shown(v))
+}
+
+/// A size for humans: `512 B`, `1.5 GiB`.
+fn bytes_shown(v: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = v;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The VM counts by state group, each group but running with its reasons where libvirt
+/// gives one: `500 VMs: 300 running, 2 paused (1 I/O error, 1 user), 100 off`.
+fn state_counts(snapshot: &Snapshot) -> String {
+    let groups = [
+        TotalGauge::Running,
+        TotalGauge::Paused,
+        TotalGauge::Off,
+        TotalGauge::Crashed,
+        TotalGauge::Other,
+    ];
+    let mut parts = Vec::new();
+    for group in groups {
+        let vms: Vec<&Vm> = (snapshot.vms.iter())
+            .filter(|vm| TotalGauge::state_group(vm.state) == group)
+            .collect();
+        if vms.is_empty()
+            && !matches!(
+                group,
+                TotalGauge::Running | TotalGauge::Paused | TotalGauge::Off
+            )
+        {
+            continue;
+        }
+        let mut part = format!("{} {}", vms.len(), group.name());
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for vm in &vms {
+            let text = match vm.reason.kind {
+                Reason::Unknown => "no reason given",
+                kind => kind.text(),
+            };
+            match reasons.iter_mut().find(|(r, _)| *r == text) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((text, 1)),
+            }
+        }
+        if group != TotalGauge::Running && reasons.iter().any(|(r, _)| *r != "no reason given") {
+            reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let list: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            let _ = write!(part, " ({})", list.join(", "));
+        }
+        parts.push(part);
+    }
+    format!("{} VMs: {}", snapshot.vms.len(), parts.join(", "))
+}
+
+/// The host's totals: vCPUs and memory of all VMs, and their rates where known.
+fn host_totals(snapshot: &Snapshot, rates: Rates) -> String {
+    let totals = total_gauges(&Totals::of(&snapshot.vms));
+    let mut out = format!(
+        "Host: {} vCPUs, {} memory given to VMs",
+        totals[TotalGauge::Vcpus].unwrap_or(0.0),
+        bytes_shown(totals[TotalGauge::Mem].unwrap_or(0.0))
+    );
+    if let Some(rss) =
+        totals[TotalGauge::Rss].filter(|_| snapshot.vms.iter().any(|vm| vm.process.is_some()))
+    {
+        let _ = write!(out, ", {} resident", bytes_shown(rss));
+    }
+    out.push('\n');
+    let sum = |c: Counter| {
+        let known: Vec<f64> = (0..snapshot.vms.len())
+            .filter_map(|i| rates.of(i, c))
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum::<f64>())
+    };
+    match rates {
+        Rates::Raw => out.push_str(
+            "      rates: not computed in the rrd-script form (rrdtool takes them; see the graphs)\n",
+        ),
+        Rates::NotYet => out.push_str(
+            "      rates: none yet (first run, or the last run's counters were lost); the next run has them\n",
+        ),
+        Rates::Between => out.push_str(
+            "      rates: with the next interval's report (this status was sent on a VM change)\n",
+        ),
+        Rates::PerVm(_) => {
+            let mut parts = Vec::new();
+            // Off VMs' rates are 0: they say nothing of whether the running ones have one.
+            let running = |i: usize| snapshot.vms[i].state.has_process();
+            let cpu_known =
+                (0..snapshot.vms.len()).any(|i| running(i) && rates.of(i, Counter::Cpu).is_some());
+            if cpu_known || !(0..snapshot.vms.len()).any(running) {
+                let cpu = sum(Counter::Cpu).unwrap_or(0.0);
+                parts.push(format!("CPU {cpu:.1} % of one core"));
+            } else {
+                parts.push("CPU unknown (libvirt gave no CPU time for the running VMs)".into());
+            }
+            if let (Some(r), Some(w)) = (sum(Counter::RBytes), sum(Counter::WBytes)) {
+                parts.push(format!(
+                    "disk {} read, {} written",
+                    bytes_per_second(r),
+                    bytes_per_second(w)
+                ));
+            }
+            if let (Some(i), Some(o)) = (sum(Counter::NetIn), sum(Counter::NetOut)) {
+                parts.push(format!(
+                    "network {} in, {} out",
+                    bytes_per_second(i),
+                    bytes_per_second(o)
+                ));
+            }
+            if parts.is_empty() {
+                parts.push("no VM has rates".into());
+            }
+            let _ = writeln!(out, "      {}", parts.join("; "));
+        }
+    }
+    out
+}
+
+/// The VMs that matter now, in order: those with a finding (worst first, at most
+/// [`TOP_TROUBLE_MAX`]), then the heaviest [`TOP_HEAVY`] by CPU, by disk and by network
+/// rate (none without a rate above 0). Each with why it is listed.
+fn top_vms(snapshot: &Snapshot, findings: &[Finding], rates: Rates) -> Vec<(usize, String)> {
+    let mut listed: Vec<(usize, String)> = Vec::new();
+    for f in findings {
+        if let Subject::Vm(i) = f.subject
+            && !listed.iter().any(|(j, _)| *j == i)
+            && listed.len() < TOP_TROUBLE_MAX
+        {
+            listed.push((i, f.colour.name().to_string()));
+        }
+    }
+    let heavy = [
+        ("CPU", Counter::Cpu, None),
+        ("disk", Counter::RBytes, Some(Counter::WBytes)),
+        ("net", Counter::NetIn, Some(Counter::NetOut)),
+    ];
+    for (what, first, second) in heavy {
+        let rate = |i| match second {
+            Some(second) => rates.pair(i, first, second),
+            None => rates.of(i, first),
+        };
+        let mut by: Vec<(usize, f64)> = (0..snapshot.vms.len())
+            .filter_map(|i| rate(i).filter(|r| *r > 0.0).map(|r| (i, r)))
+            .collect();
+        by.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (i, _) in by.into_iter().take(TOP_HEAVY) {
+            match listed.iter_mut().find(|(j, _)| *j == i) {
+                Some((_, why)) if why.starts_with("top ") => {
+                    let _ = write!(why, ", {what}");
+                }
+                Some(_) => {}
+                None => listed.push((i, format!("top {what}"))),
+            }
+        }
+    }
+    listed
+}
+
+/// The top table: why each VM is listed, its state and its rates; empty when no VM is
+/// listed.
+fn top_table(
+    snapshot: &Snapshot,
+    names: &[String],
+    states: &[String],
+    listed: &[(usize, String)],
+    rates: Rates,
+) -> String {
+    if listed.is_empty() {
+        return String::new();
+    }
+    let width = (listed.iter())
+        .map(|(i, _)| names[*i].chars().count())
+        .max()
+        .unwrap_or(2)
+        .clamp(2, 40);
+    let why_width = listed
+        .iter()
+        .map(|(_, w)| w.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let state_width = listed
+        .iter()
+        .map(|(i, _)| states[*i].len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let with_rates = matches!(rates, Rates::PerVm(_));
+    // Where no VM has a CPU rate the column would be all "-": the host's line says why.
+    let with_cpu = with_rates && cpu_column(snapshot, rates);
+    let mut out = format!(
+        "{:<why_width$}  {:<width$}  {:<state_width$}",
+        "WHY", "VM", "STATE"
+    );
+    if with_rates {
+        if with_cpu {
+            let _ = write!(out, " {:>7}", "CPU %");
+        }
+        let _ = write!(
+            out,
+            " {:>11} {:>11} {:>11} {:>11}",
+            "DISK READ", "DISK WRITE", "NET IN", "NET OUT"
+        );
+    }
+    out.push('\n');
+    for (i, why) in listed {
+        let _ = write!(
+            out,
+            "{why:<why_width$}  {:<width$}  {:<state_width$}",
+            names[*i], states[*i]
+        );
+        if with_rates {
+            if with_cpu {
+                let cpu = cpu_shown(&snapshot.vms[*i], rates.of(*i, Counter::Cpu));
+                let _ = write!(out, " {cpu:>7}");
+            }
+            let b = |c| rates.of(*i, c).map_or("-".to_string(), bytes_per_second);
+            let _ = write!(
+                out,
+                " {:>11} {:>11} {:>11} {:>11}",
+                b(Counter::RBytes),
+                b(Counter::WBytes),
+                b(Counter::NetIn),
+                b(Counter::NetOut)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether any VM has a CPU % to show.
+fn cpu_column(snapshot: &Snapshot, rates: Rates) -> bool {
+    (0..snapshot.vms.len()).any(|i| cpu_shown(&snapshot.vms[i], rates.of(i, Counter::Cpu)) != "-")
+}
+
+/// A VM's CPU % for the tables: `-` for a VM without a process (nothing runs) or without a
+/// rate (libvirt gave no CPU time, or the process is new).
+fn cpu_shown(vm: &Vm, rate: Option<f64>) -> String {
+    match rate {
+        Some(r) if vm.state.has_process() => format!("{r:.1}"),
+        _ => "-".to_string(),
+    }
+}
+
+/// The human part of the status page, at most `budget` bytes, so that the first screen
+/// tells the story at any VM count: problems with Xymon's colour icons (worst first), a
+/// summary (counts by state and reason, the host's totals), the VMs that matter now (in
+/// trouble, the heaviest by CPU, disk and network), then the full table of VMs (folded away
+/// when long) and of pools, the collection's warnings. On a host with thousands of VMs in
+/// trouble each part lists what fits, the worst first, and says how many it left out: the
+/// problems get at most half, the warnings a quarter of the rest, the table the remainder,
+/// listing the VMs with problems first.
 pub fn status_text(
     snapshot: &Snapshot,
     findings: &[Finding],
-    rates: &[CounterRates],
+    rates: Rates,
     budget: usize,
 ) -> String {
     let names: Vec<String> = snapshot.vms.iter().map(|vm| shown_name(&vm.name)).collect();
@@ -127,32 +414,7 @@ pub fn status_text(
         Subject::Vm(i) => names[i].clone(),
         Subject::Pool(i) => format!("pool {}", pool_names[i]),
     };
-    let width = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(2)
-        .clamp(2, 40);
     let states: Vec<String> = snapshot.vms.iter().map(Vm::state_text).collect();
-    let state_width = states.iter().map(String::len).max().unwrap_or(0).max(11);
-    let ips: Vec<String> = snapshot
-        .vms
-        .iter()
-        .map(|vm| for_status_page(if vm.ip.is_empty() { "-" } else { &vm.ip }, Some(45), None))
-        .collect();
-    let ip_width = ips.iter().map(String::len).max().unwrap_or(0).max(2);
-    let header = format!(
-        "<pre>\n{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
-        "VM",
-        "STATE",
-        "AUTOSTART",
-        "VCPUS",
-        "MEMORY MiB",
-        "GUEST MiB",
-        "CPU %",
-        "IP",
-        "GUEST HOSTNAME, OS"
-    );
     let version = format!(
         "hv_monitor {} ({} backend)\n",
         env!("CARGO_PKG_VERSION"),
@@ -166,10 +428,38 @@ pub fn status_text(
             f.left_out
         )
     });
+    let listed = top_vms(snapshot, findings, rates);
+    let top = top_table(snapshot, &names, &states, &listed, rates);
+    // The VM counts are on the first line, which Xymon shows above the text. Xymon shows
+    // the text in a <pre> of its own: a <pre> of ours would add an empty line on each side.
+    let overview = format!(
+        "{}{}{}",
+        host_totals(snapshot, rates),
+        if top.is_empty() {
+            ""
+        } else {
+            "\nVMs that matter now: not green, then the heaviest by CPU, disk and network\n"
+        },
+        top
+    );
+    let table = VmTable::new(snapshot, &names, &states, rates);
+    // A <summary> ends its line: the table's header starts the next one.
+    let (open, close) = if snapshot.vms.len() > FOLD_ROWS {
+        (
+            format!(
+                "\n<details><summary>All {} VMs</summary>",
+                snapshot.vms.len()
+            ),
+            "</details>\n",
+        )
+    } else {
+        ("\n".to_string(), "")
+    };
     let all_well = "&green all VMs as expected\n";
     let mut room = budget.saturating_sub(
-        header.len()
-            + "</pre>\n".len()
+        open.len()
+            + table.header.len()
+            + close.len()
             + version.len()
             + filter.len()
             + all_well.len()
@@ -195,6 +485,14 @@ pub fn status_text(
             icon(worst)
         )
     });
+    // The overview is a few dozen short lines; it goes only where it fits in a quarter of
+    // what is left.
+    let overview = if overview.len() <= room / 4 {
+        room -= overview.len();
+        overview
+    } else {
+        String::new()
+    };
 
     let mut warnings = String::new();
     let shown = |kind: &str, text: &str| {
@@ -211,34 +509,8 @@ pub fn status_text(
         format!("({left} more warnings not listed)\n")
     });
 
-    let row = |i: usize| {
-        let vm = &snapshot.vms[i];
-        let autostart = match vm.autostart {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        let cpu = rates[i][Counter::Cpu].map_or("-".to_string(), |r| format!("{r:.1}"));
-        // In use inside the guest, where its balloon driver says.
-        let guest_used = vm
-            .guest_memory
-            .used()
-            .map_or("-".to_string(), |b| (b >> 20).to_string());
-        format!(
-            "{:<width$}  {:<state_width$} {:<9} {:>5} {:>10} {:>9} {:>7} {:<ip_width$} {}\n",
-            names[i],
-            states[i],
-            autostart,
-            vm.cpus,
-            vm.mem_alloc >> 20,
-            guest_used,
-            cpu,
-            ips[i],
-            agent_shown(&vm.agent)
-        )
-    };
     let all: Vec<usize> = (0..snapshot.vms.len()).collect();
-    let full_size: usize = all.iter().map(|&i| row(i).len()).sum();
+    let full_size: usize = all.iter().map(|&i| table.row(i).len()).sum();
     let order: Vec<usize> = if full_size <= room {
         all
     } else {
@@ -257,13 +529,20 @@ pub fn status_text(
     };
     let pool_table = pool_table(snapshot, &pool_names);
     let mut out = problems;
-    out.push_str(&header);
+    out.push_str(&overview);
+    out.push_str(&open);
+    out.push_str(&table.header);
     let vm_room = room.saturating_sub(pool_table.len().min(room / 4));
-    let used = push_within(&mut out, order.into_iter().map(row), vm_room, |left| {
-        format!(
-            "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
-        )
-    });
+    let used = push_within(
+        &mut out,
+        order.into_iter().map(|i| table.row(i)),
+        vm_room,
+        |left| {
+            format!(
+                "({left} more VMs not listed: the table would not fit in one Xymon message; problems are listed first)\n"
+            )
+        },
+    );
     if !pool_table.is_empty() {
         let left = room - used;
         if pool_table.len() <= left {
@@ -275,11 +554,130 @@ pub fn status_text(
             ));
         }
     }
-    out.push_str("</pre>\n");
+    out.push_str(close);
     out.push_str(&warnings);
     out.push_str(&filter);
     out.push_str(&version);
     out
+}
+
+/// The full table of VMs. A column no VM has a figure for (the guest's memory, CPU %, IP,
+/// the agent's answer) is left out: at 500 VMs every byte of a row is 500 bytes of page.
+struct VmTable<'a> {
+    snapshot: &'a Snapshot,
+    names: &'a [String],
+    states: &'a [String],
+    rates: Rates<'a>,
+    ips: Vec<String>,
+    width: usize,
+    state_width: usize,
+    ip_width: usize,
+    guest_mem: bool,
+    cpu: bool,
+    agent: bool,
+    header: String,
+}
+
+impl<'a> VmTable<'a> {
+    fn new(
+        snapshot: &'a Snapshot,
+        names: &'a [String],
+        states: &'a [String],
+        rates: Rates<'a>,
+    ) -> VmTable<'a> {
+        let width = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(2)
+            .clamp(2, 40);
+        let state_width = states.iter().map(String::len).max().unwrap_or(0).max(5);
+        let ips: Vec<String> = snapshot
+            .vms
+            .iter()
+            .map(|vm| for_status_page(if vm.ip.is_empty() { "-" } else { &vm.ip }, Some(45), None))
+            .collect();
+        let ip_width = ips.iter().map(String::len).max().unwrap_or(0).max(2);
+        let vms = &snapshot.vms;
+        let mut table = VmTable {
+            snapshot,
+            names,
+            states,
+            rates,
+            width,
+            state_width,
+            ip_width,
+            guest_mem: vms.iter().any(|vm| vm.guest_memory.used().is_some()),
+            cpu: cpu_column(snapshot, rates),
+            agent: vms.iter().any(|vm| agent_shown(&vm.agent) != "-"),
+            ips: Vec::new(),
+            header: String::new(),
+        };
+        let any_ip = snapshot.vms.iter().any(|vm| !vm.ip.is_empty());
+        if any_ip {
+            table.ips = ips;
+        }
+        table.header = table.line([
+            "VM".into(),
+            "STATE".into(),
+            "AUTOSTART".into(),
+            "VCPUS".into(),
+            "MEMORY MiB".into(),
+            "GUEST MiB".into(),
+            "CPU %".into(),
+            "IP".into(),
+            "GUEST HOSTNAME, OS".into(),
+        ]);
+        table
+    }
+
+    /// One line of the table from its nine cells, the absent columns left out.
+    fn line(&self, cells: [String; 9]) -> String {
+        let [name, state, autostart, vcpus, mem, guest, cpu, ip, agent] = cells;
+        let (width, state_width, ip_width) = (self.width, self.state_width, self.ip_width);
+        let mut out =
+            format!("{name:<width$}  {state:<state_width$} {autostart:<9} {vcpus:>5} {mem:>10}");
+        if self.guest_mem {
+            let _ = write!(out, " {guest:>9}");
+        }
+        if self.cpu {
+            let _ = write!(out, " {cpu:>7}");
+        }
+        if !self.ips.is_empty() {
+            let _ = write!(out, " {ip:<ip_width$}");
+        }
+        if self.agent {
+            let _ = write!(out, " {agent}");
+        }
+        let mut out = out.trim_end().to_string();
+        out.push('\n');
+        out
+    }
+
+    fn row(&self, i: usize) -> String {
+        let vm = &self.snapshot.vms[i];
+        let autostart = match vm.autostart {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        // In use inside the guest, where its balloon driver says.
+        let guest_used = vm
+            .guest_memory
+            .used()
+            .map_or("-".to_string(), |b| (b >> 20).to_string());
+        self.line([
+            self.names[i].clone(),
+            self.states[i].clone(),
+            autostart.into(),
+            vm.cpus.to_string(),
+            (vm.mem_alloc >> 20).to_string(),
+            guest_used,
+            cpu_shown(vm, self.rates.of(i, Counter::Cpu)),
+            self.ips.get(i).cloned().unwrap_or_default(),
+            agent_shown(&vm.agent),
+        ])
+    }
 }
 
 /// The storage pools' rows under the VM table, with a header; empty without pools.
@@ -329,7 +727,10 @@ mod tests {
         use crate::model::Filtered;
         let s = snapshot(vec![running_vm("web-1")]);
         assert!(!summary(&s).contains("left out"));
-        assert!(!status_text(&s, &[], &[CounterRates::default()], 4000).contains("chosen by"));
+        assert!(
+            !status_text(&s, &[], Rates::PerVm(&[CounterRates::default()]), 4000)
+                .contains("chosen by")
+        );
         let s = s.filtered(Some(Filtered {
             rules: "--vm 'web-*' --exclude '<b>'".into(),
             left_out: 4,
@@ -338,7 +739,7 @@ mod tests {
             summary(&s),
             "1 VMs: 1 running, 0 paused, 0 off; 4 more left out by --vm/--exclude"
         );
-        let page = status_text(&s, &[], &[CounterRates::default()], 4000);
+        let page = status_text(&s, &[], Rates::PerVm(&[CounterRates::default()]), 4000);
         assert!(
             page.contains("VMs reported: only those chosen by --vm 'web-*' --exclude '&lt;b&gt;' (4 left out)\n"),
             "{page}"
@@ -369,5 +770,115 @@ mod tests {
         assert!(shown.len() < 120, "{}", shown.len());
         assert_eq!(agent_shown(&Agent::NoAnswer), "(agent did not answer)");
         assert_eq!(agent_shown(&Agent::NotAsked), "-");
+    }
+
+    /// A running VM's rates: `cpu` % and `disk` bytes/s read.
+    fn rates_of(cpu: Option<f64>, disk: f64) -> CounterRates {
+        let mut r = [Some(0.0); Counter::ALL.len()];
+        r[Counter::Cpu] = cpu;
+        r[Counter::RBytes] = Some(disk);
+        r
+    }
+
+    #[test]
+    fn the_summary_counts_states_with_their_reasons() {
+        use crate::emit::xymon::test_support::{running_vm, snapshot};
+        use crate::model::State;
+        let mut vms = vec![running_vm("a"), running_vm("b"), running_vm("c")];
+        vms[0].state = State::Paused;
+        vms[0].reason.kind = Reason::IoError;
+        vms[1].state = State::Paused;
+        vms[1].reason.kind = Reason::User;
+        vms.push(Vm::new("d", State::Crashed));
+        assert_eq!(
+            summary(&snapshot(vms)),
+            "4 VMs: 1 running, 2 paused (1 I/O error, 1 user), 0 off, 1 crashed"
+        );
+    }
+
+    #[test]
+    fn the_top_table_lists_trouble_then_the_heaviest_with_their_rates() {
+        use crate::emit::xymon::colour::PoolLimits;
+        use crate::emit::xymon::colour::assess;
+        use crate::emit::xymon::guest_fs::FsLimits;
+        use crate::emit::xymon::test_support::{running_vm, snapshot};
+        use crate::model::State;
+        let mut vms: Vec<Vm> = (0..40).map(|i| running_vm(&format!("vm{i:02}"))).collect();
+        vms[3].state = State::Crashed;
+        vms[3].process = None;
+        vms[5].state = State::Shutoff;
+        vms[5].autostart = Some(false);
+        vms[5].process = None;
+        let s = snapshot(vms);
+        // vm07 is the busiest CPU, vm09 the busiest disk; the off VM's CPU rate is 0.
+        let rates: Vec<CounterRates> = (0..40)
+            .map(|i| match i {
+                3 | 5 => rates_of(Some(0.0), 0.0),
+                7 => rates_of(Some(95.0), 10.0),
+                9 => rates_of(Some(1.0), 3.0 * 1024.0 * 1024.0),
+                _ => rates_of(Some(0.5), 100.0),
+            })
+            .collect();
+        let (_, findings) = assess(&s, PoolLimits::DEFAULT, FsLimits::default());
+        let page = status_text(&s, &findings, Rates::PerVm(&rates), 100_000);
+        let top: Vec<&str> = page
+            .lines()
+            .skip_while(|l| !l.starts_with("WHY"))
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(
+            top[0].contains("CPU %") && top[0].contains("DISK READ"),
+            "{page}"
+        );
+        assert!(
+            top[1].starts_with("red") && top[1].contains("vm03"),
+            "{page}"
+        );
+        assert!(
+            top[2].starts_with("top CPU") && top[2].contains("vm07"),
+            "{page}"
+        );
+        assert!(top[2].contains("95.0"), "{page}");
+        let busy_disk = top.iter().find(|l| l.contains("vm09")).unwrap();
+        assert!(busy_disk.contains("3.0 MiB/s"), "{busy_disk}");
+        // 1 in trouble, 5 by CPU, and by disk only vm09 is new (the rest share 100 B/s).
+        assert!(top.len() <= 1 + 1 + 3 * TOP_HEAVY, "{page}");
+        // The full table is folded away, and its CPU % says "-" for the VMs without a
+        // process, not their 0.
+        assert!(
+            page.contains("\n<details><summary>All 40 VMs</summary>VM "),
+            "{page}"
+        );
+        let row = |name: &str| {
+            page.lines()
+                .skip_while(|l| !l.starts_with("<details>"))
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(row("vm05").ends_with(" -"), "{}", row("vm05"));
+        assert!(row("vm07").ends_with(" 95.0"), "{}", row("vm07"));
+        assert!(page.contains("CPU 114.0 % of one core"), "{page}");
+    }
+
+    #[test]
+    fn without_rates_the_page_says_why_instead_of_a_column_of_dashes() {
+        use crate::emit::xymon::test_support::{running_vm, snapshot};
+        let s = snapshot((0..3).map(|i| running_vm(&format!("vm{i}"))).collect());
+        for (rates, why) in [
+            (Rates::Raw, "not computed in the rrd-script form"),
+            (Rates::NotYet, "none yet (first run"),
+            (Rates::Between, "with the next interval's report"),
+            (
+                Rates::PerVm(&[rates_of(None, 1.0); 3]),
+                "CPU unknown (libvirt gave no CPU time for the running VMs)",
+            ),
+        ] {
+            let page = status_text(&s, &[], rates, 100_000);
+            assert!(page.contains(why), "{page}");
+            assert!(!page.contains("CPU %"), "{page}");
+            // A short table is not folded.
+            assert!(!page.contains("<details>"), "{page}");
+        }
     }
 }
