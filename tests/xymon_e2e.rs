@@ -101,6 +101,16 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     // The states graph is named after the column (the trends page's rule).
     assert_drawn(server, host, "hvmon");
     assert_drawn(server, host, "hvmon-diskread");
+    // The hvmon page's host totals, from the hvmon,all_* RRDs.
+    assert_drawn(server, host, "hvmon-totmem");
+    assert_drawn(server, host, "hvmon-totdisk");
+    // The per-VM graphs' column: clear, its text and the linecount that splits its graphs.
+    assert_eq!(server.colour(host, "hvmonvm"), "clear");
+    let page = server.xymon(&format!("xymondlog {host}.hvmonvm"));
+    assert!(
+        page.contains("Graphs of each of the 1 VMs") && page.contains("<!-- linecount=1 -->"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -426,11 +436,21 @@ fn a_host_with_many_vms_is_split_into_several_messages_that_all_arrive() {
     let printed = text(&printed.stdout);
     let parts = printed.matches("\n<!-- hvmon end -->").count();
     assert!(parts > 3, "{parts} messages");
+    // The status, the data messages, then the per-VM graphs' status.
     assert_eq!(
         printed
             .matches(&format!("data {}.hvmon\n", host.replace('.', ",")))
             .count(),
-        parts - 1
+        parts - 2
+    );
+    assert_eq!(
+        printed
+            .matches(&format!(
+                "status+11 {}.hvmonvm clear ",
+                host.replace('.', ",")
+            ))
+            .count(),
+        1
     );
     send(
         server,

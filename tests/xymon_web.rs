@@ -26,7 +26,8 @@ use support::{binary, node_xml, repo, require, text};
 const PORT: u16 = 19890;
 const HTTP_PORT: u16 = 18080;
 const RRD_DIR: &str = "/var/lib/xymon/rrd";
-/// VMs per image on the hvmonrrd page: the GRAPHS entry "hvmonrrdpage::20".
+/// VMs per image on the hvmonvm and hvmonrrd pages: the GRAPHS entries "hvmonvmpage::20" and
+/// "hvmonrrdpage::20".
 const VMS_PER_IMAGE: usize = 20;
 const SMALL: &str = "hv20.example.com";
 const LARGE: &str = "hv500.example.com";
@@ -508,11 +509,58 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
 }
 
 fn check_pages(host: &str, vms: usize) {
-    // SPLITNCV: every per-VM graph split into images of at most 20 VMs, as for hvmonrrd.
+    // SPLITNCV's page: the host's totals, one image each whatever the VM count (its status has
+    // no linecount, so svcstatus does not split), and a link to the per-VM graphs' column.
     let (dom, graphs, figures) = page(host, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(
         hvmon.keys().copied().collect::<Vec<_>>(),
+        [
+            "hvmon",
+            "hvmon-totcpu",
+            "hvmon-totdisk",
+            "hvmon-totmem",
+            "hvmon-totnet"
+        ],
+        "{host} hvmon graphs"
+    );
+    for (service, images) in &hvmon {
+        assert_eq!(images.len(), 1, "{host} {service}: {images:?}");
+        let g = images[0];
+        assert_eq!((g.first, g.count), (None, None), "{host} {service}: split");
+        if *service == "hvmon-totcpu" {
+            // Test-driver VMs have no QEMU process, so no all_cpu RRD: Xymon's blank 1x1 PNG,
+            // which the status text names.
+            assert_eq!((g.width, g.height), (1, 1), "{host} {service}: {g:?}");
+        } else {
+            assert!(drawn(g) && g.height < 600, "{host} {service}: {g:?}");
+        }
+    }
+    // The issue's budget for the page at 500 VMs, met at any count: the images do not grow
+    // with the VMs.
+    assert!(
+        figures.html_bytes < 60_000 && figures.images < 40,
+        "{host} hvmon: {figures:?}"
+    );
+    assert!(
+        dom.contains("Graphs of each VM: <a href=\"svcstatus.sh?HOST=")
+            && dom.contains("&amp;SERVICE=hvmonvm\">hvmonvm</a>"),
+        "{host}: no link to the per-VM graphs"
+    );
+    // The page keeps the VM table and no graph lines (they went in data messages).
+    assert!(dom.contains("vm0000"), "{host}: VM table missing");
+    assert_first_screen(host, "hvmon", &dom, &figures, vms);
+    assert!(
+        !dom.contains("vm_vm0000_rbytes"),
+        "{host}: graph lines on the page"
+    );
+
+    // SPLITNCV's per-VM graphs: every one split into images of at most 20 VMs, as for
+    // hvmonrrd, from the same hvmon,vm_* RRDs.
+    let (dom, graphs, vm_figures) = page(host, "hvmonvm");
+    let per_vm = by_service(&graphs);
+    assert_eq!(
+        per_vm.keys().copied().collect::<Vec<_>>(),
         [
             "hvmon-cpu",
             "hvmon-diskread",
@@ -527,13 +575,12 @@ fn check_pages(host: &str, vms: usize) {
             "hvmon-writelat",
             "hvmon-writeops"
         ],
-        "{host} hvmon graphs"
+        "{host} hvmonvm graphs"
     );
-    for (service, images) in &hvmon {
+    for (service, images) in &per_vm {
         if ["hvmon-cpu", "hvmon-mem", "hvmon-vcpu", "hvmon-steal"].contains(service) {
-            // Test-driver VMs have no QEMU process and no vCPU times, so no CPU, memory,
-            // vCPU or steal RRD (not even the off VMs' zeros): Xymon answers its blank 1x1
-            // PNG for a graph without files.
+            // No CPU, memory, vCPU or steal RRD for test-driver VMs (not even the off VMs'
+            // zeros): Xymon answers its blank 1x1 PNG for a graph without files.
             assert_images_follow(service, images, vms);
             assert!(
                 images.iter().all(|g| (g.width, g.height) == (1, 1)),
@@ -545,14 +592,20 @@ fn check_pages(host: &str, vms: usize) {
     }
     assert!(
         dom.contains(&format!("linecount={vms}")),
-        "{host}: hvmon linecount"
+        "{host}: hvmonvm linecount"
     );
-    // The page keeps the VM table and no graph lines (they went in data messages).
-    assert!(dom.contains("vm0000"), "{host}: VM table missing");
-    assert_first_screen(host, "hvmon", &dom, &figures, vms);
     assert!(
-        !dom.contains("vm_vm0000_rbytes"),
-        "{host}: graph lines on the page"
+        dom.contains(&format!("Graphs of each of the {vms} VMs"))
+            && dom.contains("&amp;SERVICE=hvmon\">hvmon</a>"),
+        "{host} hvmonvm: text or link back"
+    );
+    assert!(
+        dom.contains("No data for the VM graphs of CPU, memory, vCPU, steal below"),
+        "{host} hvmonvm: blank graphs not named"
+    );
+    assert!(
+        vm_figures.html_bytes > 0 && vm_figures.png_bytes > 0,
+        "{host} hvmonvm: {vm_figures:?}"
     );
 
     // rrd-script: every graph split into images of at most 20 VMs.
@@ -605,8 +658,9 @@ fn check_pages(host: &str, vms: usize) {
         assert!(drawn(images[0]), "{host} trends {states}: {:?}", images[0]);
     }
     eprintln!(
-        "{host}: hvmon page {} images, hvmonrrd page {} images, trends {} images",
-        hvmon.values().map(Vec::len).sum::<usize>(),
+        "{host}: hvmon page {} images, hvmonvm page {} images, hvmonrrd page {} images, trends {} images",
+        graphs_count(&hvmon),
+        graphs_count(&per_vm),
         graphs_count(&rrd),
         graphs_count(&trends)
     );
@@ -635,8 +689,8 @@ fn assert_first_screen(host: &str, column: &str, dom: &str, figures: &PageFigure
             "{host} {column}: CPU"
         );
         assert!(
-            dom.contains("No data for the VM graphs of CPU, memory, vCPU, steal below"),
-            "{host} {column}: blank graphs not named"
+            dom.contains("No data for the host CPU graph below (a blank image)"),
+            "{host} {column}: blank graph not named"
         );
     }
     assert!(
@@ -772,14 +826,38 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
             name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
         })
     });
+    // The hvmon page: the host's totals, CPU and memory drawn (real guests have processes).
     let (dom, graphs, _) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
-    assert_eq!(hvmon.len(), 12, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert_eq!(hvmon.len(), 5, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert!(
+        !dom.contains("No data for"),
+        "{CLIENT}: the real guests' totals all have data"
+    );
+    for (service, images) in &hvmon {
+        assert_eq!(images.len(), 1, "{CLIENT} {service}: {images:?}");
+    }
+    for service in ["hvmon", "hvmon-totcpu", "hvmon-totmem"] {
+        assert!(
+            drawn(hvmon[service][0]),
+            "{CLIENT} {service}: {:?}",
+            hvmon[service]
+        );
+    }
+    // The hvmonvm page: every per-VM graph split, none without data.
+    let (dom, graphs, _) = page(CLIENT, "hvmonvm");
+    let per_vm = by_service(&graphs);
+    assert_eq!(
+        per_vm.len(),
+        12,
+        "{CLIENT} hvmonvm graphs: {:?}",
+        per_vm.keys()
+    );
     assert!(
         !dom.contains("No data for the VM graphs"),
         "{CLIENT}: the real guests' graphs all have data"
     );
-    for (service, images) in &hvmon {
+    for (service, images) in &per_vm {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);
     }

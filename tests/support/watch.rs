@@ -108,7 +108,19 @@ impl Watcher {
     /// The last status message it printed (`xymon --print`), if any.
     pub fn last_status(&self) -> Option<String> {
         let out = self.stdout();
-        let at = out.rfind("status+")?;
+        // An interval's report ends with the SPLITNCV per-VM graphs' status (column
+        // "<column>vm", always clear): the last status that is not one.
+        let at = out
+            .match_indices("status+")
+            .map(|(at, _)| at)
+            .filter(|&at| {
+                let head = out[at..].lines().next().unwrap_or_default();
+                !head
+                    .split_whitespace()
+                    .nth(1)
+                    .is_some_and(|column| column.ends_with("vm"))
+            })
+            .last()?;
         Some(out[at..].to_string())
     }
 

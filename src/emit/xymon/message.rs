@@ -47,8 +47,75 @@ struct Parts {
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
+/// In SPLITNCV the status of the per-VM graphs' column comes last.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
-    split(parts(report, settings), settings.max_size)
+    let mut messages = split(parts(report, settings), settings.max_size);
+    messages.extend(vm_graphs_status(report, settings));
+    messages
+}
+
+/// The `<column>vm` status of the SPLITNCV form: clear, which VMs, a link back, and the
+/// linecount by which svcstatus splits its per-VM graphs (`GRAPHS_hvmonvm`) into images of
+/// 20 VMs; its graphs read the `hvmon,vm_*` RRDs the main column's lines write. Only with a
+/// run's graph lines: the page is about them, and `--watch`'s status between intervals
+/// leaves it to the next interval (its lifetime covers two).
+fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
+    let Report::Collected { snapshot, .. } = report else {
+        return None;
+    };
+    if settings.format != Format::SplitNcv
+        || !settings.graph_lines
+        || settings.messages == Messages::Data
+    {
+        return None;
+    }
+    let samples: Vec<VmSample> = VmSample::all(&snapshot.vms);
+    let vms = snapshot.vms.len();
+    let date =
+        chrono::DateTime::<chrono::Local>::from(snapshot.taken_at).format("%a %b %e %H:%M:%S %Y");
+    let back = link(settings, &settings.column);
+    let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
+        [] => String::new(),
+        none => format!(
+            "No data for the VM graphs of {} below (blank images): {}.\n",
+            none.join(", "),
+            missing_figures(none)
+        ),
+    };
+    Some(format!(
+        "status+{} {}.{} clear {date} per-VM graphs of {vms} VMs\n\
+         {MARKER_PREFIX}{} interval {} -->\n{SKIP_START}\
+         Graphs of each of the {vms} VMs, 20 VMs an image, by VM key. The host's totals, \
+         problems and the table of VMs: {back}.\n{no_data}\
+         <!-- linecount={vms} -->\n{SKIP_END}{END_MARKER}\n",
+        lifetime_minutes(settings.interval),
+        settings.host,
+        settings.vm_graphs_column(),
+        settings.format.name(),
+        settings.interval.as_secs(),
+    ))
+}
+
+/// A link to the host's `column` page, relative: svcstatus pages are all in one directory.
+/// Host and column are checked names ([A-Za-z0-9_.,-]), safe in HTML and a URL; messages
+/// write the host's dots as commas, the link wants them back.
+fn link(settings: &Settings, column: &str) -> String {
+    format!(
+        "<a href=\"svcstatus.sh?HOST={}&amp;SERVICE={column}\">{column}</a>",
+        settings.host.replace(',', ".")
+    )
+}
+
+/// Why the graphs of `none` have no files, for the page.
+fn missing_figures(none: &[&str]) -> String {
+    let mut missing = Vec::new();
+    if none.contains(&"CPU") {
+        missing.push("no CPU time or resident memory (no QEMU process seen)");
+    }
+    if none.contains(&"vCPU") || none.contains(&"steal") {
+        missing.push("no vCPU times");
+    }
+    format!("libvirt gives these VMs {}", missing.join(" and "))
 }
 
 fn parts(report: &Report, settings: &Settings) -> Parts {
@@ -113,45 +180,47 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 let line = for_status_page(why, None, Some(text_budget / 4));
                 format!("&yellow {line}\n")
             });
-            // svcstatus splits each per-VM graph into images of the GRAPHS entry's size
-            // ("hvmonrrdpage::20", "ncv::20") when the status says how many RRDs each graph has:
-            // one per VM.
-            let linecount = if settings.format == Format::Ncv {
-                String::new()
-            } else {
+            // svcstatus splits each per-VM graph of the rrd-script form into images of the
+            // GRAPHS entry's size ("hvmonrrdpage::20") when the status says how many RRDs
+            // each graph has: one per VM. SPLITNCV's per-VM graphs have a column of their own
+            // (`vm_graphs_status`): this page's graphs are the host's totals, one image each.
+            let linecount = if settings.format == Format::RrdScript {
                 format!("<!-- linecount={} -->\n", snapshot.vms.len())
+            } else {
+                String::new()
             };
             // A graph without files shows as Xymon's blank image: the page says why, just
-            // above the graphs.
+            // above the graphs. Of the host's totals only CPU can have none.
             let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
-                [] => String::new(),
-                _ if settings.format != Format::SplitNcv => String::new(),
-                none => {
-                    let mut missing = Vec::new();
-                    if none.contains(&"CPU") {
-                        missing.push("no CPU time or resident memory (no QEMU process seen)");
-                    }
-                    if none.contains(&"vCPU") || none.contains(&"steal") {
-                        missing.push("no vCPU times");
-                    }
+                none if settings.format == Format::SplitNcv && none.contains(&"CPU") => {
                     format!(
-                        "No data for the VM graphs of {} below (blank images): libvirt gives \
-                         these VMs {}.\n",
-                        none.join(", "),
-                        missing.join(" and ")
+                        "No data for the host CPU graph below (a blank image): {}.\n",
+                        missing_figures(&["CPU"])
                     )
                 }
+                _ => String::new(),
             };
+            let vm_graphs = if settings.format == Format::SplitNcv {
+                format!(
+                    "Graphs of each VM: {}.\n",
+                    link(settings, &settings.vm_graphs_column())
+                )
+            } else {
+                String::new()
+            };
+            let graph_notes = vm_graphs + &no_data;
             let room =
-                text_budget.saturating_sub(lost_line.len() + no_data.len() + linecount.len());
+                text_budget.saturating_sub(lost_line.len() + graph_notes.len() + linecount.len());
             let known = match (settings.format, rates_given) {
                 (Format::RrdScript, _) => Rates::Raw,
                 (_, Some(rates)) => Rates::PerVm(rates),
                 (_, None) if !settings.graph_lines => Rates::Between,
                 (_, None) => Rates::NotYet,
             };
-            let text =
-                lost_line + &status_text(snapshot, &findings, known, room) + &no_data + &linecount;
+            let text = lost_line
+                + &status_text(snapshot, &findings, known, room)
+                + &graph_notes
+                + &linecount;
             let groups = if settings.graph_lines {
                 graph_lines::groups(snapshot, &samples, &rates, settings.format)
             } else {
@@ -246,7 +315,11 @@ mod tests {
             &report,
             &settings(Format::SplitNcv, Messages::Status, DEFAULT_MAX_SIZE),
         );
-        assert_eq!(messages.len(), 1);
+        assert_eq!(
+            messages.len(),
+            2,
+            "the status, then the per-VM graphs' status"
+        );
         let parsed = ncv_parse(&messages[0]);
         let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
         // Nothing from the table, the warnings or a VM name leaks into the graphs.
@@ -372,7 +445,15 @@ mod tests {
         };
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
-            let messages = build(&report, &settings(format, Messages::Status, max));
+            let mut messages = build(&report, &settings(format, Messages::Status, max));
+            if format == Format::SplitNcv {
+                let vm_graphs = messages.pop().unwrap();
+                assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
+                assert!(
+                    vm_graphs.contains("<!-- linecount=400 -->\n"),
+                    "{vm_graphs}"
+                );
+            }
             assert!(messages.len() > 5, "{}", messages.len());
             assert!(messages[0].starts_with("status+11 hv1,example,com.hvmon green "));
             let mut seen_vms = std::collections::BTreeSet::new();
@@ -422,18 +503,25 @@ mod tests {
 
     #[test]
     fn graphs_without_files_are_named_above_the_graphs_in_splitncv() {
-        let status = |vms: Vec<Vm>, format| {
+        let pages = |vms: Vec<Vm>, format| {
             let s = snapshot(vms);
             let report = Report::Collected {
                 snapshot: &s,
                 rates: None,
                 rates_lost: None,
             };
-            build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE)).remove(0)
+            build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE))
         };
+        let status = |vms, format| pages(vms, format).remove(0);
+        let vm_graphs = |vms| pages(vms, Format::SplitNcv).pop().unwrap();
         // No process anywhere (a remote URI, the test driver): no CPU or memory files, and
-        // no vCPU times either.
+        // no vCPU times either. The hvmon page has the host's totals, of which only CPU has
+        // no file; the per-VM page names its four blank graphs.
         let page = status(vec![Vm::new("a", State::Running)], Format::SplitNcv);
+        let line = "No data for the host CPU graph below (a blank image): libvirt gives \
+                    these VMs no CPU time or resident memory (no QEMU process seen).\n";
+        assert!(page.contains(line), "{page}");
+        let page = vm_graphs(vec![Vm::new("a", State::Running)]);
         let line = "No data for the VM graphs of CPU, memory, vCPU, steal below (blank \
                     images): libvirt gives these VMs no CPU time or resident memory (no QEMU \
                     process seen) and no vCPU times.\n";
@@ -443,10 +531,62 @@ mod tests {
         let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript);
         assert!(!page.contains("No data"), "{page}");
         let page = status(vec![running_vm("a")], Format::SplitNcv);
+        assert!(!page.contains("No data"), "{page}");
+        let page = vm_graphs(vec![running_vm("a")]);
         assert!(
             page.contains("No data for the VM graphs of vCPU, steal below (blank images): libvirt gives these VMs no vCPU times.\n"),
             "{page}"
         );
+    }
+
+    /// SPLITNCV's page keeps the host's totals (no linecount, so svcstatus does not split
+    /// them) and links to the per-VM graphs' column, whose status carries the linecount and
+    /// links back; a status between intervals (`--watch`) and the other forms send no such
+    /// column.
+    #[test]
+    fn splitncv_per_vm_graphs_have_a_column_of_their_own() {
+        let s = snapshot((0..3).map(|i| running_vm(&format!("vm{i}"))).collect());
+        let report = Report::Collected {
+            snapshot: &s,
+            rates: None,
+            rates_lost: None,
+        };
+        let settings = settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE);
+        let messages = build(&report, &settings);
+        let (status, vm_graphs) = (&messages[0], messages.last().unwrap());
+        assert!(!status.contains("linecount"), "{status}");
+        assert!(status.contains(
+            "Graphs of each VM: <a href=\"svcstatus.sh?HOST=hv1.example.com&amp;SERVICE=hvmonvm\">hvmonvm</a>.\n"
+        ));
+        assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
+        assert!(
+            vm_graphs
+                .contains(" per-VM graphs of 3 VMs\n<!-- hvmon v1 splitncv interval 300 -->\n")
+        );
+        assert!(
+            vm_graphs.contains(
+                "<a href=\"svcstatus.sh?HOST=hv1.example.com&amp;SERVICE=hvmon\">hvmon</a>"
+            )
+        );
+        assert!(vm_graphs.ends_with(&format!("<!-- linecount=3 -->\n{SKIP_END}{END_MARKER}\n")));
+        assert!(ncv_parse(vm_graphs).is_empty(), "{vm_graphs}");
+
+        let watch = build(&report, &settings.clone().without_graph_lines());
+        assert_eq!(watch.len(), 1);
+        assert!(watch[0].starts_with("status+11 hv1,example,com.hvmon "));
+        for format in [Format::RrdScript, Format::Ncv] {
+            for m in build(
+                &report,
+                &self::settings(format, Messages::Both, DEFAULT_MAX_SIZE),
+            ) {
+                assert!(!m.contains("hvmonvm"), "{m}");
+            }
+        }
+        let rrd_script = build(
+            &report,
+            &self::settings(Format::RrdScript, Messages::Status, DEFAULT_MAX_SIZE),
+        );
+        assert!(rrd_script[0].contains("<!-- linecount=3 -->\n"));
     }
 
     #[test]
@@ -468,12 +608,13 @@ mod tests {
             &report,
             &settings(Format::SplitNcv, Messages::Both, DEFAULT_MAX_SIZE),
         );
-        assert_eq!(both.len(), 2);
+        assert_eq!(both.len(), 3);
         assert!(
             ncv_parse(&both[0]).is_empty(),
             "graph lines only in the data message"
         );
         assert!(both[1].starts_with("data ") && !ncv_parse(&both[1]).is_empty());
+        assert!(both[2].starts_with("status+11 hv1,example,com.hvmonvm clear "));
 
         let failed = Report::Failed {
             error: "cannot connect to libvirt at 'qemu:///system': <refused>",

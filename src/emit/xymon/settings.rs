@@ -50,6 +50,12 @@ impl Settings {
         }
     }
 
+    /// The column of the SPLITNCV form's per-VM graphs ("hvmonvm" for "hvmon"): a page of
+    /// its own keeps the main column's page small at any VM count.
+    pub fn vm_graphs_column(&self) -> String {
+        format!("{}vm", self.column)
+    }
+
     /// The same settings for the status alone: its colour and text, no graph lines.
     pub fn without_graph_lines(self) -> Settings {
         Settings {
