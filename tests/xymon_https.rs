@@ -328,7 +328,7 @@ fn run(host: &str, args: &[&str]) -> Output {
 /// xymond's status line for HOST.hvmon (empty when it has none).
 fn status_of(server: &Server, host: &str) -> String {
     server.xymon(&format!(
-        "xymondboard host={host} test=hvmon fields=hostname,testname,color"
+        "xymondboard host={host} test=^hvmon$ fields=hostname,testname,color"
     ))
 }
 
