@@ -439,11 +439,6 @@ fn a_run_while_libvirtd_reconnects_after_a_restart_answers_by_its_deadline() {
     assert!(after.status.success(), "{}", stderr(&after));
 }
 
-/// The colour word of a printed status message.
-fn colour_of(status: &str) -> &str {
-    status.split_whitespace().nth(2).unwrap_or_default()
-}
-
 #[test]
 fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart() {
     let _lab = lab();
@@ -454,30 +449,10 @@ fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart(
     let guest = PlainGuest::new(&uri, "hvmon-watch-restart");
     guest.define(&dir);
     guest.virsh(&["start"]);
-    let state = dir.join("state.json");
-    let watcher = Watcher::start(
-        &[
-            "xymon",
-            "--watch",
-            "--print",
-            "--host",
-            "hv1",
-            "--uri",
-            &uri,
-            "--vm",
-            guest.name,
-            "--interval",
-            "600",
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let watcher = Watcher::printing(&uri, guest.name, "600", &[], &dir);
     let soon = Duration::from_secs(20);
     wait_until("the first status", soon, || {
-        watcher
-            .last_status()
-            .is_some_and(|s| colour_of(&s) == "green")
+        watcher.last_colour().as_deref() == Some("green")
     });
 
     let cpu_before = watcher.cpu_time();
@@ -486,9 +461,10 @@ fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart(
     watcher.wait_for_stderr("libvirt's event connection is lost", soon);
     // Reported at once, as a one-shot run reports it.
     wait_until("the red status of the outage", soon, || {
-        watcher
-            .last_status()
-            .is_some_and(|s| colour_of(&s) == "red" && s.contains("could not collect VM figures"))
+        watcher.last_colour().as_deref() == Some("red")
+            && watcher
+                .last_status()
+                .is_some_and(|s| s.contains("could not collect VM figures"))
     });
     // Two attempts to connect again have failed, the second pause twice the first: it
     // waits, it does not spin.
@@ -508,9 +484,7 @@ fn a_watcher_reports_a_lost_libvirtd_and_follows_events_again_after_its_restart(
         Duration::from_secs(90),
     );
     wait_until("green again after the restart", soon, || {
-        watcher
-            .last_status()
-            .is_some_and(|s| colour_of(&s) == "green")
+        watcher.last_colour().as_deref() == Some("green")
     });
     // Events come again: the callbacks are registered on the new connection.
     guest.virsh(&["suspend"]);
@@ -536,32 +510,10 @@ fn a_watcher_notices_a_hung_libvirtd_by_its_keepalive_and_reconnects_when_it_ans
         return;
     };
     let dir = support::scratch("watch-hung");
-    let state = dir.join("state.json");
-    let mut watcher = Watcher::start(
-        &[
-            "xymon",
-            "--watch",
-            "--print",
-            "--host",
-            "hv1",
-            "--uri",
-            &uri,
-            "--vm",
-            "hvmon-running",
-            "--interval",
-            "600",
-            "-t",
-            "2",
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let mut watcher = Watcher::printing(&uri, "hvmon-running", "600", &["-t", "2"], &dir);
     let soon = Duration::from_secs(20);
     wait_until("the first status", soon, || {
-        watcher
-            .last_status()
-            .is_some_and(|s| colour_of(&s) == "green")
+        watcher.last_colour().as_deref() == Some("green")
     });
     {
         let _stopped = Stopped::new(pid);
@@ -572,9 +524,7 @@ fn a_watcher_notices_a_hung_libvirtd_by_its_keepalive_and_reconnects_when_it_ans
             Duration::from_secs(60),
         );
         wait_until("the red status of the hang", soon, || {
-            watcher
-                .last_status()
-                .is_some_and(|s| colour_of(&s) == "red")
+            watcher.last_colour().as_deref() == Some("red")
         });
     }
     watcher.wait_for_stderr(
@@ -582,9 +532,7 @@ fn a_watcher_notices_a_hung_libvirtd_by_its_keepalive_and_reconnects_when_it_ans
         Duration::from_secs(90),
     );
     wait_until("green again", soon, || {
-        watcher
-            .last_status()
-            .is_some_and(|s| colour_of(&s) == "green")
+        watcher.last_colour().as_deref() == Some("green")
     });
     assert_eq!(
         watcher.end_with(libc::SIGTERM),

@@ -162,11 +162,12 @@ fn a_vm_that_goes_down_turns_the_xymon_column_yellow_at_once_and_green_again() {
         state.to_str().unwrap(),
     ];
     let mut watcher = Watcher::start(&args, &dir);
-    wait_until("the first status", SOON, || {
+    let column_is = |colour: &str| {
         server
             .xymon(&format!("query {XYMON_HOST}.hvmon"))
-            .starts_with("green")
-    });
+            .starts_with(colour)
+    };
+    wait_until("the first status", SOON, || column_is("green"));
     let interval_status = status_message(server);
     assert!(
         interval_status.contains(" : "),
@@ -175,11 +176,7 @@ fn a_vm_that_goes_down_turns_the_xymon_column_yellow_at_once_and_green_again() {
     let counters = std::fs::read(&state).expect("the interval's counters are kept");
 
     guest.virsh(&["destroy"]);
-    wait_until("down: yellow", SOON, || {
-        server
-            .xymon(&format!("query {XYMON_HOST}.hvmon"))
-            .starts_with("yellow")
-    });
+    wait_until("down: yellow", SOON, || column_is("yellow"));
     let event_status = status_message(server);
     assert!(
         event_status.contains("set to autostart but not running"),
@@ -198,11 +195,7 @@ fn a_vm_that_goes_down_turns_the_xymon_column_yellow_at_once_and_green_again() {
     );
 
     guest.virsh(&["start"]);
-    wait_until("up again: green", SOON, || {
-        server
-            .xymon(&format!("query {XYMON_HOST}.hvmon"))
-            .starts_with("green")
-    });
+    wait_until("up again: green", SOON, || column_is("green"));
 
     let second = run(&args);
     assert_eq!(second.status.code(), Some(9), "{}", stderr(&second));
@@ -223,25 +216,7 @@ fn a_burst_of_events_gives_a_few_statuses_not_one_each() {
     let guest = PlainGuest::new(&uri, "hvmon-watch-burst");
     guest.define(&dir);
     guest.virsh(&["start"]);
-    let state = dir.join("state.json");
-    let mut watcher = Watcher::start(
-        &[
-            "xymon",
-            "--watch",
-            "--print",
-            "--host",
-            "hv1",
-            "--uri",
-            &uri,
-            "--vm",
-            guest.name,
-            "--interval",
-            INTERVAL,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let mut watcher = Watcher::printing(&uri, guest.name, INTERVAL, &[], &dir);
     // The hvmon column's statuses (an interval's report also sends hvmonvm's).
     let statuses = |w: &Watcher| w.stdout().matches(" hv1.hvmon ").count();
     wait_until("the first status", SOON, || statuses(&watcher) == 1);

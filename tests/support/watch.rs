@@ -100,6 +100,35 @@ impl Watcher {
         }
     }
 
+    /// `hv_monitor xymon --watch --print` for host hv1 on the VMs matching `vm` at `uri`,
+    /// every `interval` seconds, its counters in `dir`/state.json; `extra` options after.
+    pub fn printing(uri: &str, vm: &str, interval: &str, extra: &[&str], dir: &Path) -> Watcher {
+        let state = dir.join("state.json");
+        let mut args = vec![
+            "xymon",
+            "--watch",
+            "--print",
+            "--host",
+            "hv1",
+            "--uri",
+            uri,
+            "--vm",
+            vm,
+            "--interval",
+            interval,
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Watcher::start(&args, dir)
+    }
+
+    /// The colour word of the last status it printed, if any.
+    pub fn last_colour(&self) -> Option<String> {
+        let status = self.last_status()?;
+        status.split_whitespace().nth(2).map(str::to_string)
+    }
+
     /// What it printed so far.
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
