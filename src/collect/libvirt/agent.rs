@@ -2,7 +2,9 @@
 //! connected ([`Agent::NotAsked`] after assembly), bounded by the run's deadline.
 //!
 //! libvirt refuses agent calls on a read-only connection, and the collector's are read-only,
-//! so one read-write connection is opened for them, only when some VM is to be asked. Where
+//! so one read-write connection is opened for them, only when some VM is to be asked: by a
+//! [`Session`] started before the bulk stats when the domain XML cache remembers running VMs
+//! with an agent (their calls then overlap the stats), else after assembly. Where
 //! it cannot be opened (snmpd's user, not in group libvirt) the agents are not asked and the
 //! snapshot says so once, in its notes: no error, nothing per VM.
 //!
@@ -15,9 +17,11 @@
 //! (see [`crate::collect::abandoned`]) and its VM marked [`Agent::NoAnswer`], with the rest
 //! of its data as collected.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use virt::connect::Connect;
@@ -95,104 +99,231 @@ fn apply(vm: &mut Vm, answer: Result<Vec<(String, ParamValue)>, String>) {
     vm.agent = Agent::Answered(Box::new(info));
 }
 
-/// Asks the agent of every VM in [`Agent::NotAsked`] over a read-write connection to `uri`
-/// (opened by `open`, bounded like the collector's own), by `deadline`. Notes go to `notes`.
+/// What the agent threads tell the collector.
+enum Event {
+    /// The read-write connection opened and the threads are ready, or why the agents cannot
+    /// be asked (a phrase for the note).
+    Opened(Result<(), String>),
+    /// One domain's answer, by name.
+    Answer(String, Result<Vec<(String, ParamValue)>, String>),
+}
+
+/// Agent calls under way over one read-write connection, opened on a thread of its own.
+///
+/// A run starts it before the bulk stats with the VMs the domain XML cache expects to have a
+/// connected agent, so their calls overlap the stats (the agent calls take the domain's agent
+/// job, the stats its monitor: libvirt runs them side by side); [`ask`] adds the VMs the
+/// guess missed and waits for the answers, by the deadline.
+pub struct Session {
+    /// Names for the agent threads; dropped when the last is sent, which ends them.
+    work: Option<mpsc::Sender<String>>,
+    events: mpsc::Receiver<Event>,
+    /// Set when the run stops waiting: calls not yet started are not started.
+    abandon: Arc<AtomicBool>,
+    sent: HashSet<String>,
+    deadline: Option<Instant>,
+    opener: Option<JoinHandle<Vec<JoinHandle<()>>>>,
+}
+
+impl Session {
+    /// Opens the connection (`open`, bounded like the collector's own) and the agent threads
+    /// on a thread, and returns at once; `Err`: why it cannot (a phrase for the note).
+    pub fn start(
+        open: impl FnOnce() -> Result<Connect, String> + Send + 'static,
+        deadline: Option<Instant>,
+    ) -> Result<Session, String> {
+        if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < MIN_AGENT_TIME) {
+            return Err("no time left before the deadline".into());
+        }
+        let (work, names) = mpsc::channel::<String>();
+        let (tell, events) = mpsc::channel();
+        let abandon = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&abandon);
+        let opener = std::thread::Builder::new()
+            .name("libvirt-agent-open".into())
+            .spawn(move || {
+                let conn = match open() {
+                    Ok(conn) => conn,
+                    Err(reason) => {
+                        let _ = tell.send(Event::Opened(Err(format!(
+                            "no read-write libvirt connection ({reason}); agent data needs \
+                             root or group libvirt"
+                        ))));
+                        return Vec::new();
+                    }
+                };
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let timeout = timeout_secs(left);
+                let names = Arc::new(Mutex::new(names));
+                let mut workers = Vec::new();
+                for n in 0..MAX_AGENT_THREADS {
+                    let (names, tell, conn, flag) = (
+                        Arc::clone(&names),
+                        tell.clone(),
+                        conn.clone(),
+                        Arc::clone(&flag),
+                    );
+                    let worker = move || ask_each(&names, &tell, &conn, &flag, timeout);
+                    match std::thread::Builder::new()
+                        .name(format!("libvirt-agent-{n}"))
+                        .spawn(worker)
+                    {
+                        Ok(handle) => workers.push(handle),
+                        Err(_) => break,
+                    }
+                }
+                let opened = if workers.is_empty() {
+                    Err("no thread to ask them on".to_string())
+                } else {
+                    Ok(())
+                };
+                let _ = tell.send(Event::Opened(opened));
+                workers
+            })
+            .map_err(|_| "no thread to ask them on".to_string())?;
+        Ok(Session {
+            work: Some(work),
+            events,
+            abandon,
+            sent: HashSet::new(),
+            deadline,
+            opener: Some(opener),
+        })
+    }
+
+    /// Asks `name`'s agent (once per session), as soon as a thread is free.
+    pub fn ask(&mut self, name: &str) {
+        if let Some(work) = &self.work
+            && self.sent.insert(name.to_string())
+        {
+            let _ = work.send(name.to_string());
+        }
+    }
+
+    /// Waits for the answers to every call made, by the deadline, and applies those of the
+    /// VMs in [`Agent::NotAsked`] (`wanted`, by index); a guessed VM that turned out not to
+    /// be asked has its answer dropped.
+    fn finish(mut self, vms: &mut [Vm], wanted: &[usize], notes: &mut Vec<String>) {
+        drop(self.work.take());
+        let index: HashMap<String, usize> =
+            wanted.iter().map(|&i| (vms[i].name.clone(), i)).collect();
+        let mut opened = false;
+        let mut answers = 0;
+        while !opened || answers < self.sent.len() {
+            let event = match self.deadline {
+                Some(d) => self
+                    .events
+                    .recv_timeout(d.saturating_duration_since(Instant::now())),
+                None => self
+                    .events
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(Event::Opened(Ok(()))) => opened = true,
+                Ok(Event::Opened(Err(reason))) => {
+                    if !wanted.is_empty() {
+                        notes.push(not_asked(wanted.len(), &reason));
+                    }
+                    self.join();
+                    return;
+                }
+                Ok(Event::Answer(name, answer)) => {
+                    answers += 1;
+                    if let Some(&i) = index.get(&name) {
+                        apply(&mut vms[i], answer);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if opened && answers == self.sent.len() {
+            // All answered: joined, so no teardown overlaps the exit handlers.
+            self.join();
+            return;
+        }
+        // Past the deadline nobody waits for the calls still out or not yet started.
+        self.abandon.store(true, Ordering::SeqCst);
+        for &i in wanted {
+            if vms[i].agent == Agent::NotAsked {
+                vms[i].agent = Agent::NoAnswer;
+            }
+        }
+        crate::collect::abandoned::note_abandoned_thread();
+    }
+
+    fn join(&mut self) {
+        let workers = self
+            .opener
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The note of a run whose agents were not asked.
+fn not_asked(vms: usize, reason: &str) -> String {
+    format!("guest agents not asked ({vms} VMs with one): {reason}")
+}
+
+/// One agent thread: asks each name it is given until the work ends or the run gives up.
+fn ask_each(
+    names: &Mutex<mpsc::Receiver<String>>,
+    tell: &mpsc::Sender<Event>,
+    conn: &Connect,
+    abandon: &AtomicBool,
+    timeout: u64,
+) {
+    loop {
+        let next = names.lock().map(|names| names.recv());
+        let Ok(Ok(name)) = next else { break };
+        if abandon.load(Ordering::SeqCst) {
+            break;
+        }
+        let answer = conn
+            .lookup_domain_by_name(&name)
+            .and_then(|dom| {
+                // A domain that refuses a new timeout is still asked, on its own.
+                let _ = set_agent_timeout(&dom, timeout);
+                guest_info(&dom)
+            })
+            .map_err(|e| e.message().to_string());
+        if tell.send(Event::Answer(name, answer)).is_err() {
+            break;
+        }
+    }
+}
+
+/// Asks the agent of every VM in [`Agent::NotAsked`], on `early` (the session started before
+/// the stats) or on a session started now with `open`, by `deadline`. Notes go to `notes`.
 pub fn ask(
     vms: &mut [Vm],
-    open: impl FnOnce() -> Result<Connect, String>,
+    early: Option<Session>,
+    open: impl FnOnce() -> Result<Connect, String> + Send + 'static,
     deadline: Option<Instant>,
     notes: &mut Vec<String>,
 ) {
     let wanted: Vec<usize> = (0..vms.len())
         .filter(|&i| vms[i].agent == Agent::NotAsked)
         .collect();
-    if wanted.is_empty() {
-        return;
-    }
-    if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < MIN_AGENT_TIME) {
-        notes.push(format!(
-            "guest agents not asked ({} VMs with one): no time left before the deadline",
-            wanted.len()
-        ));
-        return;
-    }
-    let conn = match open() {
-        Ok(conn) => conn,
-        Err(reason) => {
-            notes.push(format!(
-                "guest agents not asked ({} VMs with one): no read-write libvirt connection \
-                 ({reason}); agent data needs root or group libvirt",
-                wanted.len()
-            ));
-            return;
-        }
-    };
-    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-    let timeout = timeout_secs(left);
-    let queue: Arc<Mutex<VecDeque<(usize, String)>>> = Arc::new(Mutex::new(
-        wanted.iter().map(|&i| (i, vms[i].name.clone())).collect(),
-    ));
-    let (tx, rx) = mpsc::channel();
-    let mut workers = Vec::new();
-    for n in 0..wanted.len().min(MAX_AGENT_THREADS) {
-        let (queue, tx, conn) = (Arc::clone(&queue), tx.clone(), conn.clone());
-        let work = move || {
-            loop {
-                let next = queue.lock().map(|mut q| q.pop_front());
-                let Ok(Some((i, name))) = next else { break };
-                let answer = conn
-                    .lookup_domain_by_name(&name)
-                    .and_then(|dom| {
-                        // A domain that refuses a new timeout is still asked, on its own.
-                        let _ = set_agent_timeout(&dom, timeout);
-                        guest_info(&dom)
-                    })
-                    .map_err(|e| e.message().to_string());
-                if tx.send((i, answer)).is_err() {
-                    break;
-                }
-            }
-        };
-        match std::thread::Builder::new()
-            .name(format!("libvirt-agent-{n}"))
-            .spawn(work)
-        {
-            Ok(handle) => workers.push(handle),
-            Err(_) if workers.is_empty() => {
-                notes.push("guest agents not asked: no thread to ask them on".into());
+    let mut session = match early {
+        Some(session) => session,
+        None if wanted.is_empty() => return,
+        None => match Session::start(open, deadline) {
+            Ok(session) => session,
+            Err(reason) => {
+                notes.push(not_asked(wanted.len(), &reason));
                 return;
             }
-            Err(_) => break,
-        }
+        },
+    };
+    for &i in &wanted {
+        session.ask(&vms[i].name);
     }
-    drop(tx);
-    let mut answered = 0;
-    while answered < wanted.len() {
-        let got = match deadline {
-            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        let Ok((i, answer)) = got else { break };
-        apply(&mut vms[i], answer);
-        answered += 1;
-    }
-    if answered < wanted.len() {
-        // Calls not yet started are not started: past the deadline nobody waits for them.
-        if let Ok(mut q) = queue.lock() {
-            q.clear();
-        }
-        for &i in &wanted {
-            if vms[i].agent == Agent::NotAsked {
-                vms[i].agent = Agent::NoAnswer;
-            }
-        }
-        crate::collect::abandoned::note_abandoned_thread();
-    } else {
-        // All answered: joined, so no teardown overlaps the exit handlers.
-        for worker in workers {
-            let _ = worker.join();
-        }
-    }
+    session.finish(vms, &wanted, notes);
 }
 
 #[cfg(test)]

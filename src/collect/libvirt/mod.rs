@@ -14,7 +14,8 @@
 //!
 //! Layers: `bulk` is the FFI, `policy` the call policy, `gather` the per-domain calls
 //! into `answers::DomainAnswers`, `assemble` the pure building of the model from it,
-//! `agent` the guest agent calls made last, for VMs whose agent is there, then `leases`, the
+//! `agent` the guest agent calls for VMs whose agent is there (those the XML cache remembers
+//! asked while the stats are collected, the others after assembly), then `leases`, the
 //! active networks' DHCP leases for VMs the agent gave no address (one call per network);
 //! [`parse`] holds the pure parsers (domain XML, bulk stats, DHCP leases, /proc).
 
@@ -123,6 +124,16 @@ impl LibvirtCollector {
         })
     }
 
+    /// What opens the guest agents' read-write connection: to the host the read-only
+    /// connection reached, not to libvirt's default anew.
+    fn agent_opener(&self) -> impl FnOnce() -> Result<Connect, String> + Send + Clone + 'static {
+        let uri = self.conn.uri().ok().or_else(|| self.uri.clone());
+        let deadline = self.deadline;
+        move || {
+            policy::connect_read_write_within(uri.as_deref(), deadline).map_err(|e| e.to_string())
+        }
+    }
+
     fn connection(&self, conn: Connect) -> Connection {
         Connection::new(conn, self.uri.as_deref(), self.deadline)
     }
@@ -149,6 +160,28 @@ impl Collector for LibvirtCollector {
             .then(|| domains.iter().filter_map(|d| d.name().ok()).collect());
         let cache = self.domain_cache.as_deref().map(xml_cache::open);
         warnings.extend(cache.as_ref().and_then(|c| c.warning.clone()));
+        let agents = self.agent.then(|| self.agent_opener());
+        // The running VMs whose agent the cache remembers are asked now, while the stats are
+        // collected; the rest after assembly.
+        let early = match (&agents, &cache) {
+            (Some(open), Some(cache)) => {
+                let expected: Vec<String> = domains
+                    .iter()
+                    .filter(|d| d.id().is_some())
+                    .filter_map(|d| d.name().ok())
+                    .filter(|n| cache.entries.had_agent(n))
+                    .collect();
+                // A session that cannot start now is started (or said why not) after assembly.
+                (!expected.is_empty())
+                    .then(|| agent::Session::start(open.clone(), self.deadline).ok())
+                    .flatten()
+                    .map(|mut session| {
+                        expected.iter().for_each(|n| session.ask(n));
+                        session
+                    })
+            }
+            _ => None,
+        };
         let autostart = policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
         let with_vm_snapshots =
             policy::names(&self.conn, sys::VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT);
@@ -210,14 +243,8 @@ impl Collector for LibvirtCollector {
         }
         vms.sort_by(|a, b| a.name.cmp(&b.name));
         let mut notes = Vec::new();
-        if self.agent {
-            // The same host the read-only connection reached, not libvirt's default anew.
-            let uri = self.conn.uri().ok().or_else(|| self.uri.clone());
-            let open = || {
-                policy::connect_read_write_within(uri.as_deref(), self.deadline)
-                    .map_err(|e| e.to_string())
-            };
-            agent::ask(&mut vms, open, self.deadline, &mut notes);
+        if let Some(open) = agents {
+            agent::ask(&mut vms, early, open, self.deadline, &mut notes);
         }
         let wants_lease = |vm: &Vm| {
             vm.ip.is_empty() && vm.state.has_process() && vm.nics.iter().any(|n| !n.mac.is_empty())

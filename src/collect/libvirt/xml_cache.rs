@@ -139,6 +139,12 @@ impl Entries {
         })
     }
 
+    /// Whether `name`'s last fetched XML had a connected guest agent channel: a guess, made
+    /// before this run's stats, of whom the agent calls will ask (`agent::Session`).
+    pub fn had_agent(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|e| e.facts.agent_connected)
+    }
+
     /// How many domains have an entry.
     pub fn len(&self) -> usize {
         self.0.len()
