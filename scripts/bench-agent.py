@@ -150,7 +150,9 @@ def main():
         "qemu-guest-agent, paused extra ones (no agent channel) up to 100 VMs; then guests of "
         "the script's own whose agent is stopped inside them (channel connected, no answer). "
         f"Median and worst of {args.rounds} rounds run in turn, release build; load average at "
-        f"the end {load[0]:.1f}. x same groups: wall time over `{SAME_GROUPS}`. A hung agent "
+        f"the end {load[0]:.1f}. x same groups: wall time over `{SAME_GROUPS}`. With the warm "
+        "domain cache, the agents of the running VMs it remembers with one are asked beside the "
+        "bulk stats, so an answering agent adds next to nothing. A hung agent "
         "costs the agent timeout once, in parallel with the other calls, and the run stays "
         "inside its deadline; the hung VMs are flagged `no_answer`, the rest of their data "
         "is there.",
