@@ -137,9 +137,10 @@ pub struct XymonArgs {
     /// counters for `xymon-rrd`).
     #[arg(long = "format", value_enum, default_value = "splitncv")]
     pub format: Format,
-    /// Message types: status (graph lines that do not fit go into data messages), data
-    /// (no column on the web page), both (status for the page, data for the graphs).
-    #[arg(long = "message", value_enum, default_value = "status")]
+    /// Message types: both (status for the page, every graph line in data messages: the
+    /// whole status for the page), status (graph lines in the status, what does not fit in
+    /// data messages), data (no column on the web page).
+    #[arg(long = "message", value_enum, default_value = "both")]
     pub message: Messages,
     /// How often this runs, seconds: sets the status lifetime and the RRD heartbeat.
     #[arg(long = "interval", value_name = "SECONDS", default_value = "300", value_parser = clap::value_parser!(u64).range(10..=MAX_INTERVAL_SECS))]

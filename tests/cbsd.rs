@@ -635,7 +635,12 @@ fn missing_zfs_on_a_ufs_host_costs_only_zvol_data() {
 fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
     use hv_monitor::xymon_wire::vm_key;
     let host = "bhyve1.example.com";
-    let run = run_cbsd(&fake_bin(), &["xymon", "--print", "--host", host], &[]);
+    // The graph lines in the status itself, to read both from one message.
+    let run = run_cbsd(
+        &fake_bin(),
+        &["xymon", "--print", "--host", host, "--message", "status"],
+        &[],
+    );
     assert!(run.output.status.success(), "{}", run.stderr());
     let status = String::from_utf8(run.output.stdout.clone()).unwrap();
     let first = status.lines().next().unwrap();
@@ -661,7 +666,17 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
 
     let run = run_cbsd(
         &fake_bin(),
-        &["xymon", "--print", "--host", host, "--format", "rrd-script"],
+        // One data message: what xymond_rrd hands the handler of the default `--message both`.
+        &[
+            "xymon",
+            "--print",
+            "--host",
+            host,
+            "--format",
+            "rrd-script",
+            "--message",
+            "data",
+        ],
         &[],
     );
     assert!(run.output.status.success(), "{}", run.stderr());

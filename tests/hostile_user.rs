@@ -397,8 +397,9 @@ fn the_xymon_rrd_message_file_is_never_followed_or_waited_on() {
     };
     let scene = Scene::new();
     let message = scene.guarded.path().join("message");
+    // One data message: what xymond_rrd hands the handler of the default `--message both`.
     let out = print_messages()
-        .args(["--format", "rrd-script"])
+        .args(["--format", "rrd-script", "--message", "data"])
         .output()
         .unwrap();
     std::fs::write(&message, &out.stdout).unwrap();

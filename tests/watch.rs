@@ -160,6 +160,9 @@ fn a_vm_that_goes_down_turns_the_xymon_column_yellow_at_once_and_green_again() {
         INTERVAL,
         "--state",
         state.to_str().unwrap(),
+        // The graph lines in the status, so the status shows which report carries them.
+        "--message",
+        "status",
     ];
     let mut watcher = Watcher::start(&args, &dir);
     let column_is = |colour: &str| {

@@ -50,7 +50,18 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     let dir = scratch("split");
     let state = dir.join("state.json");
     let state = state.to_str().unwrap();
-    let args = ["--uri", "test:///default", "--host", host, "--state", state];
+    // Graph lines in the status, not the default data messages: both roads to the RRDs are
+    // taken (the other tests send the default).
+    let args = [
+        "--uri",
+        "test:///default",
+        "--host",
+        host,
+        "--state",
+        state,
+        "--message",
+        "status",
+    ];
     send(server, &args);
     let vcpus = server.rrd(host, "hvmon,vm_test_vcpus.rrd");
     server.wait_for(&vcpus);

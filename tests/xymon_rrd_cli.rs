@@ -17,6 +17,9 @@ fn print_message(host: &str, format: &str) -> String {
         format,
         "--column",
         "hvmonrrd",
+        // One data message: what xymond_rrd hands the handler of the default `--message both`.
+        "--message",
+        "data",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)

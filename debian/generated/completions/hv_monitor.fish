@@ -50,7 +50,7 @@ complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l column -
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l format -d 'Graph lines: splitncv (per VM, rates), ncv (host totals, rates), rrd-script (raw counters for `xymon-rrd`)' -r -f -a "splitncv\t''
 ncv\t''
 rrd-script\t''"
-complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l message -d 'Message types: status (graph lines that do not fit go into data messages), data (no column on the web page), both (status for the page, data for the graphs)' -r -f -a "status\t''
+complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l message -d 'Message types: both (status for the page, every graph line in data messages: the whole status for the page), status (graph lines in the status, what does not fit in data messages), data (no column on the web page)' -r -f -a "status\t''
 data\t''
 both\t''"
 complete -c hv_monitor -n "__fish_hv_monitor_using_subcommand xymon" -l interval -d 'How often this runs, seconds: sets the status lifetime and the RRD heartbeat' -r
