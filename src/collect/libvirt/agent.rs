@@ -341,6 +341,50 @@ mod tests {
         );
     }
 
+    fn with_agent(name: &str) -> Vm {
+        let mut vm = Vm::new(name, State::Running);
+        vm.agent = Agent::NotAsked;
+        vm
+    }
+
+    #[test]
+    fn without_a_read_write_connection_the_agents_are_not_asked_and_it_is_said_once() {
+        let mut vms = vec![with_agent("a"), with_agent("b")];
+        let early = Session::start(|| Err("permission denied".into()), None).unwrap();
+        let mut notes = Vec::new();
+        ask(&mut vms, Some(early), || unreachable!(), None, &mut notes);
+        assert_eq!(
+            notes,
+            [
+                "guest agents not asked (2 VMs with one): no read-write libvirt connection \
+              (permission denied); agent data needs root or group libvirt"
+            ]
+        );
+        assert!(vms.iter().all(|vm| vm.agent == Agent::NotAsked));
+    }
+
+    #[test]
+    fn a_guess_that_no_vm_needs_costs_no_note() {
+        let mut vms = vec![Vm::new("off", State::Off)];
+        let early = Session::start(|| Err("permission denied".into()), None).unwrap();
+        let mut notes = Vec::new();
+        ask(&mut vms, Some(early), || unreachable!(), None, &mut notes);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(vms[0].agent, Agent::Absent);
+    }
+
+    #[test]
+    fn with_no_time_left_the_agents_are_not_asked() {
+        let mut vms = vec![with_agent("a")];
+        let mut notes = Vec::new();
+        let now = Some(Instant::now());
+        ask(&mut vms, None, || unreachable!(), now, &mut notes);
+        assert_eq!(
+            notes,
+            ["guest agents not asked (1 VMs with one): no time left before the deadline"]
+        );
+    }
+
     #[test]
     fn an_answer_sets_the_guest_and_the_primary_ip_a_failure_the_flag() {
         let mut vm = Vm::new("g", State::Running);
