@@ -610,30 +610,22 @@ fn check_pages(host: &str, vms: usize) {
         "{host} hvmonvm: {vm_figures:?}"
     );
 
-    // rrd-script: every graph split into images of at most 20 VMs.
+    // rrd-script: the VMs by state (Xymon's, one image), a link to the per-VM graphs.
     let (dom, graphs, rrd_figures) = page(host, "hvmonrrd");
     let rrd = by_service(&graphs);
     assert_eq!(
         rrd.keys().copied().collect::<Vec<_>>(),
-        [
-            "hvmonrrd",
-            "hvmonrrd-disk",
-            "hvmonrrd-disklat",
-            "hvmonrrd-diskops",
-            "hvmonrrd-guest",
-            "hvmonrrd-guestfs",
-            "hvmonrrd-mem",
-            "hvmonrrd-net",
-            "hvmonrrd-vcpu"
-        ],
+        ["hvmonrrd-states"],
         "{host} hvmonrrd graphs"
     );
-    for (service, images) in &rrd {
-        assert_split(service, images, vms);
-    }
+    let states = &rrd["hvmonrrd-states"];
+    assert_eq!(states.len(), 1, "{host} hvmonrrd: {states:?}");
+    assert_eq!((states[0].first, states[0].count), (None, None));
     assert!(
-        dom.contains(&format!("linecount={vms}")),
-        "{host}: linecount"
+        // svcstatus writes its own "linecount=0" for a status without one.
+        !dom.contains(&format!("linecount={vms}"))
+            && dom.contains("&amp;SERVICE=hvmonrrdvm\">hvmonrrdvm</a>"),
+        "{host}: hvmonrrd's link to its per-VM graphs"
     );
     assert_first_screen(host, "hvmonrrd", &dom, &rrd_figures, vms);
     assert!(
@@ -643,6 +635,37 @@ fn check_pages(host: &str, vms: usize) {
     assert!(
         !dom.contains("vm_vm0000_rbytes"),
         "{host}: graph lines on the page"
+    );
+    // Its per-VM graphs, drawn by hv_monitor's status: one file a VM holds every figure
+    // (`U` where unknown), so every graph offered covers every VM; test-driver VMs have no
+    // CPU, memory or vCPU times, so those graphs are not offered.
+    let (dom, graphs, rrd_vm_figures) = page(host, "hvmonrrdvm");
+    let rrd_vm = by_service(&graphs);
+    for service in [
+        "hvmonrrd-disk",
+        "hvmonrrd-disklat",
+        "hvmonrrd-diskops",
+        "hvmonrrd-net",
+    ] {
+        let images = rrd_vm
+            .get(service)
+            .unwrap_or_else(|| panic!("{host} hvmonrrdvm: no {service}"));
+        assert_split(service, images, vms);
+    }
+    for absent in ["hvmonrrd", "hvmonrrd-mem", "hvmonrrd-vcpu"] {
+        assert!(!rrd_vm.contains_key(absent), "{host} hvmonrrdvm: {absent}");
+    }
+    for (service, images) in &rrd_vm {
+        assert_split(service, images, vms);
+    }
+    assert!(
+        dom.contains("No data from any VM, so no graph, for: CPU, memory (")
+            && dom.contains("&amp;SERVICE=hvmonrrd\">hvmonrrd</a>"),
+        "{host} hvmonrrdvm: text or link back"
+    );
+    assert!(
+        rrd_vm_figures.png_bytes > 0,
+        "{host} hvmonrrdvm: {rrd_vm_figures:?}"
     );
 
     // Trends, with the shipped drop-ins alone: both states graphs, one image each, and no
@@ -660,10 +683,11 @@ fn check_pages(host: &str, vms: usize) {
         assert!(drawn(images[0]), "{host} trends {states}: {:?}", images[0]);
     }
     eprintln!(
-        "{host}: hvmon page {} images, hvmonvm page {} images, hvmonrrd page {} images, trends {} images",
+        "{host}: hvmon page {} images, hvmonvm page {} images, hvmonrrd page {} images, hvmonrrdvm page {} images, trends {} images",
         graphs_count(&hvmon),
         graphs_count(&per_vm),
         graphs_count(&rrd),
+        graphs_count(&rrd_vm),
         graphs_count(&trends)
     );
 }
@@ -856,6 +880,21 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
         );
     }
     for (service, images) in &per_vm {
+        let vms = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, vms);
+    }
+    // The rrd-script form's per-VM page (the drop-in's [hvmonrrd] task): CPU and memory of
+    // the real guests too.
+    let (_, graphs, _) = page(CLIENT, "hvmonrrdvm");
+    let rrd_vm = by_service(&graphs);
+    for service in ["hvmonrrd", "hvmonrrd-mem", "hvmonrrd-disk", "hvmonrrd-net"] {
+        assert!(
+            rrd_vm.contains_key(service),
+            "{CLIENT} hvmonrrdvm: no {service}: {:?}",
+            rrd_vm.keys()
+        );
+    }
+    for (service, images) in &rrd_vm {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);
     }

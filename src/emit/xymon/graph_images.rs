@@ -1,5 +1,6 @@
-//! The graph images a SPLITNCV status page draws itself, in its text: only the graphs some VM
-//! sent lines for, each per-VM graph split into images of at most [`VMS_PER_IMAGE`] VMs.
+//! The graph images a status page draws itself, in its text: only the graphs some VM sent
+//! lines for (SPLITNCV) or has a known value in (rrd-script, whose lines write `U` for the
+//! others), each per-VM graph split into images of at most [`VMS_PER_IMAGE`] VMs.
 //! Xymon's svcstatus draws every graph of `GRAPHS_<column>` (the server's, not the host's)
 //! and showgraph answers a blank 1x1 image for a graph without files (the test driver's CPU,
 //! a remote URI's): a page that draws its own offers what has data and says what has none.
@@ -47,6 +48,8 @@ const NO_PROCESS: &str =
 const NO_VCPU: &str = "libvirt gives these VMs no vCPU times";
 const NO_DISK: &str = "libvirt gave no disk figures";
 const NO_NET: &str = "libvirt gave no network figures";
+const NO_GUEST_MEMORY: &str = "no guest reports its memory (a balloon driver with a stats period)";
+const NO_AGENT: &str = "no guest agent answered";
 
 /// The per-VM graphs of the `<column>vm` page, in page order, one line (one file per VM) each.
 const VM_GRAPHS: [Graph; 14] = [
@@ -60,20 +63,25 @@ const VM_GRAPHS: [Graph; 14] = [
     graph("-writelat", "write latency", &["wlat"], NO_DISK),
     graph("-netin", "network in", &["netin"], NO_NET),
     graph("-netout", "network out", &["netout"], NO_NET),
-    graph(
-        "-guestmem",
-        "guest memory",
-        &["guestmem"],
-        "no guest reports its memory (a balloon driver with a stats period)",
-    ),
-    graph(
-        "-guestfs",
-        "guest file system",
-        &["guestfs"],
-        "no guest agent answered",
-    ),
+    graph("-guestmem", "guest memory", &["guestmem"], NO_GUEST_MEMORY),
+    graph("-guestfs", "guest file system", &["guestfs"], NO_AGENT),
     graph("-vcpu", "vCPU", &["vcpu"], NO_VCPU),
     graph("-steal", "steal", &["steal"], NO_VCPU),
+];
+
+/// The per-VM graphs of the rrd-script form's `<column>vm` page: one file a VM holds all of
+/// its figures (`hvmonrrd,vm_<key>.rrd`, the guest's in `hvmonrrd-guest,vm_<key>.rrd`), so
+/// every graph has a file per VM; the lines are the datasets it draws.
+const RRD_SCRIPT_VM_GRAPHS: [Graph; 9] = [
+    graph("", "CPU", &["cpu"], NO_PROCESS),
+    graph("-mem", "memory", &["rss"], NO_PROCESS),
+    graph("-disk", "disk bytes", &["rbytes", "wbytes"], NO_DISK),
+    graph("-diskops", "disk requests", &["rops", "wops"], NO_DISK),
+    graph("-disklat", "disk latency", &["rtime", "wtime"], NO_DISK),
+    graph("-net", "network", &["netin", "netout"], NO_NET),
+    graph("-guest", "guest memory", &["guestused"], NO_GUEST_MEMORY),
+    graph("-guestfs", "guest file system", &["guestfs"], NO_AGENT),
+    graph("-vcpu", "vCPU", &["vcpu", "steal"], NO_VCPU),
 ];
 
 /// The host's totals on the main column's page, one image each (no split: one file a line).
@@ -255,6 +263,33 @@ pub fn vm_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -> S
     )
 }
 
+/// The rrd-script form's per-VM graphs of `column`'s files for the `<column>vm` page of
+/// `host` (dots), within `budget` bytes: each graph some of the `vms` VMs has a known value
+/// for, in images of at most [`VMS_PER_IMAGE`] VMs.
+pub fn rrd_script_vm_graphs(
+    host: &str,
+    column: &str,
+    sent: &LinesSent,
+    vms: usize,
+    budget: usize,
+) -> String {
+    draw(
+        host,
+        column,
+        &RRD_SCRIPT_VM_GRAPHS,
+        sent,
+        |g| {
+            if g.lines.iter().any(|l| sent.vms_with(l) > 0) {
+                vms
+            } else {
+                0
+            }
+        },
+        true,
+        budget,
+    )
+}
+
 /// The host's total graphs of `column`'s page, one image each, for those with a total line
 /// sent, within `budget` bytes.
 pub fn total_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -> String {
@@ -273,7 +308,9 @@ pub fn total_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -
 mod tests {
     use super::*;
 
-    use crate::emit::xymon::graph_lines::{lines_of_the_interval, lines_sent};
+    use crate::emit::xymon::graph_lines::{
+        lines_of_the_interval, lines_sent, rrd_script_lines_known,
+    };
     use crate::emit::xymon::test_support::{running_vm, snapshot};
     use crate::model::{State, Vm};
     use crate::xymon_wire::{Counter, VmGauge, VmSample};
@@ -465,6 +502,47 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_rrd_script_form_draws_the_graphs_some_vm_has_a_value_for_over_every_vm() {
+        let vms: Vec<Vm> = (0..30)
+            .map(|i| Vm::new(format!("vm{i}"), State::Running))
+            .collect();
+        let s = snapshot(vms);
+        let sent = rrd_script_lines_known(&s, &VmSample::all(&s.vms));
+        let page = rrd_script_vm_graphs("hv1", "hvmonrrd", &sent, 30, 200_000);
+        let drawn = images(&page);
+        let services: std::collections::BTreeSet<&str> =
+            drawn.iter().map(|(s, ..)| s.as_str()).collect();
+        assert_eq!(
+            services.into_iter().collect::<Vec<_>>(),
+            [
+                "hvmonrrd-disk",
+                "hvmonrrd-disklat",
+                "hvmonrrd-diskops",
+                "hvmonrrd-net"
+            ],
+            "{page}"
+        );
+        let disk: Vec<_> = drawn
+            .iter()
+            .filter(|(s, ..)| s == "hvmonrrd-disk")
+            .map(|(_, f, c)| (f.unwrap(), c.unwrap()))
+            .collect();
+        assert_eq!(disk, [(1, 15), (16, 15)]);
+        assert!(
+            page.starts_with("No data from any VM, so no graph, for: CPU, memory ("),
+            "{page}"
+        );
+        let s = snapshot(vec![running_vm("a")]);
+        let sent = rrd_script_lines_known(&s, &VmSample::all(&s.vms));
+        let page = rrd_script_vm_graphs("hv1", "hvmonrrd", &sent, 1, 200_000);
+        assert!(
+            page.contains("service=hvmonrrd&amp;first=1&amp;count=1&amp;"),
+            "{page}"
+        );
+        assert!(page.contains("service=hvmonrrd-mem&amp;"), "{page}");
+    }
+
     /// Every graph drawn is defined in the shipped graphs.d, on the files of its lines.
     #[test]
     fn every_graph_drawn_reads_the_files_of_its_lines() {
@@ -491,6 +569,21 @@ mod tests {
                 pattern(&g.name("hvmon")),
                 format!("^hvmon,vm_(.+)_{line}\\.rrd$")
             );
+        }
+        let raw_names: Vec<&str> = VmGauge::ALL
+            .iter()
+            .map(|g| g.name())
+            .chain(Counter::ALL.iter().map(|c| c.name()))
+            .collect();
+        for g in &RRD_SCRIPT_VM_GRAPHS {
+            let name = g.name("hvmonrrd");
+            let at = cfg.find(&format!("[{name}]\n")).unwrap();
+            let body = &cfg[at..][..cfg[at + 1..].find("\n[").unwrap_or(cfg.len() - at)];
+            for line in g.lines {
+                assert!(raw_names.contains(line), "{name}: {line}");
+                assert!(body.contains(&format!(":{line}:AVERAGE")), "{name}: {line}");
+            }
+            assert!(pattern(&name).starts_with("^hvmonrrd"), "{name}");
         }
         for g in &TOTAL_GRAPHS {
             assert!(

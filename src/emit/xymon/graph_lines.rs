@@ -116,7 +116,8 @@ pub fn groups(
         .collect()
 }
 
-/// Which SPLITNCV lines a report sends, for the graphs its status pages draw: how many VMs
+/// Which lines a report sends (SPLITNCV) or has a value in (rrd-script), for the graphs
+/// its status pages draw: how many VMs
 /// send each per-VM name (`cpu` for `vm_<key>_cpu`: so many RRD files the graph of that
 /// name has) and which totals (`all_<name>`) are sent; and the same for a report with rates
 /// wherever libvirt gave the counters, to tell a graph without data this run only (no rates
@@ -127,25 +128,34 @@ pub struct LinesSent {
     with_rates: Tally,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Tally {
     per_vm: BTreeMap<&'static str, usize>,
     totals: BTreeSet<&'static str>,
 }
 
 impl Tally {
-    fn of(snapshot: &Snapshot, samples: &[VmSample], rates: &[CounterRates]) -> Tally {
+    /// The known figures of `format`'s lines: SPLITNCV leaves out the others, the
+    /// rrd-script form writes them `U`.
+    fn of(
+        snapshot: &Snapshot,
+        samples: &[VmSample],
+        rates: &[CounterRates],
+        format: Format,
+    ) -> Tally {
+        // What SPLITNCV writes is exactly what is known.
+        let known = |figure: Option<Figure>| written(figure, Format::SplitNcv).is_some();
         let mut tally = Tally::default();
-        let all = figures(snapshot, samples, rates, Format::SplitNcv);
+        let all = figures(snapshot, samples, rates, format);
         let (totals, vms) = all.split_first().expect("the totals come first");
         for (name, figure) in &totals.figures {
-            if written(*figure, Format::SplitNcv).is_some() {
+            if known(*figure) {
                 tally.totals.insert(name);
             }
         }
         for vm in vms.iter().take(samples.len()) {
             for (name, figure) in &vm.figures {
-                if written(*figure, Format::SplitNcv).is_some() {
+                if known(*figure) {
                     *tally.per_vm.entry(name).or_default() += 1;
                 }
             }
@@ -188,8 +198,24 @@ fn rates_where_counted(samples: &[VmSample]) -> Vec<CounterRates> {
 /// there is none).
 pub fn lines_sent(snapshot: &Snapshot, samples: &[VmSample], rates: &[CounterRates]) -> LinesSent {
     LinesSent {
-        now: Tally::of(snapshot, samples, rates),
-        with_rates: Tally::of(snapshot, samples, &rates_where_counted(samples)),
+        now: Tally::of(snapshot, samples, rates, Format::SplitNcv),
+        with_rates: Tally::of(
+            snapshot,
+            samples,
+            &rates_where_counted(samples),
+            Format::SplitNcv,
+        ),
+    }
+}
+
+/// The rrd-script form's lines with a known value (the others are `U`): every VM has its
+/// files, and a graph has data where some VM has a known value of its datasets.
+pub fn rrd_script_lines_known(snapshot: &Snapshot, samples: &[VmSample]) -> LinesSent {
+    let no_rates = vec![[None; Counter::ALL.len()]; samples.len()];
+    let known = Tally::of(snapshot, samples, &no_rates, Format::RrdScript);
+    LinesSent {
+        now: known.clone(),
+        with_rates: known,
     }
 }
 

@@ -67,7 +67,7 @@ fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
     else {
         return None;
     };
-    if settings.format != Format::SplitNcv
+    if settings.format == Format::Ncv
         || !settings.graph_lines
         || settings.messages == Messages::Data
     {
@@ -90,14 +90,15 @@ fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
         settings.interval.as_secs(),
     );
     let tail = format!("{SKIP_END}{END_MARKER}\n");
-    let none = vec![[None; Counter::ALL.len()]; samples.len()];
-    let sent = graph_lines::lines_sent(snapshot, &samples, rates.unwrap_or(&none));
-    let images = graph_images::vm_graphs(
-        &dotted(settings),
-        &settings.column,
-        &sent,
-        settings.max_size.saturating_sub(head.len() + tail.len()),
-    );
+    let budget = settings.max_size.saturating_sub(head.len() + tail.len());
+    let images = if settings.format == Format::RrdScript {
+        let sent = graph_lines::rrd_script_lines_known(snapshot, &samples);
+        graph_images::rrd_script_vm_graphs(&dotted(settings), &settings.column, &sent, vms, budget)
+    } else {
+        let none = vec![[None; Counter::ALL.len()]; samples.len()];
+        let sent = graph_lines::lines_sent(snapshot, &samples, rates.unwrap_or(&none));
+        graph_images::vm_graphs(&dotted(settings), &settings.column, &sent, budget)
+    };
     Some(head + &images + &tail)
 }
 
@@ -177,15 +178,12 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 let line = for_status_page(why, None, Some(text_budget / 4));
                 format!("&yellow {line}\n")
             });
-            // svcstatus splits each per-VM graph of the rrd-script form into images of the
-            // GRAPHS entry's size ("hvmonrrdpage::20") when the status says how many RRDs
-            // each graph has: one per VM. SPLITNCV's per-VM graphs have a column of their own
-            // (`vm_graphs_status`): this page draws the host's totals that have data.
-            let linecount = if settings.format == Format::RrdScript {
-                format!("<!-- linecount={} -->\n", snapshot.vms.len())
-            } else {
-                String::new()
-            };
+            // The per-VM graphs have a column of their own (`vm_graphs_status`); SPLITNCV's
+            // page draws the host's totals that have data, Xymon both pages' states graph.
+            let vm_graphs = format!(
+                "Graphs of each VM: {}.\n",
+                link(settings, &settings.vm_graphs_column())
+            );
             let graphs = if settings.format == Format::SplitNcv {
                 // A status between intervals (`--watch`) sends no lines: it shows the graphs
                 // of the interval's report.
@@ -194,27 +192,26 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 } else {
                     graph_lines::lines_of_the_interval(snapshot, &samples)
                 };
-                format!(
-                    "Graphs of each VM: {}.\n",
-                    link(settings, &settings.vm_graphs_column())
-                ) + &graph_images::total_graphs(
-                    &dotted(settings),
-                    &settings.column,
-                    &sent,
-                    text_budget / 4,
-                )
+                vm_graphs
+                    + &graph_images::total_graphs(
+                        &dotted(settings),
+                        &settings.column,
+                        &sent,
+                        text_budget / 4,
+                    )
+            } else if settings.format == Format::RrdScript {
+                vm_graphs
             } else {
                 String::new()
             };
-            let room = text_budget.saturating_sub(lost_line.len() + graphs.len() + linecount.len());
+            let room = text_budget.saturating_sub(lost_line.len() + graphs.len());
             let known = match (settings.format, rates_given) {
                 (Format::RrdScript, _) => Rates::Raw,
                 (_, Some(rates)) => Rates::PerVm(rates),
                 (_, None) if !settings.graph_lines => Rates::Between,
                 (_, None) => Rates::NotYet,
             };
-            let text =
-                lost_line + &status_text(snapshot, &findings, known, room) + &graphs + &linecount;
+            let text = lost_line + &status_text(snapshot, &findings, known, room) + &graphs;
             let groups = if settings.graph_lines {
                 graph_lines::groups(snapshot, &samples, &rates, settings.format)
             } else {
@@ -440,16 +437,15 @@ mod tests {
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
             let mut messages = build(&report, &settings(format, Messages::Status, max));
-            if format == Format::SplitNcv {
-                let vm_graphs = messages.pop().unwrap();
-                assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
-                // 14 graphs of 20 images do not fit 6,000 bytes: the status says so.
-                assert!(vm_graphs.len() <= max, "{}", vm_graphs.len());
-                assert!(
-                    vm_graphs.contains("more graph images left out: the status would not fit"),
-                    "{vm_graphs}"
-                );
-            }
+            // The per-VM graphs' status comes last: 20 images a graph do not fit 6,000
+            // bytes, and it says so.
+            let vm_graphs = messages.pop().unwrap();
+            assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
+            assert!(vm_graphs.len() <= max, "{}", vm_graphs.len());
+            assert!(
+                vm_graphs.contains("more graph images left out: the status would not fit"),
+                "{vm_graphs}"
+            );
             assert!(messages.len() > 5, "{}", messages.len());
             assert!(messages[0].starts_with("status+11 hv1,example,com.hvmon green "));
             let mut seen_vms = std::collections::BTreeSet::new();
@@ -560,12 +556,11 @@ mod tests {
         assert!(page.contains("for: guest memory ("), "{page}");
     }
 
-    /// SPLITNCV's page keeps the host's totals and links to the per-VM graphs' column,
-    /// whose status draws its own images (no linecount: svcstatus draws nothing there) and
-    /// links back; a status between intervals (`--watch`) and the other forms send no such
-    /// column.
+    /// SPLITNCV's and the rrd-script form's pages link to the per-VM graphs' column, whose
+    /// status draws its own images (no linecount: svcstatus draws nothing there) and links
+    /// back; a status between intervals (`--watch`) and the NCV form send no such column.
     #[test]
-    fn splitncv_per_vm_graphs_have_a_column_of_their_own() {
+    fn per_vm_graphs_have_a_column_of_their_own() {
         let s = snapshot((0..3).map(|i| running_vm(&format!("vm{i}"))).collect());
         let report = Report::Collected {
             snapshot: &s,
@@ -596,19 +591,37 @@ mod tests {
         let watch = build(&report, &settings.clone().without_graph_lines());
         assert_eq!(watch.len(), 1);
         assert!(watch[0].starts_with("status+11 hv1,example,com.hvmon "));
-        for format in [Format::RrdScript, Format::Ncv] {
-            for m in build(
-                &report,
-                &self::settings(format, Messages::Both, DEFAULT_MAX_SIZE),
-            ) {
-                assert!(!m.contains("hvmonvm"), "{m}");
-            }
+        for m in build(
+            &report,
+            &self::settings(Format::Ncv, Messages::Both, DEFAULT_MAX_SIZE),
+        ) {
+            assert!(!m.contains("hvmonvm"), "{m}");
         }
         let rrd_script = build(
             &report,
             &self::settings(Format::RrdScript, Messages::Status, DEFAULT_MAX_SIZE),
         );
-        assert!(rrd_script[0].contains("<!-- linecount=3 -->\n"));
+        let (status, vm_graphs) = (&rrd_script[0], rrd_script.last().unwrap());
+        assert!(
+            !status.contains("linecount") && !status.contains("<img"),
+            "{status}"
+        );
+        assert!(
+            status.contains("&amp;SERVICE=hvmonvm\">hvmonvm</a>.\n"),
+            "{status}"
+        );
+        assert!(
+            vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "),
+            "{vm_graphs}"
+        );
+        assert!(vm_graphs.contains("service=hvmon&amp;first=1&amp;count=3&amp;"));
+        assert!(vm_graphs.contains("service=hvmon-disk&amp;first=1&amp;count=3&amp;"));
+        assert!(
+            ncv_parse(vm_graphs).is_empty()
+                && !vm_graphs.contains("vm_vm0_")
+                && vm_graphs.contains("<!-- hvmon v1 rrd-script interval 300 -->\n"),
+            "{vm_graphs}"
+        );
     }
 
     #[test]
