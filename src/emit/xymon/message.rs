@@ -624,6 +624,64 @@ mod tests {
         );
     }
 
+    /// The per-VM graphs' status at 500 VMs and past the most VMs one message of graph
+    /// lines holds (679), every graph with data: all images fit the default size; with the
+    /// longest host name they are capped, and the status says so.
+    #[test]
+    fn per_vm_images_fit_the_status_at_500_vms_and_past_the_largest_message() {
+        for vms in [500usize, 700] {
+            let s = snapshot(
+                (0..vms)
+                    .map(|i| maximal_vm(&format!("vm{i:04}"), State::Running))
+                    .collect(),
+            );
+            let rates = rates_since(&zero_counters_just_before(&s), &s);
+            let report = Report::Collected {
+                snapshot: &s,
+                rates: Some(&rates),
+                rates_lost: None,
+            };
+            // No guest agent: every graph but the guest's file system has data.
+            for (format, graphs) in [(Format::SplitNcv, 13), (Format::RrdScript, 8)] {
+                let page = build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE))
+                    .pop()
+                    .unwrap();
+                assert!(page.contains("vm clear "), "{}", &page[..100]);
+                assert!(
+                    page.len() <= DEFAULT_MAX_SIZE,
+                    "{vms}: {} bytes",
+                    page.len()
+                );
+                assert!(!page.contains("left out"), "{vms} {format:?}");
+                assert_eq!(
+                    page.matches("<img ").count(),
+                    graphs * vms.div_ceil(20),
+                    "{vms} {format:?}"
+                );
+                let longest = Settings::longest(format, Messages::Both, DEFAULT_MAX_SIZE);
+                let page = build(&report, &longest).pop().unwrap();
+                assert!(
+                    page.len() <= DEFAULT_MAX_SIZE,
+                    "{vms}: {} bytes",
+                    page.len()
+                );
+                let drawn = page.matches("<img ").count();
+                let all = graphs * vms.div_ceil(20);
+                // About 750 bytes an image with a 253-character host: only the rrd-script
+                // form's 200 images at 500 VMs fit.
+                if format == Format::RrdScript && vms == 500 {
+                    assert_eq!(drawn, all);
+                } else {
+                    assert!(drawn < all, "{vms} {format:?}");
+                    assert!(
+                        page.contains(&format!("({} more graph images left out: ", all - drawn)),
+                        "{vms} {format:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn kinds_and_failures() {
         let s = snapshot(vec![running_vm("a")]);
