@@ -609,6 +609,7 @@ fn check_pages(host: &str, vms: usize) {
         vm_figures.html_bytes > 0 && vm_figures.png_bytes > 0,
         "{host} hvmonvm: {vm_figures:?}"
     );
+    assert_zoom_menu(host, &dom);
 
     // rrd-script: the VMs by state (Xymon's, one image), a link to the per-VM graphs.
     let (dom, graphs, rrd_figures) = page(host, "hvmonrrd");
@@ -689,6 +690,31 @@ fn check_pages(host: &str, vms: usize) {
         graphs_count(&rrd),
         graphs_count(&rrd_vm),
         graphs_count(&trends)
+    );
+}
+
+/// An image hv_monitor draws links to showgraph's zoom menu, as Xymon's own do: the menu
+/// page answers, with its images of the same range of files.
+fn assert_zoom_menu(host: &str, dom: &str) {
+    let href = dom
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|a| a.split('"').next())
+        .filter(|h| h.starts_with("showgraph.sh?") && h.contains("action=menu"))
+        .last()
+        .unwrap_or_else(|| panic!("{host}: no link to a zoom menu"))
+        .replace("&amp;", "&");
+    let first = query_param(&href, "first").expect("a split image's link has its range");
+    let (status, ctype, body) = http_get(&format!("/xymon-cgi/{href}"));
+    let menu = text(&body);
+    assert!(
+        status.contains(" 200") && ctype.starts_with("text/html"),
+        "{host}: {href} answered {status} {ctype}"
+    );
+    assert!(
+        menu.contains("action=view") && menu.contains(&format!("first={first}&")),
+        "{host}: {href}: {}",
+        &menu[..menu.len().min(500)]
     );
 }
 
