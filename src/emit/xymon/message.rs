@@ -48,16 +48,17 @@ struct Parts {
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
-/// In SPLITNCV the status of the per-VM graphs' column comes last.
+/// In SPLITNCV and rrd-script the status of the per-VM graphs' column comes last.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
     let mut messages = split(parts(report, settings), settings.max_size);
     messages.extend(vm_graphs_status(report, settings));
     messages
 }
 
-/// The `<column>vm` status of the SPLITNCV form: clear, which VMs, a link back, and the
-/// per-VM graphs it draws itself (`graph_images`) from the `hvmon,vm_*` RRDs the main
-/// column's lines write, only those some VM sends lines for. Only with a run's graph lines:
+/// The `<column>vm` status of the SPLITNCV and rrd-script forms: clear, which VMs, a link
+/// back, and the per-VM graphs it draws itself (`graph_images`) from the RRDs the main
+/// column's lines write (`hvmon,vm_*`, `hvmonrrd,vm_*`), only those with data (lines sent,
+/// known values). Only with a run's graph lines:
 /// the page is about them, and `--watch`'s status between intervals leaves it to the next
 /// interval (its lifetime covers two).
 fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
