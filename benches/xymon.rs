@@ -180,9 +180,11 @@ fn main() {
             started.elapsed()
         });
 
-        // The handler in-process, and as xymond_rrd runs it: one process per message.
+        // The handler in-process, and as xymond_rrd runs it: one process per message it gets
+        // (not the hvmonrrdvm status: no TEST2RRD name, so never the extra-script's).
         let files: Vec<_> = rrd
             .iter()
+            .filter(|m| !m.lines().next().is_some_and(|l| l.contains(".hvmonrrdvm ")))
             .enumerate()
             .map(|(i, m)| {
                 let f = dir.join(format!("msg-{n}-{i}"));

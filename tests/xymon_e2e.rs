@@ -115,11 +115,14 @@ fn splitncv_from_the_test_driver_gives_gauge_rrds_with_the_sent_values() {
     // The hvmon page's host totals, from the hvmon,all_* RRDs.
     assert_drawn(server, host, "hvmon-totmem");
     assert_drawn(server, host, "hvmon-totdisk");
-    // The per-VM graphs' column: clear, its text and the linecount that splits its graphs.
+    // The per-VM graphs' column: clear, its text and the images it draws itself (no
+    // linecount: svcstatus draws nothing there).
     assert_eq!(server.colour(host, "hvmonvm"), "clear");
     let page = server.xymon(&format!("xymondlog {host}.hvmonvm"));
     assert!(
-        page.contains("Graphs of each of the 1 VMs") && page.contains("<!-- linecount=1 -->"),
+        page.contains("Graphs of each of the 1 VMs")
+            && page.contains("<img src=\"showgraph.sh?host=hv-split.example.com&amp;service=hvmon-diskread&amp;first=1&amp;count=1&amp;")
+            && !page.contains("linecount"),
         "{page}"
     );
 }
@@ -253,6 +256,13 @@ fn the_extra_script_writes_derive_counters_and_gauges() {
     );
     assert_eq!(totals["ds[cpu].type"], "DERIVE");
     assert_eq!(server.colour(host, "hvmonrrd"), "green");
+    // Its per-VM graphs' column draws them itself: one file a VM, so all of it in one image.
+    assert_eq!(server.colour(host, "hvmonrrdvm"), "clear");
+    let page = server.xymon(&format!("xymondlog {host}.hvmonrrdvm"));
+    assert!(
+        page.contains("&amp;service=hvmonrrd-disk&amp;first=1&amp;count=1&amp;"),
+        "{page}"
+    );
 
     for graph in ["hvmonrrd-states", "hvmonrrd-disk", "hvmonrrd-net"] {
         assert_drawn(server, host, graph);

@@ -22,7 +22,10 @@ fn print_message(host: &str, format: &str) -> String {
         "data",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
+    text(&support::xymon::for_the_extra_script(
+        &out.stdout,
+        "hvmonrrd",
+    ))
 }
 
 #[test]

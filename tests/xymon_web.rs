@@ -26,8 +26,8 @@ use support::{binary, node_xml, repo, require, text};
 const PORT: u16 = 19890;
 const HTTP_PORT: u16 = 18080;
 const RRD_DIR: &str = "/var/lib/xymon/rrd";
-/// VMs per image on the hvmonvm and hvmonrrd pages: the GRAPHS entries "hvmonvmpage::20" and
-/// "hvmonrrdpage::20".
+/// VMs per image on the hvmonvm page (hv_monitor draws it) and the hvmonrrd page (the GRAPHS
+/// entry "hvmonrrdpage::20").
 const VMS_PER_IMAGE: usize = 20;
 const SMALL: &str = "hv20.example.com";
 const LARGE: &str = "hv500.example.com";
@@ -408,14 +408,22 @@ fn query_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Every showgraph image in the DOM, each fetched (three at a time): it must answer a PNG
-/// (a broken graph answers HTML, e.g. "Unknown graph requested").
+/// (a broken graph answers HTML, e.g. "Unknown graph requested"). A relative `src` (the
+/// images hv_monitor's statuses draw) is the CGI directory's, where svcstatus.sh is.
 fn graphs_on(dom: &str, page: &str) -> Vec<Graph> {
     let urls: Vec<String> = dom
         .split("<img")
         .skip(1)
         .filter_map(|tag| tag.split("src=\"").nth(1)?.split('"').next())
         .filter(|src| src.contains("showgraph.sh"))
-        .map(|src| src.replace("&amp;", "&"))
+        .map(|src| {
+            let src = src.replace("&amp;", "&");
+            if src.starts_with('/') {
+                src
+            } else {
+                format!("/xymon-cgi/{src}")
+            }
+        })
         .collect();
     let fetch = |url: &String| {
         let (status, ctype, body) = http_get(url);
@@ -462,6 +470,11 @@ fn page(host: &str, column: &str) -> (String, Vec<Graph>, PageFigures) {
         "{host} {column}: Xymon refused the page"
     );
     let graphs = graphs_on(&dom, &format!("{host} {column}"));
+    // No page offers a graph without data: showgraph's blank 1x1 image for a graph without
+    // files is no graph.
+    for g in &graphs {
+        assert!(drawn(g), "{host} {column}: {g:?} is not a drawn graph");
+    }
     let figures = measure(&path, &format!("{host}-{column}"), &graphs);
     eprintln!("{host} {column}: {figures:?}");
     (dom, graphs, figures)
@@ -508,34 +521,40 @@ fn assert_split(service: &str, images: &[&Graph], vms: usize) {
     }
 }
 
+/// The per-VM graphs whose files every test-driver VM has (disks and network; no CPU,
+/// memory or vCPU times: no QEMU process).
+const EVERY_VM_HAS: [&str; 8] = [
+    "hvmon-diskread",
+    "hvmon-diskwrite",
+    "hvmon-netin",
+    "hvmon-netout",
+    "hvmon-readlat",
+    "hvmon-readops",
+    "hvmon-writelat",
+    "hvmon-writeops",
+];
+
 fn check_pages(host: &str, vms: usize) {
-    // SPLITNCV's page: the host's totals, one image each whatever the VM count (its status has
-    // no linecount, so svcstatus does not split), and a link to the per-VM graphs' column.
+    // SPLITNCV's page: Xymon draws the VMs by state, hv_monitor's status the host's totals
+    // that have data, one image each whatever the VM count, and a link to the per-VM graphs'
+    // column. Test-driver VMs have no QEMU process: no CPU total, so no CPU image.
     let (dom, graphs, figures) = page(host, "hvmon");
     let hvmon = by_service(&graphs);
     assert_eq!(
         hvmon.keys().copied().collect::<Vec<_>>(),
-        [
-            "hvmon",
-            "hvmon-totcpu",
-            "hvmon-totdisk",
-            "hvmon-totmem",
-            "hvmon-totnet"
-        ],
+        ["hvmon", "hvmon-totdisk", "hvmon-totmem", "hvmon-totnet"],
         "{host} hvmon graphs"
     );
     for (service, images) in &hvmon {
         assert_eq!(images.len(), 1, "{host} {service}: {images:?}");
         let g = images[0];
         assert_eq!((g.first, g.count), (None, None), "{host} {service}: split");
-        if *service == "hvmon-totcpu" {
-            // Test-driver VMs have no QEMU process, so no all_cpu RRD: Xymon's blank 1x1 PNG,
-            // which the status text names.
-            assert_eq!((g.width, g.height), (1, 1), "{host} {service}: {g:?}");
-        } else {
-            assert!(drawn(g) && g.height < 600, "{host} {service}: {g:?}");
-        }
+        assert!(g.height < 600, "{host} {service}: {g:?}");
     }
+    assert!(
+        dom.contains("No data from any VM, so no graph, for: host CPU ("),
+        "{host} hvmon: the CPU graph's absence not named"
+    );
     // The issue's budget for the page at 500 VMs, met at any count: the images do not grow
     // with the VMs.
     assert!(
@@ -555,44 +574,27 @@ fn check_pages(host: &str, vms: usize) {
         "{host}: graph lines on the page"
     );
 
-    // SPLITNCV's per-VM graphs: every one split into images of at most 20 VMs, as for
-    // hvmonrrd, from the same hvmon,vm_* RRDs.
+    // SPLITNCV's per-VM graphs, drawn by hv_monitor's status from the same hvmon,vm_* RRDs:
+    // only those with data, each split into images of at most 20 VMs.
     let (dom, graphs, vm_figures) = page(host, "hvmonvm");
     let per_vm = by_service(&graphs);
-    assert_eq!(
-        per_vm.keys().copied().collect::<Vec<_>>(),
-        [
-            "hvmon-cpu",
-            "hvmon-diskread",
-            "hvmon-diskwrite",
-            "hvmon-mem",
-            "hvmon-netin",
-            "hvmon-netout",
-            "hvmon-readlat",
-            "hvmon-readops",
-            "hvmon-steal",
-            "hvmon-vcpu",
-            "hvmon-writelat",
-            "hvmon-writeops"
-        ],
-        "{host} hvmonvm graphs"
-    );
+    for service in EVERY_VM_HAS {
+        let images = per_vm
+            .get(service)
+            .unwrap_or_else(|| panic!("{host} hvmonvm: no {service} graph"));
+        assert_split(service, images, vms);
+    }
+    for absent in ["hvmon-cpu", "hvmon-mem", "hvmon-vcpu", "hvmon-steal"] {
+        assert!(!per_vm.contains_key(absent), "{host} hvmonvm: {absent}");
+    }
+    // A graph only some VMs have files for (the guest's memory) is split by its own files.
     for (service, images) in &per_vm {
-        if ["hvmon-cpu", "hvmon-mem", "hvmon-vcpu", "hvmon-steal"].contains(service) {
-            // No CPU, memory, vCPU or steal RRD for test-driver VMs (not even the off VMs'
-            // zeros): Xymon answers its blank 1x1 PNG for a graph without files.
-            assert_images_follow(service, images, vms);
-            assert!(
-                images.iter().all(|g| (g.width, g.height) == (1, 1)),
-                "{host} {service}: {images:?}"
-            );
-        } else {
-            assert_split(service, images, vms);
-        }
+        let files = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, files);
     }
     assert!(
-        dom.contains(&format!("linecount={vms}")),
-        "{host}: hvmonvm linecount"
+        !dom.contains("linecount="),
+        "{host} hvmonvm: svcstatus would split nothing there"
     );
     assert!(
         dom.contains(&format!("Graphs of each of the {vms} VMs"))
@@ -600,38 +602,31 @@ fn check_pages(host: &str, vms: usize) {
         "{host} hvmonvm: text or link back"
     );
     assert!(
-        dom.contains("No data for the VM graphs of CPU, memory, vCPU, steal below"),
-        "{host} hvmonvm: blank graphs not named"
+        dom.contains("No data from any VM, so no graph, for: CPU, memory ("),
+        "{host} hvmonvm: graphs without data not named"
     );
     assert!(
         vm_figures.html_bytes > 0 && vm_figures.png_bytes > 0,
         "{host} hvmonvm: {vm_figures:?}"
     );
+    assert_zoom_menu(host, &dom);
 
-    // rrd-script: every graph split into images of at most 20 VMs.
+    // rrd-script: the VMs by state (Xymon's, one image), a link to the per-VM graphs.
     let (dom, graphs, rrd_figures) = page(host, "hvmonrrd");
     let rrd = by_service(&graphs);
     assert_eq!(
         rrd.keys().copied().collect::<Vec<_>>(),
-        [
-            "hvmonrrd",
-            "hvmonrrd-disk",
-            "hvmonrrd-disklat",
-            "hvmonrrd-diskops",
-            "hvmonrrd-guest",
-            "hvmonrrd-guestfs",
-            "hvmonrrd-mem",
-            "hvmonrrd-net",
-            "hvmonrrd-vcpu"
-        ],
+        ["hvmonrrd-states"],
         "{host} hvmonrrd graphs"
     );
-    for (service, images) in &rrd {
-        assert_split(service, images, vms);
-    }
+    let states = &rrd["hvmonrrd-states"];
+    assert_eq!(states.len(), 1, "{host} hvmonrrd: {states:?}");
+    assert_eq!((states[0].first, states[0].count), (None, None));
     assert!(
-        dom.contains(&format!("linecount={vms}")),
-        "{host}: linecount"
+        // svcstatus writes its own "linecount=0" for a status without one.
+        !dom.contains(&format!("linecount={vms}"))
+            && dom.contains("&amp;SERVICE=hvmonrrdvm\">hvmonrrdvm</a>"),
+        "{host}: hvmonrrd's link to its per-VM graphs"
     );
     assert_first_screen(host, "hvmonrrd", &dom, &rrd_figures, vms);
     assert!(
@@ -641,6 +636,37 @@ fn check_pages(host: &str, vms: usize) {
     assert!(
         !dom.contains("vm_vm0000_rbytes"),
         "{host}: graph lines on the page"
+    );
+    // Its per-VM graphs, drawn by hv_monitor's status: one file a VM holds every figure
+    // (`U` where unknown), so every graph offered covers every VM; test-driver VMs have no
+    // CPU, memory or vCPU times, so those graphs are not offered.
+    let (dom, graphs, rrd_vm_figures) = page(host, "hvmonrrdvm");
+    let rrd_vm = by_service(&graphs);
+    for service in [
+        "hvmonrrd-disk",
+        "hvmonrrd-disklat",
+        "hvmonrrd-diskops",
+        "hvmonrrd-net",
+    ] {
+        let images = rrd_vm
+            .get(service)
+            .unwrap_or_else(|| panic!("{host} hvmonrrdvm: no {service}"));
+        assert_split(service, images, vms);
+    }
+    for absent in ["hvmonrrd", "hvmonrrd-mem", "hvmonrrd-vcpu"] {
+        assert!(!rrd_vm.contains_key(absent), "{host} hvmonrrdvm: {absent}");
+    }
+    for (service, images) in &rrd_vm {
+        assert_split(service, images, vms);
+    }
+    assert!(
+        dom.contains("No data from any VM, so no graph, for: CPU, memory (")
+            && dom.contains("&amp;SERVICE=hvmonrrd\">hvmonrrd</a>"),
+        "{host} hvmonrrdvm: text or link back"
+    );
+    assert!(
+        rrd_vm_figures.png_bytes > 0,
+        "{host} hvmonrrdvm: {rrd_vm_figures:?}"
     );
 
     // Trends, with the shipped drop-ins alone: both states graphs, one image each, and no
@@ -658,11 +684,37 @@ fn check_pages(host: &str, vms: usize) {
         assert!(drawn(images[0]), "{host} trends {states}: {:?}", images[0]);
     }
     eprintln!(
-        "{host}: hvmon page {} images, hvmonvm page {} images, hvmonrrd page {} images, trends {} images",
+        "{host}: hvmon page {} images, hvmonvm page {} images, hvmonrrd page {} images, hvmonrrdvm page {} images, trends {} images",
         graphs_count(&hvmon),
         graphs_count(&per_vm),
         graphs_count(&rrd),
+        graphs_count(&rrd_vm),
         graphs_count(&trends)
+    );
+}
+
+/// An image hv_monitor draws links to showgraph's zoom menu, as Xymon's own do: the menu
+/// page answers, with its images of the same range of files.
+fn assert_zoom_menu(host: &str, dom: &str) {
+    let href = dom
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|a| a.split('"').next())
+        .filter(|h| h.starts_with("showgraph.sh?") && h.contains("action=menu"))
+        .last()
+        .unwrap_or_else(|| panic!("{host}: no link to a zoom menu"))
+        .replace("&amp;", "&");
+    let first = query_param(&href, "first").expect("a split image's link has its range");
+    let (status, ctype, body) = http_get(&format!("/xymon-cgi/{href}"));
+    let menu = text(&body);
+    assert!(
+        status.contains(" 200") && ctype.starts_with("text/html"),
+        "{host}: {href} answered {status} {ctype}"
+    );
+    assert!(
+        menu.contains("action=view") && menu.contains(&format!("first={first}&")),
+        "{host}: {href}: {}",
+        &menu[..menu.len().min(500)]
     );
 }
 
@@ -681,16 +733,11 @@ fn assert_first_screen(host: &str, column: &str, dom: &str, figures: &PageFigure
     );
     let folded = dom.contains(&format!("<details><summary>All {vms} VMs</summary>"));
     assert_eq!(folded, vms > 30, "{host} {column}: table folded");
-    // Test-driver VMs have no CPU time: the page says so rather than a column of "-", and
-    // says which graphs below are blank (no RRD files).
+    // Test-driver VMs have no CPU time: the page says so rather than a column of "-".
     if column == "hvmon" {
         assert!(
             dom.contains("CPU unknown (libvirt gave no CPU time") && !dom.contains("CPU %"),
             "{host} {column}: CPU"
-        );
-        assert!(
-            dom.contains("No data for the host CPU graph below (a blank image)"),
-            "{host} {column}: blank graph not named"
         );
     }
     assert!(
@@ -826,38 +873,54 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
             name.starts_with("hvmon,vm_hvmon_running") && name.ends_with("_cpu.rrd")
         })
     });
-    // The hvmon page: the host's totals, CPU and memory drawn (real guests have processes).
+    // The hvmon page: the states and every host total, CPU and memory included (real guests
+    // have processes), each drawn (`page` checks every image).
     let (dom, graphs, _) = page(CLIENT, "hvmon");
     let hvmon = by_service(&graphs);
-    assert_eq!(hvmon.len(), 5, "{CLIENT} hvmon graphs: {:?}", hvmon.keys());
+    assert_eq!(
+        hvmon.keys().copied().collect::<Vec<_>>(),
+        [
+            "hvmon",
+            "hvmon-totcpu",
+            "hvmon-totdisk",
+            "hvmon-totmem",
+            "hvmon-totnet"
+        ],
+        "{CLIENT} hvmon graphs"
+    );
     assert!(
-        !dom.contains("No data for"),
+        !dom.contains("No data from any VM"),
         "{CLIENT}: the real guests' totals all have data"
     );
     for (service, images) in &hvmon {
         assert_eq!(images.len(), 1, "{CLIENT} {service}: {images:?}");
     }
-    for service in ["hvmon", "hvmon-totcpu", "hvmon-totmem"] {
+    // The hvmonvm page: CPU and memory of the real guests, every graph split, each drawn.
+    let (_, graphs, _) = page(CLIENT, "hvmonvm");
+    let per_vm = by_service(&graphs);
+    for service in ["hvmon-cpu", "hvmon-mem"].iter().chain(&EVERY_VM_HAS) {
         assert!(
-            drawn(hvmon[service][0]),
-            "{CLIENT} {service}: {:?}",
-            hvmon[service]
+            per_vm.contains_key(service),
+            "{CLIENT} hvmonvm: no {service}: {:?}",
+            per_vm.keys()
         );
     }
-    // The hvmonvm page: every per-VM graph split, none without data.
-    let (dom, graphs, _) = page(CLIENT, "hvmonvm");
-    let per_vm = by_service(&graphs);
-    assert_eq!(
-        per_vm.len(),
-        12,
-        "{CLIENT} hvmonvm graphs: {:?}",
-        per_vm.keys()
-    );
-    assert!(
-        !dom.contains("No data for the VM graphs"),
-        "{CLIENT}: the real guests' graphs all have data"
-    );
     for (service, images) in &per_vm {
+        let vms = images.iter().map(|g| g.count.unwrap()).sum();
+        assert_split(service, images, vms);
+    }
+    // The rrd-script form's per-VM page (the drop-in's [hvmonrrd] task): CPU and memory of
+    // the real guests too.
+    let (_, graphs, _) = page(CLIENT, "hvmonrrdvm");
+    let rrd_vm = by_service(&graphs);
+    for service in ["hvmonrrd", "hvmonrrd-mem", "hvmonrrd-disk", "hvmonrrd-net"] {
+        assert!(
+            rrd_vm.contains_key(service),
+            "{CLIENT} hvmonrrdvm: no {service}: {:?}",
+            rrd_vm.keys()
+        );
+    }
+    for (service, images) in &rrd_vm {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);
     }

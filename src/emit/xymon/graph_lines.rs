@@ -2,6 +2,7 @@
 //! across messages: the host totals, then one group per VM, then (but for NCV, whose set of
 //! names is fixed) one per storage pool.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::model::{Snapshot, Totals};
@@ -32,17 +33,24 @@ fn split_totals(format: Format, rates: &[CounterRates]) -> CounterRates {
     totals
 }
 
-/// The groups of graph lines for one snapshot: the totals, then (but for NCV) one per VM.
-pub fn groups(
+/// A group's lines before they are written: the prefix of every name, then each name and
+/// its value.
+struct Figures {
+    prefix: String,
+    figures: Vec<(&'static str, Option<Figure>)>,
+}
+
+/// The figures of one snapshot: the totals, then (but for NCV) one group per VM and per pool.
+fn figures(
     snapshot: &Snapshot,
     samples: &[VmSample],
     rates: &[CounterRates],
     format: Format,
-) -> Vec<String> {
+) -> Vec<Figures> {
     let (vm_gauges, rates) = process_figures_if_seen(samples, rates);
     let gauges = total_gauges(&Totals::of(&snapshot.vms));
     let gauges = TotalGauge::ALL.map(|g| (g.name(), gauges[g].map(Figure::Real)));
-    let totals: Vec<(&str, Option<Figure>)> = match format {
+    let totals: Vec<(&'static str, Option<Figure>)> = match format {
         Format::RrdScript => {
             let counters = total_counters(samples);
             let counters = Counter::HOST.map(|c| (c.name(), counters[c].map(Figure::Whole)));
@@ -63,13 +71,16 @@ pub fn groups(
         }
     };
     let prefix = if format == Format::Ncv { "" } else { "all_" };
-    let mut out = vec![group(prefix, &totals, format)];
+    let mut out = vec![Figures {
+        prefix: prefix.to_string(),
+        figures: totals,
+    }];
     if format == Format::Ncv {
         return out;
     }
     for ((sample, gauges), rates) in samples.iter().zip(&vm_gauges).zip(&rates) {
         let gauges = VmGauge::ALL.map(|g| (g.name(), gauges[g].map(Figure::Real)));
-        let figures: Vec<(&str, Option<Figure>)> = if format == Format::RrdScript {
+        let figures: Vec<(&'static str, Option<Figure>)> = if format == Format::RrdScript {
             let counters = Counter::ALL.map(|c| (c.name(), sample.counters[c].map(Figure::Whole)));
             gauges.into_iter().chain(counters).collect()
         } else {
@@ -77,13 +88,141 @@ pub fn groups(
             let rates = Counter::ALL.map(|c| (c.rate_name(), shown[c].map(Figure::Real)));
             gauges.into_iter().chain(rates).collect()
         };
-        out.push(group(&format!("vm_{}_", sample.key), &figures, format));
+        out.push(Figures {
+            prefix: format!("vm_{}_", sample.key),
+            figures,
+        });
     }
     for pool in PoolSample::all(&snapshot.pools) {
         let figures = PoolGauge::ALL.map(|g| (g.name(), pool.gauges[g].map(Figure::Real)));
-        out.push(group(&format!("pool_{}_", pool.key), &figures, format));
+        out.push(Figures {
+            prefix: format!("pool_{}_", pool.key),
+            figures: figures.to_vec(),
+        });
     }
     out
+}
+
+/// The groups of graph lines for one snapshot: the totals, then (but for NCV) one per VM.
+pub fn groups(
+    snapshot: &Snapshot,
+    samples: &[VmSample],
+    rates: &[CounterRates],
+    format: Format,
+) -> Vec<String> {
+    figures(snapshot, samples, rates, format)
+        .iter()
+        .map(|g| group(&g.prefix, &g.figures, format))
+        .collect()
+}
+
+/// Which lines a report sends (SPLITNCV) or has a value in (rrd-script), for the graphs
+/// its status pages draw: how many VMs
+/// send each per-VM name (`cpu` for `vm_<key>_cpu`: so many RRD files the graph of that
+/// name has) and which totals (`all_<name>`) are sent; and the same for a report with rates
+/// wherever libvirt gave the counters, to tell a graph without data this run only (no rates
+/// yet) from one without data at all (the test driver's CPU).
+#[derive(Debug)]
+pub struct LinesSent {
+    now: Tally,
+    with_rates: Tally,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    per_vm: BTreeMap<&'static str, usize>,
+    totals: BTreeSet<&'static str>,
+}
+
+impl Tally {
+    /// The known figures of `format`'s lines: SPLITNCV leaves out the others, the
+    /// rrd-script form writes them `U`.
+    fn of(
+        snapshot: &Snapshot,
+        samples: &[VmSample],
+        rates: &[CounterRates],
+        format: Format,
+    ) -> Tally {
+        // What SPLITNCV writes is exactly what is known.
+        let known = |figure: Option<Figure>| written(figure, Format::SplitNcv).is_some();
+        let mut tally = Tally::default();
+        let all = figures(snapshot, samples, rates, format);
+        let (totals, vms) = all.split_first().expect("the totals come first");
+        for (name, figure) in &totals.figures {
+            if known(*figure) {
+                tally.totals.insert(name);
+            }
+        }
+        for vm in vms.iter().take(samples.len()) {
+            for (name, figure) in &vm.figures {
+                if known(*figure) {
+                    *tally.per_vm.entry(name).or_default() += 1;
+                }
+            }
+        }
+        tally
+    }
+}
+
+impl LinesSent {
+    /// How many VMs send a `vm_<key>_<name>` line.
+    pub fn vms_with(&self, name: &str) -> usize {
+        self.now.per_vm.get(name).copied().unwrap_or(0)
+    }
+
+    /// Whether the `all_<name>` line is sent.
+    pub fn total(&self, name: &str) -> bool {
+        self.now.totals.contains(name)
+    }
+
+    /// Whether a run with rates would send a `vm_<key>_<name>` line.
+    pub fn vms_with_rates(&self, name: &str) -> bool {
+        self.with_rates.per_vm.contains_key(name)
+    }
+
+    /// Whether a run with rates would send the `all_<name>` line.
+    pub fn total_with_rates(&self, name: &str) -> bool {
+        self.with_rates.totals.contains(name)
+    }
+}
+
+/// Rates wherever libvirt gave the counter: what the lines of a run with rates are made of.
+fn rates_where_counted(samples: &[VmSample]) -> Vec<CounterRates> {
+    samples
+        .iter()
+        .map(|s| s.counters.map(|c| c.map(|_| 0.0)))
+        .collect()
+}
+
+/// The SPLITNCV lines of this snapshot with these `rates` (one entry per VM, `None` where
+/// there is none).
+pub fn lines_sent(snapshot: &Snapshot, samples: &[VmSample], rates: &[CounterRates]) -> LinesSent {
+    LinesSent {
+        now: Tally::of(snapshot, samples, rates, Format::SplitNcv),
+        with_rates: Tally::of(
+            snapshot,
+            samples,
+            &rates_where_counted(samples),
+            Format::SplitNcv,
+        ),
+    }
+}
+
+/// The rrd-script form's lines with a known value (the others are `U`): every VM has its
+/// files, and a graph has data where some VM has a known value of its datasets.
+pub fn rrd_script_lines_known(snapshot: &Snapshot, samples: &[VmSample]) -> LinesSent {
+    let no_rates = vec![[None; Counter::ALL.len()]; samples.len()];
+    let known = Tally::of(snapshot, samples, &no_rates, Format::RrdScript);
+    LinesSent {
+        now: known.clone(),
+        with_rates: known,
+    }
+}
+
+/// The SPLITNCV lines an interval's report of this snapshot sends, for a status between
+/// intervals (`--watch`), which sends none: a rate line where libvirt gave the counter.
+pub fn lines_of_the_interval(snapshot: &Snapshot, samples: &[VmSample]) -> LinesSent {
+    lines_sent(snapshot, samples, &rates_where_counted(samples))
 }
 
 /// Each VM's gauges and rates, but where no VM shows a process (the test driver, a remote
@@ -127,38 +266,27 @@ fn unseen_vcpu_counters(samples: &[VmSample]) -> Vec<Counter> {
         .collect()
 }
 
-/// The per-VM figures of the SPLITNCV graphs that no VM has lines for, by the rules of
-/// `process_figures_if_seen` (the test driver, a remote URI): their graphs have no RRD
-/// files, and Xymon draws them as a blank image. For the status page to say so.
-pub fn figures_without_lines(samples: &[VmSample]) -> Vec<&'static str> {
-    let mut none = Vec::new();
-    if !processes_seen(samples) {
-        none.extend(["CPU", "memory"]);
-    }
-    for c in unseen_vcpu_counters(samples) {
-        none.push(match c {
-            Counter::Vcpu => "vCPU",
-            _ => "steal",
-        });
-    }
-    none
-}
-
 /// `PREFIXNAME : value` lines. An unknown value (or one NCV cannot read, like NaN) is `U`
 /// for the extra-script, which wants every name; elsewhere the line is left out: NCV drops
 /// what it cannot read anyway, and a missing line is a gap in the graph, as it should be.
 fn group(prefix: &str, figures: &[(&str, Option<Figure>)], format: Format) -> String {
     let mut out = String::new();
     for (name, figure) in figures {
-        let value = match figure {
-            Some(Figure::Real(v)) if v.is_finite() => number(*v),
-            Some(Figure::Whole(v)) => v.to_string(),
-            _ if format == Format::RrdScript => "U".to_string(),
-            _ => continue,
-        };
-        let _ = writeln!(out, "{prefix}{name} : {value}");
+        if let Some(value) = written(*figure, format) {
+            let _ = writeln!(out, "{prefix}{name} : {value}");
+        }
     }
     out
+}
+
+/// A figure as its line writes it, `None` where the line is left out.
+fn written(figure: Option<Figure>, format: Format) -> Option<String> {
+    match figure {
+        Some(Figure::Real(v)) if v.is_finite() => Some(number(v)),
+        Some(Figure::Whole(v)) => Some(v.to_string()),
+        _ if format == Format::RrdScript => Some("U".to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! markers: a second status would replace the first. One VM's lines always stay together.
 
 use super::colour::{Colour, assess};
+use super::graph_images::{self, VMS_PER_IMAGE};
 use super::graph_lines;
 use super::report::Report;
 use super::settings::{Settings, lifetime_minutes};
@@ -47,23 +48,27 @@ struct Parts {
 
 /// The messages for one run, in sending order, each at most `settings.max_size` bytes,
 /// whatever the number of VMs, their states and the length of their names.
-/// In SPLITNCV the status of the per-VM graphs' column comes last.
+/// In SPLITNCV and rrd-script the status of the per-VM graphs' column comes last.
 pub fn build(report: &Report, settings: &Settings) -> Vec<String> {
     let mut messages = split(parts(report, settings), settings.max_size);
     messages.extend(vm_graphs_status(report, settings));
     messages
 }
 
-/// The `<column>vm` status of the SPLITNCV form: clear, which VMs, a link back, and the
-/// linecount by which svcstatus splits its per-VM graphs (`GRAPHS_hvmonvm`) into images of
-/// 20 VMs; its graphs read the `hvmon,vm_*` RRDs the main column's lines write. Only with a
-/// run's graph lines: the page is about them, and `--watch`'s status between intervals
-/// leaves it to the next interval (its lifetime covers two).
+/// The `<column>vm` status of the SPLITNCV and rrd-script forms: clear, which VMs, a link
+/// back, and the per-VM graphs it draws itself (`graph_images`) from the RRDs the main
+/// column's lines write (`hvmon,vm_*`, `hvmonrrd,vm_*`), only those with data (lines sent,
+/// known values). Only with a run's graph lines:
+/// the page is about them, and `--watch`'s status between intervals leaves it to the next
+/// interval (its lifetime covers two).
 fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
-    let Report::Collected { snapshot, .. } = report else {
+    let Report::Collected {
+        snapshot, rates, ..
+    } = report
+    else {
         return None;
     };
-    if settings.format != Format::SplitNcv
+    if settings.format == Format::Ncv
         || !settings.graph_lines
         || settings.messages == Messages::Data
     {
@@ -74,48 +79,42 @@ fn vm_graphs_status(report: &Report, settings: &Settings) -> Option<String> {
     let date =
         chrono::DateTime::<chrono::Local>::from(snapshot.taken_at).format("%a %b %e %H:%M:%S %Y");
     let back = link(settings, &settings.column);
-    let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
-        [] => String::new(),
-        none => format!(
-            "No data for the VM graphs of {} below (blank images): {}.\n",
-            none.join(", "),
-            missing_figures(none)
-        ),
-    };
-    Some(format!(
+    let head = format!(
         "status+{} {}.{} clear {date} per-VM graphs of {vms} VMs\n\
          {MARKER_PREFIX}{} interval {} -->\n{SKIP_START}\
-         Graphs of each of the {vms} VMs, 20 VMs an image, by VM key. The host's totals, \
-         problems and the table of VMs: {back}.\n{no_data}\
-         <!-- linecount={vms} -->\n{SKIP_END}{END_MARKER}\n",
+         Graphs of each of the {vms} VMs, at most {VMS_PER_IMAGE} VMs an image, by VM key. \
+         The host's totals, problems and the table of VMs: {back}.\n",
         lifetime_minutes(settings.interval),
         settings.host,
         settings.vm_graphs_column(),
         settings.format.name(),
         settings.interval.as_secs(),
-    ))
+    );
+    let tail = format!("{SKIP_END}{END_MARKER}\n");
+    let budget = settings.max_size.saturating_sub(head.len() + tail.len());
+    let images = if settings.format == Format::RrdScript {
+        let sent = graph_lines::rrd_script_lines_known(snapshot, &samples);
+        graph_images::rrd_script_vm_graphs(&dotted(settings), &settings.column, &sent, vms, budget)
+    } else {
+        let none = vec![[None; Counter::ALL.len()]; samples.len()];
+        let sent = graph_lines::lines_sent(snapshot, &samples, rates.unwrap_or(&none));
+        graph_images::vm_graphs(&dotted(settings), &settings.column, &sent, budget)
+    };
+    Some(head + &images + &tail)
+}
+
+/// The host's name as Xymon's CGIs take it: messages write its dots as commas.
+fn dotted(settings: &Settings) -> String {
+    settings.host.replace(',', ".")
 }
 
 /// A link to the host's `column` page, relative: svcstatus pages are all in one directory.
-/// Host and column are checked names ([A-Za-z0-9_.,-]), safe in HTML and a URL; messages
-/// write the host's dots as commas, the link wants them back.
+/// Host and column are checked names ([A-Za-z0-9_.,-]), safe in HTML and a URL.
 fn link(settings: &Settings, column: &str) -> String {
     format!(
         "<a href=\"svcstatus.sh?HOST={}&amp;SERVICE={column}\">{column}</a>",
-        settings.host.replace(',', ".")
+        dotted(settings)
     )
-}
-
-/// Why the graphs of `none` have no files, for the page.
-fn missing_figures(none: &[&str]) -> String {
-    let mut missing = Vec::new();
-    if none.contains(&"CPU") {
-        missing.push("no CPU time or resident memory (no QEMU process seen)");
-    }
-    if none.contains(&"vCPU") || none.contains(&"steal") {
-        missing.push("no vCPU times");
-    }
-    format!("libvirt gives these VMs {}", missing.join(" and "))
 }
 
 fn parts(report: &Report, settings: &Settings) -> Parts {
@@ -180,47 +179,40 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                 let line = for_status_page(why, None, Some(text_budget / 4));
                 format!("&yellow {line}\n")
             });
-            // svcstatus splits each per-VM graph of the rrd-script form into images of the
-            // GRAPHS entry's size ("hvmonrrdpage::20") when the status says how many RRDs
-            // each graph has: one per VM. SPLITNCV's per-VM graphs have a column of their own
-            // (`vm_graphs_status`): this page's graphs are the host's totals, one image each.
-            let linecount = if settings.format == Format::RrdScript {
-                format!("<!-- linecount={} -->\n", snapshot.vms.len())
-            } else {
-                String::new()
-            };
-            // A graph without files shows as Xymon's blank image: the page says why, just
-            // above the graphs. Of the host's totals only CPU can have none.
-            let no_data = match graph_lines::figures_without_lines(&samples).as_slice() {
-                none if settings.format == Format::SplitNcv && none.contains(&"CPU") => {
-                    format!(
-                        "No data for the host CPU graph below (a blank image): {}.\n",
-                        missing_figures(&["CPU"])
+            // The per-VM graphs have a column of their own (`vm_graphs_status`); SPLITNCV's
+            // page draws the host's totals that have data, Xymon both pages' states graph.
+            let vm_graphs = format!(
+                "Graphs of each VM: {}.\n",
+                link(settings, &settings.vm_graphs_column())
+            );
+            let graphs = if settings.format == Format::SplitNcv {
+                // A status between intervals (`--watch`) sends no lines: it shows the graphs
+                // of the interval's report.
+                let sent = if settings.graph_lines {
+                    graph_lines::lines_sent(snapshot, &samples, &rates)
+                } else {
+                    graph_lines::lines_of_the_interval(snapshot, &samples)
+                };
+                vm_graphs
+                    + &graph_images::total_graphs(
+                        &dotted(settings),
+                        &settings.column,
+                        &sent,
+                        text_budget / 4,
                     )
-                }
-                _ => String::new(),
-            };
-            let vm_graphs = if settings.format == Format::SplitNcv {
-                format!(
-                    "Graphs of each VM: {}.\n",
-                    link(settings, &settings.vm_graphs_column())
-                )
+            } else if settings.format == Format::RrdScript {
+                vm_graphs
             } else {
                 String::new()
             };
-            let graph_notes = vm_graphs + &no_data;
-            let room =
-                text_budget.saturating_sub(lost_line.len() + graph_notes.len() + linecount.len());
+            let room = text_budget.saturating_sub(lost_line.len() + graphs.len());
             let known = match (settings.format, rates_given) {
                 (Format::RrdScript, _) => Rates::Raw,
                 (_, Some(rates)) => Rates::PerVm(rates),
                 (_, None) if !settings.graph_lines => Rates::Between,
                 (_, None) => Rates::NotYet,
             };
-            let text = lost_line
-                + &status_text(snapshot, &findings, known, room)
-                + &graph_notes
-                + &linecount;
+            let text = lost_line + &status_text(snapshot, &findings, known, room) + &graphs;
             let groups = if settings.graph_lines {
                 graph_lines::groups(snapshot, &samples, &rates, settings.format)
             } else {
@@ -446,14 +438,15 @@ mod tests {
         let max = 6_000;
         for format in [Format::SplitNcv, Format::RrdScript] {
             let mut messages = build(&report, &settings(format, Messages::Status, max));
-            if format == Format::SplitNcv {
-                let vm_graphs = messages.pop().unwrap();
-                assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
-                assert!(
-                    vm_graphs.contains("<!-- linecount=400 -->\n"),
-                    "{vm_graphs}"
-                );
-            }
+            // The per-VM graphs' status comes last: 20 images a graph do not fit 6,000
+            // bytes, and it says so.
+            let vm_graphs = messages.pop().unwrap();
+            assert!(vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "));
+            assert!(vm_graphs.len() <= max, "{}", vm_graphs.len());
+            assert!(
+                vm_graphs.contains("more graph images left out: the status would not fit"),
+                "{vm_graphs}"
+            );
             assert!(messages.len() > 5, "{}", messages.len());
             assert!(messages[0].starts_with("status+11 hv1,example,com.hvmon green "));
             let mut seen_vms = std::collections::BTreeSet::new();
@@ -502,49 +495,73 @@ mod tests {
     }
 
     #[test]
-    fn graphs_without_files_are_named_above_the_graphs_in_splitncv() {
-        let pages = |vms: Vec<Vm>, format| {
+    fn splitncv_pages_draw_only_graphs_with_data_and_name_the_others() {
+        // The messages of a second run 300 s after the first (with rates), or of a first.
+        let pages = |vms: Vec<Vm>, format, second_run: bool| {
             let s = snapshot(vms);
+            let earlier = PreviousCounters::new(
+                s.taken_at - Duration::from_secs(300),
+                &s.vms.iter().map(VmSample::of).collect::<Vec<_>>(),
+            );
+            let rates = rates_since(&earlier, &s);
             let report = Report::Collected {
                 snapshot: &s,
-                rates: None,
+                rates: second_run.then_some(&rates[..]),
                 rates_lost: None,
             };
             build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE))
         };
-        let status = |vms, format| pages(vms, format).remove(0);
-        let vm_graphs = |vms| pages(vms, Format::SplitNcv).pop().unwrap();
-        // No process anywhere (a remote URI, the test driver): no CPU or memory files, and
-        // no vCPU times either. The hvmon page has the host's totals, of which only CPU has
-        // no file; the per-VM page names its four blank graphs.
-        let page = status(vec![Vm::new("a", State::Running)], Format::SplitNcv);
-        let line = "No data for the host CPU graph below (a blank image): libvirt gives \
-                    these VMs no CPU time or resident memory (no QEMU process seen).\n";
-        assert!(page.contains(line), "{page}");
-        let page = vm_graphs(vec![Vm::new("a", State::Running)]);
-        let line = "No data for the VM graphs of CPU, memory, vCPU, steal below (blank \
-                    images): libvirt gives these VMs no CPU time or resident memory (no QEMU \
-                    process seen) and no vCPU times.\n";
-        assert!(page.contains(line), "{page}");
-        // The extra-script form has a file per VM whatever it holds; a VM with a process
-        // has CPU and memory (its vCPU times are still unknown).
-        let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript);
-        assert!(!page.contains("No data"), "{page}");
-        let page = status(vec![running_vm("a")], Format::SplitNcv);
-        assert!(!page.contains("No data"), "{page}");
-        let page = vm_graphs(vec![running_vm("a")]);
+        let status = |vms, format, second| pages(vms, format, second).remove(0);
+        let vm_graphs = |vms, second| pages(vms, Format::SplitNcv, second).pop().unwrap();
+        // No process anywhere (a remote URI, the test driver): no CPU or memory lines, and
+        // no vCPU times either. Neither page offers an image of those graphs.
+        let page = status(vec![Vm::new("a", State::Running)], Format::SplitNcv, true);
         assert!(
-            page.contains("No data for the VM graphs of vCPU, steal below (blank images): libvirt gives these VMs no vCPU times.\n"),
+            page.contains(
+                "No data from any VM, so no graph, for: host CPU (libvirt gives these VMs no \
+                 CPU time or resident memory (no QEMU process seen)).\n"
+            ),
             "{page}"
         );
+        assert!(!page.contains("service=hvmon-totcpu"), "{page}");
+        for drawn in ["totmem", "totdisk", "totnet"] {
+            assert!(
+                page.contains(&format!("service=hvmon-{drawn}&amp;")),
+                "{page}"
+            );
+        }
+        let page = vm_graphs(vec![Vm::new("a", State::Running)], true);
+        assert!(page.contains("No data from any VM, so no graph, for: CPU, memory ("));
+        for absent in ["hvmon-cpu", "hvmon-mem", "hvmon-vcpu", "hvmon-steal"] {
+            assert!(!page.contains(&format!("service={absent}&")), "{page}");
+        }
+        assert!(page.contains("service=hvmon-diskread&amp;first=1&amp;count=1&amp;"));
+        // A first run has no rate lines: only the gauges' graphs, and the line says why.
+        let page = vm_graphs(vec![Vm::new("a", State::Running)], false);
+        assert!(page.contains("; disk reads, disk writes, "), "{page}");
+        assert!(page.contains("(no rates yet: "), "{page}");
+        assert!(!page.contains("service=hvmon-diskread"), "{page}");
+        // The rrd-script form's graphs are still Xymon's; a VM with a process has CPU and
+        // memory on both pages.
+        let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript, true);
+        assert!(
+            !page.contains("No data") && !page.contains("<img"),
+            "{page}"
+        );
+        let page = status(vec![running_vm("a")], Format::SplitNcv, true);
+        assert!(!page.contains("No data"), "{page}");
+        assert!(page.contains("service=hvmon-totcpu&amp;"), "{page}");
+        let page = vm_graphs(vec![running_vm("a")], true);
+        assert!(page.contains("service=hvmon-cpu&amp;first=1&amp;count=1&amp;"));
+        assert!(page.contains("service=hvmon-mem&amp;first=1&amp;count=1&amp;"));
+        assert!(page.contains("for: guest memory ("), "{page}");
     }
 
-    /// SPLITNCV's page keeps the host's totals (no linecount, so svcstatus does not split
-    /// them) and links to the per-VM graphs' column, whose status carries the linecount and
-    /// links back; a status between intervals (`--watch`) and the other forms send no such
-    /// column.
+    /// SPLITNCV's and the rrd-script form's pages link to the per-VM graphs' column, whose
+    /// status draws its own images (no linecount: svcstatus draws nothing there) and links
+    /// back; a status between intervals (`--watch`) and the NCV form send no such column.
     #[test]
-    fn splitncv_per_vm_graphs_have_a_column_of_their_own() {
+    fn per_vm_graphs_have_a_column_of_their_own() {
         let s = snapshot((0..3).map(|i| running_vm(&format!("vm{i}"))).collect());
         let report = Report::Collected {
             snapshot: &s,
@@ -568,25 +585,102 @@ mod tests {
                 "<a href=\"svcstatus.sh?HOST=hv1.example.com&amp;SERVICE=hvmon\">hvmon</a>"
             )
         );
-        assert!(vm_graphs.ends_with(&format!("<!-- linecount=3 -->\n{SKIP_END}{END_MARKER}\n")));
+        assert!(!vm_graphs.contains("linecount"), "{vm_graphs}");
+        assert!(vm_graphs.ends_with(&format!("</a>\n{SKIP_END}{END_MARKER}\n")));
         assert!(ncv_parse(vm_graphs).is_empty(), "{vm_graphs}");
 
         let watch = build(&report, &settings.clone().without_graph_lines());
         assert_eq!(watch.len(), 1);
         assert!(watch[0].starts_with("status+11 hv1,example,com.hvmon "));
-        for format in [Format::RrdScript, Format::Ncv] {
-            for m in build(
-                &report,
-                &self::settings(format, Messages::Both, DEFAULT_MAX_SIZE),
-            ) {
-                assert!(!m.contains("hvmonvm"), "{m}");
-            }
+        for m in build(
+            &report,
+            &self::settings(Format::Ncv, Messages::Both, DEFAULT_MAX_SIZE),
+        ) {
+            assert!(!m.contains("hvmonvm"), "{m}");
         }
         let rrd_script = build(
             &report,
             &self::settings(Format::RrdScript, Messages::Status, DEFAULT_MAX_SIZE),
         );
-        assert!(rrd_script[0].contains("<!-- linecount=3 -->\n"));
+        let (status, vm_graphs) = (&rrd_script[0], rrd_script.last().unwrap());
+        assert!(
+            !status.contains("linecount") && !status.contains("<img"),
+            "{status}"
+        );
+        assert!(
+            status.contains("&amp;SERVICE=hvmonvm\">hvmonvm</a>.\n"),
+            "{status}"
+        );
+        assert!(
+            vm_graphs.starts_with("status+11 hv1,example,com.hvmonvm clear "),
+            "{vm_graphs}"
+        );
+        assert!(vm_graphs.contains("service=hvmon&amp;first=1&amp;count=3&amp;"));
+        assert!(vm_graphs.contains("service=hvmon-disk&amp;first=1&amp;count=3&amp;"));
+        assert!(
+            ncv_parse(vm_graphs).is_empty()
+                && !vm_graphs.contains("vm_vm0_")
+                && vm_graphs.contains("<!-- hvmon v1 rrd-script interval 300 -->\n"),
+            "{vm_graphs}"
+        );
+    }
+
+    /// The per-VM graphs' status at 500 VMs and past the most VMs one message of graph
+    /// lines holds (679), every graph with data: all images fit the default size; with the
+    /// longest host name they are capped, and the status says so.
+    #[test]
+    fn per_vm_images_fit_the_status_at_500_vms_and_past_the_largest_message() {
+        for vms in [500usize, 700] {
+            let s = snapshot(
+                (0..vms)
+                    .map(|i| maximal_vm(&format!("vm{i:04}"), State::Running))
+                    .collect(),
+            );
+            let rates = rates_since(&zero_counters_just_before(&s), &s);
+            let report = Report::Collected {
+                snapshot: &s,
+                rates: Some(&rates),
+                rates_lost: None,
+            };
+            // No guest agent: every graph but the guest's file system has data.
+            for (format, graphs) in [(Format::SplitNcv, 13), (Format::RrdScript, 8)] {
+                let page = build(&report, &settings(format, Messages::Both, DEFAULT_MAX_SIZE))
+                    .pop()
+                    .unwrap();
+                assert!(page.contains("vm clear "), "{}", &page[..100]);
+                assert!(
+                    page.len() <= DEFAULT_MAX_SIZE,
+                    "{vms}: {} bytes",
+                    page.len()
+                );
+                assert!(!page.contains("left out"), "{vms} {format:?}");
+                assert_eq!(
+                    page.matches("<img ").count(),
+                    graphs * vms.div_ceil(20),
+                    "{vms} {format:?}"
+                );
+                let longest = Settings::longest(format, Messages::Both, DEFAULT_MAX_SIZE);
+                let page = build(&report, &longest).pop().unwrap();
+                assert!(
+                    page.len() <= DEFAULT_MAX_SIZE,
+                    "{vms}: {} bytes",
+                    page.len()
+                );
+                let drawn = page.matches("<img ").count();
+                let all = graphs * vms.div_ceil(20);
+                // About 750 bytes an image with a 253-character host: only the rrd-script
+                // form's 200 images at 500 VMs fit.
+                if format == Format::RrdScript && vms == 500 {
+                    assert_eq!(drawn, all);
+                } else {
+                    assert!(drawn < all, "{vms} {format:?}");
+                    assert!(
+                        page.contains(&format!("({} more graph images left out: ", all - drawn)),
+                        "{vms} {format:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! - `colour`: the rules for green, yellow and red (`guest_fs`: the guest file system one);
 //! - `settings`: what the user asks for; `report`: what one run has to report;
 //! - `message`: the messages themselves, split under Xymon's size limit, from the
-//!   `status_page` text and the `graph_lines`.
+//!   `status_page` text, the `graph_lines` and the `graph_images` SPLITNCV's pages draw.
 //!
 //! Not emitters, so not here: sending ([`crate::transport`]) and the server-side
 //! rrd-script handler ([`crate::rrd_script`]).
 
 mod colour;
+mod graph_images;
 mod graph_lines;
 mod guest_fs;
 mod message;

@@ -50,8 +50,9 @@ impl Settings {
         }
     }
 
-    /// The column of the SPLITNCV form's per-VM graphs ("hvmonvm" for "hvmon"): a page of
-    /// its own keeps the main column's page small at any VM count.
+    /// The column of the per-VM graphs of the SPLITNCV and rrd-script forms ("hvmonvm" for
+    /// "hvmon", "hvmonrrdvm" for "hvmonrrd"): a page of its own keeps the main column's page
+    /// small at any VM count.
     pub fn vm_graphs_column(&self) -> String {
         format!("{}vm", self.column)
     }
