@@ -682,11 +682,7 @@ fn whole_collection_as_xymon_messages_and_through_the_extra_script() {
     assert!(run.output.status.success(), "{}", run.stderr());
     let dir = tempfile::tempdir().unwrap();
     let message = dir.path().join("message.txt");
-    fs::write(
-        &message,
-        support::xymon::for_the_extra_script(&run.output.stdout, "hvmonrrd"),
-    )
-    .unwrap();
+    fs::write(&message, &run.output.stdout).unwrap();
     let rrd = hv_monitor()
         .args(["xymon-rrd", host, "hvmonrrd"])
         .arg(&message)

@@ -402,11 +402,7 @@ fn the_xymon_rrd_message_file_is_never_followed_or_waited_on() {
         .args(["--format", "rrd-script", "--message", "data"])
         .output()
         .unwrap();
-    std::fs::write(
-        &message,
-        xymon::for_the_extra_script(&out.stdout, "hvmonrrd"),
-    )
-    .unwrap();
+    std::fs::write(&message, &out.stdout).unwrap();
     std::fs::set_permissions(&message, std::fs::Permissions::from_mode(0o644)).unwrap();
     let handler = |file: &Path| bounded(hv(&["xymon-rrd", HOST, "hvmonrrd"]).arg(file));
     assert_eq!(

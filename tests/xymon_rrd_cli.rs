@@ -22,10 +22,7 @@ fn print_message(host: &str, format: &str) -> String {
         "data",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&support::xymon::for_the_extra_script(
-        &out.stdout,
-        "hvmonrrd",
-    ))
+    text(&out.stdout)
 }
 
 #[test]

@@ -212,23 +212,3 @@ pub fn rrd_info(path: &Path) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
         .collect()
 }
-
-/// The messages of `hv_monitor xymon --print` meant for the rrd-script handler: all but the
-/// per-VM graphs' status of the `<column>vm` column, which has no TEST2RRD name, so
-/// xymond_rrd never hands it to the extra-script.
-pub fn for_the_extra_script(printed: &[u8], column: &str) -> Vec<u8> {
-    let printed = String::from_utf8_lossy(printed);
-    let end = "<!-- hvmon end -->\n";
-    let vm_column = format!(".{column}vm ");
-    printed
-        .split_inclusive(end)
-        // --print puts a blank line between messages.
-        .filter(|m| {
-            !m.trim_start()
-                .lines()
-                .next()
-                .is_some_and(|l| l.contains(&vm_column))
-        })
-        .collect::<String>()
-        .into_bytes()
-}
