@@ -15,6 +15,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::graph_lines::LinesSent;
 use crate::text::{for_status_page, within_bytes};
+use crate::xymon_wire::{Counter, Format, TotalGauge, VmGauge};
 
 /// VMs drawn in one image of a per-VM graph: twenty legend lines and the graph fit a screen.
 pub const VMS_PER_IMAGE: usize = 20;
@@ -37,10 +38,35 @@ struct Graph {
     suffix: &'static str,
     /// What the page calls it where it has no data.
     what: &'static str,
-    /// The line names (`cpu` for `vm_<key>_cpu` or `all_cpu`) of its files.
-    lines: &'static [&'static str],
+    /// The metrics of its files' lines (`vm_<key>_cpu` or `all_cpu` for [`Counter::Cpu`])
+    /// or of its datasets (rrd-script).
+    lines: &'static [Drawn],
     /// Why no VM sends them, when none does (and a run with rates would not either).
     why_none: &'static str,
+}
+
+/// What a graph's files hold: a metric, named in the lines as the form sends it.
+#[derive(Debug, Clone, Copy)]
+enum Drawn {
+    Gauge(VmGauge),
+    Total(TotalGauge),
+    /// A counter: SPLITNCV sends its rate (the latency for the disk time counters), the
+    /// rrd-script form the counter itself.
+    Rate(Counter),
+}
+
+use Drawn::{Gauge, Rate, Total};
+
+impl Drawn {
+    /// Its name in `format`'s lines (SPLITNCV) or datasets (rrd-script).
+    fn name(self, format: Format) -> &'static str {
+        match self {
+            Gauge(g) => g.name(),
+            Total(g) => g.name(),
+            Rate(c) if format == Format::RrdScript => c.name(),
+            Rate(c) => c.rate_name(),
+        }
+    }
 }
 
 const NO_PROCESS: &str =
@@ -53,50 +79,125 @@ const NO_AGENT: &str = "no guest agent answered";
 
 /// The per-VM graphs of the `<column>vm` page, in page order, one line (one file per VM) each.
 const VM_GRAPHS: [Graph; 14] = [
-    graph("-cpu", "CPU", &["cpu"], NO_PROCESS),
-    graph("-mem", "memory", &["rss"], NO_PROCESS),
-    graph("-diskread", "disk reads", &["rbytes"], NO_DISK),
-    graph("-diskwrite", "disk writes", &["wbytes"], NO_DISK),
-    graph("-readops", "read requests", &["rops"], NO_DISK),
-    graph("-writeops", "write requests", &["wops"], NO_DISK),
-    graph("-readlat", "read latency", &["rlat"], NO_DISK),
-    graph("-writelat", "write latency", &["wlat"], NO_DISK),
-    graph("-netin", "network in", &["netin"], NO_NET),
-    graph("-netout", "network out", &["netout"], NO_NET),
-    graph("-guestmem", "guest memory", &["guestmem"], NO_GUEST_MEMORY),
-    graph("-guestfs", "guest file system", &["guestfs"], NO_AGENT),
-    graph("-vcpu", "vCPU", &["vcpu"], NO_VCPU),
-    graph("-steal", "steal", &["steal"], NO_VCPU),
+    graph("-cpu", "CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
+    graph("-mem", "memory", &[Gauge(VmGauge::Rss)], NO_PROCESS),
+    graph("-diskread", "disk reads", &[Rate(Counter::RBytes)], NO_DISK),
+    graph(
+        "-diskwrite",
+        "disk writes",
+        &[Rate(Counter::WBytes)],
+        NO_DISK,
+    ),
+    graph("-readops", "read requests", &[Rate(Counter::ROps)], NO_DISK),
+    graph(
+        "-writeops",
+        "write requests",
+        &[Rate(Counter::WOps)],
+        NO_DISK,
+    ),
+    graph("-readlat", "read latency", &[Rate(Counter::RTime)], NO_DISK),
+    graph(
+        "-writelat",
+        "write latency",
+        &[Rate(Counter::WTime)],
+        NO_DISK,
+    ),
+    graph("-netin", "network in", &[Rate(Counter::NetIn)], NO_NET),
+    graph("-netout", "network out", &[Rate(Counter::NetOut)], NO_NET),
+    graph(
+        "-guestmem",
+        "guest memory",
+        &[Gauge(VmGauge::GuestMem)],
+        NO_GUEST_MEMORY,
+    ),
+    graph(
+        "-guestfs",
+        "guest file system",
+        &[Gauge(VmGauge::GuestFs)],
+        NO_AGENT,
+    ),
+    graph("-vcpu", "vCPU", &[Rate(Counter::Vcpu)], NO_VCPU),
+    graph("-steal", "steal", &[Rate(Counter::Steal)], NO_VCPU),
 ];
 
 /// The per-VM graphs of the rrd-script form's `<column>vm` page: one file a VM holds all of
 /// its figures (`hvmonrrd,vm_<key>.rrd`, the guest's in `hvmonrrd-guest,vm_<key>.rrd`), so
 /// every graph has a file per VM; the lines are the datasets it draws.
 const RRD_SCRIPT_VM_GRAPHS: [Graph; 9] = [
-    graph("", "CPU", &["cpu"], NO_PROCESS),
-    graph("-mem", "memory", &["rss"], NO_PROCESS),
-    graph("-disk", "disk bytes", &["rbytes", "wbytes"], NO_DISK),
-    graph("-diskops", "disk requests", &["rops", "wops"], NO_DISK),
-    graph("-disklat", "disk latency", &["rtime", "wtime"], NO_DISK),
-    graph("-net", "network", &["netin", "netout"], NO_NET),
-    graph("-guest", "guest memory", &["guestused"], NO_GUEST_MEMORY),
-    graph("-guestfs", "guest file system", &["guestfs"], NO_AGENT),
-    graph("-vcpu", "vCPU", &["vcpu", "steal"], NO_VCPU),
+    graph("", "CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
+    graph("-mem", "memory", &[Gauge(VmGauge::Rss)], NO_PROCESS),
+    graph(
+        "-disk",
+        "disk bytes",
+        &[Rate(Counter::RBytes), Rate(Counter::WBytes)],
+        NO_DISK,
+    ),
+    graph(
+        "-diskops",
+        "disk requests",
+        &[Rate(Counter::ROps), Rate(Counter::WOps)],
+        NO_DISK,
+    ),
+    graph(
+        "-disklat",
+        "disk latency",
+        &[Rate(Counter::RTime), Rate(Counter::WTime)],
+        NO_DISK,
+    ),
+    graph(
+        "-net",
+        "network",
+        &[Rate(Counter::NetIn), Rate(Counter::NetOut)],
+        NO_NET,
+    ),
+    graph(
+        "-guest",
+        "guest memory",
+        &[Gauge(VmGauge::GuestUsed)],
+        NO_GUEST_MEMORY,
+    ),
+    graph(
+        "-guestfs",
+        "guest file system",
+        &[Gauge(VmGauge::GuestFs)],
+        NO_AGENT,
+    ),
+    graph(
+        "-vcpu",
+        "vCPU",
+        &[Rate(Counter::Vcpu), Rate(Counter::Steal)],
+        NO_VCPU,
+    ),
 ];
 
 /// The host's totals on the main column's page, one image each (no split: one file a line).
 /// The VMs by state graph ("hvmon") is Xymon's own (`GRAPHS_hvmon`): it always has data.
 const TOTAL_GRAPHS: [Graph; 4] = [
-    graph("-totcpu", "host CPU", &["cpu"], NO_PROCESS),
-    graph("-totmem", "host memory", &["mem", "rss"], NO_PROCESS),
-    graph("-totdisk", "host disk", &["rbytes", "wbytes"], NO_DISK),
-    graph("-totnet", "host network", &["netin", "netout"], NO_NET),
+    graph("-totcpu", "host CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
+    graph(
+        "-totmem",
+        "host memory",
+        &[Total(TotalGauge::Mem), Total(TotalGauge::Rss)],
+        NO_PROCESS,
+    ),
+    graph(
+        "-totdisk",
+        "host disk",
+        &[Rate(Counter::RBytes), Rate(Counter::WBytes)],
+        NO_DISK,
+    ),
+    graph(
+        "-totnet",
+        "host network",
+        &[Rate(Counter::NetIn), Rate(Counter::NetOut)],
+        NO_NET,
+    ),
 ];
 
 const fn graph(
     suffix: &'static str,
     what: &'static str,
-    lines: &'static [&'static str],
+    lines: &'static [Drawn],
     why_none: &'static str,
 ) -> Graph {
     Graph {
@@ -115,6 +216,28 @@ impl Graph {
     /// Its section in graphs.d for the files of `column`.
     fn name(&self, column: &str) -> String {
         format!("{column}{}", self.suffix)
+    }
+
+    /// The names of its lines (or datasets) in `format`'s messages.
+    fn line_names(&self, format: Format) -> impl Iterator<Item = &'static str> {
+        self.lines.iter().map(move |l| l.name(format))
+    }
+}
+
+/// The lines a report sent, and the form whose names they have.
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    lines: &'a LinesSent,
+    format: Format,
+}
+
+impl Sent<'_> {
+    /// The most VMs that sent one of `g`'s lines.
+    fn most_vms(&self, g: &Graph) -> usize {
+        g.line_names(self.format)
+            .map(|l| self.lines.vms_with(l))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -194,7 +317,7 @@ fn draw(
     host: &str,
     column: &str,
     graphs: &[Graph],
-    sent: &LinesSent,
+    sent: Sent,
     files: impl Fn(&Graph) -> usize,
     split: bool,
     budget: usize,
@@ -202,11 +325,11 @@ fn draw(
     let (with, without): (Vec<&Graph>, Vec<&Graph>) = graphs.iter().partition(|g| files(g) > 0);
     // A graph a run with rates would have data for lacks only this run's rates.
     let with_rates = |g: &Graph| {
-        g.lines.iter().any(|l| {
+        g.line_names(sent.format).any(|l| {
             if split {
-                sent.vms_with_rates(l)
+                sent.lines.vms_with_rates(l)
             } else {
-                sent.total_with_rates(l)
+                sent.lines.total_with_rates(l)
             }
         })
     };
@@ -252,12 +375,16 @@ fn draw(
 /// commas), within `budget` bytes: each graph some VM sent lines for, in images of at most
 /// [`VMS_PER_IMAGE`] VMs.
 pub fn vm_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -> String {
+    let splitncv = Sent {
+        lines: sent,
+        format: Format::SplitNcv,
+    };
     draw(
         host,
         column,
         &VM_GRAPHS,
-        sent,
-        |g| g.lines.iter().map(|l| sent.vms_with(l)).max().unwrap_or(0),
+        splitncv,
+        |g| splitncv.most_vms(g),
         true,
         budget,
     )
@@ -273,17 +400,17 @@ pub fn rrd_script_vm_graphs(
     vms: usize,
     budget: usize,
 ) -> String {
+    let rrd_script = Sent {
+        lines: sent,
+        format: Format::RrdScript,
+    };
     draw(
         host,
         column,
         &RRD_SCRIPT_VM_GRAPHS,
-        sent,
+        rrd_script,
         |g| {
-            if g.lines.iter().any(|l| sent.vms_with(l) > 0) {
-                vms
-            } else {
-                0
-            }
+            if rrd_script.most_vms(g) > 0 { vms } else { 0 }
         },
         true,
         budget,
@@ -293,12 +420,20 @@ pub fn rrd_script_vm_graphs(
 /// The host's total graphs of `column`'s page, one image each, for those with a total line
 /// sent, within `budget` bytes.
 pub fn total_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -> String {
+    let splitncv = Sent {
+        lines: sent,
+        format: Format::SplitNcv,
+    };
     draw(
         host,
         column,
         &TOTAL_GRAPHS,
-        sent,
-        |g| g.lines.iter().filter(|l| sent.total(l)).count(),
+        splitncv,
+        |g| {
+            g.line_names(Format::SplitNcv)
+                .filter(|l| sent.total(l))
+                .count()
+        },
         false,
         budget,
     )
@@ -555,45 +690,30 @@ mod tests {
             let line = body.lines().find(|l| l.contains("FNPATTERN")).unwrap();
             line.trim().trim_start_matches("FNPATTERN ").to_string()
         };
-        let sent_names: Vec<&str> = VmGauge::ALL
-            .iter()
-            .map(|g| g.name())
-            .chain(Counter::ALL.iter().map(|c| c.rate_name()))
-            .collect();
         for g in &VM_GRAPHS {
             let [line] = g.lines else {
                 panic!("{}", g.suffix)
             };
-            assert!(sent_names.contains(line), "{line}");
+            let line = line.name(Format::SplitNcv);
             assert_eq!(
                 pattern(&g.name("hvmon")),
                 format!("^hvmon,vm_(.+)_{line}\\.rrd$")
             );
         }
-        let raw_names: Vec<&str> = VmGauge::ALL
-            .iter()
-            .map(|g| g.name())
-            .chain(Counter::ALL.iter().map(|c| c.name()))
-            .collect();
         for g in &RRD_SCRIPT_VM_GRAPHS {
             let name = g.name("hvmonrrd");
             let at = cfg.find(&format!("[{name}]\n")).unwrap();
             let body = &cfg[at..][..cfg[at + 1..].find("\n[").unwrap_or(cfg.len() - at)];
-            for line in g.lines {
-                assert!(raw_names.contains(line), "{name}: {line}");
+            for line in g.line_names(Format::RrdScript) {
                 assert!(body.contains(&format!(":{line}:AVERAGE")), "{name}: {line}");
             }
             assert!(pattern(&name).starts_with("^hvmonrrd"), "{name}");
         }
         for g in &TOTAL_GRAPHS {
-            assert!(
-                g.lines.iter().all(|l| sent_names.contains(l)),
-                "{}",
-                g.suffix
-            );
+            let lines: Vec<&str> = g.line_names(Format::SplitNcv).collect();
             assert_eq!(
                 pattern(&g.name("hvmon")),
-                format!("^hvmon,all_({})\\.rrd$", g.lines.join("|"))
+                format!("^hvmon,all_({})\\.rrd$", lines.join("|"))
             );
         }
     }
