@@ -611,17 +611,29 @@ fn check_pages(host: &str, vms: usize) {
     );
     assert_zoom_menu(host, &dom);
 
-    // rrd-script: the VMs by state (Xymon's, one image), a link to the per-VM graphs.
+    // rrd-script: the VMs by state (Xymon's), the host's totals from the same states file
+    // that have a known figure (hv_monitor's; no CPU time on the test driver), one image
+    // each, and a link to the per-VM graphs.
     let (dom, graphs, rrd_figures) = page(host, "hvmonrrd");
     let rrd = by_service(&graphs);
     assert_eq!(
         rrd.keys().copied().collect::<Vec<_>>(),
-        ["hvmonrrd-states"],
+        [
+            "hvmonrrd-states",
+            "hvmonrrd-totdisk",
+            "hvmonrrd-totmem",
+            "hvmonrrd-totnet"
+        ],
         "{host} hvmonrrd graphs"
     );
-    let states = &rrd["hvmonrrd-states"];
-    assert_eq!(states.len(), 1, "{host} hvmonrrd: {states:?}");
-    assert_eq!((states[0].first, states[0].count), (None, None));
+    for (service, images) in &rrd {
+        assert_eq!(images.len(), 1, "{host} {service}: {images:?}");
+        assert_eq!((images[0].first, images[0].count), (None, None));
+    }
+    assert!(
+        dom.contains("No data from any VM, so no graph, for: host CPU ("),
+        "{host} hvmonrrd: the CPU graph's absence not named"
+    );
     assert!(
         // svcstatus writes its own "linecount=0" for a status without one.
         !dom.contains(&format!("linecount={vms}"))
@@ -924,6 +936,20 @@ fn the_client_drop_in_sends_both_columns_as_the_xymon_user() {
         let vms = images.iter().map(|g| g.count.unwrap()).sum();
         assert_split(service, images, vms);
     }
+    // Its main page: every host total of the real guests, CPU included, one image each.
+    let (_, graphs, _) = page(CLIENT, "hvmonrrd");
+    let rrd = by_service(&graphs);
+    assert_eq!(
+        rrd.keys().copied().collect::<Vec<_>>(),
+        [
+            "hvmonrrd-states",
+            "hvmonrrd-totcpu",
+            "hvmonrrd-totdisk",
+            "hvmonrrd-totmem",
+            "hvmonrrd-totnet"
+        ],
+        "{CLIENT}: the real guests' rrd-script totals all have data"
+    );
 }
 
 /// Config the pages depend on: every graph a page can ask for is defined, and states keep

@@ -170,8 +170,9 @@ const RRD_SCRIPT_VM_GRAPHS: [Graph; 9] = [
     ),
 ];
 
-/// The host's totals on the main column's page, one image each (no split: one file a line).
-/// The VMs by state graph ("hvmon") is Xymon's own (`GRAPHS_hvmon`): it always has data.
+/// The host's totals on the main column's page, one image each (no split): SPLITNCV's one
+/// file a line, the rrd-script form's datasets of its states file. The VMs by state graph
+/// is Xymon's own (`GRAPHS_<column>`): it always has data.
 const TOTAL_GRAPHS: [Graph; 4] = [
     graph("-totcpu", "host CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
     graph(
@@ -232,6 +233,13 @@ struct Sent<'a> {
 }
 
 impl Sent<'_> {
+    /// How many of `g`'s total lines have a known figure.
+    fn totals(&self, g: &Graph) -> usize {
+        g.line_names(self.format)
+            .filter(|l| self.lines.total(l))
+            .count()
+    }
+
     /// The most VMs that sent one of `g`'s lines.
     fn most_vms(&self, g: &Graph) -> usize {
         g.line_names(self.format)
@@ -417,23 +425,26 @@ pub fn rrd_script_vm_graphs(
     )
 }
 
-/// The host's total graphs of `column`'s page, one image each, for those with a total line
-/// sent, within `budget` bytes.
-pub fn total_graphs(host: &str, column: &str, sent: &LinesSent, budget: usize) -> String {
-    let splitncv = Sent {
+/// The host's total graphs of `column`'s page in `format` (SPLITNCV's `all_<name>` files,
+/// or the rrd-script form's states file, whose datasets they are), one image each, for
+/// those with a known total, within `budget` bytes.
+pub fn total_graphs(
+    host: &str,
+    column: &str,
+    sent: &LinesSent,
+    format: Format,
+    budget: usize,
+) -> String {
+    let sent = Sent {
         lines: sent,
-        format: Format::SplitNcv,
+        format,
     };
     draw(
         host,
         column,
         &TOTAL_GRAPHS,
-        splitncv,
-        |g| {
-            g.line_names(Format::SplitNcv)
-                .filter(|l| sent.total(l))
-                .count()
-        },
+        sent,
+        |g| sent.totals(g),
         false,
         budget,
     )
@@ -576,7 +587,7 @@ mod tests {
     #[test]
     fn host_totals_are_one_image_each_and_only_with_a_total_line() {
         let sent = sent_for(vec![Vm::new("a", State::Running)]);
-        let page = total_graphs("hv1", "hvmon", &sent, 10_000);
+        let page = total_graphs("hv1", "hvmon", &sent, Format::SplitNcv, 10_000);
         let services: Vec<String> = images(&page).into_iter().map(|(s, ..)| s).collect();
         assert_eq!(services, ["hvmon-totmem", "hvmon-totdisk", "hvmon-totnet"]);
         assert!(
@@ -586,7 +597,7 @@ mod tests {
         );
         assert!(page.starts_with("No data from any VM, so no graph, for: host CPU ("));
         let sent = sent_for(vec![running_vm("a")]);
-        let page = total_graphs("hv1", "hvmon", &sent, 10_000);
+        let page = total_graphs("hv1", "hvmon", &sent, Format::SplitNcv, 10_000);
         assert_eq!(images(&page).len(), 4, "{page}");
         assert!(!page.contains("No data"), "{page}");
         // A run without rates (the first, or the counters lost) has memory only, and says
@@ -594,7 +605,7 @@ mod tests {
         let s = snapshot(vec![running_vm("a")]);
         let none = vec![[None; Counter::ALL.len()]];
         let sent = lines_sent(&s, &VmSample::all(&s.vms), &none);
-        let page = total_graphs("hv1", "hvmon", &sent, 10_000);
+        let page = total_graphs("hv1", "hvmon", &sent, Format::SplitNcv, 10_000);
         let services: Vec<String> = images(&page).into_iter().map(|(s, ..)| s).collect();
         assert_eq!(services, ["hvmon-totmem"]);
         assert!(
@@ -608,7 +619,7 @@ mod tests {
         // Without a process, no CPU ever: that is the reason given, not the rates.
         let s = snapshot(vec![Vm::new("a", State::Running)]);
         let sent = lines_sent(&s, &VmSample::all(&s.vms), &none);
-        let page = total_graphs("hv1", "hvmon", &sent, 10_000);
+        let page = total_graphs("hv1", "hvmon", &sent, Format::SplitNcv, 10_000);
         assert!(
             page.starts_with(&format!(
                 "No data from any VM, so no graph, for: host CPU ({NO_PROCESS}); host disk, \
@@ -715,6 +726,60 @@ mod tests {
                 pattern(&g.name("hvmon")),
                 format!("^hvmon,all_({})\\.rrd$", lines.join("|"))
             );
+            // The rrd-script form's: the datasets of its one states file.
+            let name = g.name("hvmonrrd");
+            let at = cfg
+                .find(&format!("[{name}]\n"))
+                .unwrap_or_else(|| panic!("[{name}] missing from graphs.d"));
+            let body = &cfg[at..][..cfg[at + 1..].find("\n[").unwrap_or(cfg.len() - at)];
+            assert!(!body.contains("FNPATTERN"), "{name}");
+            for line in g.line_names(Format::RrdScript) {
+                assert!(
+                    body.contains(&format!("=hvmonrrd-states.rrd:{line}:AVERAGE")),
+                    "{name}: {line}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn the_rrd_script_forms_totals_are_those_with_a_known_figure() {
+        let known = |vms: Vec<Vm>| {
+            let s = snapshot(vms);
+            rrd_script_lines_known(&s, &VmSample::all(&s.vms))
+        };
+        let services =
+            |page: &str| -> Vec<String> { images(page).into_iter().map(|(s, ..)| s).collect() };
+        // No process (the test driver): no CPU time, said so; memory, disk and network are.
+        let page = total_graphs(
+            "hv1",
+            "hvmonrrd",
+            &known(vec![Vm::new("a", State::Running)]),
+            Format::RrdScript,
+            10_000,
+        );
+        assert_eq!(
+            services(&page),
+            ["hvmonrrd-totmem", "hvmonrrd-totdisk", "hvmonrrd-totnet"]
+        );
+        assert!(page.starts_with("No data from any VM, so no graph, for: host CPU ("));
+        // With a process, every total, rates or not (RRDtool makes them from the counters).
+        let page = total_graphs(
+            "hv1",
+            "hvmonrrd",
+            &known(vec![running_vm("a")]),
+            Format::RrdScript,
+            10_000,
+        );
+        assert_eq!(
+            services(&page),
+            [
+                "hvmonrrd-totcpu",
+                "hvmonrrd-totmem",
+                "hvmonrrd-totdisk",
+                "hvmonrrd-totnet"
+            ]
+        );
+        assert!(!page.contains("No data"), "{page}");
     }
 }

@@ -198,10 +198,20 @@ fn parts(report: &Report, settings: &Settings) -> Parts {
                         &dotted(settings),
                         &settings.column,
                         &sent,
+                        Format::SplitNcv,
                         text_budget / 4,
                     )
             } else if settings.format == Format::RrdScript {
+                // Known figures only, the same between intervals (no rates in this form).
+                let sent = graph_lines::rrd_script_lines_known(snapshot, &samples);
                 vm_graphs
+                    + &graph_images::total_graphs(
+                        &dotted(settings),
+                        &settings.column,
+                        &sent,
+                        Format::RrdScript,
+                        text_budget / 4,
+                    )
             } else {
                 String::new()
             };
@@ -541,11 +551,13 @@ mod tests {
         assert!(page.contains("; disk reads, disk writes, "), "{page}");
         assert!(page.contains("(no rates yet: "), "{page}");
         assert!(!page.contains("service=hvmon-diskread"), "{page}");
-        // The rrd-script form's graphs are still Xymon's; a VM with a process has CPU and
-        // memory on both pages.
+        // The rrd-script form's main page draws its host totals from its states file, those
+        // with a known figure; a VM with a process has CPU and memory on both pages.
         let page = status(vec![Vm::new("a", State::Running)], Format::RrdScript, true);
         assert!(
-            !page.contains("No data") && !page.contains("<img"),
+            page.contains("No data from any VM, so no graph, for: host CPU (")
+                && page.contains("service=hvmon-totmem&amp;")
+                && !page.contains("service=hvmon-totcpu&amp;"),
             "{page}"
         );
         let page = status(vec![running_vm("a")], Format::SplitNcv, true);
@@ -604,7 +616,7 @@ mod tests {
         );
         let (status, vm_graphs) = (&rrd_script[0], rrd_script.last().unwrap());
         assert!(
-            !status.contains("linecount") && !status.contains("<img"),
+            !status.contains("linecount") && status.contains("service=hvmon-totdisk&amp;"),
             "{status}"
         );
         assert!(
