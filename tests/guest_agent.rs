@@ -498,7 +498,8 @@ fn a_hostile_agent_is_refused_field_by_field_and_changes_only_its_own_entry() {
     let out = run(&["xymon", "--print", "--uri", &uri, "-t", "20"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let print = stdout(&out);
-    for planted in ["<script", "<img", "<b>"] {
+    // The guest's markup exactly: the page's own graphs are <img> tags too.
+    for planted in ["<script", "<img src=x", "<b>"] {
         assert!(!print.contains(planted), "{planted} on the page:\n{print}");
     }
     assert!(
