@@ -15,7 +15,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::graph_lines::LinesSent;
 use crate::text::{for_status_page, within_bytes};
-use crate::xymon_wire::{Counter, Format, TotalGauge, VmGauge};
+use crate::xymon_wire::Format;
+
+mod catalogue;
+
+use catalogue::{Graph, NO_RATES_YET, RRD_SCRIPT_VM_GRAPHS, TOTAL_GRAPHS, VM_GRAPHS};
 
 /// VMs drawn in one image of a per-VM graph: twenty legend lines and the graph fit a screen.
 pub const VMS_PER_IMAGE: usize = 20;
@@ -30,200 +34,6 @@ const PARAMETER: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Room kept for the line saying images were left out.
 const CUT_LINE_MAX: usize = 200;
-
-/// A graph of graphs.d and the lines whose RRD files it draws.
-struct Graph {
-    /// Its section in graphs.d (showgraph's `service`) after the column's name: `-cpu` for
-    /// `[hvmon-cpu]`, whose FNPATTERN reads the `hvmon,vm_*_cpu.rrd` files of column hvmon.
-    suffix: &'static str,
-    /// What the page calls it where it has no data.
-    what: &'static str,
-    /// The metrics of its files' lines (`vm_<key>_cpu` or `all_cpu` for [`Counter::Cpu`])
-    /// or of its datasets (rrd-script).
-    lines: &'static [Drawn],
-    /// Why no VM sends them, when none does (and a run with rates would not either).
-    why_none: &'static str,
-}
-
-/// What a graph's files hold: a metric, named in the lines as the form sends it.
-#[derive(Debug, Clone, Copy)]
-enum Drawn {
-    Gauge(VmGauge),
-    Total(TotalGauge),
-    /// A counter: SPLITNCV sends its rate (the latency for the disk time counters), the
-    /// rrd-script form the counter itself.
-    Rate(Counter),
-}
-
-use Drawn::{Gauge, Rate, Total};
-
-impl Drawn {
-    /// Its name in `format`'s lines (SPLITNCV) or datasets (rrd-script).
-    fn name(self, format: Format) -> &'static str {
-        match self {
-            Gauge(g) => g.name(),
-            Total(g) => g.name(),
-            Rate(c) if format == Format::RrdScript => c.name(),
-            Rate(c) => c.rate_name(),
-        }
-    }
-}
-
-const NO_PROCESS: &str =
-    "libvirt gives these VMs no CPU time or resident memory (no QEMU process seen)";
-const NO_VCPU: &str = "libvirt gives these VMs no vCPU times";
-const NO_DISK: &str = "libvirt gave no disk figures";
-const NO_NET: &str = "libvirt gave no network figures";
-const NO_GUEST_MEMORY: &str = "no guest reports its memory (a balloon driver with a stats period)";
-const NO_AGENT: &str = "no guest agent answered";
-
-/// The per-VM graphs of the `<column>vm` page, in page order, one line (one file per VM) each.
-const VM_GRAPHS: [Graph; 14] = [
-    graph("-cpu", "CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
-    graph("-mem", "memory", &[Gauge(VmGauge::Rss)], NO_PROCESS),
-    graph("-diskread", "disk reads", &[Rate(Counter::RBytes)], NO_DISK),
-    graph(
-        "-diskwrite",
-        "disk writes",
-        &[Rate(Counter::WBytes)],
-        NO_DISK,
-    ),
-    graph("-readops", "read requests", &[Rate(Counter::ROps)], NO_DISK),
-    graph(
-        "-writeops",
-        "write requests",
-        &[Rate(Counter::WOps)],
-        NO_DISK,
-    ),
-    graph("-readlat", "read latency", &[Rate(Counter::RTime)], NO_DISK),
-    graph(
-        "-writelat",
-        "write latency",
-        &[Rate(Counter::WTime)],
-        NO_DISK,
-    ),
-    graph("-netin", "network in", &[Rate(Counter::NetIn)], NO_NET),
-    graph("-netout", "network out", &[Rate(Counter::NetOut)], NO_NET),
-    graph(
-        "-guestmem",
-        "guest memory",
-        &[Gauge(VmGauge::GuestMem)],
-        NO_GUEST_MEMORY,
-    ),
-    graph(
-        "-guestfs",
-        "guest file system",
-        &[Gauge(VmGauge::GuestFs)],
-        NO_AGENT,
-    ),
-    graph("-vcpu", "vCPU", &[Rate(Counter::Vcpu)], NO_VCPU),
-    graph("-steal", "steal", &[Rate(Counter::Steal)], NO_VCPU),
-];
-
-/// The per-VM graphs of the rrd-script form's `<column>vm` page: one file a VM holds all of
-/// its figures (`hvmonrrd,vm_<key>.rrd`, the guest's in `hvmonrrd-guest,vm_<key>.rrd`), so
-/// every graph has a file per VM; the lines are the datasets it draws.
-const RRD_SCRIPT_VM_GRAPHS: [Graph; 9] = [
-    graph("", "CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
-    graph("-mem", "memory", &[Gauge(VmGauge::Rss)], NO_PROCESS),
-    graph(
-        "-disk",
-        "disk bytes",
-        &[Rate(Counter::RBytes), Rate(Counter::WBytes)],
-        NO_DISK,
-    ),
-    graph(
-        "-diskops",
-        "disk requests",
-        &[Rate(Counter::ROps), Rate(Counter::WOps)],
-        NO_DISK,
-    ),
-    graph(
-        "-disklat",
-        "disk latency",
-        &[Rate(Counter::RTime), Rate(Counter::WTime)],
-        NO_DISK,
-    ),
-    graph(
-        "-net",
-        "network",
-        &[Rate(Counter::NetIn), Rate(Counter::NetOut)],
-        NO_NET,
-    ),
-    graph(
-        "-guest",
-        "guest memory",
-        &[Gauge(VmGauge::GuestUsed)],
-        NO_GUEST_MEMORY,
-    ),
-    graph(
-        "-guestfs",
-        "guest file system",
-        &[Gauge(VmGauge::GuestFs)],
-        NO_AGENT,
-    ),
-    graph(
-        "-vcpu",
-        "vCPU",
-        &[Rate(Counter::Vcpu), Rate(Counter::Steal)],
-        NO_VCPU,
-    ),
-];
-
-/// The host's totals on the main column's page, one image each (no split): SPLITNCV's one
-/// file a line, the rrd-script form's datasets of its states file. The VMs by state graph
-/// is Xymon's own (`GRAPHS_<column>`): it always has data.
-const TOTAL_GRAPHS: [Graph; 4] = [
-    graph("-totcpu", "host CPU", &[Rate(Counter::Cpu)], NO_PROCESS),
-    graph(
-        "-totmem",
-        "host memory",
-        &[Total(TotalGauge::Mem), Total(TotalGauge::Rss)],
-        NO_PROCESS,
-    ),
-    graph(
-        "-totdisk",
-        "host disk",
-        &[Rate(Counter::RBytes), Rate(Counter::WBytes)],
-        NO_DISK,
-    ),
-    graph(
-        "-totnet",
-        "host network",
-        &[Rate(Counter::NetIn), Rate(Counter::NetOut)],
-        NO_NET,
-    ),
-];
-
-const fn graph(
-    suffix: &'static str,
-    what: &'static str,
-    lines: &'static [Drawn],
-    why_none: &'static str,
-) -> Graph {
-    Graph {
-        suffix,
-        what,
-        lines,
-        why_none,
-    }
-}
-
-/// Why a graph of rates has no data on a run without rates.
-const NO_RATES_YET: &str =
-    "no rates yet: a first run, or the previous run's counters were lost; from the next run";
-
-impl Graph {
-    /// Its section in graphs.d for the files of `column`.
-    fn name(&self, column: &str) -> String {
-        format!("{column}{}", self.suffix)
-    }
-
-    /// The names of its lines (or datasets) in `format`'s messages.
-    fn line_names(&self, format: Format) -> impl Iterator<Item = &'static str> {
-        self.lines.iter().map(move |l| l.name(format))
-    }
-}
 
 /// The lines a report sent, and the form whose names they have.
 #[derive(Clone, Copy)]
@@ -452,6 +262,7 @@ pub fn total_graphs(
 
 #[cfg(test)]
 mod tests {
+    use super::catalogue::NO_PROCESS;
     use super::*;
 
     use crate::emit::xymon::graph_lines::{
@@ -687,59 +498,6 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("service=hvmonrrd-mem&amp;"), "{page}");
-    }
-
-    /// Every graph drawn is defined in the shipped graphs.d, on the files of its lines.
-    #[test]
-    fn every_graph_drawn_reads_the_files_of_its_lines() {
-        let cfg = include_str!("../../../xymon/graphs.d/hv-monitor.cfg");
-        let pattern = |name: &str| -> String {
-            let at = cfg
-                .find(&format!("[{name}]\n"))
-                .unwrap_or_else(|| panic!("[{name}] missing from graphs.d"));
-            let body = &cfg[at..];
-            let line = body.lines().find(|l| l.contains("FNPATTERN")).unwrap();
-            line.trim().trim_start_matches("FNPATTERN ").to_string()
-        };
-        for g in &VM_GRAPHS {
-            let [line] = g.lines else {
-                panic!("{}", g.suffix)
-            };
-            let line = line.name(Format::SplitNcv);
-            assert_eq!(
-                pattern(&g.name("hvmon")),
-                format!("^hvmon,vm_(.+)_{line}\\.rrd$")
-            );
-        }
-        for g in &RRD_SCRIPT_VM_GRAPHS {
-            let name = g.name("hvmonrrd");
-            let at = cfg.find(&format!("[{name}]\n")).unwrap();
-            let body = &cfg[at..][..cfg[at + 1..].find("\n[").unwrap_or(cfg.len() - at)];
-            for line in g.line_names(Format::RrdScript) {
-                assert!(body.contains(&format!(":{line}:AVERAGE")), "{name}: {line}");
-            }
-            assert!(pattern(&name).starts_with("^hvmonrrd"), "{name}");
-        }
-        for g in &TOTAL_GRAPHS {
-            let lines: Vec<&str> = g.line_names(Format::SplitNcv).collect();
-            assert_eq!(
-                pattern(&g.name("hvmon")),
-                format!("^hvmon,all_({})\\.rrd$", lines.join("|"))
-            );
-            // The rrd-script form's: the datasets of its one states file.
-            let name = g.name("hvmonrrd");
-            let at = cfg
-                .find(&format!("[{name}]\n"))
-                .unwrap_or_else(|| panic!("[{name}] missing from graphs.d"));
-            let body = &cfg[at..][..cfg[at + 1..].find("\n[").unwrap_or(cfg.len() - at)];
-            assert!(!body.contains("FNPATTERN"), "{name}");
-            for line in g.line_names(Format::RrdScript) {
-                assert!(
-                    body.contains(&format!("=hvmonrrd-states.rrd:{line}:AVERAGE")),
-                    "{name}: {line}"
-                );
-            }
-        }
     }
 
     #[test]
